@@ -1,0 +1,1 @@
+"""Audit records: the batch ledger and validation results (``audit.*``)."""

@@ -1,0 +1,72 @@
+"""The batch ledger: ``audit.batch`` as a state machine, and ``audit.validation`` rows.
+
+States: ``started`` → ``extracted`` → ``validated`` → ``staged`` → ``loaded``; or
+``failed`` with its error (including a batch over its reject ratio, of which nothing is
+published). Functions take a connection so the runner can put a state change in the same
+transaction as the work it records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from exchange.audit.tables import batch, validation
+
+STATES = ("started", "extracted", "validated", "staged", "loaded", "failed")
+
+
+def get_batch(conn: Connection, batch_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(batch).where(batch.c.batch_id == batch_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def start_batch(conn: Connection, *, batch_id: str, feed: str, agency: str, entity: str,
+                schema_version: str, fingerprint: str, source: dict[str, Any], code_version: str,
+                max_reject_ratio: float, now: dt.datetime) -> int:
+    """Record a new batch, or a new attempt of one that did not load; return the attempt number."""
+    existing = get_batch(conn, batch_id)
+    values = dict(feed=feed, agency=agency, entity=entity, schema_version=schema_version,
+                  fingerprint=fingerprint, source=json.dumps(source, ensure_ascii=False, sort_keys=True),
+                  code_version=code_version, max_reject_ratio=max_reject_ratio, state="started",
+                  started_at=now, finished_at=None, error=None)
+    if existing is None:
+        conn.execute(insert(batch).values(batch_id=batch_id, attempts=1, **values))
+        return 1
+    attempt = int(existing["attempts"] or 0) + 1
+    conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(attempts=attempt, **values))
+    return attempt
+
+
+def set_state(conn: Connection, batch_id: str, state: str, **fields: Any) -> None:
+    if state not in STATES:
+        raise ValueError(f"unknown batch state {state!r}")
+    if "timings" in fields and not isinstance(fields["timings"], str):
+        fields["timings"] = json.dumps(fields["timings"], sort_keys=True)
+    conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(state=state, **fields))
+
+
+def record_validation(conn: Connection, *, batch_id: str, suite: str, rows: Iterable[dict[str, Any]],
+                      now: dt.datetime) -> None:
+    conn.execute(delete(validation).where(validation.c.batch_id == batch_id))
+    values = [{
+        "batch_id": batch_id, "seq": i, "suite": suite, "expectation": r["expectation"],
+        "field": r["field"], "rule": r["rule"], "success": r["success"],
+        "element_count": r["element_count"], "missing_count": r["missing_count"],
+        "unexpected_count": r["unexpected_count"], "unexpected_percent": r["unexpected_percent"],
+        "sample_values": json.dumps(r["sample_values"], ensure_ascii=False, default=str),
+        "sample_rows": json.dumps(r["sample_rows"]), "validated_at": now,
+    } for i, r in enumerate(rows)]
+    if values:
+        conn.execute(insert(validation), values)
+
+
+def recent_batches(conn: Connection, feed: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    q = select(batch).order_by(batch.c.started_at.desc()).limit(limit)
+    if feed:
+        q = q.where(batch.c.feed == feed)
+    return [dict(r) for r in conn.execute(q).mappings()]

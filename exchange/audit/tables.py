@@ -1,0 +1,73 @@
+"""``audit.batch`` (one row per batch) and ``audit.validation`` (one row per expectation)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+batch = Table(
+    "batch", metadata,
+    Column("batch_id", Text(), nullable=False, comment="deterministic: feed + source fingerprint"),
+    Column("feed", Text(), nullable=False),
+    Column("agency", Text(), nullable=False),
+    Column("entity", Text(), nullable=False),
+    Column("schema_version", Text(), nullable=False),
+    Column("fingerprint", Text(), nullable=False, comment="SHA-256 of what the source read"),
+    Column("source", Text(), comment="what was read: files and their SHA-256 (JSON)"),
+    Column("state", Text(), nullable=False,
+           comment="extracted → validated → staged → loaded, or failed / rejected"),
+    Column("rows_in", BigInteger()),
+    Column("rows_valid", BigInteger(), comment="rows that passed validation (held if the batch failed)"),
+    Column("rows_loaded", BigInteger(), comment="rows published to core (0 if the batch failed)"),
+    Column("rows_quarantined", BigInteger()),
+    Column("rows_inserted", BigInteger()),
+    Column("rows_updated", BigInteger()),
+    Column("rows_unchanged", BigInteger()),
+    Column("reject_ratio", Float()),
+    Column("max_reject_ratio", Float()),
+    Column("error", Text()),
+    Column("timings", Text(), comment="seconds per stage (JSON)"),
+    Column("code_version", Text(), nullable=False),
+    Column("staging_path", Text()),
+    Column("report_path", Text(), comment="GX Data Docs page of this batch"),
+    Column("attempts", BigInteger(), nullable=False, server_default="1"),
+    Column("started_at", DateTime(), nullable=False),
+    Column("finished_at", DateTime()),
+    PrimaryKeyConstraint("batch_id", name="pk_batch"),
+    Index("ix_batch_feed", "feed", "started_at"),
+    schema="audit",
+    comment="One row per batch: the ledger auditors and the runner read.",
+)
+
+validation = Table(
+    "validation", metadata,
+    Column("batch_id", Text(), nullable=False),
+    Column("seq", BigInteger(), nullable=False),
+    Column("suite", Text(), nullable=False),
+    Column("expectation", Text(), nullable=False),
+    Column("field", Text(), nullable=False),
+    Column("rule", Text(), nullable=False),
+    Column("success", Boolean(), nullable=False),
+    Column("element_count", BigInteger(), nullable=False),
+    Column("missing_count", BigInteger(), nullable=False),
+    Column("unexpected_count", BigInteger(), nullable=False),
+    Column("unexpected_percent", Float(), nullable=False),
+    Column("sample_values", Text(), comment="masked samples (JSON)"),
+    Column("sample_rows", Text(), comment="source record numbers of the samples (JSON)"),
+    Column("validated_at", DateTime(), nullable=False),
+    PrimaryKeyConstraint("batch_id", "seq", name="pk_validation"),
+    schema="audit",
+    comment="Great Expectations results per batch and expectation (samples masked).",
+)

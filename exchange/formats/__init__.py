@@ -1,0 +1,91 @@
+"""Vectorised format rules (numpy + pyarrow): normalise, check, derive and mask.
+
+Every function accepts a ``pa.Array``, ``pa.ChunkedArray`` or a sequence / pandas
+Series of ``str``/``None`` and returns a ``pa.Array`` of the same length. Check
+functions return reason codes (see :data:`REASON_MESSAGES`): null where the value is
+valid or null, else the code of the first failing rule.
+"""
+
+from __future__ import annotations
+
+from exchange.formats.credit_code import (
+    CREDIT_CODE_ALPHABET,
+    CREDIT_CODE_REASONS,
+    check_credit_code,
+    credit_code_check_char,
+    normalize_credit_code,
+)
+from exchange.formats.dates import DATE_REASONS, check_date, normalize_dates
+from exchange.formats.datetimes import DATETIME_REASONS, check_datetime, normalize_datetimes
+from exchange.formats.division import (
+    DIVISION_REASONS,
+    DivisionCodes,
+    DivisionRecord,
+    check_division_code,
+    division_prefix,
+    load_division_codes,
+    normalize_division_code,
+)
+from exchange.formats.masking import (
+    mask_credit_code,
+    mask_generic,
+    mask_name,
+    mask_phone,
+    mask_resident_id,
+)
+from exchange.formats.phone import PHONE_REASONS, check_phone, normalize_phone
+from exchange.formats.reasons import REASON_MESSAGES, reason_message
+from exchange.formats.resident_id import (
+    RESIDENT_ID_REASONS,
+    check_resident_id,
+    normalize_resident_id,
+    resident_id_birth_date,
+    resident_id_check_char,
+    resident_id_gender,
+)
+from exchange.formats.text import as_string_array, normalize_text
+
+ALL_REASONS: tuple[str, ...] = (
+    RESIDENT_ID_REASONS + CREDIT_CODE_REASONS + DIVISION_REASONS + PHONE_REASONS + DATE_REASONS
+    + DATETIME_REASONS
+)
+
+__all__ = [
+    "ALL_REASONS",
+    "CREDIT_CODE_ALPHABET",
+    "CREDIT_CODE_REASONS",
+    "DATETIME_REASONS",
+    "DATE_REASONS",
+    "DIVISION_REASONS",
+    "PHONE_REASONS",
+    "REASON_MESSAGES",
+    "RESIDENT_ID_REASONS",
+    "DivisionCodes",
+    "DivisionRecord",
+    "as_string_array",
+    "check_credit_code",
+    "check_date",
+    "check_datetime",
+    "check_division_code",
+    "check_phone",
+    "check_resident_id",
+    "credit_code_check_char",
+    "division_prefix",
+    "load_division_codes",
+    "mask_credit_code",
+    "mask_generic",
+    "mask_name",
+    "mask_phone",
+    "mask_resident_id",
+    "normalize_credit_code",
+    "normalize_dates",
+    "normalize_datetimes",
+    "normalize_division_code",
+    "normalize_phone",
+    "normalize_resident_id",
+    "normalize_text",
+    "reason_message",
+    "resident_id_birth_date",
+    "resident_id_check_char",
+    "resident_id_gender",
+]

@@ -1,0 +1,44 @@
+"""Human-readable messages for every reason code the format checks can return."""
+
+from __future__ import annotations
+
+__all__ = ["REASON_MESSAGES", "reason_message"]
+
+REASON_MESSAGES: dict[str, str] = {
+    # resident identity number (GB 11643-1999)
+    "resident_id.legacy_15": "legacy 15-digit first-generation identity number; "
+                             "an 18-character number is required",
+    "resident_id.format": "not 17 digits followed by a digit or X",
+    "resident_id.checksum": "check character does not match the first 17 digits (ISO 7064 MOD 11-2)",
+    "resident_id.birth_date": "embedded birth date (positions 7-14) is not a real calendar date "
+                              "or is before 1850",
+    "resident_id.birth_future": "embedded birth date (positions 7-14) is in the future",
+    "resident_id.region": "first 6 digits are not a known current or historical GB/T 2260 division code",
+    "resident_id.gender": "sequence digit parity (17th digit: odd male, even female) contradicts the gender",
+    # unified social credit code (GB 32100-2015)
+    "credit_code.format": "not 18 characters of 0-9 and A-Y without I, O, S, V, Z, "
+                          "with digits in positions 2-8",
+    "credit_code.registrar": "first character (registration authority) is not 1-9, A, N or Y",
+    "credit_code.checksum": "check character does not match the first 17 characters (GB 32100 MOD 31)",
+    # administrative division code (GB/T 2260)
+    "division_code.format": "not a 6-, 9- or 12-digit administrative division code",
+    "division_code.unknown": "6-digit county prefix is not a GB/T 2260 division code",
+    "division_code.abolished": "6-digit county prefix is a GB/T 2260 code that has been abolished",
+    # phone numbers
+    "phone.mobile": "not an 11-digit mainland mobile number (1[3-9] followed by 9 digits)",
+    "phone.landline": "not a landline number of the form 0AA(A)-NNNNNNN(N)",
+    "phone.format": "neither an 11-digit mobile number nor a landline 0AA(A)-NNNNNNN(N)",
+    # dates
+    "date.format": "not a date in the form YYYY-MM-DD",
+    "date.invalid": "not a real calendar date",
+    "date.future": "date is in the future",
+    # date-times
+    "datetime.format": "not a date-time in the form YYYY-MM-DD HH:MM:SS",
+    "datetime.invalid": "not a real calendar date or time of day",
+    "datetime.future": "date-time is in the future",
+}
+
+
+def reason_message(code: str) -> str:
+    """The message for ``code`` (the code itself when unknown)."""
+    return REASON_MESSAGES.get(code, code)

@@ -1,0 +1,188 @@
+"""Resident identity numbers (GB 11643-1999, 18 characters; legacy 15-digit numbers).
+
+Layout of the 18-character number: 6-digit GB/T 2260 region code, 8-digit birth date
+``YYYYMMDD``, 3-digit sequence (odd = male, even = female), ISO 7064 MOD 11-2 check
+character (``0``-``9`` or ``X``). A legacy first-generation number has 15 digits:
+region, ``YYMMDD`` (19YY), 3-digit sequence, no check character.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exchange.formats.dates import civil_days
+from exchange.formats.division import DivisionCodes, load_division_codes
+from exchange.formats.text import (
+    as_string_array,
+    bool_np,
+    codes_to_array,
+    fixed_width_bytes,
+    normalize_text,
+    remove_spaces,
+)
+
+__all__ = [
+    "RESIDENT_ID_REASONS",
+    "check_resident_id",
+    "normalize_resident_id",
+    "resident_id_birth_date",
+    "resident_id_check_char",
+    "resident_id_gender",
+]
+
+RESIDENT_ID_REASONS = (
+    "resident_id.legacy_15",
+    "resident_id.format",
+    "resident_id.checksum",
+    "resident_id.birth_date",
+    "resident_id.birth_future",
+    "resident_id.region",
+    "resident_id.gender",
+)
+_REASON_CODES: tuple[str | None, ...] = (None, *RESIDENT_ID_REASONS)
+(_OK, _LEGACY, _FORMAT, _CHECKSUM, _BIRTH, _FUTURE, _REGION, _GENDER) = range(8)
+
+ID18_PATTERN = r"^[0-9]{17}[0-9X]$"
+ID15_PATTERN = r"^[0-9]{15}$"
+MIN_BIRTH_YEAR = 1850
+_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_CHECK_CHARS = "10X98765432"
+# value of the check character for (weighted sum mod 11); X = 10
+_CHECK_VALUES = np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)
+_EPOCH = datetime.date(1970, 1, 1)
+
+
+def normalize_resident_id(values: Any) -> pa.StringArray:
+    """normalize_text, remove internal spaces, trailing lower-case ``x`` → ``X``."""
+    return pc.replace_substring_regex(remove_spaces(normalize_text(values)), r"x$", "X")
+
+
+def _weighted_sum(digits17: np.ndarray) -> np.ndarray:
+    return digits17.astype(np.int64) @ _WEIGHTS
+
+
+def resident_id_check_char(first17: Any) -> pa.StringArray:
+    """ISO 7064 MOD 11-2 check character for 17-digit strings (null for other input)."""
+    arr = as_string_array(first17)
+    ok = bool_np(pc.match_substring_regex(arr, r"^[0-9]{17}$"))
+    idx = np.flatnonzero(ok)
+    index = np.zeros(len(arr), dtype=np.int8)
+    if idx.size:
+        digits = fixed_width_bytes(arr.take(pa.array(idx)), 17).astype(np.int64) - 48
+        index[idx] = _weighted_sum(digits) % 11 + 1
+    return codes_to_array(index, (None, *_CHECK_CHARS))
+
+
+def _matrix18(arr: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of well-formed 18-character numbers and their (m, 18) digit matrix (X = 10)."""
+    ok = bool_np(pc.match_substring_regex(arr, ID18_PATTERN))
+    idx = np.flatnonzero(ok)
+    raw = fixed_width_bytes(arr.take(pa.array(idx)), 18) if idx.size else np.zeros((0, 18), np.uint8)
+    digits = raw.astype(np.int64) - 48
+    digits[:, 17] = np.where(raw[:, 17] == ord("X"), 10, digits[:, 17])
+    return idx, digits
+
+
+def _birth(digits: np.ndarray, century: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(plausible birth date, days since epoch) from an 18- (or 15-, with ``century``) digit matrix."""
+    if century is None:
+        year = digits[:, 6] * 1000 + digits[:, 7] * 100 + digits[:, 8] * 10 + digits[:, 9]
+        pos = 10
+    else:
+        year = century * 100 + digits[:, 6] * 10 + digits[:, 7]
+        pos = 8
+    month = digits[:, pos] * 10 + digits[:, pos + 1]
+    day = digits[:, pos + 2] * 10 + digits[:, pos + 3]
+    real, days = civil_days(year, month, day)
+    return real & (year >= MIN_BIRTH_YEAR), days
+
+
+def check_resident_id(ids: Any, genders: Any = None, *, today: datetime.date | None = None,
+                      divisions: DivisionCodes | None = None) -> pa.StringArray:
+    """Reason codes (null = valid or null) in priority order:
+
+    ``resident_id.legacy_15``, ``resident_id.format``, ``resident_id.checksum``,
+    ``resident_id.birth_date``, ``resident_id.birth_future``, ``resident_id.region``,
+    ``resident_id.gender`` (only where ``genders`` holds 'M' or 'F').
+    """
+    arr = as_string_array(ids)
+    n = len(arr)
+    gender_arr = None
+    if genders is not None:
+        gender_arr = as_string_array(genders)
+        if len(gender_arr) != n:
+            raise ValueError(f"check_resident_id: {n} ids but {len(gender_arr)} genders")
+    reason = np.zeros(n, dtype=np.int8)
+    idx, digits = _matrix18(arr)
+    if idx.size < n:
+        bad = bool_np(arr.is_valid())
+        bad[idx] = False
+        reason[bad] = _FORMAT
+        legacy = bool_np(pc.match_substring_regex(arr, ID15_PATTERN))
+        reason[legacy] = _LEGACY
+    if not idx.size:
+        return codes_to_array(reason, _REASON_CODES)
+
+    sub = np.zeros(idx.size, dtype=np.int8)
+    expected = _CHECK_VALUES[_weighted_sum(digits[:, :17]) % 11]
+    birth_ok, days = _birth(digits)
+    limit = ((today or datetime.date.today()) - _EPOCH).days
+    region = digits[:, 0] * 100000 + digits[:, 1] * 10000 + digits[:, 2] * 1000 \
+        + digits[:, 3] * 100 + digits[:, 4] * 10 + digits[:, 5]
+    known = (divisions or load_division_codes()).known_lookup(region)
+    # assign from the lowest priority up so the first failing rule wins
+    if gender_arr is not None:
+        g = gender_arr.take(pa.array(idx))
+        is_m = bool_np(pc.equal(g, "M"))
+        is_f = bool_np(pc.equal(g, "F"))
+        odd = digits[:, 16] % 2 == 1
+        sub[(is_m & ~odd) | (is_f & odd)] = _GENDER
+    sub[~known] = _REGION
+    sub[birth_ok & (days > limit)] = _FUTURE
+    sub[~birth_ok] = _BIRTH
+    sub[digits[:, 17] != expected] = _CHECKSUM
+    reason[idx] = sub
+    return codes_to_array(reason, _REASON_CODES)
+
+
+def _date_array(days: np.ndarray, valid: np.ndarray) -> pa.Date32Array:
+    return pa.array(days.astype(np.int32), mask=~valid).cast(pa.date32())
+
+
+def resident_id_birth_date(ids: Any) -> pa.Date32Array:
+    """Birth date embedded in 18-digit (``YYYYMMDD``) or legacy 15-digit (``YYMMDD``, 19YY)
+    numbers; null where the value is malformed or the date not real / before 1850.
+    The check character is not verified (use :func:`check_resident_id` for that)."""
+    arr = as_string_array(ids)
+    n = len(arr)
+    days_all = np.zeros(n, dtype=np.int64)
+    valid_all = np.zeros(n, dtype=bool)
+    idx, digits = _matrix18(arr)
+    if idx.size:
+        ok, days = _birth(digits)
+        days_all[idx], valid_all[idx] = days, ok
+    idx15 = np.flatnonzero(bool_np(pc.match_substring_regex(arr, ID15_PATTERN)))
+    if idx15.size:
+        digits15 = fixed_width_bytes(arr.take(pa.array(idx15)), 15).astype(np.int64) - 48
+        ok, days = _birth(digits15, century=19)
+        days_all[idx15], valid_all[idx15] = days, ok
+    return _date_array(days_all, valid_all)
+
+
+def resident_id_gender(ids: Any) -> pa.StringArray:
+    """'M' (odd sequence digit) / 'F' (even) from 18-digit or legacy 15-digit numbers; else null."""
+    arr = as_string_array(ids)
+    index = np.zeros(len(arr), dtype=np.int8)
+    idx, digits = _matrix18(arr)
+    if idx.size:
+        index[idx] = np.where(digits[:, 16] % 2 == 1, 1, 2)
+    idx15 = np.flatnonzero(bool_np(pc.match_substring_regex(arr, ID15_PATTERN)))
+    if idx15.size:
+        last = fixed_width_bytes(arr.take(pa.array(idx15)), 15)[:, 14].astype(np.int64) - 48
+        index[idx15] = np.where(last % 2 == 1, 1, 2)
+    return codes_to_array(index, (None, "M", "F"))

@@ -1,0 +1,135 @@
+"""Map an agency's columns onto a shared schema's canonical fields.
+
+Pure logic on pyarrow: a raw record batch (the agency's columns, all strings, plus the
+connector's meta columns) becomes a table of canonical fields, still strings but
+normalised (full-width digits, date spellings, phone prefixes, value maps), ready for
+validation. Values are never coerced silently: what cannot be mapped stays visible and is
+rejected by validation, or is reported here as a ``mapping.value`` reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exchange import formats
+from exchange.errors import SourceError
+from exchange.spec.feed import ColumnMapping, FeedSpec
+from exchange.spec.reasons import GENERIC_MESSAGES, Reason
+from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema, FieldSpec
+
+META = ("_source_file", "_source_row", "_parse_error")
+KEY_SEPARATOR = "|"
+
+_BOOLEAN_WORDS = {"true": "true", "false": "false", "1": "true", "0": "false", "y": "true", "n": "false",
+                  "yes": "true", "no": "false", "t": "true", "f": "false", "是": "true", "否": "false",
+                  "有": "true", "无": "false"}
+
+
+def _normalizer(f: FieldSpec) -> Callable[[pa.Array], pa.Array]:
+    if f.format == "resident_id":
+        return formats.normalize_resident_id
+    if f.format == "credit_code":
+        return formats.normalize_credit_code
+    if f.format == "division_code":
+        return formats.normalize_division_code
+    if f.format in ("phone", "mobile", "landline"):
+        return formats.normalize_phone
+    if f.type == "date":
+        return formats.normalize_dates
+    if f.type == "datetime":
+        return formats.normalize_datetimes
+    if f.type == "boolean":
+        return _normalize_boolean
+    if f.type in ("integer", "decimal"):
+        return _normalize_number
+    return formats.normalize_text
+
+
+def _normalize_boolean(values: pa.Array) -> pa.Array:
+    text = formats.normalize_text(values)
+    lower = pc.utf8_lower(text)
+    keys = pa.array(list(_BOOLEAN_WORDS), type=pa.string())
+    idx = pc.index_in(lower, value_set=keys)
+    mapped = pc.take(pa.array(list(_BOOLEAN_WORDS.values()), type=pa.string()), idx)
+    return pc.if_else(pc.is_null(idx), text, mapped)
+
+
+def _normalize_number(values: pa.Array) -> pa.Array:
+    # Thousands separators are a spelling, not a value: "1,200" is 1200.
+    text = formats.normalize_text(values)
+    return pc.replace_substring_regex(text, r"(?<=[0-9]),(?=[0-9]{3}\b)", "")
+
+
+def _apply_value_map(values: pa.Array, m: ColumnMapping) -> tuple[pa.Array, pa.Array | None]:
+    """Translate agency codes; return (values, mask of strict misses or None)."""
+    assert m.values is not None
+    keys = pa.array(list(m.values), type=pa.string())
+    idx = pc.index_in(values, value_set=keys)
+    mapped = pc.take(pa.array(list(m.values.values()), type=pa.string()), idx)
+    miss = pc.and_(pc.is_valid(values), pc.is_null(idx))
+    if m.strict_values:
+        return pc.if_else(miss, pa.scalar(None, pa.string()), mapped), miss
+    return pc.if_else(miss, values, mapped), None
+
+
+@dataclass
+class MappedChunk:
+    """Canonical fields (strings) + meta columns, and the reasons found while mapping."""
+
+    table: pa.Table
+    reasons: dict[int, list[Reason]] = field(default_factory=dict)
+
+
+class Mapper:
+    """Maps the record batches of one feed onto its target schema."""
+
+    def __init__(self, feed: FeedSpec, schema: EntitySchema) -> None:
+        self.feed = feed
+        self.schema = schema
+        self.columns = feed.field_for_column()
+        self.derive_key = feed.key != [SOURCE_RECORD_ID]
+
+    def check_columns(self, available: list[str], source: str) -> None:
+        """Every mapped column must exist in the source; say which are missing and what is there."""
+        missing = [c for c in self.columns if c not in available]
+        if missing:
+            shown = ", ".join(repr(c) for c in missing)
+            raise SourceError(
+                f"feed {self.feed.feed_id}: {source}: mapped column(s) {shown} not found in the source; "
+                f"its columns are: {', '.join(available)}. Fix the export or the feed's mapping.",
+                source=source)
+
+    def map(self, batch: pa.RecordBatch | pa.Table) -> MappedChunk:
+        n = batch.num_rows
+        out: dict[str, pa.Array] = {}
+        reasons: dict[int, list[Reason]] = defaultdict(list)
+        for column, m in self.columns.items():
+            f = self.schema.fields[m.field]
+            raw = formats.as_string_array(batch.column(column))
+            values = formats.normalize_text(raw)
+            if m.values:
+                values, miss = _apply_value_map(values, m)
+                if miss is not None:
+                    for i in pc.indices_nonzero(miss).to_pylist():
+                        reasons[i].append(Reason(m.field, "mapping.value", raw[i].as_py(),
+                                                 f"{GENERIC_MESSAGES['mapping.value']} (column {column!r})"))
+            out[m.field] = _normalizer(f)(values)
+        for name, value in self.feed.constants.items():
+            out[name] = pa.array([value] * n, type=pa.string())
+        if self.derive_key:
+            parts = [out[k] for k in self.feed.key]
+            out[SOURCE_RECORD_ID] = pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+        arrays = [out.get(name, pa.nulls(n, pa.string())) for name in self.schema.fields]
+        names = list(self.schema.fields)
+        for meta in META:
+            arrays.append(batch.column(meta))
+            names.append(meta)
+        parse = batch.column("_parse_error")
+        for i in pc.indices_nonzero(pc.is_valid(parse)).to_pylist():
+            reasons[i].append(Reason(None, "parse.error", None, str(parse[i].as_py())))
+        return MappedChunk(pa.table(arrays, names=names), dict(reasons))

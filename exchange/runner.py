@@ -1,0 +1,385 @@
+"""The runner: composes the stages of one batch. The CLI and the Airflow tasks call this.
+
+extract (connector) → map → validate (GX) → split → stage (Parquet + manifest)
+→ load (quarantine always; core by upsert unless the batch is over its reject ratio)
+→ ledger (``audit.batch``), with the invariant rows_in = rows_loaded + rows_quarantined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import exchange
+from connectors import connector_for
+from exchange import staging
+from exchange.audit import ledger
+from exchange.audit import tables as audit_tables
+from exchange.errors import DataQualityError, TerminalError
+from exchange.mapping import Mapper
+from exchange.spec.arrow import staged_schema, to_typed
+from exchange.spec.catalog import Catalog, load_catalog
+from exchange.spec.feed import FeedSpec
+from exchange.spec.reasons import GENERIC_MESSAGES, Reason
+from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
+from exchange.spec.settings import Settings
+from exchange.validation.docs import DataDocs
+from exchange.validation.engine import BatchValidator
+from exchange.validation.suites import compile_suite
+from exchange.warehouse.engine import make_engine
+from exchange.warehouse.load import ensure_tables, load_quarantine, upsert_core
+from exchange.warehouse.tables import EntityTables
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def code_version(root: Path) -> str:
+    """The package version, plus the git commit when run from a checkout."""
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{exchange.__version__}+{sha}" if sha else exchange.__version__
+
+
+def batch_id_for(feed: FeedSpec, schema: EntitySchema, fingerprint: str) -> str:
+    """Deterministic: the same feed spec, schema version and source bytes give the same id."""
+    spec = json.dumps(feed.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(f"{spec}\n{schema.version}\n{fingerprint}".encode()).hexdigest()
+    return f"{feed.agency}-{feed.feed}-{digest[:16]}"
+
+
+def row_hashes(table: pa.Table, fields: list[str]) -> pa.Array:
+    """SHA-256 (hex, 32 chars) of each row's canonical values, for change detection."""
+    joined = pc.binary_join_element_wise(*[pc.fill_null(table.column(f), "\\N") for f in fields], "\x1f")
+    return pa.array([hashlib.sha256(s.encode()).hexdigest()[:32] for s in joined.to_pylist()],
+                    type=pa.string())
+
+
+@dataclass
+class BatchOutcome:
+    feed: str
+    batch_id: str
+    state: str
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    reject_ratio: float = 0.0
+    max_reject_ratio: float = 0.0
+    top_reasons: list[tuple[str, str, int]] = field(default_factory=list)
+    report_path: str | None = None
+    staging_path: str | None = None
+    error: str | None = None
+    already_loaded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def published(self) -> bool:
+        return self.state == "loaded"
+
+
+@dataclass
+class _Split:
+    """Running totals while a batch streams through map → validate → split."""
+
+    rows_in: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    seen_keys: dict[str, int] = field(default_factory=dict)
+
+
+class FeedRun:
+    """Everything one feed needs to process a batch: spec, schema, suite, mapper."""
+
+    def __init__(self, catalog: Catalog, feed_id: str, settings: Settings,
+                 today: dt.date | None = None) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.feed = catalog.feed(feed_id)
+        self.schema = catalog.schema_for(self.feed)
+        self.compiled = compile_suite(self.schema, catalog)
+        self.mapper = Mapper(self.feed, self.schema)
+        self.today = today
+        self.valid_schema = staged_schema(self.schema)
+
+    def stream(self, batches: Iterator[pa.RecordBatch], validator: BatchValidator,
+               on_valid: Callable[[pa.Table], None], on_reject: Callable[[pa.Table], None],
+               progress: Progress | None = None) -> _Split:
+        split = _Split()
+        source_columns: list[str] | None = None
+        for rb in batches:
+            if source_columns is None:
+                source_columns = [c for c in rb.schema.names if not c.startswith("_")]
+                self.mapper.check_columns(source_columns, str(rb.column("_source_file")[0]))
+            mapped = self.mapper.map(rb)
+            rows = mapped.table.column("_source_row").to_pylist()
+            found = validator.validate(mapped.table.select(list(self.schema.fields)), rows)
+            reasons = _merge(mapped.reasons, found)
+            self._flag_duplicates(mapped.table, reasons, split)
+            bad = sorted(reasons)
+            good_mask = pa.array([True] * rb.num_rows)
+            if bad:
+                good_mask = pc.invert(pc.is_in(pa.array(range(rb.num_rows)), pa.array(bad)))
+            valid = mapped.table.filter(good_mask)
+            on_valid(self._typed(valid))
+            on_reject(self._rejects(rb, mapped.table, reasons, bad, source_columns))
+            split.rows_in += rb.num_rows
+            split.rows_valid += valid.num_rows
+            split.rows_rejected += len(bad)
+            for rs in reasons.values():
+                for r in rs:
+                    split.reasons[(r.rule, r.field or "")] += 1
+            if progress:
+                progress("rows", rb.num_rows)
+        return split
+
+    def check_empty_source(self, connector: Any, split: _Split) -> None:
+        """A source with no rows must still have the mapped columns (a header-only file)."""
+        if split.rows_in == 0:
+            self.mapper.check_columns(connector.columns(), self.feed.source.path)
+
+    def _flag_duplicates(self, table: pa.Table, reasons: dict[int, list[Reason]], split: _Split) -> None:
+        keys = table.column(SOURCE_RECORD_ID).to_pylist()
+        rows = table.column("_source_row").to_pylist()
+        for i, key in enumerate(keys):
+            if i in reasons or key is None:
+                continue
+            first = split.seen_keys.get(key)
+            if first is None:
+                split.seen_keys[key] = rows[i]
+            else:
+                reasons[i] = [Reason(SOURCE_RECORD_ID, "key.duplicate", key,
+                                     f"{GENERIC_MESSAGES['key.duplicate']} (first at record {first})")]
+
+    def _typed(self, valid: pa.Table) -> pa.Table:
+        fields = list(self.schema.fields)
+        typed = to_typed(valid, self.schema)
+        typed = typed.append_column("_source_file", valid.column("_source_file"))
+        typed = typed.append_column("_source_row", valid.column("_source_row").cast(pa.int64()))
+        typed = typed.append_column("_row_hash", row_hashes(valid, fields))
+        return typed.cast(self.valid_schema)
+
+    def _rejects(self, raw: pa.RecordBatch, mapped: pa.Table, reasons: dict[int, list[Reason]],
+                 bad: list[int], source_columns: list[str]) -> pa.Table:
+        if not bad:
+            return staging.REJECT_SCHEMA.empty_table()
+        idx = pa.array(bad)
+        raw_rows = raw.select(source_columns).take(idx).to_pylist()
+        return pa.table({
+            "_source_file": mapped.column("_source_file").take(idx),
+            "_source_row": mapped.column("_source_row").take(idx).cast(pa.int64()),
+            "source_record_id": mapped.column(SOURCE_RECORD_ID).take(idx),
+            "original": [json.dumps(r, ensure_ascii=False) for r in raw_rows],
+            "reasons": [json.dumps([r.as_dict() for r in reasons[i]], ensure_ascii=False) for i in bad],
+            "rules": [",".join(dict.fromkeys(r.rule for r in reasons[i])) for i in bad],
+        }, schema=staging.REJECT_SCHEMA)
+
+
+def _merge(pre: dict[int, list[Reason]], found: dict[int, list[Reason]]) -> dict[int, list[Reason]]:
+    """Mapping reasons first; validation reasons on a field already rejected by mapping are noise."""
+    out = {i: list(rs) for i, rs in pre.items()}
+    for i, rs in found.items():
+        covered = {r.field for r in out.get(i, [])}
+        extra = [r for r in rs if r.field not in covered]
+        if extra:
+            out.setdefault(i, []).extend(extra)
+    return out
+
+
+def _top(reasons: Counter, n: int = 5) -> list[tuple[str, str, int]]:
+    return [(rule, fld, c) for (rule, fld), c in reasons.most_common(n)]
+
+
+def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog | None = None,
+             progress: Progress | None = None, today: dt.date | None = None) -> BatchOutcome:
+    """Run one batch of ``feed_id`` end to end; safe to re-run (see module docstring)."""
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    run = FeedRun(catalog, feed_id, settings, today=today)
+    feed, schema = run.feed, run.schema
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    connector = connector_for(feed.source, base_dir=settings.landing_dir, feed_id=feed.feed_id,
+                              batch_rows=settings.batch_rows)
+    fingerprint = connector.fingerprint()
+    batch_id = batch_id_for(feed, schema, fingerprint)
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    ensure_tables(engine, [schema], audit_tables.metadata)
+    with engine.begin() as conn:
+        prior = ledger.get_batch(conn, batch_id)
+    if prior and prior["state"] == "loaded":
+        log.info("batch %s of %s is already loaded; nothing to do", batch_id, feed.feed_id)
+        return BatchOutcome(feed=feed.feed_id, batch_id=batch_id, state="loaded", already_loaded=True,
+                            rows_in=prior["rows_in"] or 0, rows_loaded=prior["rows_loaded"] or 0,
+                            rows_quarantined=prior["rows_quarantined"] or 0,
+                            reject_ratio=prior["reject_ratio"] or 0.0,
+                            max_reject_ratio=feed.quality.max_reject_ratio,
+                            report_path=prior["report_path"], staging_path=prior["staging_path"])
+    started = _now()
+    with engine.begin() as conn:
+        ledger.start_batch(conn, batch_id=batch_id, feed=feed.feed_id, agency=feed.agency,
+                           entity=schema.name, schema_version=schema.version, fingerprint=fingerprint,
+                           source=connector.describe(), code_version=code_version(settings.root),
+                           max_reject_ratio=feed.quality.max_reject_ratio, now=started)
+    timings["fingerprint"] = round(time.perf_counter() - t0, 3)
+    outcome = BatchOutcome(feed=feed.feed_id, batch_id=batch_id, state="started",
+                           max_reject_ratio=feed.quality.max_reject_ratio)
+    try:
+        _process(run, connector, engine, outcome, timings, started, progress)
+    except DataQualityError:
+        raise
+    except Exception as exc:
+        outcome.state = "failed"
+        outcome.error = str(exc)
+        with engine.begin() as conn:
+            ledger.set_state(conn, batch_id, "failed", error=f"{type(exc).__name__}: {exc}",
+                             timings=timings, finished_at=_now())
+        raise
+    finally:
+        engine.dispose()
+    return outcome
+
+
+def _process(run: FeedRun, connector: Any, engine: Any, outcome: BatchOutcome, timings: dict[str, float],
+             started: dt.datetime, progress: Progress | None) -> None:
+    feed, schema, settings = run.feed, run.schema, run.settings
+    batch_id = outcome.batch_id
+    t = time.perf_counter()
+    validator = BatchValidator(run.compiled, feed_id=feed.feed_id, today=run.today)
+    writer = staging.StagingWriter(settings.staging_dir, feed.feed_id, batch_id, run.valid_schema)
+    try:
+        split = run.stream(connector.batches(), validator, writer.write_valid, writer.write_rejects, progress)
+        run.check_empty_source(connector, split)
+        if split.rows_in != split.rows_valid + split.rows_rejected:
+            raise TerminalError(f"feed {feed.feed_id}, batch {batch_id}: rows_in {split.rows_in} ≠ valid "
+                                f"{split.rows_valid} + rejected {split.rows_rejected}; nothing was loaded")
+        manifest = staging.Manifest(
+            feed=feed.feed_id, batch_id=batch_id, schema=schema.name, schema_version=schema.version,
+            source_fingerprint=connector.fingerprint(), source=connector.describe(), rows_in=split.rows_in,
+            rows_valid=split.rows_valid, rows_rejected=split.rows_rejected)
+        folder = writer.commit(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    timings["extract_validate_stage"] = round(time.perf_counter() - t, 3)
+    outcome.rows_in = split.rows_in
+    outcome.top_reasons = _top(split.reasons)
+    outcome.staging_path = str(folder)
+    outcome.reject_ratio = split.rows_rejected / split.rows_in if split.rows_in else 0.0
+    over = outcome.reject_ratio > feed.quality.max_reject_ratio
+    with engine.begin() as conn:
+        ledger.set_state(conn, batch_id, "staged", rows_in=split.rows_in, staging_path=str(folder),
+                         timings=timings)
+
+    t = time.perf_counter()
+    report = None
+    merged = validator.merged_result(batch_id=batch_id)
+    if merged is not None:
+        report = DataDocs(settings.reports_dir).publish(run.compiled.suite, merged, batch_id=batch_id,
+                                                        feed_id=feed.feed_id, run_time=started)
+        outcome.report_path = str(report)
+    timings["report"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    manifest = staging.verify(folder)
+    tables = EntityTables(schema)
+    now = _now()
+    with engine.begin() as conn:
+        ledger.record_validation(conn, batch_id=batch_id, suite=run.compiled.suite.name,
+                                 rows=validator.summary(), now=now)
+        quarantined = load_quarantine(conn, tables, batch_id=batch_id, agency=feed.agency,
+                                      batches=staging.read_batches(folder, "rejects.parquet"), now=now)
+        if not over:
+            counts = upsert_core(conn, tables, batch_id=batch_id, agency=feed.agency,
+                                 batches=staging.read_batches(folder, "valid.parquet"), now=now)
+            loaded = counts.total
+            outcome.inserted, outcome.updated, outcome.unchanged = (counts.inserted, counts.updated,
+                                                                     counts.unchanged)
+        else:
+            loaded = 0
+        if quarantined != manifest.rows_rejected or (not over and loaded != manifest.rows_valid):
+            raise TerminalError(f"batch {batch_id}: staged {manifest.rows_valid} valid / "
+                                f"{manifest.rows_rejected} rejected rows but loaded {loaded} / "
+                                f"{quarantined}; the load was rolled back")
+        timings["load"] = round(time.perf_counter() - t, 3)
+        state = "failed" if over else "loaded"
+        error = None
+        if over:
+            error = (f"DataQualityError: reject ratio {outcome.reject_ratio:.1%} exceeds the feed's "
+                     f"max_reject_ratio {feed.quality.max_reject_ratio:.1%}; nothing was published, "
+                     f"{quarantined} rows are in quarantine.{schema.name}")
+        ledger.set_state(conn, batch_id, state, rows_valid=manifest.rows_valid, rows_loaded=loaded, rows_quarantined=quarantined,
+                         rows_inserted=outcome.inserted, rows_updated=outcome.updated,
+                         rows_unchanged=outcome.unchanged, reject_ratio=outcome.reject_ratio,
+                         report_path=str(report) if report else None, timings=timings, error=error,
+                         finished_at=_now())
+    outcome.state = state
+    outcome.rows_loaded = loaded
+    outcome.rows_quarantined = quarantined
+    outcome.timings = timings
+    outcome.error = error
+    if over:
+        exc = DataQualityError(f"feed {feed.feed_id}, batch {batch_id}: {error}")
+        exc.outcome = outcome  # type: ignore[attr-defined]
+        raise exc
+
+
+@dataclass
+class ValidationReport:
+    feed: str
+    rows_in: int
+    rows_valid: int
+    rows_rejected: int
+    max_reject_ratio: float
+    rejects: list[dict[str, Any]]
+
+    @property
+    def reject_ratio(self) -> float:
+        return self.rows_rejected / self.rows_in if self.rows_in else 0.0
+
+
+def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
+                  catalog: Catalog | None = None, progress: Progress | None = None,
+                  keep: int = 1000, today: dt.date | None = None) -> ValidationReport:
+    """Map and validate ``path`` as ``feed_id`` would, without staging or loading anything."""
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    run = FeedRun(catalog, feed_id, settings, today=today)
+    path = path.resolve()
+    source = run.feed.source.model_copy(update={"path": path.name})
+    connector = connector_for(source, base_dir=path.parent, feed_id=feed_id, batch_rows=settings.batch_rows)
+    validator = BatchValidator(run.compiled, feed_id=feed_id, today=today)
+    rejects: list[dict[str, Any]] = []
+
+    def on_reject(table: pa.Table) -> None:
+        for r in table.slice(0, max(0, keep - len(rejects))).to_pylist():
+            rejects.append({"row": r["_source_row"], "source_record_id": r["source_record_id"],
+                            "reasons": json.loads(r["reasons"])})
+
+    split = run.stream(connector.batches(), validator, lambda _t: None, on_reject, progress)
+    return ValidationReport(feed=feed_id, rows_in=split.rows_in, rows_valid=split.rows_valid,
+                            rows_rejected=split.rows_rejected,
+                            max_reject_ratio=run.feed.quality.max_reject_ratio, rejects=rejects)

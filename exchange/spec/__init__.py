@@ -1,0 +1,1 @@
+"""Declarative specs: shared schemas, feeds, settings, and loading them with clear errors."""

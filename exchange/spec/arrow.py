@@ -1,0 +1,61 @@
+"""Schema compiler, Arrow side: a canonical schema → the pyarrow schema of its rows.
+
+Validated rows arrive as normalised strings; ``to_typed`` casts them to this schema.
+Validation has already proven every value castable, so a cast failure here is a bug and
+raises instead of altering a value.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exchange.spec.schema import SOURCE_AGENCY, EntitySchema, FieldType
+
+DECIMAL = pa.decimal128(20, 4)
+
+ARROW_TYPES: dict[FieldType, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "decimal": DECIMAL,
+    "date": pa.date32(),
+    "datetime": pa.timestamp("s"),
+    "boolean": pa.bool_(),
+}
+
+# Lineage columns a staged row carries after the schema's own fields (the batch id, the
+# agency and the load time are added when the batch is loaded).
+LINEAGE = pa.schema([
+    pa.field("_source_file", pa.string()),
+    pa.field("_source_row", pa.int64()),
+    pa.field("_row_hash", pa.string(), nullable=False),
+])
+
+
+def arrow_schema(schema: EntitySchema) -> pa.Schema:
+    """``source_agency`` + the schema's fields, typed, in declaration order."""
+    fields = [pa.field(SOURCE_AGENCY, pa.string(), nullable=False)]
+    for name, f in schema.fields.items():
+        fields.append(pa.field(name, ARROW_TYPES[f.type], nullable=not f.required,
+                               metadata={"pii": f.pii, "description": f.description}))
+    return pa.schema(fields, metadata={"schema": schema.name, "version": schema.version})
+
+
+def staged_schema(schema: EntitySchema) -> pa.Schema:
+    """What a staged Parquet file of valid rows holds: typed fields + lineage."""
+    base = arrow_schema(schema)
+    return pa.schema(list(base)[1:] + list(LINEAGE), metadata=base.metadata)
+
+
+def to_typed(table: pa.Table, schema: EntitySchema) -> pa.Table:
+    """Cast the canonical string columns of validated rows to their schema types."""
+    arrays = []
+    for name, f in schema.fields.items():
+        col = table.column(name)
+        if f.type == "datetime":
+            col = pc.strptime(col, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=False)
+        elif f.type != "string":
+            col = pc.cast(col, ARROW_TYPES[f.type])
+        arrays.append(col)
+    return pa.table(arrays, schema=pa.schema([pa.field(n, ARROW_TYPES[f.type]) for n, f in
+                                              schema.fields.items()]))

@@ -1,0 +1,107 @@
+"""Shared canonical schemas: ``schemas/<entity>.yaml``.
+
+Each schema has a semantic version, a description, a natural key and typed fields
+with a format, ``required``, a PII class and a description. Enumerations draw their
+allowed values from a code list in ``schemas/reference/codes.yaml`` or list them inline.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FieldType = Literal["string", "integer", "decimal", "date", "datetime", "boolean"]
+FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone"]
+PiiClass = Literal["direct_identifier", "quasi_identifier", "sensitive", "none"]
+
+SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+FIELD_RE = r"^[a-z][a-z0-9_]{0,62}$"
+
+# Columns every core table carries besides the schema's own fields.
+SOURCE_AGENCY = "source_agency"
+SOURCE_RECORD_ID = "source_record_id"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(StrictModel):
+    type: FieldType = "string"
+    format: FieldFormat | None = None
+    required: bool = False
+    pii: PiiClass
+    description: str = Field(min_length=1)
+    values: list[str] | None = Field(default=None, description="allowed values, inline")
+    code_list: str | None = Field(default=None, description="allowed values from reference/codes.yaml")
+    max_length: int | None = Field(default=None, gt=0)
+    not_future: bool = Field(default=False, description="date/datetime may not lie in the future")
+    historical_ok: bool = Field(default=False, description="division_code: abolished codes accepted")
+    gender_field: str | None = Field(
+        default=None, description="resident_id: the field whose M/F must match the sequence digit parity")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldSpec:
+        if self.values is not None and self.code_list is not None:
+            raise ValueError("give either 'values' or 'code_list', not both")
+        if self.gender_field and self.format != "resident_id":
+            raise ValueError("'gender_field' applies to format resident_id only")
+        if self.historical_ok and self.format != "division_code":
+            raise ValueError("'historical_ok' applies to format division_code only")
+        if self.not_future and self.type not in ("date", "datetime"):
+            raise ValueError("'not_future' applies to date and datetime fields only")
+        if self.format and self.type != "string":
+            raise ValueError(f"format {self.format!r} needs type string")
+        return self
+
+
+class EntitySchema(StrictModel):
+    name: str = Field(pattern=FIELD_RE)
+    version: str
+    description: str = Field(min_length=1)
+    natural_key: list[str] = Field(min_length=1)
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.major}"
+
+    @model_validator(mode="after")
+    def _check(self) -> EntitySchema:
+        if not SEMVER_RE.match(self.version):
+            raise ValueError(f"version {self.version!r} is not semantic (MAJOR.MINOR.PATCH)")
+        for name in self.fields:
+            if not re.match(FIELD_RE, name):
+                raise ValueError(f"fields.{name}: not a valid field name (lower-case, digits, _)")
+        if SOURCE_RECORD_ID not in self.fields:
+            raise ValueError(f"fields: every schema needs a '{SOURCE_RECORD_ID}' field")
+        if SOURCE_AGENCY in self.fields:
+            raise ValueError(f"fields.{SOURCE_AGENCY}: reserved, set by the exchange from the feed")
+        for key in self.natural_key:
+            if key not in self.fields:
+                raise ValueError(f"natural_key: unknown field {key!r}")
+            if not self.fields[key].required:
+                raise ValueError(f"natural_key: field {key!r} must be required")
+        for name, spec in self.fields.items():
+            if spec.gender_field and spec.gender_field not in self.fields:
+                raise ValueError(f"fields.{name}.gender_field: unknown field {spec.gender_field!r}")
+        return self
+
+    def allowed_values(self, field: str, codes: dict[str, CodeList]) -> list[str] | None:
+        spec = self.fields[field]
+        if spec.values is not None:
+            return spec.values
+        if spec.code_list is not None:
+            return list(codes[spec.code_list].values)
+        return None
+
+
+class CodeList(StrictModel):
+    description: str
+    values: dict[str, str] = Field(min_length=1, description="code → label")

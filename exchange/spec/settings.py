@@ -1,0 +1,57 @@
+"""Run-time settings from the environment (never from YAML: secrets stay out of specs).
+
+| variable | default |
+| --- | --- |
+| ``EXCHANGE_HOME`` | the project folder (schemas/, feeds/, grants/) |
+| ``EXCHANGE_WAREHOUSE_URL`` | ``sqlite:///var/exchange.db`` (relative to the project folder) |
+| ``EXCHANGE_LANDING_DIR`` | ``var/landing``: where file feeds find agencies' files |
+| ``EXCHANGE_STAGING_DIR`` | ``var/staging``: Parquet + manifest of every batch |
+| ``EXCHANGE_REPORTS_DIR`` | ``var/reports``: GX Data Docs for auditors |
+| ``EXCHANGE_BATCH_ROWS`` | ``50000``: rows per streamed chunk (bounds memory) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from exchange.errors import ConfigError
+from exchange.spec import paths
+
+DEFAULT_WAREHOUSE_URL = "sqlite:///var/exchange.db"
+
+
+def _dir(root: Path, env: str, default: str) -> Path:
+    value = os.environ.get(env)
+    path = Path(value) if value else Path(default)
+    return path if path.is_absolute() else (root / path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    warehouse_url: str
+    landing_dir: Path
+    staging_dir: Path
+    reports_dir: Path
+    batch_rows: int = 50_000
+
+    @classmethod
+    def from_env(cls, root: Path | None = None) -> Settings:
+        root = (root or paths.project_root()).resolve()
+        raw_rows = os.environ.get("EXCHANGE_BATCH_ROWS", "50000")
+        try:
+            batch_rows = int(raw_rows)
+            if batch_rows < 1:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"EXCHANGE_BATCH_ROWS: expected a positive integer, got {raw_rows!r}") from None
+        return cls(
+            root=root,
+            warehouse_url=os.environ.get("EXCHANGE_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL,
+            landing_dir=_dir(root, "EXCHANGE_LANDING_DIR", "var/landing"),
+            staging_dir=_dir(root, "EXCHANGE_STAGING_DIR", "var/staging"),
+            reports_dir=_dir(root, "EXCHANGE_REPORTS_DIR", "var/reports"),
+            batch_rows=batch_rows,
+        )

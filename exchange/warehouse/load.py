@@ -1,0 +1,127 @@
+"""Load a staged batch: quarantine rows always, valid rows by upsert with history.
+
+Everything here runs on a connection inside the caller's transaction, so the runner can
+commit the load and its ledger entry as one unit. Re-loading the same batch changes
+nothing: quarantine rows of the batch are replaced, core rows are only touched where the
+row hash differs, and a superseded version is copied to ``core.<entity>_history`` first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from exchange.spec.schema import SOURCE_AGENCY, SOURCE_RECORD_ID, EntitySchema
+from exchange.warehouse.tables import EntityTables
+
+log = logging.getLogger(__name__)
+
+INSERT_CHUNK = 5_000
+
+
+@dataclass
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+def ensure_tables(engine: Engine, schemas: Iterable[EntitySchema], *extra: MetaData) -> None:
+    """Create missing tables (never drops or alters existing ones)."""
+    metadata = MetaData()
+    for s in schemas:
+        EntityTables(s, metadata)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            for ns in ("core", "quarantine", "mdm", "audit"):
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {ns}")
+        metadata.create_all(conn, checkfirst=True)
+        for md in extra:
+            md.create_all(conn, checkfirst=True)
+
+
+def _rows(batch: pa.RecordBatch, extra: dict[str, object]) -> list[dict[str, object]]:
+    rows = batch.to_pylist()
+    for r in rows:
+        r.update(extra)
+    return rows
+
+
+def _chunks(rows: list[dict[str, object]]) -> Iterable[list[dict[str, object]]]:
+    for i in range(0, len(rows), INSERT_CHUNK):
+        yield rows[i:i + INSERT_CHUNK]
+
+
+def load_quarantine(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
+                    batches: Iterable[pa.RecordBatch], now: dt.datetime) -> int:
+    """Replace the batch's quarantine rows with the staged rejects; return how many."""
+    q = tables.quarantine
+    conn.execute(delete(q).where(q.c._batch_id == batch_id))
+    n = 0
+    for batch in batches:
+        rows = _rows(batch, {"_batch_id": batch_id, SOURCE_AGENCY: agency, "_quarantined_at": now,
+                             "status": "open"})
+        for part in _chunks(rows):
+            conn.execute(q.insert(), part)
+        n += len(rows)
+    return n
+
+
+def _stage_table(tables: EntityTables) -> Table:
+    cols = [Column(c.name, c.type) for c in tables.core.columns]
+    return Table(f"_stage_{tables.schema.name}", MetaData(), *cols, prefixes=["TEMPORARY"])
+
+
+def _dialect_insert(conn: Connection):  # noqa: ANN202 - returns the dialect's insert()
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
+                batches: Iterable[pa.RecordBatch], now: dt.datetime) -> UpsertCounts:
+    """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions."""
+    core, hist = tables.core, tables.history
+    stage = _stage_table(tables)
+    stage.drop(conn, checkfirst=True)
+    stage.create(conn)
+    try:
+        for batch in batches:
+            rows = _rows(batch, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
+            for part in _chunks(rows):
+                conn.execute(stage.insert(), part)
+        on = and_(core.c[SOURCE_AGENCY] == stage.c[SOURCE_AGENCY],
+                  core.c[SOURCE_RECORD_ID] == stage.c[SOURCE_RECORD_ID])
+        total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
+        changed = conn.execute(select(func.count()).select_from(stage.join(core, on))
+                               .where(core.c._row_hash != stage.c._row_hash)).scalar_one()
+        matched = conn.execute(select(func.count()).select_from(stage.join(core, on))).scalar_one()
+        counts = UpsertCounts(inserted=total - matched, updated=changed, unchanged=matched - changed)
+
+        data_cols = [c.name for c in core.columns]
+        superseded = (select(*[core.c[c] for c in data_cols],
+                             func.cast(now, hist.c._superseded_at.type).label("_superseded_at"),
+                             func.cast(batch_id, hist.c._superseded_by.type).label("_superseded_by"))
+                      .select_from(core.join(stage, on))
+                      .where(core.c._row_hash != stage.c._row_hash))
+        conn.execute(hist.insert().from_select([*data_cols, "_superseded_at", "_superseded_by"], superseded))
+
+        insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[stage.c[c] for c in data_cols])
+                                                         .where(True))
+        update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}
+        conn.execute(insert.on_conflict_do_update(
+            index_elements=[SOURCE_AGENCY, SOURCE_RECORD_ID], set_=update_cols,
+            where=core.c._row_hash != insert.excluded._row_hash))
+    finally:
+        stage.drop(conn, checkfirst=True)
+    log.info("core.%s: %s inserted, %s updated, %s unchanged", tables.schema.name,
+             counts.inserted, counts.updated, counts.unchanged)
+    return counts

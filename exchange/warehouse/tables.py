@@ -1,0 +1,103 @@
+"""Schema compiler, SQL side: a canonical schema → its SQLAlchemy tables.
+
+- ``core.<entity>``: the current version of every record, keyed by
+  (source_agency, source_record_id), with lineage columns;
+- ``core.<entity>_history``: every superseded version, with when and by which batch;
+- ``quarantine.<entity>``: rejected rows with their original values and every reason.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from exchange.spec.schema import SOURCE_AGENCY, SOURCE_RECORD_ID, EntitySchema, FieldType
+
+SQL_TYPES: dict[FieldType, type[TypeEngine] | TypeEngine] = {
+    "string": Text(),
+    "integer": BigInteger(),
+    "decimal": Numeric(20, 4),
+    "date": Date(),
+    "datetime": DateTime(),
+    "boolean": Boolean(),
+}
+
+
+def _data_columns(schema: EntitySchema) -> list[Column]:
+    cols = [Column(SOURCE_AGENCY, Text(), nullable=False, comment="agency that supplied the record")]
+    for name, f in schema.fields.items():
+        cols.append(Column(name, SQL_TYPES[f.type], nullable=not f.required,
+                           comment=f"{f.description} [pii: {f.pii}]"))
+    return cols
+
+
+def _lineage_columns() -> list[Column]:
+    return [
+        Column("_batch_id", Text(), nullable=False, comment="batch that loaded this version"),
+        Column("_source_file", Text(), comment="source file (or table/endpoint) of the row"),
+        Column("_source_row", BigInteger(), comment="record number in the source"),
+        Column("_row_hash", Text(), nullable=False, comment="hash of the canonical values"),
+        Column("_loaded_at", DateTime(), nullable=False, comment="when this version was loaded"),
+    ]
+
+
+def core_table(schema: EntitySchema, metadata: MetaData) -> Table:
+    return Table(schema.name, metadata,
+                 *_data_columns(schema), *_lineage_columns(),
+                 PrimaryKeyConstraint(SOURCE_AGENCY, SOURCE_RECORD_ID, name=f"pk_{schema.name}"),
+                 schema="core", comment=schema.description)
+
+
+def history_table(schema: EntitySchema, metadata: MetaData) -> Table:
+    return Table(f"{schema.name}_history", metadata,
+                 *_data_columns(schema), *_lineage_columns(),
+                 Column("_superseded_at", DateTime(), nullable=False),
+                 Column("_superseded_by", Text(), nullable=False, comment="batch that replaced it"),
+                 PrimaryKeyConstraint(SOURCE_AGENCY, SOURCE_RECORD_ID, "_batch_id",
+                                      name=f"pk_{schema.name}_history"),
+                 schema="core", comment=f"Superseded versions of core.{schema.name}")
+
+
+def quarantine_table(schema: EntitySchema, metadata: MetaData) -> Table:
+    name = schema.name
+    return Table(name, metadata,
+                 Column("_batch_id", Text(), nullable=False),
+                 Column("_source_file", Text(), nullable=False),
+                 Column("_source_row", BigInteger(), nullable=False),
+                 Column(SOURCE_AGENCY, Text(), nullable=False),
+                 Column(SOURCE_RECORD_ID, Text()),
+                 Column("original", Text(), nullable=False, comment="the row as the agency sent it (JSON)"),
+                 Column("reasons", Text(), nullable=False, comment="every reason (JSON list)"),
+                 Column("rules", Text(), nullable=False, comment="rule codes, comma-separated"),
+                 Column("status", Text(), nullable=False, server_default="open"),
+                 Column("_quarantined_at", DateTime(), nullable=False),
+                 PrimaryKeyConstraint("_batch_id", "_source_file", "_source_row", name=f"pk_q_{name}"),
+                 Index(f"ix_q_{name}_record", SOURCE_AGENCY, SOURCE_RECORD_ID),
+                 schema="quarantine", comment=f"Rejected rows for core.{name}")
+
+
+class EntityTables:
+    """The three tables of one entity, on one MetaData."""
+
+    def __init__(self, schema: EntitySchema, metadata: MetaData | None = None) -> None:
+        self.schema = schema
+        self.metadata = metadata or MetaData()
+        self.core = core_table(schema, self.metadata)
+        self.history = history_table(schema, self.metadata)
+        self.quarantine = quarantine_table(schema, self.metadata)
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [c.name for c in self.core.columns]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pyarrow as pa
+
+from exchange.formats import mask_credit_code, mask_generic, mask_name, mask_phone, mask_resident_id
+
+
+def test_mask_resident_id() -> None:
+    values = ["61090219900101101X", "110105491231002", "abc", "ab", "a", "", None]
+    assert mask_resident_id(values).to_pylist() == [
+        "610902**********1X", "110************", "a**", "a*", "*", "", None]
+
+
+def test_mask_phone() -> None:
+    assert mask_phone(["13812345678", "010-12345678", "0755-1234567", "12345", "12", None]).to_pylist() == [
+        "138****5678", "********5678", "********4567", "***45", "*2", None]
+
+
+def test_mask_name() -> None:
+    assert mask_name(["张三", "欧阳修", "欧阳修文", "张", "John Smith", None]).to_pylist() == [
+        "张*", "欧**", "欧***", "张", "J*********", None]
+
+
+def test_mask_credit_code() -> None:
+    assert mask_credit_code(["91110000600037341L", "9111", None]).to_pylist() == [
+        "91110000**********", "91**", None]
+
+
+def test_mask_generic() -> None:
+    assert mask_generic(["abc", "abcdef", "ab", "a", "", "中华人民共和国", None]).to_pylist() == [
+        "a*c", "a****f", "**", "*", "", "中*****国", None]
+
+
+def test_masking_keeps_length_and_type() -> None:
+    values = pa.chunked_array([["13812345678", None], ["x" * 50]])
+    for fn in (mask_resident_id, mask_phone, mask_name, mask_credit_code, mask_generic):
+        result = fn(values)
+        assert isinstance(result, pa.StringArray)
+        assert len(result) == 3
+        assert result[1].as_py() is None
+        assert len(result[2].as_py()) == 50
