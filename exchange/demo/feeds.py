@@ -1,0 +1,294 @@
+"""Each agency's view of the demo city, as rows in the agency's own columns and spellings,
+with the defect kinds each feed can carry (its menu, most important first).
+
+One builder per feed, looked up in :data:`FEED_BUILDERS` by feed id.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from collections.abc import Callable
+
+from exchange.demo.defects import KEY_DUPLICATE, PARSE_ERROR, FeedTable, Seed
+from exchange.demo.geo import CITY_NAME
+from exchange.demo.people import Household, Person
+from exchange.demo.variants import maybe_typo, spell_date, spell_phone, spell_resident_id
+from exchange.demo.world import World, weighted
+
+GENDER_CN = {"M": "男", "F": "女"}
+GENDER_HEALTH = {"M": "1", "F": "2"}
+HOUSEHOLD_TYPE_CN = {"family": "家庭户", "collective": "集体户"}
+YES_NO = {True: "是", False: "否"}
+CIVIL_COVERAGE = 0.85
+
+DISPUTE_CATEGORIES = ("交通事故", "劳动争议", "校园纠纷", "医疗纠纷", "征地拆迁", "物业管理", "婚姻家庭",
+                      "邻里纠纷", "消费纠纷", "合同纠纷", "环境污染", "农村土地", "其他")
+DISPUTE_STATUSES = {"已受理": 10, "调解中": 15, "调解成功": 50, "调解不成": 10, "司法确认": 15}
+CLOSED_STATUSES = frozenset({"调解成功", "调解不成", "司法确认"})
+ORG_RESPONDENT = frozenset({"劳动争议", "医疗纠纷", "校园纠纷", "物业管理", "消费纠纷", "合同纠纷", "环境污染",
+                            "征地拆迁"})
+DISPUTE_ISSUES = {
+    "交通事故": "车辆碰撞造成财产损失的赔偿", "劳动争议": "拖欠工资", "校园纠纷": "学生在校受伤的责任",
+    "医疗纠纷": "诊疗过程中的损害赔偿", "征地拆迁": "征收补偿标准", "物业管理": "物业服务费及维修",
+    "婚姻家庭": "赡养及家庭财产分配", "邻里纠纷": "房屋漏水及通行", "消费纠纷": "商品质量及退款",
+    "合同纠纷": "货款支付", "环境污染": "养殖场异味及污水排放", "农村土地": "承包地边界", "其他": "借款归还",
+}
+RISK_CN = {"高": 10, "中": 30, "低": 60}
+RISK_GRADES = {"0": 30, "1": 25, "2": 20, "3": 13, "4": 8, "5": 4}
+
+FeedBuilder = Callable[[World, random.Random], FeedTable]
+
+
+def _id_rules(column: str, *, gender: bool) -> list[Seed]:
+    rules = ["resident_id.checksum", "resident_id.legacy_15", "resident_id.birth_date",
+             "resident_id.birth_future", "resident_id.region"]
+    if gender:
+        rules.append("resident_id.gender")
+    return [Seed(rule, column) for rule in rules]
+
+
+# -- police --------------------------------------------------------------------------------------
+
+def police_residents(world: World, rng: random.Random) -> FeedTable:
+    columns = ["人员编号", "姓名", "身份证号", "性别", "出生日期", "民族", "联系电话", "住址", "行政区划代码", "户号"]
+    rows, keys = [], []
+    for i, p in enumerate(world.population.residents):
+        hh = _household(p)
+        rows.append([f"RK{i + 1:08d}", p.name, p.id_number, GENDER_CN[p.gender], p.birth.isoformat(),
+                     p.ethnicity, p.phone, hh.address, hh.community.code, hh.number])
+        keys.append(p.key)
+    menu = [Seed(PARSE_ERROR, limit=1), Seed(KEY_DUPLICATE), *_id_rules("身份证号", gender=True),
+            Seed("required", "姓名"), Seed("allowed_values", "性别", "未知"), Seed("max_length", "住址"),
+            Seed("phone.format", "联系电话"), Seed("date.format", "出生日期"), Seed("date.invalid", "出生日期"),
+            Seed("date.future", "出生日期"), Seed("division_code.unknown", "行政区划代码"),
+            Seed("division_code.abolished", "行政区划代码"), Seed("required", "性别")]
+    return FeedTable("police.residents", columns, rows, keys, menu)
+
+
+def police_incidents(world: World, rng: random.Random) -> FeedTable:
+    columns = ["案件编号", "案件类别", "简要案情", "发案时间", "报案日期", "发案地区划", "发案地址", "办理状态", "办案单位"]
+    rows = []
+    for case in world.cases:
+        division = case.community.code if rng.random() < 0.8 else case.community.town.code
+        rows.append([case.number, case.case_type, case.title, f"{case.occurred:%Y-%m-%d %H:%M:%S}",
+                     case.reported.isoformat(), division, case.address, case.status, case.unit])
+    menu = [Seed("mapping.value", "案件类别", "其它案件"), Seed("max_length", "简要案情"),
+            Seed("date.invalid", "报案日期"), Seed(KEY_DUPLICATE), Seed("mapping.value", "办理状态", "已移送"),
+            Seed("date.format", "报案日期"), Seed("division_code.abolished", "发案地区划"),
+            Seed("required", "报案日期")]
+    return FeedTable("police.incidents", columns, rows, None, menu)
+
+
+def police_case_parties(world: World, rng: random.Random) -> FeedTable:
+    columns = ["记录编号", "案件编号", "涉案角色", "身份证号", "姓名", "性别", "联系电话"]
+    rows, keys = [], []
+    for case in world.cases:
+        for party in case.parties:
+            p = party.person
+            rows.append([party.record_id, case.number, party.role, p.id_number if party.with_id else "",
+                         maybe_typo(p.name, rng, 0.01), GENDER_CN[p.gender], party.phone])
+            keys.append(p.key)
+    menu = [Seed("mapping.value", "涉案角色", "关系人"), Seed("resident_id.checksum", "身份证号"),
+            Seed("phone.format", "联系电话"), Seed("allowed_values", "性别", "不详"),
+            Seed("resident_id.gender", "身份证号"), Seed("required", "姓名"),
+            Seed("resident_id.birth_date", "身份证号"), Seed(KEY_DUPLICATE)]
+    return FeedTable("police.case_parties", columns, rows, keys, menu)
+
+
+# -- civil affairs -------------------------------------------------------------------------------
+
+def civil_households_covered(world: World) -> list[Household]:
+    """The households civil affairs knows (about 85 % of the register), same for both its feeds."""
+    rng = world.rng("civil_affairs.coverage")
+    return [hh for hh in world.population.households if rng.random() < CIVIL_COVERAGE]
+
+
+def civil_households(world: World, rng: random.Random) -> FeedTable:
+    columns = ["户号", "户别", "户主身份证号", "户主姓名", "地址", "行政区划", "人数", "是否低保"]
+    rows = []
+    for hh in civil_households_covered(world):
+        head = hh.head
+        head_id = "" if rng.random() < 0.03 else spell_resident_id(head.id_number, rng, 0.04)
+        rows.append([hh.number, HOUSEHOLD_TYPE_CN[hh.kind], head_id, maybe_typo(head.name, rng, 0.03),
+                     hh.address, hh.community.code, str(len(hh.members)), YES_NO[hh.low_income]])
+    menu = [Seed(KEY_DUPLICATE), Seed("mapping.value", "户别", "临时户"), Seed("type", "人数"),
+            Seed("resident_id.checksum", "户主身份证号"), Seed("required", "户主姓名"),
+            Seed("division_code.abolished", "行政区划"), Seed("type", "是否低保"), Seed("max_length", "地址"),
+            Seed("resident_id.legacy_15", "户主身份证号"), Seed("division_code.unknown", "行政区划"),
+            Seed("required", "地址")]
+    return FeedTable("civil_affairs.households", columns, rows, None, menu)
+
+
+def civil_members(world: World, rng: random.Random) -> FeedTable:
+    columns = ["成员编号", "户号", "姓名", "公民身份号码", "性别", "出生年月日", "手机号码", "居住地址"]
+    rows, keys = [], []
+    for hh in civil_households_covered(world):
+        for p in hh.members:
+            id_number = "" if rng.random() < 0.08 else spell_resident_id(p.id_number, rng, 0.04)
+            phone = p.phone
+            r = rng.random()
+            if r < 0.08:
+                phone = _other_mobile(rng)
+            elif r < 0.13:
+                phone = ""
+            address = hh.address if rng.random() < 0.7 else hh.address.removeprefix("陕西省")
+            rows.append([f"CY{len(rows) + 1:08d}", hh.number, maybe_typo(p.name, rng, 0.03), id_number,
+                         GENDER_CN[p.gender], spell_date(p.birth, rng, 0.3), spell_phone(phone, rng, 0.12),
+                         address])
+            keys.append(p.key)
+    menu = [Seed("required", "姓名"), *_id_rules("公民身份号码", gender=True),
+            Seed("allowed_values", "性别", "未知"), Seed("date.format", "出生年月日"),
+            Seed("date.invalid", "出生年月日"), Seed("date.future", "出生年月日"), Seed("phone.format", "手机号码"),
+            Seed(KEY_DUPLICATE), Seed("max_length", "居住地址")]
+    return FeedTable("civil_affairs.members", columns, rows, keys, menu)
+
+
+def _other_mobile(rng: random.Random) -> str:
+    """A mobile number an agency has on file that differs from the police one."""
+    prefix = rng.choice(("135", "138", "150", "158", "177", "186", "189", "199"))
+    return f"{prefix}{rng.randrange(10**8):08d}"
+
+
+def civil_compounds(world: World, rng: random.Random) -> FeedTable:
+    columns = ["小区编码", "小区名称", "社区区划代码", "地址", "户数", "平安小区评定", "是否有物业", "评定日期"]
+    rows = []
+    for c in world.geo.compounds:
+        rows.append([c.code, c.name, c.community.code, f"{c.community.prefix}{c.name}",
+                     str(c.households), weighted(rng, {"平安小区": 70, "关注": 22, "重点整治": 8}),
+                     YES_NO[rng.random() < 0.65], world.recent_date(rng, 700).isoformat()])
+    menu = [Seed("type", "是否有物业"), Seed("mapping.value", "平安小区评定", "未评定"), Seed("type", "户数"),
+            Seed("division_code.unknown", "社区区划代码"), Seed("date.future", "评定日期"),
+            Seed("required", "小区名称"), Seed(KEY_DUPLICATE)]
+    return FeedTable("civil_affairs.compounds", columns, rows, None, menu)
+
+
+# -- justice ---------------------------------------------------------------------------------------
+
+def _dispute_dates(world: World, rng: random.Random, status: str) -> tuple[datetime.date, str]:
+    if status not in CLOSED_STATUSES:
+        return world.recent_date(rng, 200), ""
+    accepted = world.recent_date(rng, 1000, min_days=62)
+    closed = accepted + datetime.timedelta(days=rng.randint(1, 60))
+    return accepted, closed.isoformat()
+
+
+def justice_disputes(world: World, rng: random.Random) -> FeedTable:
+    columns = ["djbh", "jflb", "zt", "slrq", "jarq", "sqrxm", "sqrsfzh", "sqrdh", "bsqrmc", "bsqrsfzh", "xzqh",
+               "je", "jyqk"]
+    n = round(len(world.population.residents) / 25)
+    categories = list(DISPUTE_CATEGORIES)
+    rng.shuffle(categories)
+    rows, keys = [], []
+    for i in range(n):
+        category = categories[i] if i < len(categories) else rng.choice(DISPUTE_CATEGORIES)
+        status = weighted(rng, DISPUTE_STATUSES)
+        accepted, closed = _dispute_dates(world, rng, status)
+        applicant = world.pick_adult(rng)
+        respondent_name, respondent_id = _respondent(world, rng, category, applicant)
+        amount = f"{rng.randint(5, 20000) * 50:.2f}" if rng.random() < 0.75 else ""
+        community = _household(applicant).community
+        summary = (f"{category}：申请人{applicant.name}与被申请人{respondent_name}因"
+                   f"{DISPUTE_ISSUES[category]}问题发生纠纷，申请调解。")
+        rows.append([f"TJ{accepted.year}{i + 1:06d}", category, status, accepted.isoformat(), closed,
+                     applicant.name, applicant.id_number if rng.random() < 0.9 else "",
+                     applicant.phone if rng.random() < 0.85 else "", respondent_name, respondent_id,
+                     community.code, amount, summary])
+        keys.append(applicant.key)
+    menu = [Seed("mapping.value", "jflb", "其它"), Seed("type", "je"), Seed("date.invalid", "slrq"),
+            Seed(KEY_DUPLICATE), Seed("date.future", "jarq"), Seed("resident_id.checksum", "sqrsfzh"),
+            Seed("mapping.value", "zt", "已归档"), Seed("phone.format", "sqrdh"), Seed("required", "sqrxm"),
+            Seed("resident_id.region", "bsqrsfzh")]
+    return FeedTable("justice.disputes", columns, rows, keys, menu)
+
+
+def _respondent(world: World, rng: random.Random, category: str, applicant: Person) -> tuple[str, str]:
+    if category in ORG_RESPONDENT and world.organizations and rng.random() < 0.7:
+        return rng.choice(world.organizations).name, ""
+    while True:
+        person = world.pick_adult(rng)
+        if person is not applicant:
+            return person.name, person.id_number if rng.random() < 0.7 else ""
+
+
+def justice_community_correction(world: World, rng: random.Random) -> FeedTable:
+    columns = ["矫正人员编号", "身份证号", "姓名", "性别", "司法所", "风险等级", "矫正开始日期", "矫正结束日期",
+               "居住地区划"]
+    adults = world.adults
+    n = max(8, round(len(adults) / 100))
+    chosen: dict[str, Person] = {}
+    while len(chosen) < min(n, len(adults)):
+        person = world.pick_adult(rng, max_age=70)
+        if person.gender == "M" or rng.random() < 0.2:
+            chosen.setdefault(person.key, person)
+    rows, keys = [], []
+    for i, person in enumerate(chosen.values()):
+        start = world.recent_date(rng, 1100)
+        end = start + datetime.timedelta(days=30 * rng.randint(6, 60))
+        community = _household(person).community
+        rows.append([f"SQJZ{start.year}{i + 1:05d}", person.id_number, person.name, GENDER_CN[person.gender],
+                     f"{community.town.name}司法所", weighted(rng, RISK_CN), start.isoformat(), end.isoformat(),
+                     community.code])
+        keys.append(person.key)
+    menu = [Seed("mapping.value", "风险等级", "极高"), Seed("resident_id.checksum", "身份证号"),
+            Seed("date.future", "矫正开始日期"), Seed("required", "司法所"), Seed("resident_id.gender", "身份证号"),
+            Seed("allowed_values", "性别", "未知")]
+    return FeedTable("justice.community_correction", columns, rows, keys, menu)
+
+
+# -- market regulation, health -------------------------------------------------------------------
+
+def market_organizations(world: World, rng: random.Random) -> FeedTable:
+    columns = ["统一社会信用代码", "企业名称", "法定代表人", "法定代表人证件号", "住所", "住所区划", "成立日期",
+               "登记状态", "行业门类", "注册资本万元"]
+    rows = [[o.credit_code, o.name, o.representative.name, o.representative.id_number, o.address, o.division,
+             o.established.isoformat(), o.status, o.industry, o.capital] for o in world.organizations]
+    menu = [Seed("credit_code.checksum", "统一社会信用代码"), Seed("credit_code.format", "统一社会信用代码"),
+            Seed(KEY_DUPLICATE), Seed("type", "注册资本万元"), Seed("mapping.value", "登记状态", "迁出"),
+            Seed("date.future", "成立日期"), Seed("resident_id.checksum", "法定代表人证件号"),
+            Seed("division_code.unknown", "住所区划"), Seed("required", "企业名称")]
+    return FeedTable("market_regulation.organizations", columns, rows, None, menu)
+
+
+def health_mental_health(world: World, rng: random.Random) -> FeedTable:
+    columns = ["patient_id", "id_card", "name", "sex", "managing_org", "risk_grade", "enrolled_on", "region_code"]
+    residents = world.population.residents
+    n = min(len(residents), max(8, round(len(residents) * 0.005)))
+    chosen: dict[str, Person] = {}
+    while len(chosen) < n:
+        person = rng.choice(residents)
+        if person.age(world.today) >= 12:
+            chosen.setdefault(person.key, person)
+    rows, keys = [], []
+    for i, person in enumerate(chosen.values()):
+        community = _household(person).community
+        town = community.town
+        org = f"{CITY_NAME}精神卫生中心" if rng.random() < 0.15 else (
+            f"{town.name}社区卫生服务中心" if town.urban else f"{town.name}卫生院")
+        rows.append([f"JSWS{i + 1:07d}", person.id_number, person.name, GENDER_HEALTH[person.gender], org,
+                     weighted(rng, RISK_GRADES), world.recent_date(rng, 3000).isoformat(), community.code])
+        keys.append(person.key)
+    menu = [Seed("mapping.value", "risk_grade", "6"), Seed("allowed_values", "sex", "9"),
+            Seed("resident_id.checksum", "id_card"), Seed("required", "id_card"), Seed("date.invalid", "enrolled_on"),
+            Seed("resident_id.gender", "id_card")]
+    return FeedTable("health.mental_health", columns, rows, keys, menu)
+
+
+def _household(person: Person) -> Household:
+    if person.household is None:
+        raise ValueError(f"{person.key} is not a resident of the demo city")
+    return person.household
+
+
+FEED_BUILDERS: dict[str, FeedBuilder] = {
+    "police.residents": police_residents,
+    "police.incidents": police_incidents,
+    "police.case_parties": police_case_parties,
+    "civil_affairs.households": civil_households,
+    "civil_affairs.members": civil_members,
+    "civil_affairs.compounds": civil_compounds,
+    "justice.disputes": justice_disputes,
+    "justice.community_correction": justice_community_correction,
+    "market_regulation.organizations": market_organizations,
+    "health.mental_health": health_mental_health,
+}

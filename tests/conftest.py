@@ -1,0 +1,38 @@
+"""Shared fixtures: a throw-away project folder with the real schemas, and settings on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder with the repository's schemas and no feeds."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "schemas", root / "schemas")
+    (root / "feeds").mkdir()
+    return root
+
+
+@pytest.fixture
+def settings(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    from exchange.spec.settings import Settings
+
+    for var in ("EXCHANGE_WAREHOUSE_URL", "EXCHANGE_LANDING_DIR", "EXCHANGE_STAGING_DIR",
+                "EXCHANGE_REPORTS_DIR", "EXCHANGE_BATCH_ROWS", "EXCHANGE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    return Settings.from_env(project)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path

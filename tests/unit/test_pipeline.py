@@ -1,0 +1,172 @@
+"""The pipeline end to end on the embedded SQLite warehouse, one small feed at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from exchange.errors import DataQualityError, SourceError
+from exchange.runner import run_feed, validate_file
+from exchange.spec.catalog import load_catalog
+from exchange.warehouse.engine import make_engine
+from tests.conftest import write
+
+TODAY = dt.date(2026, 11, 28)
+
+FEED = """\
+agency: police
+feed: residents
+description: residents
+source: {kind: file, path: police/*.csv}
+target: person@1
+mapping:
+  人员编号: source_record_id
+  姓名: name
+  身份证号: id_number
+  性别: {field: gender, values: {男: M, 女: F}}
+  出生日期: birth_date
+  联系电话: phone
+  行政区划代码: division_code
+quality: {max_reject_ratio: 0.7}
+"""
+HEADER = "人员编号,姓名,身份证号,性别,出生日期,联系电话,行政区划代码\n"
+# 11010519491231002X is a valid ID (female, born 1949-12-31, 110105 朝阳区)
+GOOD_ROWS = [
+    "P1,张三,11010519491231002X,女,1949年12月31日,13800138000,110105",
+    "P2,李四,,男,1990/1/2,+86 139 0013 9000,110105",
+    "P3,王五,,男,19900102,010-12345678,110105001",
+]
+BAD_ROWS = {
+    "P4,赵六,110105194912310021,女,1949-12-31,13800138000,110105": ("id_number", "resident_id.checksum"),
+    "P5,,,男,1990-01-01,13800138000,110105": ("name", "required"),
+    "P6,钱七,,男,1990-02-30,13800138000,110105": ("birth_date", "date.invalid"),
+    "P7,孙八,,男,1990-01-01,12345,110105": ("phone", "phone.format"),
+    "P8,周九,,男,1990-01-01,13800138000,999999": ("division_code", "division_code.unknown"),
+    "P9,吴十,,未知,1990-01-01,13800138000,110105": ("gender", "allowed_values"),
+    "P1,郑一,,男,1990-01-01,13800138000,110105": ("source_record_id", "key.duplicate"),
+}
+
+
+def _setup(project: Path, settings, rows: list[str], feed: str = FEED) -> None:  # noqa: ANN001
+    write(project / "feeds" / "police" / "residents.yaml", feed)
+    write(settings.landing_dir / "police" / "r.csv", HEADER + "\n".join(rows) + "\n")
+
+
+def _sql(settings, query: str) -> list[tuple]:  # noqa: ANN001
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(query))]
+
+
+def test_valid_rows_load_and_invalid_rows_are_quarantined_with_reasons(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS + list(BAD_ROWS))
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    assert out.state == "loaded"
+    assert (out.rows_in, out.rows_loaded, out.rows_quarantined) == (10, 3, 7)
+    assert out.rows_in == out.rows_loaded + out.rows_quarantined
+    core = dict(_sql(settings, "SELECT source_record_id, birth_date FROM core.person"))
+    assert core == {"P1": "1949-12-31", "P2": "1990-01-02", "P3": "1990-01-02"}
+    phones = dict(_sql(settings, "SELECT source_record_id, phone FROM core.person"))
+    assert phones["P2"] == "13900139000" and phones["P3"] == "010-12345678"
+    quarantined = _sql(settings, "SELECT _source_row, reasons, original FROM quarantine.person ORDER BY 1")
+    assert [r[0] for r in quarantined] == [4, 5, 6, 7, 8, 9, 10]
+    for (row, reasons, original), (line, (field, rule)) in zip(quarantined, BAD_ROWS.items(), strict=True):
+        got = json.loads(reasons)
+        assert [(r["field"], r["rule"]) for r in got] == [(field, rule)], (row, got)
+        assert json.loads(original)["人员编号"] == line.split(",")[0]
+    batch = _sql(settings, "SELECT state, rows_in, rows_valid, rows_loaded, rows_quarantined FROM audit.batch")
+    assert batch == [("loaded", 10, 3, 3, 7)]
+    assert Path(out.report_path).exists()
+    validation = _sql(settings, "SELECT rule, unexpected_count FROM audit.validation WHERE NOT success")
+    assert ("resident_id", 1) in validation and ("required", 1) in validation
+
+
+def test_report_masks_identifiers(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS + list(BAD_ROWS))
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    html = Path(out.report_path).read_text(encoding="utf-8")
+    assert "110105194912310021" not in html and "110105**********21" in html
+    samples = _sql(settings, "SELECT sample_values FROM audit.validation WHERE rule = 'phone'")
+    assert "12345" not in samples[0][0]
+
+
+def test_rerun_of_a_loaded_batch_is_a_no_op(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS)
+    first = run_feed("police.residents", settings=settings, today=TODAY)
+    again = run_feed("police.residents", settings=settings, today=TODAY)
+    assert again.already_loaded and again.batch_id == first.batch_id
+    assert _sql(settings, "SELECT count(*) FROM core.person") == [(3,)]
+    assert _sql(settings, "SELECT count(*), max(attempts) FROM audit.batch") == [(1, 1)]
+
+
+def test_changed_rows_make_new_versions_and_keep_history(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS)
+    run_feed("police.residents", settings=settings, today=TODAY)
+    changed = [GOOD_ROWS[0], GOOD_ROWS[1].replace("李四", "李思"), GOOD_ROWS[2]]
+    _setup(project, settings, changed)
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    assert (out.inserted, out.updated, out.unchanged) == (0, 1, 2)
+    assert _sql(settings, "SELECT name FROM core.person WHERE source_record_id='P2'") == [("李思",)]
+    hist = _sql(settings, "SELECT name, _superseded_by FROM core.person_history")
+    assert hist == [("李四", out.batch_id)]
+
+
+def test_batch_over_reject_ratio_fails_and_publishes_nothing(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS[:1] + list(BAD_ROWS)[:3])
+    with pytest.raises(DataQualityError, match="reject ratio 75.0% exceeds"):
+        run_feed("police.residents", settings=settings, today=TODAY)
+    assert _sql(settings, "SELECT count(*) FROM core.person") == [(0,)]
+    assert _sql(settings, "SELECT count(*) FROM quarantine.person") == [(3,)]
+    state = _sql(settings, "SELECT state, rows_in, rows_valid, rows_loaded, rows_quarantined FROM audit.batch")
+    assert state == [("failed", 4, 1, 0, 3)]
+
+
+def test_missing_mapped_column_fails_the_batch_naming_the_column(project: Path, settings) -> None:
+    write(project / "feeds" / "police" / "residents.yaml", FEED)
+    write(settings.landing_dir / "police" / "r.csv", "人员编号,姓名,性别\nP1,张三,女\n")
+    with pytest.raises(SourceError, match=r"police/r.csv: mapped column\(s\) '身份证号', '出生日期'"):
+        run_feed("police.residents", settings=settings, today=TODAY)
+    assert _sql(settings, "SELECT state FROM audit.batch") == [("failed",)]
+
+
+def test_header_only_file_loads_zero_rows(project: Path, settings) -> None:
+    _setup(project, settings, [])
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    assert (out.state, out.rows_in, out.rows_loaded) == ("loaded", 0, 0)
+
+
+def test_header_only_file_still_needs_the_mapped_columns(project: Path, settings) -> None:
+    write(project / "feeds" / "police" / "residents.yaml", FEED)
+    write(settings.landing_dir / "police" / "r.csv", "人员编号,姓名\n")
+    with pytest.raises(SourceError, match="not found in the source"):
+        run_feed("police.residents", settings=settings, today=TODAY)
+
+
+def test_ragged_row_is_quarantined_as_parse_error(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS + ["P9,吴十,,男,1990-01-01,13800138000,110105,extra"])
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    assert (out.rows_loaded, out.rows_quarantined) == (3, 1)
+    rules = _sql(settings, "SELECT rules FROM quarantine.person")
+    assert rules == [("parse.error",)]
+
+
+def test_strict_value_map_reports_the_mapping_only(project: Path, settings) -> None:
+    feed = FEED.replace("values: {男: M, 女: F}}", "values: {男: M, 女: F}, strict_values: true}")
+    _setup(project, settings, GOOD_ROWS + ["P9,吴十,,未知,1990-01-01,13800138000,110105"], feed)
+    run_feed("police.residents", settings=settings, today=TODAY)
+    reasons = json.loads(_sql(settings, "SELECT reasons FROM quarantine.person")[0][0])
+    assert [(r["field"], r["rule"], r["value"]) for r in reasons] == [("gender", "mapping.value", "未知")]
+
+
+def test_validate_file_checks_without_loading(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS + list(BAD_ROWS))
+    cat = load_catalog(project)
+    report = validate_file(settings.landing_dir / "police" / "r.csv", "police.residents", settings=settings,
+                           catalog=cat, today=TODAY)
+    assert (report.rows_in, report.rows_valid, report.rows_rejected) == (10, 3, 7)
+    assert report.rejects[0]["reasons"][0]["rule"] == "resident_id.checksum"
+    assert not (project / "var" / "exchange.db").exists()
