@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,10 +51,19 @@ _KINDS = ((ConfigError, "configuration error"), (TransientError, "transient erro
           (DataQualityError, "data quality"), (TerminalError, "error"))
 
 
-def _fail(exc: Exception) -> None:
+def _message(exc: Exception) -> str:
     kind = next((label for cls, label in _KINDS if isinstance(exc, cls)), "error")
-    err.print(f"[bold red]{kind}:[/] {exc}", highlight=False, markup=True)
+    return f"[bold red]{kind}:[/] {escape(str(exc))}"
+
+
+def _fail(exc: Exception) -> None:
+    err.print(_message(exc), highlight=False)
     raise typer.Exit(EXIT_ERROR)
+
+
+def _exit_for(exc: Exception) -> None:
+    err.print(_message(exc), highlight=False)
+    sys.exit(EXIT_ERROR)
 
 
 def _catalog() -> Any:
@@ -310,7 +321,25 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
     console.print("[green]every feed's loaded and quarantined counts match the seeded defects[/]")
 
 
-def run_cli() -> None:  # pragma: no cover - console entry for `python -m exchange`
+def run_cli() -> None:
+    """Console entry point: expected errors are handled per command; anything else is a bug,
+    reported in one line (the traceback only with --verbose, since it can hold row values)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    app()
-    sys.exit(0)
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ExchangeError as exc:
+        _exit_for(exc)
+    except Exception as exc:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc)[:500]}\n"
+                  f"This is a bug in the exchange; rerun with -v for the traceback and report it.")
+        sys.exit(3)

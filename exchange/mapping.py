@@ -62,7 +62,8 @@ def _normalize_boolean(values: pa.Array) -> pa.Array:
 def _normalize_number(values: pa.Array) -> pa.Array:
     # Thousands separators are a spelling, not a value: "1,200" is 1200.
     text = formats.normalize_text(values)
-    return pc.replace_substring_regex(text, r"(?<=[0-9]),(?=[0-9]{3}\b)", "")
+    grouped = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"), False)
+    return pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
 
 
 def _apply_value_map(values: pa.Array, m: ColumnMapping) -> tuple[pa.Array, pa.Array | None]:

@@ -8,6 +8,7 @@ them, never the source, and verifies their SHA-256 against the manifest first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -112,10 +113,8 @@ class StagingWriter:
 
     def abort(self) -> None:
         for w in (self._valid, self._rejects):
-            try:
+            with contextlib.suppress(Exception):  # best effort while already failing
                 w.close()
-            except Exception:  # noqa: BLE001 - best effort while already failing
-                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

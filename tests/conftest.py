@@ -23,7 +23,7 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def settings(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from exchange.spec.settings import Settings
 
     for var in ("EXCHANGE_WAREHOUSE_URL", "EXCHANGE_LANDING_DIR", "EXCHANGE_STAGING_DIR",

@@ -159,6 +159,14 @@ def _family_plan(rng: random.Random, size: int) -> list[_Member]:
     return plan
 
 
+def _takes_family_name(member: _Member, plan: list[_Member]) -> bool:
+    """Children, grandchildren and the head's father carry the husband's surname."""
+    if member.relation in ("户主", "配偶"):
+        husband_in_plan = any(m.relation in ("户主", "配偶") and m.gender == "M" for m in plan)
+        return member.gender == "M" or not husband_in_plan
+    return member.relation in ("子", "女", "孙子", "孙女", "父亲")
+
+
 def _collective_plan(rng: random.Random, size: int) -> list[_Member]:
     return [_Member("户主" if i == 0 else "集体户成员", rng.choice("MF"), rng.randint(18, 60))
             for i in range(size)]
@@ -227,8 +235,7 @@ class PopulationBuilder:
         family_name = self.names.surname()
         ethnicity = rng.choice(ETHNIC_MINORITIES) if rng.random() < 0.025 else "汉族"
         for i, member in enumerate(plan):
-            shares_name = not collective and member.relation not in ("配偶", "母亲")
-            surname = family_name if shares_name and rng.random() < 0.92 else None
+            surname = family_name if _takes_family_name(member, plan) and rng.random() < 0.92 else None
             person = self._person(f"P{first_index + i + 1:07d}", member, surname,
                                   community.county.code, ethnicity if not collective else None)
             person.household = hh

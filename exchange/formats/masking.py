@@ -37,10 +37,7 @@ def _slice_varying(arr: pa.StringArray, counts: np.ndarray, *, from_end: bool) -
     for count in np.unique(counts):
         if count <= 0:
             continue
-        if from_end:
-            part = pc.utf8_slice_codeunits(arr, -int(count))
-        else:
-            part = pc.utf8_slice_codeunits(arr, 0, int(count))
+        part = pc.utf8_slice_codeunits(arr, -int(count)) if from_end else pc.utf8_slice_codeunits(arr, 0, int(count))
         result = pc.if_else(pa.array(counts == count), part, result)
     return result
 

@@ -62,7 +62,7 @@ def load_catalog(root: Path | None = None, *, feeds: bool = True) -> Catalog:
     cat = Catalog(root=root)
     problems: list[str] = []
 
-    def attempt(fn, *args):  # noqa: ANN001, ANN202 - small local helper
+    def attempt(fn, *args):
         try:
             return fn(*args)
         except ConfigError as exc:

@@ -51,7 +51,7 @@ class ColumnValuesResidentId(ColumnMapMetricProvider):
     condition_value_keys = ("today",)
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, today: str | None = None, **kwargs: object) -> pd.Series:
+    def _pandas(self, column: pd.Series, today: str | None = None, **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_resident_id(_arrow(column), today=_today(today)))
 
 
@@ -62,7 +62,7 @@ class ColumnPairResidentIdGender(ColumnPairMapMetricProvider):
     condition_value_keys = ()
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column_A: pd.Series, column_B: pd.Series, **kwargs: object) -> pd.Series:  # noqa: N803
+    def _pandas(self, column_A: pd.Series, column_B: pd.Series, **kwargs: object) -> pd.Series:  # noqa: N803
         ids, genders = _arrow(column_A), _arrow(column_B)
         reasons = formats.check_resident_id(ids, genders)
         # Only the parity rule is this expectation's business; format faults are reported
@@ -77,7 +77,7 @@ class ColumnValuesCreditCode(ColumnMapMetricProvider):
     condition_value_keys = ()
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, **kwargs: object) -> pd.Series:
+    def _pandas(self, column: pd.Series, **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_credit_code(_arrow(column)))
 
 
@@ -86,7 +86,7 @@ class ColumnValuesDivisionCode(ColumnMapMetricProvider):
     condition_value_keys = ("allow_historical",)
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, allow_historical: bool = False, **kwargs: object) -> pd.Series:
+    def _pandas(self, column: pd.Series, allow_historical: bool = False, **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_division_code(_arrow(column),
                                                            allow_historical=allow_historical))
 
@@ -96,7 +96,7 @@ class ColumnValuesPhone(ColumnMapMetricProvider):
     condition_value_keys = ("kind",)
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, kind: str = "any", **kwargs: object) -> pd.Series:
+    def _pandas(self, column: pd.Series, kind: str = "any", **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_phone(_arrow(column), kind=kind))
 
 
@@ -105,7 +105,7 @@ class ColumnValuesIsoDate(ColumnMapMetricProvider):
     condition_value_keys = ("not_future", "today")
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, not_future: bool = False, today: str | None = None,
+    def _pandas(self, column: pd.Series, not_future: bool = False, today: str | None = None,
                 **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_date(_arrow(column), not_future=not_future,
                                                   today=_today(today)))
@@ -116,7 +116,7 @@ class ColumnValuesIsoDatetime(ColumnMapMetricProvider):
     condition_value_keys = ("not_future", "today")
 
     @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, not_future: bool = False, today: str | None = None,
+    def _pandas(self, column: pd.Series, not_future: bool = False, today: str | None = None,
                 **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_datetime(_arrow(column), not_future=not_future,
                                                       today=_today(today)))

@@ -20,8 +20,8 @@ from exchange.validation import expectations as ex
 # type → the regex a normalised value must match (date/datetime have their own expectations)
 TYPE_PATTERNS = {
     "integer": r"^[+-]?[0-9]{1,18}$",
-    "decimal": r"^[+-]?[0-9]{1,15}(\.[0-9]{1,4})?$",
-    "boolean": r"^(true|false)$",
+    "decimal": r"^[+-]?[0-9]{1,15}(?:\.[0-9]{1,4})?$",
+    "boolean": r"^(?:true|false)$",
 }
 PHONE_KIND = {"phone": "any", "mobile": "mobile", "landline": "landline"}
 

@@ -82,7 +82,7 @@ def _stage_table(tables: EntityTables) -> Table:
     return Table(f"_stage_{tables.schema.name}", MetaData(), *cols, prefixes=["TEMPORARY"])
 
 
-def _dialect_insert(conn: Connection):  # noqa: ANN202 - returns the dialect's insert()
+def _dialect_insert(conn: Connection):
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 

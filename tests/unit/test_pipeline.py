@@ -51,12 +51,12 @@ BAD_ROWS = {
 }
 
 
-def _setup(project: Path, settings, rows: list[str], feed: str = FEED) -> None:  # noqa: ANN001
+def _setup(project: Path, settings, rows: list[str], feed: str = FEED) -> None:
     write(project / "feeds" / "police" / "residents.yaml", feed)
     write(settings.landing_dir / "police" / "r.csv", HEADER + "\n".join(rows) + "\n")
 
 
-def _sql(settings, query: str) -> list[tuple]:  # noqa: ANN001
+def _sql(settings, query: str) -> list[tuple]:
     engine = make_engine(settings.warehouse_url, root=settings.root)
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(query))]
@@ -117,7 +117,7 @@ def test_changed_rows_make_new_versions_and_keep_history(project: Path, settings
 
 def test_batch_over_reject_ratio_fails_and_publishes_nothing(project: Path, settings) -> None:
     _setup(project, settings, GOOD_ROWS[:1] + list(BAD_ROWS)[:3])
-    with pytest.raises(DataQualityError, match="reject ratio 75.0% exceeds"):
+    with pytest.raises(DataQualityError, match=r"reject ratio 75\.0% exceeds"):
         run_feed("police.residents", settings=settings, today=TODAY)
     assert _sql(settings, "SELECT count(*) FROM core.person") == [(0,)]
     assert _sql(settings, "SELECT count(*) FROM quarantine.person") == [(3,)]
@@ -147,7 +147,7 @@ def test_header_only_file_still_needs_the_mapped_columns(project: Path, settings
 
 
 def test_ragged_row_is_quarantined_as_parse_error(project: Path, settings) -> None:
-    _setup(project, settings, GOOD_ROWS + ["P9,吴十,,男,1990-01-01,13800138000,110105,extra"])
+    _setup(project, settings, [*GOOD_ROWS, "P9,吴十,,男,1990-01-01,13800138000,110105,extra"])
     out = run_feed("police.residents", settings=settings, today=TODAY)
     assert (out.rows_loaded, out.rows_quarantined) == (3, 1)
     rules = _sql(settings, "SELECT rules FROM quarantine.person")
@@ -156,7 +156,7 @@ def test_ragged_row_is_quarantined_as_parse_error(project: Path, settings) -> No
 
 def test_strict_value_map_reports_the_mapping_only(project: Path, settings) -> None:
     feed = FEED.replace("values: {男: M, 女: F}}", "values: {男: M, 女: F}, strict_values: true}")
-    _setup(project, settings, GOOD_ROWS + ["P9,吴十,,未知,1990-01-01,13800138000,110105"], feed)
+    _setup(project, settings, [*GOOD_ROWS, "P9,吴十,,未知,1990-01-01,13800138000,110105"], feed)
     run_feed("police.residents", settings=settings, today=TODAY)
     reasons = json.loads(_sql(settings, "SELECT reasons FROM quarantine.person")[0][0])
     assert [(r["field"], r["rule"], r["value"]) for r in reasons] == [("gender", "mapping.value", "未知")]
