@@ -169,10 +169,7 @@ class FileConnector(Connector):
 
     def _match(self) -> list[tuple[str, Path]]:
         pattern = self.spec.path
-        if GLOB_CHARS & set(pattern):
-            hits = glob.glob(pattern, root_dir=self.base_dir, recursive=True)
-        else:
-            hits = [pattern]
+        hits = glob.glob(pattern, root_dir=self.base_dir, recursive=True) if GLOB_CHARS & set(pattern) else [pattern]
         found = []
         for hit in hits:
             path = self.base_dir / hit

@@ -66,8 +66,9 @@ def generate_city(landing: Path, *, persons: int = 1000, seed: int = DEFAULT_SEE
 def build_world(*, persons: int, seed: int, today: datetime.date, divisions: DivisionCodes) -> World:
     """Geography, residents and the facts several feeds share."""
     births = BirthplaceCodes(divisions)
-    geo = build_geography(divisions, random.Random(f"{seed}/geography"), max(MIN_RECORDS, round(persons / 40)))
-    population = build_population(geo, births, random.Random(f"{seed}/people"), today, persons,
+    geo = build_geography(divisions, random.Random(f"{seed}/geography"),
+                          max(MIN_RECORDS, round(persons / 40)))
+    population = build_population(geo, births, random.Random(f"{seed}/people"), today, persons=persons,
                                   visitors=max(5, persons * 3 // 100))
     world = World(seed=seed, today=today, divisions=divisions, births=births, geo=geo, population=population)
     world.cases = build_cases(world, world.rng("cases"), max(MIN_RECORDS, round(persons / 20)))
@@ -81,8 +82,8 @@ def landing_path(spec: FeedSpec) -> str:
     pattern = spec.source.path
     name = pattern.replace("**/", "").replace("*", spec.feed)
     if any(c in name for c in "?[]") or not fnmatch.fnmatch(name, pattern):
-        raise ConfigError(f"{spec.feed_id}: source.path {pattern!r}: the demo cannot name a file matching it; "
-                          f"use a glob like <agency>/<feed>/*.<ext>")
+        raise ConfigError(f"{spec.feed_id}: source.path {pattern!r}: the demo cannot name a file "
+                          f"matching it; use a glob like <agency>/<feed>/*.<ext>")
     return name
 
 

@@ -21,13 +21,14 @@ GENDER_HEALTH = {"M": "1", "F": "2"}
 HOUSEHOLD_TYPE_CN = {"family": "家庭户", "collective": "集体户"}
 YES_NO = {True: "是", False: "否"}
 CIVIL_COVERAGE = 0.85
+MIN_SUBJECTS = 8  # special-population feeds: enough records to carry one defect within 15 %
 
 DISPUTE_CATEGORIES = ("交通事故", "劳动争议", "校园纠纷", "医疗纠纷", "征地拆迁", "物业管理", "婚姻家庭",
                       "邻里纠纷", "消费纠纷", "合同纠纷", "环境污染", "农村土地", "其他")
 DISPUTE_STATUSES = {"已受理": 10, "调解中": 15, "调解成功": 50, "调解不成": 10, "司法确认": 15}
 CLOSED_STATUSES = frozenset({"调解成功", "调解不成", "司法确认"})
-ORG_RESPONDENT = frozenset({"劳动争议", "医疗纠纷", "校园纠纷", "物业管理", "消费纠纷", "合同纠纷", "环境污染",
-                            "征地拆迁"})
+ORG_RESPONDENT = frozenset({"劳动争议", "医疗纠纷", "校园纠纷", "物业管理", "消费纠纷", "合同纠纷",
+                            "环境污染", "征地拆迁"})
 DISPUTE_ISSUES = {
     "交通事故": "车辆碰撞造成财产损失的赔偿", "劳动争议": "拖欠工资", "校园纠纷": "学生在校受伤的责任",
     "医疗纠纷": "诊疗过程中的损害赔偿", "征地拆迁": "征收补偿标准", "物业管理": "物业服务费及维修",
@@ -51,7 +52,8 @@ def _id_rules(column: str, *, gender: bool) -> list[Seed]:
 # -- police --------------------------------------------------------------------------------------
 
 def police_residents(world: World, rng: random.Random) -> FeedTable:
-    columns = ["人员编号", "姓名", "身份证号", "性别", "出生日期", "民族", "联系电话", "住址", "行政区划代码", "户号"]
+    columns = ["人员编号", "姓名", "身份证号", "性别", "出生日期", "民族", "联系电话", "住址",
+               "行政区划代码", "户号"]
     rows, keys = [], []
     for i, p in enumerate(world.population.residents):
         hh = _household(p)
@@ -60,21 +62,24 @@ def police_residents(world: World, rng: random.Random) -> FeedTable:
         keys.append(p.key)
     menu = [Seed(PARSE_ERROR, limit=1), Seed(KEY_DUPLICATE), *_id_rules("身份证号", gender=True),
             Seed("required", "姓名"), Seed("allowed_values", "性别", "未知"), Seed("max_length", "住址"),
-            Seed("phone.format", "联系电话"), Seed("date.format", "出生日期"), Seed("date.invalid", "出生日期"),
-            Seed("date.future", "出生日期"), Seed("division_code.unknown", "行政区划代码"),
+            Seed("phone.format", "联系电话"), Seed("date.format", "出生日期"),
+            Seed("date.invalid", "出生日期"), Seed("date.future", "出生日期"),
+            Seed("division_code.unknown", "行政区划代码"),
             Seed("division_code.abolished", "行政区划代码"), Seed("required", "性别")]
     return FeedTable("police.residents", columns, rows, keys, menu)
 
 
 def police_incidents(world: World, rng: random.Random) -> FeedTable:
-    columns = ["案件编号", "案件类别", "简要案情", "发案时间", "报案日期", "发案地区划", "发案地址", "办理状态", "办案单位"]
+    columns = ["案件编号", "案件类别", "简要案情", "发案时间", "报案日期", "发案地区划", "发案地址",
+               "办理状态", "办案单位"]
     rows = []
     for case in world.cases:
         division = case.community.code if rng.random() < 0.8 else case.community.town.code
         rows.append([case.number, case.case_type, case.title, f"{case.occurred:%Y-%m-%d %H:%M:%S}",
                      case.reported.isoformat(), division, case.address, case.status, case.unit])
     menu = [Seed("mapping.value", "案件类别", "其它案件"), Seed("max_length", "简要案情"),
-            Seed("date.invalid", "报案日期"), Seed(KEY_DUPLICATE), Seed("mapping.value", "办理状态", "已移送"),
+            Seed("date.invalid", "报案日期"), Seed(KEY_DUPLICATE),
+            Seed("mapping.value", "办理状态", "已移送"),
             Seed("date.format", "报案日期"), Seed("division_code.abolished", "发案地区划"),
             Seed("required", "报案日期")]
     return FeedTable("police.incidents", columns, rows, None, menu)
@@ -139,7 +144,8 @@ def civil_members(world: World, rng: random.Random) -> FeedTable:
             keys.append(p.key)
     menu = [Seed("required", "姓名"), *_id_rules("公民身份号码", gender=True),
             Seed("allowed_values", "性别", "未知"), Seed("date.format", "出生年月日"),
-            Seed("date.invalid", "出生年月日"), Seed("date.future", "出生年月日"), Seed("phone.format", "手机号码"),
+            Seed("date.invalid", "出生年月日"), Seed("date.future", "出生年月日"),
+            Seed("phone.format", "手机号码"),
             Seed(KEY_DUPLICATE), Seed("max_length", "居住地址")]
     return FeedTable("civil_affairs.members", columns, rows, keys, menu)
 
@@ -151,7 +157,8 @@ def _other_mobile(rng: random.Random) -> str:
 
 
 def civil_compounds(world: World, rng: random.Random) -> FeedTable:
-    columns = ["小区编码", "小区名称", "社区区划代码", "地址", "户数", "平安小区评定", "是否有物业", "评定日期"]
+    columns = ["小区编码", "小区名称", "社区区划代码", "地址", "户数", "平安小区评定", "是否有物业",
+               "评定日期"]
     rows = []
     for c in world.geo.compounds:
         rows.append([c.code, c.name, c.community.code, f"{c.community.prefix}{c.name}",
@@ -174,8 +181,8 @@ def _dispute_dates(world: World, rng: random.Random, status: str) -> tuple[datet
 
 
 def justice_disputes(world: World, rng: random.Random) -> FeedTable:
-    columns = ["djbh", "jflb", "zt", "slrq", "jarq", "sqrxm", "sqrsfzh", "sqrdh", "bsqrmc", "bsqrsfzh", "xzqh",
-               "je", "jyqk"]
+    columns = ["djbh", "jflb", "zt", "slrq", "jarq", "sqrxm", "sqrsfzh", "sqrdh", "bsqrmc", "bsqrsfzh",
+               "xzqh", "je", "jyqk"]
     n = round(len(world.population.residents) / 25)
     categories = list(DISPUTE_CATEGORIES)
     rng.shuffle(categories)
@@ -205,33 +212,30 @@ def justice_disputes(world: World, rng: random.Random) -> FeedTable:
 def _respondent(world: World, rng: random.Random, category: str, applicant: Person) -> tuple[str, str]:
     if category in ORG_RESPONDENT and world.organizations and rng.random() < 0.7:
         return rng.choice(world.organizations).name, ""
-    while True:
-        person = world.pick_adult(rng)
-        if person is not applicant:
-            return person.name, person.id_number if rng.random() < 0.7 else ""
+    person = world.pick_adult(rng)
+    if person is applicant:
+        person = rng.choice(world.population.visitors)
+    return person.name, person.id_number if rng.random() < 0.7 else ""
 
 
 def justice_community_correction(world: World, rng: random.Random) -> FeedTable:
-    columns = ["矫正人员编号", "身份证号", "姓名", "性别", "司法所", "风险等级", "矫正开始日期", "矫正结束日期",
-               "居住地区划"]
-    adults = world.adults
-    n = max(8, round(len(adults) / 100))
-    chosen: dict[str, Person] = {}
-    while len(chosen) < min(n, len(adults)):
-        person = world.pick_adult(rng, max_age=70)
-        if person.gender == "M" or rng.random() < 0.2:
-            chosen.setdefault(person.key, person)
+    columns = ["矫正人员编号", "身份证号", "姓名", "性别", "司法所", "风险等级", "矫正开始日期",
+               "矫正结束日期", "居住地区划"]
+    candidates = world.aged(18, 70)
+    n = min(len(candidates), max(MIN_SUBJECTS, round(len(world.adults) / 100)))
+    chosen = _sample(rng, candidates, n, weight=lambda p: 5 if p.gender == "M" else 1)
     rows, keys = [], []
-    for i, person in enumerate(chosen.values()):
+    for i, person in enumerate(chosen):
         start = world.recent_date(rng, 1100)
         end = start + datetime.timedelta(days=30 * rng.randint(6, 60))
         community = _household(person).community
         rows.append([f"SQJZ{start.year}{i + 1:05d}", person.id_number, person.name, GENDER_CN[person.gender],
-                     f"{community.town.name}司法所", weighted(rng, RISK_CN), start.isoformat(), end.isoformat(),
-                     community.code])
+                     f"{community.town.name}司法所", weighted(rng, RISK_CN), start.isoformat(),
+                     end.isoformat(), community.code])
         keys.append(person.key)
     menu = [Seed("mapping.value", "风险等级", "极高"), Seed("resident_id.checksum", "身份证号"),
-            Seed("date.future", "矫正开始日期"), Seed("required", "司法所"), Seed("resident_id.gender", "身份证号"),
+            Seed("date.future", "矫正开始日期"), Seed("required", "司法所"),
+            Seed("resident_id.gender", "身份证号"),
             Seed("allowed_values", "性别", "未知")]
     return FeedTable("justice.community_correction", columns, rows, keys, menu)
 
@@ -239,8 +243,8 @@ def justice_community_correction(world: World, rng: random.Random) -> FeedTable:
 # -- market regulation, health -------------------------------------------------------------------
 
 def market_organizations(world: World, rng: random.Random) -> FeedTable:
-    columns = ["统一社会信用代码", "企业名称", "法定代表人", "法定代表人证件号", "住所", "住所区划", "成立日期",
-               "登记状态", "行业门类", "注册资本万元"]
+    columns = ["统一社会信用代码", "企业名称", "法定代表人", "法定代表人证件号", "住所", "住所区划",
+               "成立日期", "登记状态", "行业门类", "注册资本万元"]
     rows = [[o.credit_code, o.name, o.representative.name, o.representative.id_number, o.address, o.division,
              o.established.isoformat(), o.status, o.industry, o.capital] for o in world.organizations]
     menu = [Seed("credit_code.checksum", "统一社会信用代码"), Seed("credit_code.format", "统一社会信用代码"),
@@ -251,16 +255,13 @@ def market_organizations(world: World, rng: random.Random) -> FeedTable:
 
 
 def health_mental_health(world: World, rng: random.Random) -> FeedTable:
-    columns = ["patient_id", "id_card", "name", "sex", "managing_org", "risk_grade", "enrolled_on", "region_code"]
-    residents = world.population.residents
-    n = min(len(residents), max(8, round(len(residents) * 0.005)))
-    chosen: dict[str, Person] = {}
-    while len(chosen) < n:
-        person = rng.choice(residents)
-        if person.age(world.today) >= 12:
-            chosen.setdefault(person.key, person)
+    columns = ["patient_id", "id_card", "name", "sex", "managing_org", "risk_grade", "enrolled_on",
+               "region_code"]
+    candidates = world.aged(12)
+    n = min(len(candidates), max(MIN_SUBJECTS, round(len(world.population.residents) * 0.005)))
+    chosen = _sample(rng, candidates, n, weight=lambda p: 1)
     rows, keys = [], []
-    for i, person in enumerate(chosen.values()):
+    for i, person in enumerate(chosen):
         community = _household(person).community
         town = community.town
         org = f"{CITY_NAME}精神卫生中心" if rng.random() < 0.15 else (
@@ -269,9 +270,15 @@ def health_mental_health(world: World, rng: random.Random) -> FeedTable:
                      weighted(rng, RISK_GRADES), world.recent_date(rng, 3000).isoformat(), community.code])
         keys.append(person.key)
     menu = [Seed("mapping.value", "risk_grade", "6"), Seed("allowed_values", "sex", "9"),
-            Seed("resident_id.checksum", "id_card"), Seed("required", "id_card"), Seed("date.invalid", "enrolled_on"),
-            Seed("resident_id.gender", "id_card")]
+            Seed("resident_id.checksum", "id_card"), Seed("required", "id_card"),
+            Seed("date.invalid", "enrolled_on"), Seed("resident_id.gender", "id_card")]
     return FeedTable("health.mental_health", columns, rows, keys, menu)
+
+
+def _sample(rng: random.Random, people: list[Person], n: int, weight: Callable[[Person], int]) -> list[Person]:
+    """``n`` distinct people, drawn with the given relative weights (Efraimidis-Spirakis keys)."""
+    keyed = sorted(people, key=lambda p: rng.random() ** (1 / weight(p)), reverse=True)
+    return keyed[:n]
 
 
 def _household(person: Person) -> Household:

@@ -300,5 +300,5 @@ def _assign_id_numbers(people: list[Person]) -> None:
 
 
 def build_population(geo: Geography, births: BirthplaceCodes, rng: random.Random,
-                     today: datetime.date, persons: int, visitors: int) -> Population:
+                     today: datetime.date, *, persons: int, visitors: int) -> Population:
     return PopulationBuilder(geo, births, rng, today).build(persons, visitors)

@@ -4,7 +4,6 @@ their parties, and registered organizations with their legal representatives."""
 from __future__ import annotations
 
 import datetime
-import functools
 import random
 from dataclasses import dataclass, field
 
@@ -101,15 +100,22 @@ class World:
         """An independent, reproducible random stream per named part of the city."""
         return random.Random(f"{self.seed}/{name}")
 
-    @functools.cached_property
-    def adults(self) -> list[Person]:
-        return [p for p in self.population.residents if p.age(self.today) >= 18]
+    _aged: dict[tuple[int, int], list[Person]] = field(default_factory=dict, repr=False)
 
-    def pick_adult(self, rng: random.Random, max_age: int = 120) -> Person:
-        while True:
-            person = rng.choice(self.adults)
-            if person.age(self.today) <= max_age:
-                return person
+    def aged(self, min_age: int, max_age: int = 200) -> list[Person]:
+        """Residents aged ``min_age`` to ``max_age`` (all residents if none is)."""
+        key = (min_age, max_age)
+        if key not in self._aged:
+            found = [p for p in self.population.residents if min_age <= p.age(self.today) <= max_age]
+            self._aged[key] = found or self.population.residents
+        return self._aged[key]
+
+    @property
+    def adults(self) -> list[Person]:
+        return self.aged(18)
+
+    def pick_adult(self, rng: random.Random, max_age: int = 200) -> Person:
+        return rng.choice(self.aged(18, max_age))
 
     def recent_date(self, rng: random.Random, days: int, *, min_days: int = 1) -> datetime.date:
         """A date between ``days`` and ``min_days`` days before today."""
@@ -157,10 +163,7 @@ def _party_person(world: World, rng: random.Random) -> Person:
     visitors = world.population.visitors
     if visitors and rng.random() < 0.12:
         return rng.choice(visitors)
-    while True:
-        person = rng.choice(world.population.residents)
-        if person.age(world.today) >= 14:
-            return person
+    return rng.choice(world.aged(14))
 
 
 def _parties(world: World, rng: random.Random, case: Case) -> list[Party]:

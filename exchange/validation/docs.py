@@ -42,15 +42,19 @@ class DataDocs:
         )
 
         self.context.suites.add_or_update(suite)
+        run_id = RunIdentifier(run_name=batch_id, run_time=run_time)
+        result.meta = {**(result.meta or {}), "run_id": run_id, "validation_time": run_time,
+                       "active_batch_definition": {"datasource_name": "exchange",
+                                                   "data_asset_name": feed_id}}
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
-            run_id=RunIdentifier(run_name=batch_id, run_time=run_time),
-            batch_identifier=feed_id)
+            run_id=run_id, batch_identifier=feed_id)
         self.context.validation_results_store.set(key, result)
         self.context.build_data_docs(resource_identifiers=[key])
-        page = self.site_dir / "validations" / Path(*key.to_tuple()).with_suffix(".html")
+        *folders, name = key.to_tuple()
+        page = self.site_dir.joinpath("validations", *folders, f"{name}.html")
         if not page.exists():
-            found = sorted(self.site_dir.glob(f"validations/**/{batch_id}/**/*.html"))
-            page = found[0] if found else self.index()
+            log.warning("GX did not write the expected page %s; pointing at the index", page)
+            page = self.index()
         log.info("data docs for batch %s: %s", batch_id, page)
         return page

@@ -26,6 +26,7 @@ CHECKS: dict[str, Callable[[Any], pa.Array]] = {
     "phone_mobile": lambda v: fmt.check_phone(v, kind="mobile"),
     "phone_landline": lambda v: fmt.check_phone(v, kind="landline"),
     "date": lambda v: fmt.check_date(v, not_future=True, today=TODAY),
+    "datetime": lambda v: fmt.check_datetime(v, not_future=True, today=TODAY),
 }
 NORMALISERS: dict[str, Callable[[Any], pa.Array]] = {
     "text": fmt.normalize_text,
@@ -34,6 +35,7 @@ NORMALISERS: dict[str, Callable[[Any], pa.Array]] = {
     "division": fmt.normalize_division_code,
     "phone": fmt.normalize_phone,
     "dates": fmt.normalize_dates,
+    "datetimes": fmt.normalize_datetimes,
 }
 OTHERS: dict[str, Callable[[Any], pa.Array]] = {
     "resident_id_check_char": fmt.resident_id_check_char,
@@ -64,6 +66,7 @@ CORPUS = [
     "110101", "110103", "990101", "1101",
     "13800138000", "010-12345678", "12345",
     "1990-01-02", "1980-02-30", "2999-01-01", "1990/1/2",
+    "1990-01-02 08:00:00", "1990-01-02 24:00:00", "2999-01-01 00:00:00",
     "", "\u3000", "x" * 1000, None,
 ]
 

@@ -1,0 +1,56 @@
+"""The CLI's read-only commands and its error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from exchange.cli import app
+from tests.conftest import write
+
+runner = CliRunner()
+
+
+def test_schemas_lists_every_schema() -> None:
+    out = runner.invoke(app, ["schemas"])
+    assert out.exit_code == 0, out.output
+    for name in ("person", "household", "organization", "case", "case_party", "dispute",
+                 "special_population", "compound"):
+        assert name in out.output
+
+
+def test_schemas_show_person_prints_fields() -> None:
+    out = runner.invoke(app, ["schemas", "show", "person"])
+    assert out.exit_code == 0, out.output
+    assert "id_number" in out.output and "resident_id" in out.output and "direct_identifier" in out.output
+
+
+def test_schemas_show_unknown_names_the_known_ones() -> None:
+    out = runner.invoke(app, ["schemas", "show", "people"])
+    assert out.exit_code == 2
+    assert "unknown schema 'people'" in out.output and "person" in out.output
+
+
+def test_run_unknown_feed_is_a_config_error() -> None:
+    out = runner.invoke(app, ["run", "police.nope"])
+    assert out.exit_code == 2
+    assert "unknown feed 'police.nope'" in out.output
+
+
+def test_validate_reports_rows_and_exit_code(tmp_path: Path) -> None:
+    f = write(tmp_path / "r.csv",
+              "人员编号,姓名,身份证号,性别,出生日期,民族,联系电话,住址,行政区划代码,户号\n"
+              "P1,张三,11010519491231002X,女,1949-12-31,汉族,13800138000,北京,110105,H1\n"
+              "P2,李四,110105194912310021,女,1949-12-31,汉族,13800138000,北京,110105,H1\n")
+    out = runner.invoke(app, ["validate", str(f), "--feed", "police.residents"])
+    assert out.exit_code == 1, out.output
+    assert "resident_id.checksum" in out.output and "2 rows: 1 valid, 1 would be quarantined" in out.output
+
+
+def test_validate_unreadable_file_names_it(tmp_path: Path) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_bytes(b"\xff\xfe\xfa\x00abc\n\x81")
+    out = runner.invoke(app, ["validate", str(f), "--feed", "police.residents"])
+    assert out.exit_code == 2
+    assert "bad.csv" in out.output
