@@ -309,7 +309,7 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
                   f"                exchange sql \"SELECT * FROM core.person LIMIT 5\"\n"
                   f"                exchange sql \"SELECT _source_row, rules FROM quarantine.person\"\n"
                   f"  ledger        exchange batches\n"
-                  f"  reports       {result.reports_index}  (GX Data Docs, open in a browser)\n"
+                  f"  reports       {result.reports_index}  (open in a browser: every batch → its GX Data Docs)\n"
                   f"  staging       {settings.staging_dir}\n"
                   f"  agency files  {settings.landing_dir}\n"
                   f"  seeded truth  {result.truth_path}")

@@ -35,7 +35,7 @@ from exchange.spec.feed import FeedSpec
 from exchange.spec.reasons import GENERIC_MESSAGES, Reason
 from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
 from exchange.spec.settings import Settings
-from exchange.validation.docs import DataDocs
+from exchange.validation.docs import DataDocs, write_index
 from exchange.validation.engine import BatchValidator
 from exchange.validation.suites import compile_suite
 from exchange.warehouse.engine import make_engine
@@ -259,8 +259,16 @@ def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog
                              timings=timings, finished_at=_now())
         raise
     finally:
+        refresh_reports_index(engine, settings)
         engine.dispose()
     return outcome
+
+
+def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> Path:
+    """Rewrite ``<reports>/index.html`` from the ledger."""
+    with engine.connect() as conn:
+        rows = ledger.recent_batches(conn, limit=limit)
+    return write_index(settings.reports_dir, rows, generated=_now())
 
 
 def _process(run: FeedRun, connector: Any, engine: Any, outcome: BatchOutcome, timings: dict[str, float],
@@ -455,7 +463,7 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     run_one = run_one or (lambda fid: _run_tolerant(fid, settings, catalog))
     outcomes = [run_one(fid) for fid in sorted(catalog.feeds) if fid in truth.feeds]
     mismatches = compare_with_truth(engine, catalog, outcomes, truth)
-    docs_index = DataDocs(settings.reports_dir).index()
+    docs_index = refresh_reports_index(engine, settings)
     result = DemoResult(outcomes=outcomes, warehouse=describe(engine), reports_index=str(docs_index),
                         truth_path=str(truth_path), mismatches=mismatches)
     engine.dispose()

@@ -19,13 +19,13 @@ from exchange.demo.geo import ABOLISHED_CITY_CODE
 from exchange.demo.truth import SeededDefect
 from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, resident_id_check_char
 from exchange.spec.feed import FeedSpec
-from exchange.spec.schema import EntitySchema
+from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
 
 log = logging.getLogger(__name__)
 
 KEY_DUPLICATE = "key.duplicate"
 PARSE_ERROR = "parse.error"
-ROW_RULES = (KEY_DUPLICATE, PARSE_ERROR)
+KEY_SEPARATOR = "|"  # as the mapping stage joins a multi-field key into source_record_id
 MAX_PERCENT = 15
 EXTRA_FIELD = "多余字段"
 _UNKNOWN_REGIONS = ("990101", "970302", "610999", "619901", "000000")
@@ -280,19 +280,19 @@ class _Picker:
         return None
 
 
-def key_column(spec: FeedSpec) -> str:
-    """The agency column holding the record's natural key (the source_record_id)."""
-    key_field = spec.key[0] if spec.key != ["source_record_id"] else "source_record_id"
-    for column, mapping in spec.field_for_column().items():
-        if mapping.field == key_field:
-            return column
-    raise ValueError(f"{spec.feed_id}: no column maps to the key field {key_field!r}")
+def key_columns(spec: FeedSpec) -> list[str]:
+    """The agency columns whose values make the record's source_record_id (joined by ``|``)."""
+    by_field = {m.field: column for column, m in spec.field_for_column().items()}
+    missing = [k for k in spec.key if k not in by_field]
+    if missing:
+        raise ValueError(f"{spec.feed_id}: no column maps to the key field(s) {missing}")
+    return [by_field[k] for k in spec.key]
 
 
 def seed_defects(table: FeedTable, spec: FeedSpec, ctx: MakeContext, rate: float) -> SeededTable:
     """Apply about ``rate`` defects to ``table`` (in place) and number the result."""
     fields = {col: m.field for col, m in spec.field_for_column().items()}
-    key_col = table.column(key_column(spec))
+    key_cols = [table.column(c) for c in key_columns(spec)]
     n = len(table.rows)
     picker = _Picker(n, ctx.rng)
     cell_rules: dict[int, tuple[str, str | None]] = {}
@@ -319,11 +319,17 @@ def seed_defects(table: FeedTable, spec: FeedSpec, ctx: MakeContext, rate: float
         name = fields[seed.column or ""]
         table.rows[i][col] = MAKERS[seed.rule](ctx, seed, name, table.rows[i][col])
         cell_rules[i] = (seed.rule, name)
-    return _assemble(table, key_col, fields[table.columns[key_col]], cell_rules, copies)
+    return _assemble(table, key_cols, cell_rules, copies)
 
 
-def _assemble(table: FeedTable, key_col: int, key_field: str, cell_rules: dict[int, tuple[str, str | None]],
+def record_id(row: list[str], key_cols: list[int]) -> str:
+    return KEY_SEPARATOR.join(row[i] for i in key_cols)
+
+
+def _assemble(table: FeedTable, key_cols: list[int], cell_rules: dict[int, tuple[str, str | None]],
               copies: dict[int, list[tuple[int, list[str]]]]) -> SeededTable:
+    """Rows in file order with the copies inserted; a duplicate's field is ``source_record_id``
+    (the natural key of every schema, derived from the feed's ``key`` where it names others)."""
     rows: list[list[str]] = []
     keys: list[str] | None = [] if table.person_keys is not None else None
     defects: list[SeededDefect] = []
@@ -333,14 +339,14 @@ def _assemble(table: FeedTable, key_col: int, key_field: str, cell_rules: dict[i
         if keys is not None and table.person_keys is not None:
             keys.append(table.person_keys[source])
         if rule is not None:
-            defects.append(SeededDefect(row=len(rows), source_record_id=row[key_col],
+            defects.append(SeededDefect(row=len(rows), source_record_id=record_id(row, key_cols),
                                         field=rule[1], rule=rule[0]))
 
     for i, row in enumerate(table.rows):
         for source, copy in copies.get(i, []):
-            emit(copy, source, (KEY_DUPLICATE, key_field))
+            emit(copy, source, (KEY_DUPLICATE, SOURCE_RECORD_ID))
         emit(row, i, cell_rules.get(i))
     for source, copy in copies.get(len(table.rows), []):
-        emit(copy, source, (KEY_DUPLICATE, key_field))
-    return SeededTable(columns=table.columns, rows=rows, record_ids=[r[key_col] for r in rows],
+        emit(copy, source, (KEY_DUPLICATE, SOURCE_RECORD_ID))
+    return SeededTable(columns=table.columns, rows=rows, record_ids=[record_id(r, key_cols) for r in rows],
                        person_keys=keys, defects=defects)

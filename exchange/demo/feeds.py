@@ -21,7 +21,7 @@ GENDER_HEALTH = {"M": "1", "F": "2"}
 HOUSEHOLD_TYPE_CN = {"family": "家庭户", "collective": "集体户"}
 YES_NO = {True: "是", False: "否"}
 CIVIL_COVERAGE = 0.85
-MIN_SUBJECTS = 8  # special-population feeds: enough records to carry one defect within 15 %
+MIN_SUBJECTS = 8  # small feeds: enough records to carry one defect within the 15 % bound
 
 DISPUTE_CATEGORIES = ("交通事故", "劳动争议", "校园纠纷", "医疗纠纷", "征地拆迁", "物业管理", "婚姻家庭",
                       "邻里纠纷", "消费纠纷", "合同纠纷", "环境污染", "农村土地", "其他")
@@ -183,7 +183,7 @@ def _dispute_dates(world: World, rng: random.Random, status: str) -> tuple[datet
 def justice_disputes(world: World, rng: random.Random) -> FeedTable:
     columns = ["djbh", "jflb", "zt", "slrq", "jarq", "sqrxm", "sqrsfzh", "sqrdh", "bsqrmc", "bsqrsfzh",
                "xzqh", "je", "jyqk"]
-    n = round(len(world.population.residents) / 25)
+    n = max(MIN_SUBJECTS, round(len(world.population.residents) / 25))
     categories = list(DISPUTE_CATEGORIES)
     rng.shuffle(categories)
     rows, keys = [], []

@@ -82,15 +82,15 @@ def _records(columns: list[str], rows: list[list[str]]) -> list[dict[str, str]]:
 def write_json(path: Path, columns: list[str], rows: list[list[str]], options: WriteOptions) -> None:
     """A JSON document with the records at ``records_path`` (e.g. data.records); values are strings."""
     document: object = _records(columns, rows)
-    for part in reversed((options.records_path or "").split(".") if options.records_path else []):
+    for part in reversed(options.records_path.split(".") if options.records_path else []):
         document = {part: document}
     path.write_bytes(json.dumps(document, ensure_ascii=False).encode(options.encoding))
 
 
 def write_ndjson(path: Path, columns: list[str], rows: list[list[str]], options: WriteOptions) -> None:
     """One JSON object per line, values strings."""
-    lines = [json.dumps(record, ensure_ascii=False) for record in _records(columns, rows)]
-    path.write_bytes(("\n".join(lines) + "\n").encode(options.encoding))
+    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in _records(columns, rows))
+    path.write_bytes(text.encode(options.encoding))
 
 
 def write_parquet(path: Path, columns: list[str], rows: list[list[str]], options: WriteOptions) -> None:

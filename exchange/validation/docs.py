@@ -58,3 +58,53 @@ class DataDocs:
             page = self.index()
         log.info("data docs for batch %s: %s", batch_id, page)
         return page
+
+
+INDEX_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left}
+th{background:#f4f4f4}.num{text-align:right}.loaded{color:#0a7d20}.failed{color:#b00020}
+"""
+
+
+def write_index(reports_dir: Path, batches: list[dict[str, Any]], *, generated: dt.datetime) -> Path:
+    """A self-contained index of every batch's report (no external scripts or styles, so it
+    opens offline; GX's own index needs a CDN to render its table)."""
+    import html
+
+    rows = []
+    for b in batches:
+        page = b.get("report_path")
+        link = "-"
+        if page:
+            try:
+                rel = Path(page).resolve().relative_to(reports_dir.resolve())
+                link = f'<a href="{html.escape(str(rel))}">validation result</a>'
+            except ValueError:
+                link = html.escape(str(page))
+        cells = [html.escape(str(b.get(k) or "")) for k in ("feed", "batch_id")]
+        state = html.escape(str(b.get("state") or ""))
+        nums = [f'<td class="num">{int(b.get(k) or 0):,}</td>'
+                for k in ("rows_in", "rows_loaded", "rows_quarantined")]
+        ratio = b.get("reject_ratio")
+        rows.append(f"<tr><td>{cells[0]}</td><td><code>{cells[1]}</code></td><td class=\"{state}\">{state}</td>"
+                    f"{''.join(nums)}<td class=\"num\">{'' if ratio is None else f'{ratio:.1%}'}</td>"
+                    f"<td>{html.escape(str(b.get('started_at') or ''))}</td><td>{link}</td>"
+                    f"<td>{html.escape((b.get('error') or '')[:200])}</td></tr>")
+    body = "\n".join(rows) or '<tr><td colspan="10">no batches yet</td></tr>'
+    text = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Agency Data Exchange — validation reports</title><style>{INDEX_STYLE}</style></head><body>
+<h1>Validation reports</h1>
+<p>One row per batch, newest first. Each link opens the batch's Great Expectations validation result;
+sample values are masked. Generated {generated:%Y-%m-%d %H:%M:%S} UTC.</p>
+<table><thead><tr><th>feed</th><th>batch</th><th>state</th><th class="num">rows in</th><th class="num">loaded</th>
+<th class="num">quarantined</th><th class="num">reject %</th><th>started (UTC)</th><th>report</th><th>error</th></tr>
+</thead><tbody>
+{body}
+</tbody></table></body></html>
+"""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / "index.html"
+    path.write_text(text, encoding="utf-8")
+    return path

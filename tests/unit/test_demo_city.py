@@ -187,7 +187,7 @@ def expected_problems(landing: Path, ft: FeedTruth, catalog: Catalog) -> tuple[l
     for i in parsed:
         value = rows[i].get(key)
         if value in seen:
-            problems[i].add((key, "key.duplicate"))
+            problems[i].add(("source_record_id", "key.duplicate"))
         seen.add(value)
     return header, problems
 
