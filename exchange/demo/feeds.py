@@ -275,7 +275,8 @@ def health_mental_health(world: World, rng: random.Random) -> FeedTable:
     return FeedTable("health.mental_health", columns, rows, keys, menu)
 
 
-def _sample(rng: random.Random, people: list[Person], n: int, weight: Callable[[Person], int]) -> list[Person]:
+def _sample(rng: random.Random, people: list[Person], n: int,
+            weight: Callable[[Person], int]) -> list[Person]:
     """``n`` distinct people, drawn with the given relative weights (Efraimidis-Spirakis keys)."""
     keyed = sorted(people, key=lambda p: rng.random() ** (1 / weight(p)), reverse=True)
     return keyed[:n]

@@ -373,3 +373,14 @@ def test_larger_city_in_reasonable_time(tmp_path: Path) -> None:
     assert truth.persons == 5000
     for ft in truth.feeds.values():
         assert 0.02 <= len(ft.defects) / ft.rows <= 0.15, ft.feed_id
+
+
+@pytest.mark.parametrize("persons", [1, 30])
+def test_tiny_cities_stay_consistent(tmp_path: Path, persons: int) -> None:
+    truth = generate_city(tmp_path / "landing", persons=persons, seed=3, today=TODAY)
+    assert truth.persons == persons
+    for ft in truth.feeds.values():
+        assert len(ft.defects) <= 0.15 * ft.rows, ft.feed_id
+        assert (tmp_path / "landing" / ft.path).is_file()
+    with pytest.raises(ValueError, match="persons"):
+        generate_city(tmp_path / "none", persons=0)
