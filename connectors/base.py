@@ -12,14 +12,21 @@ read, never coerced), followed by the meta columns:
 The column set is the same in every batch of one run. ``fingerprint()`` is a
 deterministic SHA-256 (hex) of what the run will read, so the same input always
 yields the same batch id.
+
+Incremental sources receive the ``state`` saved after the feed's last loaded batch (a
+JSON-able dict: a watermark, the files already taken, ...) and the run's data ``interval``
+(under Airflow: the DAG run's data interval). After ``batches()`` is exhausted,
+``new_state()`` returns what to save; the runner stores it in ``audit.feed_state`` in the
+same transaction as the load, so a batch that fails to load does not advance it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from exchange.errors import ConfigError
 
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from exchange.spec.feed import SourceSpec
 
 META_COLUMNS = ("_source_file", "_source_row", "_parse_error")
+Interval = tuple[datetime, datetime]
 DEFAULT_BATCH_ROWS = 50_000
 
 
@@ -45,11 +53,14 @@ class Connector(ABC):
             Connector.registry[kind] = cls
 
     def __init__(self, spec: SourceSpec, *, base_dir: Path, feed_id: str,
-                 batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+                 batch_rows: int = DEFAULT_BATCH_ROWS, state: dict[str, Any] | None = None,
+                 interval: Interval | None = None) -> None:
         self.spec = spec
         self.base_dir = base_dir
         self.feed_id = feed_id
         self.batch_rows = batch_rows
+        self.state = state
+        self.interval = interval
 
     @abstractmethod
     def fingerprint(self) -> str:
@@ -67,9 +78,14 @@ class Connector(ABC):
         """What was read, for the batch manifest and lineage (files and their hashes)."""
         return {"kind": self.kind}
 
+    def new_state(self) -> dict[str, Any] | None:
+        """State to save once this run's batch is loaded (None: nothing to remember)."""
+        return None
+
 
 def connector_for(spec: SourceSpec, *, base_dir: Path, feed_id: str,
-                  batch_rows: int = DEFAULT_BATCH_ROWS) -> Connector:
+                  batch_rows: int = DEFAULT_BATCH_ROWS, state: dict[str, Any] | None = None,
+                  interval: Interval | None = None) -> Connector:
     """Build the connector registered for ``spec.kind``."""
     import connectors.file  # noqa: F401  (registers the file kind)
 
@@ -78,4 +94,5 @@ def connector_for(spec: SourceSpec, *, base_dir: Path, feed_id: str,
         known = ", ".join(sorted(Connector.registry))
         raise ConfigError(f"feed {feed_id}: source.kind: unknown source kind {spec.kind!r}; "
                           f"known kinds: {known}")
-    return cls(spec, base_dir=base_dir, feed_id=feed_id, batch_rows=batch_rows)
+    return cls(spec, base_dir=base_dir, feed_id=feed_id, batch_rows=batch_rows, state=state,
+               interval=interval)

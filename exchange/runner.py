@@ -214,20 +214,26 @@ def _top(reasons: Counter, n: int = 5) -> list[tuple[str, str, int]]:
 
 
 def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog | None = None,
-             progress: Progress | None = None, today: dt.date | None = None) -> BatchOutcome:
-    """Run one batch of ``feed_id`` end to end; safe to re-run (see module docstring)."""
+             progress: Progress | None = None, today: dt.date | None = None,
+             interval: tuple[dt.datetime, dt.datetime] | None = None) -> BatchOutcome:
+    """Run one batch of ``feed_id`` end to end; safe to re-run (see module docstring).
+
+    ``interval`` is the data interval of the run (Airflow's), for incremental sources.
+    """
     settings = settings or Settings.from_env()
     catalog = catalog or load_catalog(settings.root)
     run = FeedRun(catalog, feed_id, settings, today=today)
     feed, schema = run.feed, run.schema
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    connector = connector_for(feed.source, base_dir=settings.landing_dir, feed_id=feed.feed_id,
-                              batch_rows=settings.batch_rows)
-    fingerprint = connector.fingerprint()
-    batch_id = batch_id_for(feed, schema, fingerprint)
     engine = make_engine(settings.warehouse_url, root=settings.root)
     ensure_tables(engine, [schema], audit_tables.metadata)
+    with engine.connect() as conn:
+        state = ledger.get_feed_state(conn, feed.feed_id)
+    connector = connector_for(feed.source, base_dir=settings.landing_dir, feed_id=feed.feed_id,
+                              batch_rows=settings.batch_rows, state=state, interval=interval)
+    fingerprint = connector.fingerprint()
+    batch_id = batch_id_for(feed, schema, fingerprint)
     with engine.begin() as conn:
         prior = ledger.get_batch(conn, batch_id)
     if prior and prior["state"] == "loaded":
@@ -328,6 +334,9 @@ def _process(run: FeedRun, connector: Any, engine: Any, outcome: BatchOutcome, t
                                                                      counts.unchanged)
         else:
             loaded = 0
+        new_state = connector.new_state()
+        if new_state is not None and not over:
+            ledger.save_feed_state(conn, feed.feed_id, new_state, batch_id=batch_id, now=now)
         if quarantined != manifest.rows_rejected or (not over and loaded != manifest.rows_valid):
             raise TerminalError(f"batch {batch_id}: staged {manifest.rows_valid} valid / "
                                 f"{manifest.rows_rejected} rejected rows but loaded {loaded} / "

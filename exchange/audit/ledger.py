@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from exchange.audit.tables import batch, validation
+from exchange.audit.tables import batch, feed_state, validation
 
 STATES = ("started", "extracted", "validated", "staged", "loaded", "failed")
 
@@ -70,3 +70,17 @@ def recent_batches(conn: Connection, feed: str | None = None, limit: int = 20) -
     if feed:
         q = q.where(batch.c.feed == feed)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def get_feed_state(conn: Connection, feed: str) -> dict[str, Any] | None:
+    row = conn.execute(select(feed_state.c.state).where(feed_state.c.feed == feed)).first()
+    return json.loads(row[0]) if row else None
+
+
+def save_feed_state(conn: Connection, feed: str, state: dict[str, Any], *, batch_id: str,
+                    now: dt.datetime) -> None:
+    values = {"state": json.dumps(state, ensure_ascii=False, sort_keys=True, default=str),
+              "batch_id": batch_id, "updated_at": now}
+    done = conn.execute(update(feed_state).where(feed_state.c.feed == feed).values(**values)).rowcount
+    if not done:
+        conn.execute(insert(feed_state).values(feed=feed, **values))

@@ -71,3 +71,14 @@ validation = Table(
     schema="audit",
     comment="Great Expectations results per batch and expectation (samples masked).",
 )
+
+feed_state = Table(
+    "feed_state", metadata,
+    Column("feed", Text(), nullable=False),
+    Column("state", Text(), nullable=False, comment="connector state after the last loaded batch (JSON)"),
+    Column("batch_id", Text(), nullable=False, comment="the batch whose load saved it"),
+    Column("updated_at", DateTime(), nullable=False),
+    PrimaryKeyConstraint("feed", name="pk_feed_state"),
+    schema="audit",
+    comment="Incremental progress per feed: watermarks, files already taken.",
+)
