@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -82,8 +82,8 @@ class FileConnector(Connector):
     spec: FileSourceSpec
 
     def __init__(self, spec: FileSourceSpec, *, base_dir: Path, feed_id: str,
-                 batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
-        super().__init__(spec, base_dir=base_dir, feed_id=feed_id, batch_rows=batch_rows)
+                 batch_rows: int = DEFAULT_BATCH_ROWS, **kwargs: Any) -> None:
+        super().__init__(spec, base_dir=base_dir, feed_id=feed_id, batch_rows=batch_rows, **kwargs)
         self._files: list[SourceFile] | None = None
         self._infos: list[FileInfo] | None = None
         self._columns: list[str] | None = None
