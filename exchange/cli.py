@@ -148,7 +148,7 @@ def _outcome_table(outcomes: list[Any], title: str) -> Table:
                                                                          "reject %") else "left")
     for o in outcomes:
         state = o.state + (" (already)" if o.already_loaded else "")
-        style = "green" if o.state == "loaded" else "red"
+        style = "green" if o.published else "red"
         reasons = "; ".join(f"{rule}{'(' + fld + ')' if fld else ''} ×{n}" for rule, fld, n in o.top_reasons)
         t.add_row(o.feed, f"[{style}]{state}[/]", f"{o.rows_in:,}", f"{o.rows_loaded:,}",
                   f"{o.rows_quarantined:,}", f"{o.reject_ratio:.1%}", reasons or "-")
@@ -191,7 +191,7 @@ def run(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")]) -
         err.print(f"[red]{outcome.error}[/]")
     if outcome.report_path:
         console.print(f"validation report: {outcome.report_path}")
-    if outcome.state != "loaded":
+    if not outcome.published:
         raise typer.Exit(EXIT_INVALID_ROWS)
 
 

@@ -1,8 +1,10 @@
 """The runner: composes the stages of one batch. The CLI and the Airflow tasks call this.
 
-extract (connector) → map → validate (GX) → split → stage (Parquet + manifest)
-→ load (quarantine always; core by upsert unless the batch is over its reject ratio)
-→ ledger (``audit.batch``), with the invariant rows_in = rows_loaded + rows_quarantined.
+extract (connector → raw Parquet) → validate (map + GX → valid / rejected Parquet)
+→ stage (manifest with SHA-256: sealed) → load (quarantine always; core by upsert unless the
+batch is over its reject ratio) → publish; each stage recorded in ``audit.batch``, with the
+invariant rows_in = rows_valid + rows_quarantined. Each stage is a method of ``BatchRun``
+(what an Airflow task calls); ``run_feed`` runs them all under the feed's lock.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from exchange.validation.docs import DataDocs, write_index
 from exchange.validation.engine import BatchValidator
 from exchange.validation.suites import compile_suite
 from exchange.warehouse.engine import make_engine
-from exchange.warehouse.load import ensure_tables, load_quarantine, upsert_core
+from exchange.warehouse.load import UpsertCounts, ensure_tables, load_quarantine, upsert_core
+from exchange.warehouse.locks import feed_lock
 from exchange.warehouse.tables import EntityTables
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,7 @@ class BatchOutcome:
 
     @property
     def published(self) -> bool:
-        return self.state == "loaded"
+        return self.state in ("loaded", "published")
 
 
 @dataclass
@@ -213,61 +216,305 @@ def _top(reasons: Counter, n: int = 5) -> list[tuple[str, str, int]]:
     return [(rule, fld, c) for (rule, fld), c in reasons.most_common(n)]
 
 
+STAGES = ("started", "extracted", "validated", "staged", "loaded", "published")
+DONE = ("loaded", "published")
+
+
+def _rank(state: str | None) -> int:
+    return STAGES.index(state) if state in STAGES else -1
+
+
+class BatchRun:
+    """One feed's batch across its stages; every stage is a method the CLI and Airflow call."""
+
+    def __init__(self, feed_id: str, *, settings: Settings | None = None, catalog: Catalog | None = None,
+                 today: dt.date | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.catalog = catalog or load_catalog(self.settings.root)
+        self.run = FeedRun(self.catalog, feed_id, self.settings, today=today)
+        self.feed, self.schema = self.run.feed, self.run.schema
+        self.engine = make_engine(self.settings.warehouse_url, root=self.settings.root)
+        ensure_tables(self.engine, [self.schema], audit_tables.metadata)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def folder(self, batch_id: str) -> Path:
+        return staging.batch_dir(self.settings.staging_dir, self.feed.feed_id, batch_id)
+
+    def lock(self) -> Any:
+        return feed_lock(self.engine, self.feed.feed_id, wait_seconds=self.settings.lock_wait)
+
+    def ledger_row(self, batch_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return ledger.get_batch(conn, batch_id)
+
+    def outcome(self, batch_id: str, **extra: Any) -> BatchOutcome:
+        row = self.ledger_row(batch_id) or {}
+        return BatchOutcome(
+            feed=self.feed.feed_id, batch_id=batch_id, state=row.get("state", "started"),
+            rows_in=row.get("rows_in") or 0, rows_loaded=row.get("rows_loaded") or 0,
+            rows_quarantined=row.get("rows_quarantined") or 0, inserted=row.get("rows_inserted") or 0,
+            updated=row.get("rows_updated") or 0, unchanged=row.get("rows_unchanged") or 0,
+            reject_ratio=row.get("reject_ratio") or 0.0, max_reject_ratio=self.feed.quality.max_reject_ratio,
+            report_path=row.get("report_path"), staging_path=row.get("staging_path"), error=row.get("error"),
+            timings=json.loads(row.get("timings") or "{}"), **extra)
+
+    @staticmethod
+    def _timed(conn: Any, batch_id: str, stage: str, seconds: float) -> dict[str, float]:
+        row = ledger.get_batch(conn, batch_id) or {}
+        timings = json.loads(row.get("timings") or "{}")
+        timings[stage] = round(seconds, 3)
+        return timings
+
+    def _failed(self, batch_id: str, exc: BaseException) -> None:
+        with self.engine.begin() as conn:
+            if ledger.get_batch(conn, batch_id):
+                ledger.set_state(conn, batch_id, "failed", error=f"{type(exc).__name__}: {exc}",
+                                 finished_at=_now())
+
+    # --- stages --------------------------------------------------------------------------------
+
+    def extract(self, *, interval: tuple[dt.datetime, dt.datetime] | None = None,
+                progress: Progress | None = None) -> BatchOutcome:
+        """Read the source once into ``raw.parquet``; the batch id comes from the source fingerprint."""
+        t = time.perf_counter()
+        with self.engine.connect() as conn:
+            state = ledger.get_feed_state(conn, self.feed.feed_id)
+        connector = connector_for(self.feed.source, base_dir=self.settings.landing_dir,
+                                  feed_id=self.feed.feed_id, batch_rows=self.settings.batch_rows,
+                                  state=state, interval=interval)
+        fingerprint = connector.fingerprint()
+        batch_id = batch_id_for(self.feed, self.schema, fingerprint)
+        prior = self.ledger_row(batch_id)
+        folder = self.folder(batch_id)
+        if prior and prior["state"] in DONE:
+            log.info("batch %s of %s is already %s; nothing to do", batch_id, self.feed.feed_id, prior["state"])
+            return self.outcome(batch_id, already_loaded=True)
+        if prior and _rank(prior["state"]) >= _rank("extracted") and (folder / staging.RAW).exists() \
+                and (folder / staging.EXTRACT).exists():
+            return self.outcome(batch_id)
+        with self.engine.begin() as conn:
+            ledger.start_batch(conn, batch_id=batch_id, feed=self.feed.feed_id, agency=self.feed.agency,
+                               entity=self.schema.name, schema_version=self.schema.version,
+                               fingerprint=fingerprint, source=connector.describe(),
+                               code_version=code_version(self.settings.root),
+                               max_reject_ratio=self.feed.quality.max_reject_ratio, now=_now())
+        try:
+            rows_in, columns = self._extract_to(folder, connector, progress)
+            staging.write_json(folder / staging.EXTRACT, {
+                "batch_id": batch_id, "feed": self.feed.feed_id, "fingerprint": fingerprint,
+                "source": connector.describe(), "new_state": connector.new_state(), "rows_in": rows_in,
+                "columns": columns, "interval": [str(x) for x in interval] if interval else None})
+            with self.engine.begin() as conn:
+                ledger.set_state(conn, batch_id, "extracted", rows_in=rows_in, staging_path=str(folder),
+                                 timings=self._timed(conn, batch_id, "extract", time.perf_counter() - t))
+        except BaseException as exc:
+            self._failed(batch_id, exc)
+            raise
+        return self.outcome(batch_id)
+
+    def _extract_to(self, folder: Path, connector: Any, progress: Progress | None) -> tuple[int, list[str]]:
+        sink: staging.ParquetSink | None = None
+        rows = 0
+        try:
+            for rb in connector.batches():
+                if sink is None:
+                    sink = staging.ParquetSink(folder / staging.RAW, rb.schema)
+                sink.write(rb)
+                rows += rb.num_rows
+                if progress:
+                    progress("extract", rb.num_rows)
+            if sink is None:  # no rows at all: keep the header so validation can check the mapping
+                columns = connector.columns()
+                schema = pa.schema([pa.field(c, pa.string()) for c in columns]
+                                   + [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64()),
+                                      pa.field("_parse_error", pa.string())])
+                sink = staging.ParquetSink(folder / staging.RAW, schema)
+            sink.close()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
+        columns = [c for c in sink.schema.names if not c.startswith("_")]
+        return rows, columns
+
+    def validate(self, batch_id: str, *, progress: Progress | None = None) -> BatchOutcome:
+        """Map and validate the raw rows with the schema's GX suite: valid and rejected rows staged."""
+        prior = self.ledger_row(batch_id)
+        folder = self.folder(batch_id)
+        if prior and prior["state"] in DONE:
+            return self.outcome(batch_id, already_loaded=True)
+        if prior and _rank(prior["state"]) >= _rank("validated") and (folder / staging.VALIDATION).exists():
+            return self.outcome(batch_id)
+        t = time.perf_counter()
+        try:
+            info = staging.read_json(folder / staging.EXTRACT)
+            source_name = ", ".join(f["path"] for f in info["source"].get("files", [])) or self.feed.feed_id
+            self.run.mapper.check_columns(info["columns"], source_name)
+            validator = BatchValidator(self.run.compiled, feed_id=self.feed.feed_id, today=self.run.today)
+            valid = staging.ParquetSink(folder / staging.VALID, self.run.valid_schema)
+            rejects = staging.ParquetSink(folder / staging.REJECTS, staging.REJECT_SCHEMA)
+            try:
+                split = self.run.stream(staging.read_batches(folder / staging.RAW, self.settings.batch_rows),
+                                        validator, valid.write, rejects.write, progress)
+                valid.close()
+                rejects.close()
+            except BaseException:
+                valid.abort()
+                rejects.abort()
+                raise
+            if split.rows_in != info["rows_in"] or split.rows_in != split.rows_valid + split.rows_rejected:
+                raise TerminalError(f"feed {self.feed.feed_id}, batch {batch_id}: extracted {info['rows_in']} "
+                                    f"rows, validated {split.rows_in} = {split.rows_valid} valid + "
+                                    f"{split.rows_rejected} rejected; nothing was loaded")
+            report = None
+            merged = validator.merged_result(batch_id=batch_id)
+            if merged is not None:
+                report = DataDocs(self.settings.reports_dir).publish(
+                    self.run.compiled.suite, merged, batch_id=batch_id, feed_id=self.feed.feed_id,
+                    run_time=(prior or {}).get("started_at") or _now())
+            ratio = split.rows_rejected / split.rows_in if split.rows_in else 0.0
+            summary = validator.summary()
+            staging.write_json(folder / staging.VALIDATION, {
+                "batch_id": batch_id, "suite": self.run.compiled.suite.name, "rows_in": split.rows_in,
+                "rows_valid": split.rows_valid, "rows_rejected": split.rows_rejected, "reject_ratio": ratio,
+                "top_reasons": _top(split.reasons), "report": str(report) if report else None,
+                "expectations": summary})
+            with self.engine.begin() as conn:
+                ledger.record_validation(conn, batch_id=batch_id, suite=self.run.compiled.suite.name,
+                                         rows=summary, now=_now())
+                ledger.set_state(conn, batch_id, "validated", rows_valid=split.rows_valid, reject_ratio=ratio,
+                                 report_path=str(report) if report else None,
+                                 timings=self._timed(conn, batch_id, "validate", time.perf_counter() - t))
+        except BaseException as exc:
+            self._failed(batch_id, exc)
+            raise
+        return self.outcome(batch_id, top_reasons=_top(split.reasons))
+
+    def stage(self, batch_id: str) -> BatchOutcome:
+        """Seal the staged files with a manifest of their SHA-256: from here on they are immutable."""
+        prior = self.ledger_row(batch_id)
+        folder = self.folder(batch_id)
+        if prior and prior["state"] in DONE:
+            return self.outcome(batch_id, already_loaded=True)
+        if prior and _rank(prior["state"]) >= _rank("staged") and (folder / staging.MANIFEST).exists():
+            return self.outcome(batch_id)
+        t = time.perf_counter()
+        try:
+            info = staging.read_json(folder / staging.EXTRACT)
+            checked = staging.read_json(folder / staging.VALIDATION)
+            manifest = staging.seal(folder, staging.Manifest(
+                feed=self.feed.feed_id, batch_id=batch_id, schema=self.schema.name,
+                schema_version=self.schema.version, source_fingerprint=info["fingerprint"], source=info["source"],
+                rows_in=info["rows_in"], rows_valid=checked["rows_valid"], rows_rejected=checked["rows_rejected"]))
+            for name, rows in ((staging.VALID, manifest.rows_valid), (staging.REJECTS, manifest.rows_rejected),
+                               (staging.RAW, manifest.rows_in)):
+                if manifest.files[name]["rows"] != rows:
+                    raise TerminalError(f"batch {batch_id}: {name} holds {manifest.files[name]['rows']} rows, "
+                                        f"expected {rows}; rerun the feed")
+            with self.engine.begin() as conn:
+                ledger.set_state(conn, batch_id, "staged",
+                                 timings=self._timed(conn, batch_id, "stage", time.perf_counter() - t))
+        except BaseException as exc:
+            self._failed(batch_id, exc)
+            raise
+        return self.outcome(batch_id)
+
+    def load(self, batch_id: str) -> BatchOutcome:
+        """Quarantine the rejects; upsert the valid rows unless the batch is over its reject ratio.
+        One transaction with the ledger entry and the feed's saved state."""
+        prior = self.ledger_row(batch_id)
+        if prior and prior["state"] in DONE:
+            return self.outcome(batch_id, already_loaded=True)
+        folder = self.folder(batch_id)
+        t = time.perf_counter()
+        try:
+            manifest = staging.verify(folder)
+            info = staging.read_json(folder / staging.EXTRACT)
+            checked = staging.read_json(folder / staging.VALIDATION)
+            ratio = manifest.rows_rejected / manifest.rows_in if manifest.rows_in else 0.0
+            over = ratio > self.feed.quality.max_reject_ratio
+            tables = EntityTables(self.schema)
+            now = _now()
+            counts = UpsertCounts()
+            with self.engine.begin() as conn:
+                quarantined = load_quarantine(conn, tables, batch_id=batch_id, agency=self.feed.agency,
+                                              batches=staging.read_batches(folder / staging.REJECTS), now=now)
+                if not over:
+                    counts = upsert_core(conn, tables, batch_id=batch_id, agency=self.feed.agency,
+                                         batches=staging.read_batches(folder / staging.VALID), now=now)
+                    if info.get("new_state") is not None:
+                        ledger.save_feed_state(conn, self.feed.feed_id, info["new_state"], batch_id=batch_id,
+                                               now=now)
+                loaded = counts.total
+                if quarantined != manifest.rows_rejected or (not over and loaded != manifest.rows_valid) \
+                        or manifest.rows_in != manifest.rows_valid + manifest.rows_rejected:
+                    raise TerminalError(f"batch {batch_id}: staged {manifest.rows_valid} valid / "
+                                        f"{manifest.rows_rejected} rejected of {manifest.rows_in} rows but loaded "
+                                        f"{loaded} / {quarantined}; the load was rolled back")
+                error = None
+                if over:
+                    error = (f"DataQualityError: reject ratio {ratio:.1%} exceeds the feed's max_reject_ratio "
+                             f"{self.feed.quality.max_reject_ratio:.1%}; nothing was published, {quarantined} "
+                             f"rows are in quarantine.{self.schema.name} and {manifest.rows_valid} valid rows "
+                             f"are held in {folder}")
+                ledger.set_state(conn, batch_id, "failed" if over else "loaded", rows_valid=manifest.rows_valid,
+                                 rows_loaded=loaded, rows_quarantined=quarantined, rows_inserted=counts.inserted,
+                                 rows_updated=counts.updated, rows_unchanged=counts.unchanged, reject_ratio=ratio,
+                                 timings=self._timed(conn, batch_id, "load", time.perf_counter() - t), error=error,
+                                 finished_at=_now())
+        except BaseException as exc:
+            self._failed(batch_id, exc)
+            raise
+        outcome = self.outcome(batch_id, top_reasons=[tuple(r) for r in checked.get("top_reasons", [])])
+        if over:
+            exc = DataQualityError(f"feed {self.feed.feed_id}, batch {batch_id}: {error}")
+            exc.outcome = outcome  # type: ignore[attr-defined]
+            raise exc
+        return outcome
+
+    def publish(self, batch_id: str) -> BatchOutcome:
+        """Mark a loaded batch published: its rows are what consumers now read."""
+        with self.engine.begin() as conn:
+            row = ledger.get_batch(conn, batch_id)
+            if row is None or row["state"] not in DONE:
+                state = row["state"] if row else "unknown"
+                raise TerminalError(f"batch {batch_id} of {self.feed.feed_id} is {state}, not loaded; "
+                                    f"nothing to publish")
+            if row["state"] == "loaded":
+                ledger.set_state(conn, batch_id, "published", finished_at=_now())
+        refresh_reports_index(self.engine, self.settings)
+        return self.outcome(batch_id)
+
+
 def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog | None = None,
              progress: Progress | None = None, today: dt.date | None = None,
              interval: tuple[dt.datetime, dt.datetime] | None = None) -> BatchOutcome:
-    """Run one batch of ``feed_id`` end to end; safe to re-run (see module docstring).
+    """Run one batch of ``feed_id`` through every stage; safe to re-run (see module docstring).
 
     ``interval`` is the data interval of the run (Airflow's), for incremental sources.
     """
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    run = FeedRun(catalog, feed_id, settings, today=today)
-    feed, schema = run.feed, run.schema
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    ensure_tables(engine, [schema], audit_tables.metadata)
-    with engine.connect() as conn:
-        state = ledger.get_feed_state(conn, feed.feed_id)
-    connector = connector_for(feed.source, base_dir=settings.landing_dir, feed_id=feed.feed_id,
-                              batch_rows=settings.batch_rows, state=state, interval=interval)
-    fingerprint = connector.fingerprint()
-    batch_id = batch_id_for(feed, schema, fingerprint)
-    with engine.begin() as conn:
-        prior = ledger.get_batch(conn, batch_id)
-    if prior and prior["state"] == "loaded":
-        log.info("batch %s of %s is already loaded; nothing to do", batch_id, feed.feed_id)
-        return BatchOutcome(feed=feed.feed_id, batch_id=batch_id, state="loaded", already_loaded=True,
-                            rows_in=prior["rows_in"] or 0, rows_loaded=prior["rows_loaded"] or 0,
-                            rows_quarantined=prior["rows_quarantined"] or 0,
-                            reject_ratio=prior["reject_ratio"] or 0.0,
-                            max_reject_ratio=feed.quality.max_reject_ratio,
-                            report_path=prior["report_path"], staging_path=prior["staging_path"])
-    started = _now()
-    with engine.begin() as conn:
-        ledger.start_batch(conn, batch_id=batch_id, feed=feed.feed_id, agency=feed.agency,
-                           entity=schema.name, schema_version=schema.version, fingerprint=fingerprint,
-                           source=connector.describe(), code_version=code_version(settings.root),
-                           max_reject_ratio=feed.quality.max_reject_ratio, now=started)
-    timings["fingerprint"] = round(time.perf_counter() - t0, 3)
-    outcome = BatchOutcome(feed=feed.feed_id, batch_id=batch_id, state="started",
-                           max_reject_ratio=feed.quality.max_reject_ratio)
+    batch = BatchRun(feed_id, settings=settings, catalog=catalog, today=today)
     try:
-        _process(run, connector, engine, outcome, timings, started, progress)
-    except DataQualityError:
-        raise
-    except Exception as exc:
-        outcome.state = "failed"
-        outcome.error = str(exc)
-        with engine.begin() as conn:
-            ledger.set_state(conn, batch_id, "failed", error=f"{type(exc).__name__}: {exc}",
-                             timings=timings, finished_at=_now())
+        with batch.lock():
+            first = batch.extract(interval=interval, progress=progress)
+            if first.already_loaded:
+                return first
+            batch_id = first.batch_id
+            checked = batch.validate(batch_id)
+            batch.stage(batch_id)
+            batch.load(batch_id)
+            outcome = batch.publish(batch_id)
+            outcome.top_reasons = checked.top_reasons
+            return outcome
+    except DataQualityError as exc:
+        outcome = getattr(exc, "outcome", None)
+        if outcome is not None:
+            outcome.top_reasons = outcome.top_reasons or []
         raise
     finally:
-        refresh_reports_index(engine, settings)
-        engine.dispose()
-    return outcome
+        refresh_reports_index(batch.engine, batch.settings)
+        batch.engine.dispose()
 
 
 def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> Path:
@@ -275,94 +522,6 @@ def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> 
     with engine.connect() as conn:
         rows = ledger.recent_batches(conn, limit=limit)
     return write_index(settings.reports_dir, rows, generated=_now())
-
-
-def _process(run: FeedRun, connector: Any, engine: Any, outcome: BatchOutcome, timings: dict[str, float],
-             started: dt.datetime, progress: Progress | None) -> None:
-    feed, schema, settings = run.feed, run.schema, run.settings
-    batch_id = outcome.batch_id
-    t = time.perf_counter()
-    validator = BatchValidator(run.compiled, feed_id=feed.feed_id, today=run.today)
-    writer = staging.StagingWriter(settings.staging_dir, feed.feed_id, batch_id, run.valid_schema)
-    try:
-        split = run.stream(connector.batches(), validator, writer.write_valid, writer.write_rejects, progress)
-        run.check_empty_source(connector, split)
-        if split.rows_in != split.rows_valid + split.rows_rejected:
-            raise TerminalError(f"feed {feed.feed_id}, batch {batch_id}: rows_in {split.rows_in} ≠ valid "
-                                f"{split.rows_valid} + rejected {split.rows_rejected}; nothing was loaded")
-        manifest = staging.Manifest(
-            feed=feed.feed_id, batch_id=batch_id, schema=schema.name, schema_version=schema.version,
-            source_fingerprint=connector.fingerprint(), source=connector.describe(), rows_in=split.rows_in,
-            rows_valid=split.rows_valid, rows_rejected=split.rows_rejected)
-        folder = writer.commit(manifest)
-    except BaseException:
-        writer.abort()
-        raise
-    timings["extract_validate_stage"] = round(time.perf_counter() - t, 3)
-    outcome.rows_in = split.rows_in
-    outcome.top_reasons = _top(split.reasons)
-    outcome.staging_path = str(folder)
-    outcome.reject_ratio = split.rows_rejected / split.rows_in if split.rows_in else 0.0
-    over = outcome.reject_ratio > feed.quality.max_reject_ratio
-    with engine.begin() as conn:
-        ledger.set_state(conn, batch_id, "staged", rows_in=split.rows_in, staging_path=str(folder),
-                         timings=timings)
-
-    t = time.perf_counter()
-    report = None
-    merged = validator.merged_result(batch_id=batch_id)
-    if merged is not None:
-        report = DataDocs(settings.reports_dir).publish(run.compiled.suite, merged, batch_id=batch_id,
-                                                        feed_id=feed.feed_id, run_time=started)
-        outcome.report_path = str(report)
-    timings["report"] = round(time.perf_counter() - t, 3)
-
-    t = time.perf_counter()
-    manifest = staging.verify(folder)
-    tables = EntityTables(schema)
-    now = _now()
-    with engine.begin() as conn:
-        ledger.record_validation(conn, batch_id=batch_id, suite=run.compiled.suite.name,
-                                 rows=validator.summary(), now=now)
-        quarantined = load_quarantine(conn, tables, batch_id=batch_id, agency=feed.agency,
-                                      batches=staging.read_batches(folder, "rejects.parquet"), now=now)
-        if not over:
-            counts = upsert_core(conn, tables, batch_id=batch_id, agency=feed.agency,
-                                 batches=staging.read_batches(folder, "valid.parquet"), now=now)
-            loaded = counts.total
-            outcome.inserted, outcome.updated, outcome.unchanged = (counts.inserted, counts.updated,
-                                                                     counts.unchanged)
-        else:
-            loaded = 0
-        new_state = connector.new_state()
-        if new_state is not None and not over:
-            ledger.save_feed_state(conn, feed.feed_id, new_state, batch_id=batch_id, now=now)
-        if quarantined != manifest.rows_rejected or (not over and loaded != manifest.rows_valid):
-            raise TerminalError(f"batch {batch_id}: staged {manifest.rows_valid} valid / "
-                                f"{manifest.rows_rejected} rejected rows but loaded {loaded} / "
-                                f"{quarantined}; the load was rolled back")
-        timings["load"] = round(time.perf_counter() - t, 3)
-        state = "failed" if over else "loaded"
-        error = None
-        if over:
-            error = (f"DataQualityError: reject ratio {outcome.reject_ratio:.1%} exceeds the feed's "
-                     f"max_reject_ratio {feed.quality.max_reject_ratio:.1%}; nothing was published, "
-                     f"{quarantined} rows are in quarantine.{schema.name}")
-        ledger.set_state(conn, batch_id, state, rows_valid=manifest.rows_valid, rows_loaded=loaded,
-                         rows_quarantined=quarantined,
-                         rows_inserted=outcome.inserted, rows_updated=outcome.updated,
-                         rows_unchanged=outcome.unchanged, reject_ratio=outcome.reject_ratio,
-                         report_path=str(report) if report else None, timings=timings, error=error,
-                         finished_at=_now())
-    outcome.state = state
-    outcome.rows_loaded = loaded
-    outcome.rows_quarantined = quarantined
-    outcome.timings = timings
-    outcome.error = error
-    if over:
-        exc = DataQualityError(f"feed {feed.feed_id}, batch {batch_id}: {error}")
-        exc.outcome = outcome  # type: ignore[attr-defined]
-        raise exc
 
 
 @dataclass
@@ -398,6 +557,7 @@ def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
                             "reasons": json.loads(r["reasons"])})
 
     split = run.stream(connector.batches(), validator, lambda _t: None, on_reject, progress)
+    run.check_empty_source(connector, split)
     return ValidationReport(feed=feed_id, rows_in=split.rows_in, rows_valid=split.rows_valid,
                             rows_rejected=split.rows_rejected,
                             max_reject_ratio=run.feed.quality.max_reject_ratio, rejects=rejects)

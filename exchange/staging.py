@@ -1,9 +1,17 @@
-"""The staging zone: every validated batch as Parquet (zstd) files plus a manifest.
+"""The staging zone: every batch as Parquet (zstd) files plus a manifest.
 
-Layout: ``<staging>/<agency>/<feed>/<batch_id>/{valid.parquet, rejects.parquet, manifest.json}``.
-A batch is written into a temporary folder and renamed into place when complete, so a
-staged batch is either whole or absent. Staged files are immutable: the load step reads
-them, never the source, and verifies their SHA-256 against the manifest first.
+Layout: ``<staging>/<agency>/<feed>/<batch_id>/``
+
+- ``raw.parquet`` + ``extract.json`` — the source exactly as read (all strings), what was
+  read (files/query and hashes), the connector state to save once loaded;
+- ``valid.parquet``, ``rejects.parquet`` + ``validation.json`` — typed valid rows with
+  lineage, rejected rows with their original values and every reason, the GX summary;
+- ``manifest.json`` — written last by the stage step: counts, schema version, source
+  fingerprint and the SHA-256 of every file. Once it exists the batch is sealed: the load
+  step reads the staged files (never the source) and verifies every hash first.
+
+Every file is written under a temporary name and renamed into place, so a file is either
+whole or absent, whatever kills the process.
 """
 
 from __future__ import annotations
@@ -13,8 +21,7 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,8 @@ REJECT_SCHEMA = pa.schema([
     pa.field("reasons", pa.string()),
     pa.field("rules", pa.string()),
 ])
-MANIFEST = "manifest.json"
+RAW, VALID, REJECTS = "raw.parquet", "valid.parquet", "rejects.parquet"
+EXTRACT, VALIDATION, MANIFEST = "extract.json", "validation.json", "manifest.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -43,6 +51,60 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def batch_dir(root: Path, feed_id: str, batch_id: str) -> Path:
+    agency, feed = feed_id.split(".", 1)
+    return root / agency / feed / batch_id
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class ParquetSink:
+    """Streams tables into one Parquet file, renamed into place by ``close``."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = _tmp(path)
+        self.schema = schema
+        self.rows = 0
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        if table.num_rows:
+            if isinstance(table, pa.RecordBatch):
+                table = pa.Table.from_batches([table])
+            self._writer.write_table(table.cast(self.schema) if table.schema != self.schema else table)
+            self.rows += table.num_rows
+
+    def close(self) -> Path:
+        self._writer.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):  # best effort while already failing
+            self._writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def read_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    pf = pq.ParquetFile(path)
+    yield from pf.iter_batches(batch_size=batch_rows)
 
 
 @dataclass
@@ -58,64 +120,21 @@ class Manifest:
     rows_rejected: int
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
-
     @classmethod
     def read(cls, folder: Path) -> Manifest:
-        return cls(**json.loads((folder / MANIFEST).read_text(encoding="utf-8")))
+        return cls(**read_json(folder / MANIFEST))
 
 
-def batch_dir(root: Path, feed_id: str, batch_id: str) -> Path:
-    agency, feed = feed_id.split(".", 1)
-    return root / agency / feed / batch_id
-
-
-class StagingWriter:
-    """Writes one batch's valid and rejected rows; ``commit`` makes it visible atomically."""
-
-    def __init__(self, root: Path, feed_id: str, batch_id: str, valid_schema: pa.Schema) -> None:
-        self.final = batch_dir(root, feed_id, batch_id)
-        self.tmp = self.final.with_name(f".{batch_id}.tmp-{os.getpid()}")
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
-        self._valid = pq.ParquetWriter(self.tmp / "valid.parquet", valid_schema, compression="zstd")
-        self._rejects = pq.ParquetWriter(self.tmp / "rejects.parquet", REJECT_SCHEMA, compression="zstd")
-        self.rows_valid = 0
-        self.rows_rejected = 0
-
-    def write_valid(self, table: pa.Table) -> None:
-        if table.num_rows:
-            self._valid.write_table(table)
-            self.rows_valid += table.num_rows
-
-    def write_rejects(self, table: pa.Table) -> None:
-        if table.num_rows:
-            self._rejects.write_table(table)
-            self.rows_rejected += table.num_rows
-
-    def commit(self, manifest: Manifest) -> Path:
-        self._valid.close()
-        self._rejects.close()
-        for name in ("valid.parquet", "rejects.parquet"):
-            path = self.tmp / name
-            manifest.files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size,
-                                    "rows": self.rows_valid if name == "valid.parquet" else self.rows_rejected}
-        (self.tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-        if self.final.exists():
-            # A batch staged by an earlier attempt that never loaded: same id means same input.
-            shutil.rmtree(self.final)
-        os.replace(self.tmp, self.final)
-        log.info("staged batch %s: %s valid, %s rejected rows at %s", manifest.batch_id,
-                 self.rows_valid, self.rows_rejected, self.final)
-        return self.final
-
-    def abort(self) -> None:
-        for w in (self._valid, self._rejects):
-            with contextlib.suppress(Exception):  # best effort while already failing
-                w.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+def seal(folder: Path, manifest: Manifest, names: Iterable[str] = (RAW, VALID, REJECTS)) -> Manifest:
+    """Hash the staged files and write the manifest: the batch is now immutable."""
+    for name in names:
+        path = folder / name
+        manifest.files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size,
+                                "rows": pq.ParquetFile(path).metadata.num_rows}
+    write_json(folder / MANIFEST, asdict(manifest))
+    log.info("sealed batch %s: %s valid, %s rejected rows at %s", manifest.batch_id,
+             manifest.rows_valid, manifest.rows_rejected, folder)
+    return manifest
 
 
 def verify(folder: Path) -> Manifest:
@@ -126,14 +145,12 @@ def verify(folder: Path) -> Manifest:
         raise TerminalError(f"staged batch {folder}: no {MANIFEST}; the batch was not staged "
                             f"completely — rerun the feed") from None
     for name, meta in manifest.files.items():
-        actual = sha256_file(folder / name)
+        path = folder / name
+        if not path.exists():
+            raise TerminalError(f"staged file {path} is missing; rerun the feed to restage the batch")
+        actual = sha256_file(path)
         if actual != meta["sha256"]:
-            raise TerminalError(f"staged file {folder / name} changed after staging "
+            raise TerminalError(f"staged file {path} changed after staging "
                                 f"(sha256 {actual[:12]}… ≠ manifest {meta['sha256'][:12]}…); "
                                 f"staged files are immutable — rerun the feed to restage it")
     return manifest
-
-
-def read_batches(folder: Path, name: str, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
-    pf = pq.ParquetFile(folder / name)
-    yield from pf.iter_batches(batch_size=batch_rows)

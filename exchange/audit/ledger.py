@@ -1,6 +1,6 @@
 """The batch ledger: ``audit.batch`` as a state machine, and ``audit.validation`` rows.
 
-States: ``started`` → ``extracted`` → ``validated`` → ``staged`` → ``loaded``; or
+States: ``started`` → ``extracted`` → ``validated`` → ``staged`` → ``loaded`` → ``published``; or
 ``failed`` with its error (including a batch over its reject ratio, of which nothing is
 published). Functions take a connection so the runner can put a state change in the same
 transaction as the work it records.
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from exchange.audit.tables import batch, feed_state, validation
 
-STATES = ("started", "extracted", "validated", "staged", "loaded", "failed")
+STATES = ("started", "extracted", "validated", "staged", "loaded", "published", "failed")
 
 
 def get_batch(conn: Connection, batch_id: str) -> dict[str, Any] | None:

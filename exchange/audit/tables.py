@@ -27,7 +27,7 @@ batch = Table(
     Column("fingerprint", Text(), nullable=False, comment="SHA-256 of what the source read"),
     Column("source", Text(), comment="what was read: files and their SHA-256 (JSON)"),
     Column("state", Text(), nullable=False,
-           comment="extracted → validated → staged → loaded, or failed / rejected"),
+           comment="started → extracted → validated → staged → loaded → published, or failed"),
     Column("rows_in", BigInteger()),
     Column("rows_valid", BigInteger(), comment="rows that passed validation (held if the batch failed)"),
     Column("rows_loaded", BigInteger(), comment="rows published to core (0 if the batch failed)"),

@@ -8,6 +8,7 @@
 | ``EXCHANGE_STAGING_DIR`` | ``var/staging``: Parquet + manifest of every batch |
 | ``EXCHANGE_REPORTS_DIR`` | ``var/reports``: GX Data Docs for auditors |
 | ``EXCHANGE_BATCH_ROWS`` | ``50000``: rows per streamed chunk (bounds memory) |
+| ``EXCHANGE_LOCK_WAIT`` | ``0``: seconds a run waits for another run of the same feed |
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ def _dir(root: Path, env: str, default: str) -> Path:
     return path if path.is_absolute() else (root / path)
 
 
+def _seconds(env: str, default: str) -> float:
+    raw = os.environ.get(env, default)
+    try:
+        value = float(raw)
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{env}: expected a number of seconds ≥ 0, got {raw!r}") from None
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     root: Path
@@ -36,6 +48,7 @@ class Settings:
     staging_dir: Path
     reports_dir: Path
     batch_rows: int = 50_000
+    lock_wait: float = 0.0
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> Settings:
@@ -54,4 +67,5 @@ class Settings:
             staging_dir=_dir(root, "EXCHANGE_STAGING_DIR", "var/staging"),
             reports_dir=_dir(root, "EXCHANGE_REPORTS_DIR", "var/reports"),
             batch_rows=batch_rows,
+            lock_wait=_seconds("EXCHANGE_LOCK_WAIT", "0"),
         )

@@ -64,7 +64,7 @@ INDEX_STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left}
-th{background:#f4f4f4}.num{text-align:right}.loaded{color:#0a7d20}.failed{color:#b00020}
+th{background:#f4f4f4}.num{text-align:right}.loaded,.published{color:#0a7d20}.failed{color:#b00020}
 """
 
 

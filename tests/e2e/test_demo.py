@@ -37,7 +37,7 @@ def test_demo_counts_match_the_seeded_defects_exactly(demo_settings: Settings) -
     assert set(by_feed) == set(truth["feeds"]) == set(cat.feeds)
     for fid, ft in truth["feeds"].items():
         o = by_feed[fid]
-        assert o.state == "loaded", (fid, o.error)
+        assert o.state == "published", (fid, o.error)
         assert o.rows_in == ft["rows"]
         assert o.rows_loaded == ft["expected_loaded"]
         assert o.rows_quarantined == len(ft["defects"])
@@ -46,7 +46,7 @@ def test_demo_counts_match_the_seeded_defects_exactly(demo_settings: Settings) -
     engine = make_engine(demo_settings.warehouse_url)
     with engine.connect() as conn:
         ledger = conn.execute(text("SELECT count(*), sum(rows_in), sum(rows_loaded + rows_quarantined) "
-                                   "FROM audit.batch WHERE state = 'loaded'")).one()
+                                   "FROM audit.batch WHERE state = 'published'")).one()
     assert ledger[0] == len(cat.feeds) and ledger[1] == ledger[2]
     assert Path(result.reports_index).exists()
 

@@ -65,7 +65,7 @@ def _sql(settings, query: str) -> list[tuple]:
 def test_valid_rows_load_and_invalid_rows_are_quarantined_with_reasons(project: Path, settings) -> None:
     _setup(project, settings, GOOD_ROWS + list(BAD_ROWS))
     out = run_feed("police.residents", settings=settings, today=TODAY)
-    assert out.state == "loaded"
+    assert out.state == "published"
     assert (out.rows_in, out.rows_loaded, out.rows_quarantined) == (10, 3, 7)
     assert out.rows_in == out.rows_loaded + out.rows_quarantined
     core = dict(_sql(settings, "SELECT source_record_id, birth_date FROM core.person"))
@@ -79,7 +79,7 @@ def test_valid_rows_load_and_invalid_rows_are_quarantined_with_reasons(project: 
         assert [(r["field"], r["rule"]) for r in got] == [(field, rule)], (row, got)
         assert json.loads(original)["人员编号"] == line.split(",")[0]
     batch = _sql(settings, "SELECT state, rows_in, rows_valid, rows_loaded, rows_quarantined FROM audit.batch")
-    assert batch == [("loaded", 10, 3, 3, 7)]
+    assert batch == [("published", 10, 3, 3, 7)]
     assert Path(out.report_path).exists()
     validation = _sql(settings, "SELECT rule, unexpected_count FROM audit.validation WHERE NOT success")
     assert ("resident_id", 1) in validation and ("required", 1) in validation
@@ -136,7 +136,7 @@ def test_missing_mapped_column_fails_the_batch_naming_the_column(project: Path, 
 def test_header_only_file_loads_zero_rows(project: Path, settings) -> None:
     _setup(project, settings, [])
     out = run_feed("police.residents", settings=settings, today=TODAY)
-    assert (out.state, out.rows_in, out.rows_loaded) == ("loaded", 0, 0)
+    assert (out.state, out.rows_in, out.rows_loaded) == ("published", 0, 0)
 
 
 def test_header_only_file_still_needs_the_mapped_columns(project: Path, settings) -> None:
