@@ -9,11 +9,13 @@ row hash differs, and a superseded version is copied to ``core.<entity>_history`
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -37,17 +39,18 @@ class UpsertCounts:
 
 
 def ensure_tables(engine: Engine, schemas: Iterable[EntitySchema], *extra: MetaData) -> None:
-    """Create missing tables (never drops or alters existing ones)."""
-    metadata = MetaData()
-    for s in schemas:
-        EntityTables(s, metadata)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            for ns in ("core", "quarantine", "mdm", "audit"):
-                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {ns}")
-        metadata.create_all(conn, checkfirst=True)
-        for md in extra:
-            md.create_all(conn, checkfirst=True)
+    """Create or upgrade the warehouse for ``schemas`` (see ``exchange.warehouse.migrate``).
+
+    ``extra`` MetaData (e.g. the ``audit`` tables, which the versioned migrations own) is
+    accepted for callers that pass it; only tables it declares are compared.
+    """
+    from exchange.warehouse.migrate import migrate
+
+    migrate(engine, schemas, *[md for md in extra if not _is_audit(md)])
+
+
+def _is_audit(md: MetaData) -> bool:
+    return all(t.schema == "audit" for t in md.tables.values())
 
 
 def _rows(batch: pa.RecordBatch, extra: dict[str, object]) -> list[dict[str, object]]:
@@ -62,19 +65,57 @@ def _chunks(rows: list[dict[str, object]]) -> Iterable[list[dict[str, object]]]:
         yield rows[i:i + INSERT_CHUNK]
 
 
+def _with_constants(batch: pa.RecordBatch, extra: dict[str, object], columns: list[str]) -> pa.Table:
+    """The batch plus constant columns, in the table's column order (for COPY)."""
+    table = pa.Table.from_batches([batch])
+    n = table.num_rows
+    for name, value in extra.items():
+        if isinstance(value, dt.datetime):
+            arr = pa.array([value] * n, type=pa.timestamp("us"))
+        else:
+            arr = pa.array([value] * n, type=pa.string())
+        table = table.append_column(name, arr)
+    return table.select(columns)
+
+
+def _copy(conn: Connection, table: Table, batches: Iterable[pa.RecordBatch], extra: dict[str, object]) -> int:
+    """PostgreSQL COPY of Arrow batches (as CSV: unquoted empty = NULL, quoted "" = empty string)."""
+    columns = [c.name for c in table.columns]
+    target = table.name if table.schema is None else f"{table.schema}.{table.name}"
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    cursor = conn.connection.driver_connection.cursor()
+    n = 0
+    with cursor.copy(f"COPY {target} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            buf = io.BytesIO()
+            pacsv.write_csv(_with_constants(batch, extra, columns), buf,
+                            pacsv.WriteOptions(include_header=False, batch_size=10_000))
+            copy.write(buf.getvalue())
+            n += batch.num_rows
+    return n
+
+
+def _insert(conn: Connection, table: Table, batches: Iterable[pa.RecordBatch], extra: dict[str, object]) -> int:
+    if conn.dialect.name == "postgresql":
+        return _copy(conn, table, batches, extra)
+    n = 0
+    for batch in batches:
+        rows = _rows(batch, extra)
+        for part in _chunks(rows):
+            conn.execute(table.insert(), part)
+        n += len(rows)
+    return n
+
+
 def load_quarantine(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
                     batches: Iterable[pa.RecordBatch], now: dt.datetime) -> int:
     """Replace the batch's quarantine rows with the staged rejects; return how many."""
     q = tables.quarantine
     conn.execute(delete(q).where(q.c._batch_id == batch_id))
-    n = 0
-    for batch in batches:
-        rows = _rows(batch, {"_batch_id": batch_id, SOURCE_AGENCY: agency, "_quarantined_at": now,
-                             "status": "open"})
-        for part in _chunks(rows):
-            conn.execute(q.insert(), part)
-        n += len(rows)
-    return n
+    return _insert(conn, q, batches, {"_batch_id": batch_id, SOURCE_AGENCY: agency, "status": "open",
+                                      "_quarantined_at": now})
 
 
 def _stage_table(tables: EntityTables) -> Table:
@@ -94,10 +135,7 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
     stage.drop(conn, checkfirst=True)
     stage.create(conn)
     try:
-        for batch in batches:
-            rows = _rows(batch, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
-            for part in _chunks(rows):
-                conn.execute(stage.insert(), part)
+        _insert(conn, stage, batches, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
         on = and_(core.c[SOURCE_AGENCY] == stage.c[SOURCE_AGENCY],
                   core.c[SOURCE_RECORD_ID] == stage.c[SOURCE_RECORD_ID])
         total = conn.execute(select(func.count()).select_from(stage)).scalar_one()

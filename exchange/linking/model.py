@@ -1,0 +1,224 @@
+"""The probabilistic part of linking: a Splink 5 (Fellegi–Sunter) model on DuckDB.
+
+Only records without a valid ID number need it: records sharing a validated ID number are
+the same person by rule (:mod:`exchange.linking.cluster`). Predictions are therefore made
+*between* the records without an ID number and the ID-bearing records (one row per distinct
+variant of an ID number's attributes), and *within* the records without an ID number; pairs
+of two ID-bearing records are never generated.
+
+Comparisons: name (exact with term-frequency adjustment → same pinyin → same fuzzy pinyin →
+one character differs), birth date, gender, phone, residence (household number, then
+address), administrative division (12/9/6-digit prefixes). Blocking rules are equi-joins on
+phone, fuzzy pinyin + birth date, household number, name + division and — only for names at
+most ``name_frequency_cap`` records carry — the name alone, so each record without an ID
+number meets a bounded number of candidates and the work grows linearly with the records.
+
+Training is offline and deterministic: u from random pairs (fixed seed), m from pairs of
+records that share a validated ID number (the ID number is the label). The trained model is
+saved as Splink's JSON and versioned by its SHA-256. The prior (probability that two random
+records match) depends on the size of the population, so it is re-estimated on every run
+from the ID-bearing records and recorded with the run, not baked into the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "exchange-person-model/1"
+COMPARED = ("name", "name_py", "name_fpy", "name_rare", "gender", "birth_date", "phone", "address",
+            "division_code", "household_number")
+"""Columns of the tables handed to Splink (with ``unique_id``)."""
+
+
+def _comparisons() -> list[Any]:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="name: exact, same pinyin, same fuzzy pinyin, one character differs",
+        comparison_levels=[
+            cll.NullLevel("name"),
+            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+            cll.CustomLevel("name_py_l = name_py_r", "same pinyin (homophone)"),
+            cll.CustomLevel("name_fpy_l = name_fpy_r", "same fuzzy pinyin (zh/z, l/n, -ng/-n)"),
+            cll.CustomLevel("length(name_l) = length(name_r) AND levenshtein(name_l, name_r) <= 1",
+                            "one character differs"),
+            cll.ElseLevel(),
+        ])
+    birth = cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_levels=[
+            cll.NullLevel("birth_date"),
+            cll.ExactMatchLevel("birth_date"),
+            cll.CustomLevel("levenshtein(birth_date_l, birth_date_r) <= 1", "one digit differs"),
+            cll.CustomLevel("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) AND "
+                            "substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2) AND "
+                            "substr(birth_date_l, 9, 2) = substr(birth_date_r, 6, 2)", "month and day swapped"),
+            cll.ElseLevel(),
+        ])
+    residence = cl.CustomComparison(
+        output_column_name="residence",
+        comparison_description="household number, then address (one piece of evidence, not two)",
+        comparison_levels=[
+            cll.CustomLevel("(household_number_l IS NULL OR household_number_r IS NULL) AND "
+                            "(address_l IS NULL OR address_r IS NULL)", "no residence to compare")
+            .configure(is_null_level=True),
+            cll.CustomLevel("household_number_l = household_number_r", "same household"),
+            cll.CustomLevel("address_l = address_r", "same address"),
+            cll.CustomLevel("jaro_winkler_similarity(address_l, address_r) >= 0.92", "similar address"),
+            cll.ElseLevel(),
+        ])
+    division = cl.CustomComparison(
+        output_column_name="division_code",
+        comparison_levels=[
+            cll.NullLevel("division_code"),
+            cll.ExactMatchLevel("division_code"),
+            cll.CustomLevel("substr(division_code_l, 1, 9) = substr(division_code_r, 1, 9)", "same town"),
+            cll.CustomLevel("substr(division_code_l, 1, 6) = substr(division_code_r, 1, 6)", "same county"),
+            cll.ElseLevel(),
+        ])
+    return [name, birth, cl.ExactMatch("gender"), cl.ExactMatch("phone"), residence, division]
+
+
+def _blocking_rules() -> list[Any]:
+    from splink import block_on
+
+    return [
+        block_on("phone"),
+        block_on("name_fpy", "birth_date"),
+        block_on("household_number"),
+        block_on("name", "division_code"),
+        block_on("name_rare"),
+    ]
+
+
+def settings_creator(prior: float = 1e-4) -> Any:
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=_blocking_rules(),
+        probability_two_random_records_match=prior,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+@dataclass(frozen=True)
+class PersonModel:
+    """A trained model: Splink's settings JSON, its version and how it was trained."""
+
+    settings: dict[str, Any]
+    version: str
+    trained: dict[str, Any]
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], trained: dict[str, Any]) -> PersonModel:
+        clean = copy.deepcopy(settings)
+        clean.pop("linker_uid", None)
+        text = json.dumps(clean, sort_keys=True, ensure_ascii=False)
+        version = "pm-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        return cls(settings=clean, version=version, trained=trained)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": MODEL_FORMAT, "version": self.version, "trained": self.trained,
+                           "splink_settings": self.settings}, ensure_ascii=False, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PersonModel:
+        data = json.loads(text)
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"not a person model (format {data.get('format')!r}, expected {MODEL_FORMAT!r})")
+        return cls(settings=data["splink_settings"], version=data["version"], trained=data["trained"])
+
+    def with_prior(self, prior: float) -> dict[str, Any]:
+        settings = copy.deepcopy(self.settings)
+        settings["probability_two_random_records_match"] = prior
+        return settings
+
+    def weights(self) -> list[dict[str, Any]]:
+        """Per comparison level: label, m, u and match weight (for humans)."""
+        out = []
+        for comp in self.settings["comparisons"]:
+            for level in comp["comparison_levels"]:
+                if level.get("is_null_level"):
+                    continue
+                m, u = level.get("m_probability"), level.get("u_probability")
+                weight = math.log2(m / u) if m and u else None
+                out.append({"comparison": comp.get("output_column_name"),
+                            "level": level.get("label_for_charts") or level.get("sql_condition"),
+                            "m": m, "u": u, "weight": weight})
+        return out
+
+
+def _quiet_splink() -> None:
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def train_model(con: Any, sample_table: str, *, u_max_pairs: float, seed: int) -> PersonModel:
+    """Train on ``sample_table`` (a DuckDB table with ``unique_id``, :data:`COMPARED` and
+    ``id_number``): u by random sampling, m from pairs sharing a validated ID number."""
+    from splink import DuckDBAPI, Linker
+
+    _quiet_splink()
+    started = time.perf_counter()
+    db_api = DuckDBAPI(con)
+    sdf = db_api.register(sample_table)
+    linker = Linker(sdf, settings_creator(), log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed, min_count_per_level=None)
+    linker.training.estimate_m_from_label_column("id_number")
+    settings = linker.misc.save_model_to_json()
+    rows = con.execute(f"SELECT count(*), count(id_number), count(DISTINCT id_number) FROM {sample_table}").fetchall()[0]
+    trained = {"records": rows[0], "records_with_id": rows[1], "id_numbers": rows[2], "u_max_pairs": u_max_pairs,
+               "seed": seed, "seconds": round(time.perf_counter() - started, 2),
+               "method": "u: random sampling; m: pairs sharing a validated ID number"}
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return PersonModel.from_settings(settings, trained)
+
+
+def predict_pairs(con: Any, model: PersonModel, *, prior: float, noid_table: str, idvar_table: str,
+                  tf_table: str, keep_threshold: float) -> str:
+    """Score candidate pairs; return the name of a DuckDB table (unique_id_l, unique_id_r,
+    match_weight, match_probability, match_key) holding every pair at or above ``keep_threshold``:
+    first between ``noid_table`` and ``idvar_table``, then within ``noid_table``."""
+    from splink import DuckDBAPI, Linker
+
+    _quiet_splink()
+    db_api = DuckDBAPI(con)
+    noid = db_api.register(noid_table)
+    linker = Linker(noid, model.with_prior(prior), log_level=None)
+    linker.table_management.register_term_frequency_lookup(db_api.register(tf_table), "name")
+    out = "link_pairs"
+    con.execute(f"CREATE OR REPLACE TABLE {out} (unique_id_l BIGINT, unique_id_r BIGINT, match_weight DOUBLE, "
+                f"match_probability DOUBLE, match_key VARCHAR, kind VARCHAR)")
+    n_idvar = con.execute(f"SELECT count(*) FROM {idvar_table}").fetchall()[0][0]
+    n_noid = con.execute(f"SELECT count(*) FROM {noid_table}").fetchall()[0][0]
+    if n_noid and n_idvar:
+        idvar = db_api.register(idvar_table, table_name=f"{idvar_table}_for_between")
+        left = db_api.register(noid_table, table_name=f"{noid_table}_for_between")
+        between = linker.inference.predict_between(left, idvar, threshold_match_probability=keep_threshold,
+                                                   warning_mode="never")
+        con.execute(f"INSERT INTO {out} SELECT unique_id_l, unique_id_r, match_weight, match_probability, "
+                    f"CAST(match_key AS VARCHAR), 'between' FROM {between.physical_name}")
+        between.drop_table_from_database_and_remove_from_cache()
+    if n_noid > 1:
+        within = linker.inference.predict_within(noid, threshold_match_probability=keep_threshold,
+                                                 warning_mode="never")
+        con.execute(f"INSERT INTO {out} SELECT unique_id_l, unique_id_r, match_weight, match_probability, "
+                    f"CAST(match_key AS VARCHAR), 'within' FROM {within.physical_name}")
+        within.drop_table_from_database_and_remove_from_cache()
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return out
