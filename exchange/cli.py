@@ -122,6 +122,54 @@ def schemas_show(name: str, suite: Annotated[bool, typer.Option(help="print the 
     console.print(f"natural key: (source_agency, {', '.join(s.natural_key)})")
 
 
+@schemas_app.command("check")
+def schemas_check(against: Annotated[str, typer.Option(help="git revision holding the published schemas")]
+                  = "HEAD") -> None:
+    """Check that every changed schema raised its version enough (breaking change → major)."""
+    import subprocess
+
+    import yaml
+
+    from exchange.spec.compat import check, compare
+    from exchange.spec.loading import parse_model
+    from exchange.spec.schema import CodeList, EntitySchema
+
+    try:
+        settings, cat = _catalog()
+    except ExchangeError as exc:
+        _fail(exc)
+
+    def show(path: str) -> str | None:
+        res = subprocess.run(["git", "-C", str(settings.root), "show", f"{against}:{path}"],
+                             capture_output=True, text=True)
+        return res.stdout if res.returncode == 0 else None
+
+    old_codes_text = show("schemas/reference/codes.yaml")
+    old_cat = type(cat)(root=cat.root)
+    if old_codes_text:
+        old_cat.codes = {k: parse_model(CodeList, v, f"{against}:codes.yaml")
+                         for k, v in yaml.safe_load(old_codes_text).items()}
+    problems: list[str] = []
+    t = Table(title=f"schema changes since {against}", title_justify="left")
+    for col in ("schema", "version", "change", "needs"):
+        t.add_column(col, overflow="fold")
+    for name, new in sorted(cat.schemas.items()):
+        text = show(f"schemas/{name}.yaml")
+        if text is None:
+            t.add_row(name, new.version, "new schema", "-")
+            continue
+        old = parse_model(EntitySchema, yaml.safe_load(text), f"{against}:schemas/{name}.yaml")
+        for c in compare(old, new, old_cat, cat):
+            t.add_row(name, f"{old.version} → {new.version}", c.what, c.level)
+        problems.extend(check(old, new, old_cat, cat))
+    console.print(t)
+    if problems:
+        for p in problems:
+            err.print(f"[red]{escape(p)}[/]")
+        raise typer.Exit(EXIT_INVALID_ROWS)
+    console.print("[green]every schema change carries the version it needs[/]")
+
+
 # --- feeds -------------------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from exchange.audit import ledger
 from exchange.audit import tables as audit_tables
 from exchange.errors import DataQualityError, TerminalError
 from exchange.mapping import Mapper
+from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.feed import FeedSpec
@@ -157,6 +158,7 @@ class FeedRun:
                     split.reasons[(r.rule, r.field or "")] += 1
             if progress:
                 progress("rows", rb.num_rows)
+            faults.point("validate.chunk")
         return split
 
     def check_empty_source(self, connector: Any, split: _Split) -> None:
@@ -322,6 +324,7 @@ class BatchRun:
                     sink = staging.ParquetSink(folder / staging.RAW, rb.schema)
                 sink.write(rb)
                 rows += rb.num_rows
+                faults.point("extract.batch")
                 if progress:
                     progress("extract", rb.num_rows)
             if sink is None:  # no rows at all: keep the header so validation can check the mapping
@@ -412,6 +415,7 @@ class BatchRun:
                 if manifest.files[name]["rows"] != rows:
                     raise TerminalError(f"batch {batch_id}: {name} holds {manifest.files[name]['rows']} rows, "
                                         f"expected {rows}; rerun the feed")
+            faults.point("stage.sealed")
             with self.engine.begin() as conn:
                 ledger.set_state(conn, batch_id, "staged",
                                  timings=self._timed(conn, batch_id, "stage", time.perf_counter() - t))
@@ -452,6 +456,7 @@ class BatchRun:
                     raise TerminalError(f"batch {batch_id}: staged {manifest.rows_valid} valid / "
                                         f"{manifest.rows_rejected} rejected of {manifest.rows_in} rows but loaded "
                                         f"{loaded} / {quarantined}; the load was rolled back")
+                faults.point("load.before_ledger")
                 error = None
                 if over:
                     error = (f"DataQualityError: reject ratio {ratio:.1%} exceeds the feed's max_reject_ratio "

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from exchange.spec import faults
 from exchange.spec.schema import SOURCE_AGENCY, SOURCE_RECORD_ID, EntitySchema
 from exchange.warehouse.tables import EntityTables
 
@@ -94,6 +95,7 @@ def _copy(conn: Connection, table: Table, batches: Iterable[pa.RecordBatch], ext
                             pacsv.WriteOptions(include_header=False, batch_size=10_000))
             copy.write(buf.getvalue())
             n += batch.num_rows
+            faults.point("load.copy")
     return n
 
 
@@ -152,6 +154,7 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
                       .where(core.c._row_hash != stage.c._row_hash))
         conn.execute(hist.insert().from_select([*data_cols, "_superseded_at", "_superseded_by"], superseded))
 
+        faults.point("load.upsert")
         insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[stage.c[c] for c in data_cols])
                                                          .where(True))
         update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}

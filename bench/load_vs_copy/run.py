@@ -1,0 +1,156 @@
+"""Benchmark: the full pipeline (validation included) vs PostgreSQL's own `psql \\copy`.
+
+    .venv/bin/python bench/load_vs_copy/run.py [--rows 1000000] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+
+Generates N person rows as a CSV with Chinese headers (1 % with a broken ID check
+character), then in the same run: (1) `psql \\copy` of the file into an equivalent plain
+table, (2) `exchange run` of the same file into a fresh warehouse database, in a child
+process whose peak RSS is measured. Prints rows/s of each, the ratio and the peak memory,
+against the targets (≥ 0.5× raw COPY throughput; < 1.5 GB whatever N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from exchange import formats  # noqa: E402
+
+HEADER = "人员编号,姓名,身份证号,性别,出生日期,民族,联系电话,住址,行政区划代码,户号"
+FEED = """\
+agency: bench
+feed: residents
+description: benchmark residents
+source: {kind: file, path: bench/*.csv}
+target: person@1
+mapping:
+  人员编号: source_record_id
+  姓名: name
+  身份证号: id_number
+  性别: {field: gender, values: {男: M, 女: F}}
+  出生日期: birth_date
+  民族: ethnicity
+  联系电话: phone
+  住址: address
+  行政区划代码: division_code
+  户号: household_number
+quality: {max_reject_ratio: 0.05}
+"""
+
+
+def generate(path: Path, n: int, seed: int = 1) -> int:
+    rng = np.random.default_rng(seed)
+    chunk = 200_000
+    bad = 0
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(HEADER + "\n")
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            births = (np.datetime64("1940-01-01") + rng.integers(0, 29000, m)).astype("datetime64[D]").astype(str)
+            seq = rng.integers(0, 1000, m)
+            first17 = [f"610902{b[:4]}{b[5:7]}{b[8:10]}{s:03d}" for b, s in zip(births, seq, strict=True)]
+            checks = formats.resident_id_check_char(pa.array(first17)).to_pylist()
+            lines = []
+            for j in range(m):
+                i = start + j
+                check = checks[j]
+                if i % 100 == 99:
+                    check = "0" if check != "1" else "2"
+                    bad += 1
+                gender = "男" if int(first17[j][16]) % 2 else "女"
+                lines.append(f"B{i:09d},居民{i},{first17[j]}{check},{gender},{births[j]},汉族,"
+                             f"1{38 + i % 2}{i % 100_000_000:08d},陕西省安康市汉滨区{i % 999}号,610902,H{i // 4:08d}")
+            fh.write("\n".join(lines) + "\n")
+    return bad
+
+
+def psql_url(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder and database")
+    args = ap.parse_args()
+
+    from sqlalchemy import create_engine, text
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    db = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{db}"'))
+    url = args.pg.rsplit("/", 1)[0] + f"/{db}"
+    try:
+        project = work / "project"
+        shutil.copytree(REPO / "schemas", project / "schemas")
+        (project / "feeds" / "bench").mkdir(parents=True)
+        (project / "feeds" / "bench" / "residents.yaml").write_text(FEED, encoding="utf-8")
+        csv = work / "landing" / "bench" / "residents.csv"
+        csv.parent.mkdir(parents=True)
+        t = time.perf_counter()
+        bad = generate(csv, args.rows)
+        size = csv.stat().st_size
+        print(f"generated {args.rows:,} rows ({size / 1e6:.0f} MB, {bad:,} with a bad ID) in "
+              f"{time.perf_counter() - t:.1f} s: {csv}")
+
+        cols = ", ".join(f"c{i} text" for i in range(10))
+        subprocess.run(["psql", psql_url(url), "-qc", f"CREATE TABLE raw_copy ({cols})"], check=True)
+        t = time.perf_counter()
+        subprocess.run(["psql", psql_url(url), "-qc", f"\\copy raw_copy FROM '{csv}' WITH (FORMAT csv, HEADER true)"],
+                       check=True)
+        copy_s = time.perf_counter() - t
+
+        env = {**os.environ, "EXCHANGE_HOME": str(project), "EXCHANGE_WAREHOUSE_URL": url,
+               "EXCHANGE_LANDING_DIR": str(work / "landing"), "EXCHANGE_STAGING_DIR": str(work / "staging"),
+               "EXCHANGE_REPORTS_DIR": str(work / "reports")}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", "from exchange.cli import run_cli; run_cli()", "run",
+                               "bench.residents"], env=env, capture_output=True, text=True)
+        pipe_s = time.perf_counter() - t
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if proc.returncode != 0:
+            print(proc.stdout[-3000:], proc.stderr[-3000:])
+            raise SystemExit(f"pipeline failed with exit code {proc.returncode}")
+        with create_engine(url).connect() as conn:
+            loaded = conn.execute(text("SELECT count(*) FROM core.person")).scalar_one()
+            quarantined = conn.execute(text("SELECT count(*) FROM quarantine.person")).scalar_one()
+            timings = conn.execute(text("SELECT timings FROM audit.batch")).scalar_one()
+        assert loaded + quarantined == args.rows and quarantined == bad, (loaded, quarantined, bad)
+
+        copy_rps, pipe_rps = args.rows / copy_s, args.rows / pipe_s
+        ratio = pipe_rps / copy_rps
+        print(f"psql \\copy      : {copy_s:7.2f} s  {copy_rps:12,.0f} rows/s")
+        print(f"exchange run    : {pipe_s:7.2f} s  {pipe_rps:12,.0f} rows/s  (stages: {timings})")
+        print(f"ratio           : {ratio:.2f}× raw COPY throughput (target ≥ 0.50×) "
+              f"{'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
+        print(f"peak memory     : {peak_mb:,.0f} MB (target < 1,536 MB) {'OK' if peak_mb < 1536 else 'OVER'}"
+              f"{'' if before == 0 else ' (includes earlier children)'}")
+        print(f"rows            : {loaded:,} loaded + {quarantined:,} quarantined = {args.rows:,}")
+    finally:
+        admin.dispose()
+        if not args.keep:
+            with create_engine(args.pg, isolation_level="AUTOCOMMIT").connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
