@@ -184,7 +184,7 @@ def feeds_list() -> None:
     for col in ("feed", "target", "source", "schedule", "max reject", "spec file"):
         t.add_column(col, overflow="fold")
     for fid, f in sorted(cat.feeds.items()):
-        t.add_row(fid, f.target, f"{f.source.kind}: {f.source.path}", f.schedule or "-",
+        t.add_row(fid, f.target, f.source.summary(), f.schedule or "-",
                   f"{f.quality.max_reject_ratio:.0%}", cat.feed_files[fid])
     console.print(t)
 
@@ -213,9 +213,16 @@ def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress) -> Any:
     from exchange.runner import run_feed
 
     task = progress.add_task(feed_id, total=None)
+    current = {"stage": ""}
+
+    def advance(stage: str, n: int) -> None:
+        if stage != current["stage"]:  # one counter per stage: rows extracted, then rows validated
+            current["stage"] = stage
+            progress.update(task, description=f"{feed_id}: {stage}", completed=0)
+        progress.advance(task, n)
+
     try:
-        return run_feed(feed_id, settings=settings, catalog=cat,
-                        progress=lambda _stage, n: progress.advance(task, n))
+        return run_feed(feed_id, settings=settings, catalog=cat, progress=advance)
     except DataQualityError as exc:
         outcome = getattr(exc, "outcome", None)
         if outcome is None:
@@ -301,6 +308,23 @@ def batches(feed: Annotated[str | None, typer.Option(help="only this feed")] = N
                   str(r["rows_loaded"] or 0), str(r["rows_quarantined"] or 0), str(r["started_at"]),
                   (r["error"] or "")[:120])
     console.print(t)
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Create or upgrade the warehouse (Alembic): the fixed tables and every schema's tables."""
+    from exchange.warehouse.engine import describe, make_engine
+    from exchange.warehouse.migrate import migrate
+
+    try:
+        settings, cat = _catalog()
+        engine = make_engine(settings.warehouse_url, root=settings.root)
+        applied = migrate(engine, cat.schemas.values())
+    except ExchangeError as exc:
+        _fail(exc)
+    for line in applied:
+        console.print(f"  {line}")
+    console.print(f"warehouse {describe(engine)} is up to date ({len(applied)} change(s) applied)")
 
 
 @app.command("sql")

@@ -28,13 +28,14 @@ import exchange
 from connectors import connector_for
 from exchange import staging
 from exchange.audit import ledger
+from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
 from exchange.errors import DataQualityError, TerminalError
 from exchange.mapping import Mapper
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
 from exchange.spec.catalog import Catalog, load_catalog
-from exchange.spec.feed import FeedSpec
+from exchange.spec.feed import FeedSpec, FileSourceSpec
 from exchange.spec.reasons import GENERIC_MESSAGES, Reason
 from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
 from exchange.spec.settings import Settings
@@ -157,14 +158,15 @@ class FeedRun:
                 for r in rs:
                     split.reasons[(r.rule, r.field or "")] += 1
             if progress:
-                progress("rows", rb.num_rows)
+                progress("validate", rb.num_rows)
             faults.point("validate.chunk")
         return split
 
     def check_empty_source(self, connector: Any, split: _Split) -> None:
         """A source with no rows must still have the mapped columns (a header-only file)."""
         if split.rows_in == 0:
-            self.mapper.check_columns(connector.columns(), self.feed.source.path)
+            source = self.feed.source
+            self.mapper.check_columns(connector.columns(), source.path if source.kind == "file" else source.summary())
 
     def _flag_duplicates(self, table: pa.Table, reasons: dict[int, list[Reason]], split: _Split) -> None:
         keys = table.column(SOURCE_RECORD_ID).to_pylist()
@@ -389,6 +391,7 @@ class BatchRun:
                 ledger.set_state(conn, batch_id, "validated", rows_valid=split.rows_valid, reject_ratio=ratio,
                                  report_path=str(report) if report else None,
                                  timings=self._timed(conn, batch_id, "validate", time.perf_counter() - t))
+                audit_records.record_validation_result(conn, batch_id, folder)  # hash-chained, counts only
         except BaseException as exc:
             self._failed(batch_id, exc)
             raise
@@ -419,6 +422,7 @@ class BatchRun:
             with self.engine.begin() as conn:
                 ledger.set_state(conn, batch_id, "staged",
                                  timings=self._timed(conn, batch_id, "stage", time.perf_counter() - t))
+                audit_records.record_manifest(conn, batch_id, folder)  # hash-chained manifest
         except BaseException as exc:
             self._failed(batch_id, exc)
             raise
@@ -468,6 +472,7 @@ class BatchRun:
                                  rows_updated=counts.updated, rows_unchanged=counts.unchanged, reject_ratio=ratio,
                                  timings=self._timed(conn, batch_id, "load", time.perf_counter() - t), error=error,
                                  finished_at=_now())
+                audit_records.record_load(conn, batch_id)  # hash-chained outcome
         except BaseException as exc:
             self._failed(batch_id, exc)
             raise
@@ -506,7 +511,7 @@ def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog
             if first.already_loaded:
                 return first
             batch_id = first.batch_id
-            checked = batch.validate(batch_id)
+            checked = batch.validate(batch_id, progress=progress)
             batch.stage(batch_id)
             batch.load(batch_id)
             outcome = batch.publish(batch_id)
@@ -527,6 +532,51 @@ def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> 
     with engine.connect() as conn:
         rows = ledger.recent_batches(conn, limit=limit)
     return write_index(settings.reports_dir, rows, generated=_now())
+
+
+CATALOG_SNAPSHOT = "catalog.json"
+
+
+def publish_catalog(*, settings: Settings | None = None, catalog: Catalog | None = None) -> dict[str, Any]:
+    """Refresh what consumers and auditors read after core tables changed: the reports index and
+    ``<reports>/catalog.json`` — per entity its schema version, the rows of ``core.<entity>`` and
+    the last published batch (ids, counts and times only, never row values). The Airflow DAG
+    ``exchange.publish_shares`` runs it on the core tables' asset events. Returns a summary."""
+    from sqlalchemy import func, select
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        schemas = [catalog.schemas[name] for name in sorted(catalog.schemas)]
+        ensure_tables(engine, schemas, audit_tables.metadata)
+        batch = audit_tables.batch
+        entities: dict[str, Any] = {}
+        with engine.connect() as conn:
+            for schema in schemas:
+                rows = conn.execute(select(func.count()).select_from(EntityTables(schema).core)).scalar_one()
+                last = conn.execute(
+                    select(batch.c.batch_id, batch.c.feed, batch.c.rows_loaded, batch.c.finished_at)
+                    .where(batch.c.entity == schema.name, batch.c.state == "published")
+                    .order_by(batch.c.finished_at.desc(), batch.c.batch_id.desc()).limit(1)).mappings().first()
+                entities[schema.name] = {
+                    "table": f"core.{schema.name}", "schema_version": schema.version, "rows": int(rows),
+                    "last_published_batch": ({**dict(last), "finished_at": str(last["finished_at"])}
+                                             if last else None)}
+        generated = _now()
+        index = refresh_reports_index(engine, settings)
+        snapshot = {"generated": generated.isoformat(), "warehouse": engine.url.get_backend_name(),
+                    "entities": entities}
+        path = settings.reports_dir / CATALOG_SNAPSHOT
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(snapshot, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+        log.info("catalog snapshot of %s tables written to %s", len(entities), path)
+        return {"snapshot": str(path), "reports_index": str(index), "tables": len(entities),
+                "rows": {name: e["rows"] for name, e in entities.items()}}
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -551,7 +601,9 @@ def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
     catalog = catalog or load_catalog(settings.root)
     run = FeedRun(catalog, feed_id, settings, today=today)
     path = path.resolve()
-    source = run.feed.source.model_copy(update={"path": path.name})
+    declared = run.feed.source  # a sample of a sql/http feed is checked as a plain file
+    source = (declared.model_copy(update={"path": path.name, "mode": "snapshot"}) if declared.kind == "file"
+              else FileSourceSpec(kind="file", path=path.name))
     connector = connector_for(source, base_dir=path.parent, feed_id=feed_id, batch_rows=settings.batch_rows)
     validator = BatchValidator(run.compiled, feed_id=feed_id, today=today)
     rejects: list[dict[str, Any]] = []
@@ -575,6 +627,9 @@ class DemoResult:
     reports_index: str
     truth_path: str
     mismatches: list[str]
+    linking: Any = None
+    """The master person index run after the feeds (``exchange.linking.LinkResult``), with
+    pairwise precision / recall against the city's truth in ``linking.metrics``."""
 
     @property
     def matches_truth(self) -> bool:
@@ -616,7 +671,7 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     """Generate the synthetic city into the landing zone and run every feed on it."""
     import shutil
 
-    from exchange.demo import DEFAULT_SEED, generate_city
+    from exchange.demo import DEFAULT_SEED, demo_sources, generate_city
     from exchange.warehouse.engine import describe, namespace_file
 
     engine = make_engine(settings.warehouse_url, root=settings.root)
@@ -635,12 +690,15 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     truth_path = settings.landing_dir.parent / "demo_truth.json"
     truth.write(truth_path)
     run_one = run_one or (lambda fid: _run_tolerant(fid, settings, catalog))
-    outcomes = [run_one(fid) for fid in sorted(catalog.feeds) if fid in truth.feeds]
+    with demo_sources(settings.landing_dir, catalog):  # the registry database and the mediation API
+        outcomes = [run_one(fid) for fid in sorted(catalog.feeds) if fid in truth.feeds]
     mismatches = compare_with_truth(engine, catalog, outcomes, truth)
     docs_index = refresh_reports_index(engine, settings)
     result = DemoResult(outcomes=outcomes, warehouse=describe(engine), reports_index=str(docs_index),
                         truth_path=str(truth_path), mismatches=mismatches)
     engine.dispose()
+    say("linking persons across agencies (master person index)")
+    result.linking = link_persons(settings, catalog, truth=truth, say=say)
     return result
 
 
@@ -649,3 +707,405 @@ def _run_tolerant(feed_id: str, settings: Settings, catalog: Catalog) -> BatchOu
         return run_feed(feed_id, settings=settings, catalog=catalog)
     except DataQualityError as exc:
         return exc.outcome  # type: ignore[attr-defined]
+
+
+# --- audit: reprocessing quarantine, lineage of a row, the auditor's report ------------------------
+
+RESOLUTION = "resolution.parquet"
+RESOLUTION_SCHEMA = pa.schema([
+    pa.field("_origin_batch", pa.string()), pa.field("_source_file", pa.string()),
+    pa.field("_source_row", pa.int64()), pa.field("outcome", pa.string()),
+    pa.field("_row_hash", pa.string()), pa.field("reasons", pa.string()),
+])
+
+
+def reprocess_quarantine(feed_id: str, *, batch: str | None = None, settings: Settings | None = None,
+                         catalog: Catalog | None = None, today: dt.date | None = None,
+                         requested_by: str | None = None) -> BatchOutcome:
+    """Re-validate the open quarantine rows of ``feed_id`` (or of one of its batches) with the
+    current mapping and suite, as one reprocessing batch staged and sealed like any other.
+
+    Rows that now pass are upserted into core and their quarantine rows marked ``resolved``;
+    rows that still fail stay open with their new reasons; one ``quarantine_resolution``
+    ledger entry records which. rows_in = rows_loaded + rows_quarantined holds for the batch.
+    A version older than the one already in core is not loaded (``key.superseded``). The id is
+    deterministic: running it again with nothing changed is a no-op."""
+    run = BatchRun(feed_id, settings=settings, catalog=catalog, today=today)
+    try:
+        with run.lock():
+            return _reprocess(run, batch, requested_by)
+    finally:
+        run.engine.dispose()
+
+
+def _reprocess(run: BatchRun, only: str | None, requested_by: str | None) -> BatchOutcome:
+    from exchange.audit import quarantine as audit_q
+    from exchange.validation.suites import suite_to_golden
+
+    feed, schema = run.feed, run.schema
+    tables = EntityTables(schema)
+    with run.engine.connect() as conn:
+        origins = audit_q.origin_batches(conn, feed.feed_id, only)
+        rows = audit_q.open_rows(conn, tables.quarantine, origins)
+    if not rows:
+        return BatchOutcome(feed=feed.feed_id, batch_id="", state="nothing to reprocess",
+                            max_reject_ratio=feed.quality.max_reject_ratio)
+    version = code_version(run.settings.root)
+    spec = json.dumps(feed.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    suite = hashlib.sha256(json.dumps(suite_to_golden(run.run.compiled), sort_keys=True, ensure_ascii=False,
+                                      default=str).encode()).hexdigest()
+    digest = audit_q.rows_digest(rows)
+    batch_id = audit_q.reprocess_batch_id(feed.agency, feed.feed, spec, schema.version, suite, version, digest)
+    prior = run.ledger_row(batch_id)
+    if prior and prior["state"] in DONE:
+        return run.outcome(batch_id, already_loaded=True)
+    folder = run.folder(batch_id)
+    source = {"kind": audit_q.SOURCE_KIND, "table": f"quarantine.{schema.name}", "rows": len(rows),
+              "rows_sha256": digest, "batches": sorted({r["_batch_id"] for r in rows})}
+    with run.engine.begin() as conn:
+        ledger.start_batch(conn, batch_id=batch_id, feed=feed.feed_id, agency=feed.agency, entity=schema.name,
+                           schema_version=schema.version, fingerprint=digest, source=source, code_version=version,
+                           max_reject_ratio=feed.quality.max_reject_ratio, now=_now())
+    try:
+        t = time.perf_counter()
+        columns = _reprocess_raw(folder, rows)
+        staging.write_json(folder / staging.EXTRACT, {
+            "batch_id": batch_id, "feed": feed.feed_id, "fingerprint": digest, "source": source, "new_state": None,
+            "rows_in": len(rows), "columns": columns, "interval": None, "requested_by": requested_by})
+        with run.engine.begin() as conn:
+            ledger.set_state(conn, batch_id, "extracted", rows_in=len(rows), staging_path=str(folder),
+                             timings=run._timed(conn, batch_id, "extract", time.perf_counter() - t))
+        top = _reprocess_validate(run, tables, batch_id, folder, origins)
+        _reprocess_stage(run, batch_id, folder)
+        _reprocess_load(run, tables, batch_id, folder, requested_by)
+    except BaseException as exc:
+        run._failed(batch_id, exc)
+        raise
+    outcome = run.publish(batch_id)
+    outcome.top_reasons = top
+    return outcome
+
+
+def _reprocess_raw(folder: Path, rows: list[dict[str, Any]]) -> list[str]:
+    """``raw.parquet`` of a reprocessing batch: each row's original columns as the agency sent them,
+    the meta columns, and the batch it was quarantined in."""
+    from exchange.audit import quarantine as audit_q
+
+    originals = [json.loads(r["original"]) for r in rows]
+    columns = list(dict.fromkeys(c for o in originals for c in o))
+    data: dict[str, Any] = {c: [None if o.get(c) is None else str(o[c]) for o in originals] for c in columns}
+    data["_source_file"] = [r["_source_file"] for r in rows]
+    data["_source_row"] = pa.array([int(r["_source_row"]) for r in rows], type=pa.int64())
+    data["_parse_error"] = [audit_q.parse_error(r["reasons"]) for r in rows]
+    data["_origin_batch"] = [r["_batch_id"] for r in rows]
+    table = pa.table({k: v if isinstance(v, pa.Array) else pa.array(v, type=pa.string()) for k, v in data.items()})
+    sink = staging.ParquetSink(folder / staging.RAW, table.schema)
+    try:
+        sink.write(table)
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return columns
+
+
+def _reprocess_validate(run: BatchRun, tables: EntityTables, batch_id: str, folder: Path,
+                        origins: dict[str, dt.datetime]) -> list[tuple[str, str, int]]:
+    from exchange.audit import quarantine as audit_q
+
+    feed = run.feed
+    validator = BatchValidator(run.run.compiled, feed_id=feed.feed_id, today=run.run.today)
+    valid = staging.ParquetSink(folder / staging.VALID, run.run.valid_schema)
+    rejects = staging.ParquetSink(folder / staging.REJECTS, staging.REJECT_SCHEMA)
+    resolution = staging.ParquetSink(folder / RESOLUTION, RESOLUTION_SCHEMA)
+    current: dict[str, Any] = {}
+    counts: Counter = Counter()
+    superseded = 0
+
+    def chunks() -> Iterator[pa.RecordBatch]:
+        # One origin batch per chunk, so the callbacks below know where each row came from.
+        for rb in staging.read_batches(folder / staging.RAW, run.settings.batch_rows):
+            col = rb.column("_origin_batch")
+            for origin in dict.fromkeys(col.to_pylist()):
+                part = rb.filter(pc.equal(col, origin))
+                current.update(origin=origin, raw=part)
+                yield part
+
+    def resolved(table: pa.Table, outcome: str, hashes: Any, reasons: Any) -> None:
+        n = table.num_rows
+        resolution.write(pa.table({
+            "_origin_batch": pa.array([current["origin"]] * n, type=pa.string()),
+            "_source_file": table.column("_source_file"), "_source_row": table.column("_source_row"),
+            "outcome": pa.array([outcome] * n, type=pa.string()), "_row_hash": hashes, "reasons": reasons,
+        }, schema=RESOLUTION_SCHEMA))
+
+    def on_valid(table: pa.Table) -> None:
+        nonlocal superseded
+        keys = table.column(SOURCE_RECORD_ID).to_pylist()
+        with run.engine.connect() as conn:
+            have = audit_q.current_origin_times(conn, tables.core, tables.quarantine, feed.agency, keys)
+        arrived = origins[current["origin"]]
+        stale = [i for i, k in enumerate(keys) if k in have and have[k][1] >= arrived]
+        fresh = table
+        if stale:
+            keep = pc.invert(pc.is_in(pa.array(range(table.num_rows)), pa.array(stale)))
+            fresh = table.filter(keep)
+            on_reject(_superseded_rejects(table, stale, current["raw"], {k: have[k][0] for k in keys if k in have}))
+            superseded += len(stale)
+        valid.write(fresh)
+        counts["valid"] += fresh.num_rows
+        resolved(fresh, "loaded", fresh.column("_row_hash"), pa.nulls(fresh.num_rows, pa.string()))
+
+    def on_reject(table: pa.Table) -> None:
+        rejects.write(table)
+        counts["rejected"] += table.num_rows
+        resolved(table, "quarantined", pa.nulls(table.num_rows, pa.string()), table.column("reasons"))
+
+    t = time.perf_counter()
+    try:
+        split = run.run.stream(chunks(), validator, on_valid, on_reject)
+        for sink in (valid, rejects, resolution):
+            sink.close()
+    except BaseException:
+        for sink in (valid, rejects, resolution):
+            sink.abort()
+        raise
+    if counts["valid"] + counts["rejected"] != split.rows_in:
+        raise TerminalError(f"reprocessing batch {batch_id}: {split.rows_in} rows in but {counts['valid']} valid + "
+                            f"{counts['rejected']} rejected; nothing was loaded")
+    if superseded:
+        split.reasons[("key.superseded", SOURCE_RECORD_ID)] += superseded
+    report = None
+    merged = validator.merged_result(batch_id=batch_id)
+    if merged is not None:
+        report = DataDocs(run.settings.reports_dir).publish(run.run.compiled.suite, merged, batch_id=batch_id,
+                                                             feed_id=feed.feed_id, run_time=_now())
+    summary = validator.summary()
+    ratio = counts["rejected"] / split.rows_in if split.rows_in else 0.0
+    staging.write_json(folder / staging.VALIDATION, {
+        "batch_id": batch_id, "suite": run.run.compiled.suite.name, "rows_in": split.rows_in,
+        "rows_valid": counts["valid"], "rows_rejected": counts["rejected"], "reject_ratio": ratio,
+        "top_reasons": _top(split.reasons), "report": str(report) if report else None, "expectations": summary,
+        "reprocessing": True, "superseded": superseded})
+    with run.engine.begin() as conn:
+        ledger.record_validation(conn, batch_id=batch_id, suite=run.run.compiled.suite.name, rows=summary, now=_now())
+        ledger.set_state(conn, batch_id, "validated", rows_valid=counts["valid"], reject_ratio=ratio,
+                         report_path=str(report) if report else None,
+                         timings=run._timed(conn, batch_id, "validate", time.perf_counter() - t))
+        audit_records.record_validation_result(conn, batch_id, folder)
+    return _top(split.reasons)
+
+
+def _superseded_rejects(table: pa.Table, stale: list[int], raw: pa.RecordBatch,
+                        current_batch: dict[str, str]) -> pa.Table:
+    source_columns = [c for c in raw.schema.names if not c.startswith("_")]
+    originals = {(f, r): {c: row[c] for c in source_columns}
+                 for row in raw.to_pylist() for f, r in [(row["_source_file"], row["_source_row"])]}
+    out: dict[str, list[Any]] = {name: [] for name in staging.REJECT_SCHEMA.names}
+    for i in stale:
+        f, r = table.column("_source_file")[i].as_py(), table.column("_source_row")[i].as_py()
+        key = table.column(SOURCE_RECORD_ID)[i].as_py()
+        reason = Reason(SOURCE_RECORD_ID, "key.superseded", None,
+                        f"a newer version of this record is already loaded (batch {current_batch.get(key)}); "
+                        f"this older one stays in quarantine")
+        out["_source_file"].append(f)
+        out["_source_row"].append(r)
+        out["source_record_id"].append(key)
+        out["original"].append(json.dumps(originals.get((f, r), {}), ensure_ascii=False))
+        out["reasons"].append(json.dumps([reason.as_dict()], ensure_ascii=False))
+        out["rules"].append("key.superseded")
+    return pa.table(out, schema=staging.REJECT_SCHEMA)
+
+
+def _reprocess_stage(run: BatchRun, batch_id: str, folder: Path) -> None:
+    t = time.perf_counter()
+    info = staging.read_json(folder / staging.EXTRACT)
+    checked = staging.read_json(folder / staging.VALIDATION)
+    manifest = staging.seal(folder, staging.Manifest(
+        feed=run.feed.feed_id, batch_id=batch_id, schema=run.schema.name, schema_version=run.schema.version,
+        source_fingerprint=info["fingerprint"], source=info["source"], rows_in=info["rows_in"],
+        rows_valid=checked["rows_valid"], rows_rejected=checked["rows_rejected"]),
+        names=(staging.RAW, staging.VALID, staging.REJECTS, RESOLUTION))
+    if manifest.files[RESOLUTION]["rows"] != manifest.rows_in:
+        raise TerminalError(f"reprocessing batch {batch_id}: {RESOLUTION} holds {manifest.files[RESOLUTION]['rows']} "
+                            f"rows, expected {manifest.rows_in}; run it again")
+    with run.engine.begin() as conn:
+        ledger.set_state(conn, batch_id, "staged", timings=run._timed(conn, batch_id, "stage", time.perf_counter() - t))
+        audit_records.record_manifest(conn, batch_id, folder)
+
+
+def _reprocess_load(run: BatchRun, tables: EntityTables, batch_id: str, folder: Path,
+                    requested_by: str | None) -> None:
+    import pyarrow.parquet as pq
+
+    from exchange.audit import quarantine as audit_q
+
+    t = time.perf_counter()
+    manifest = staging.verify(folder)
+    rows = pq.read_table(folder / RESOLUTION).to_pylist()
+    loaded = [(r["_origin_batch"], r["_source_file"], r["_source_row"], r["_row_hash"]) for r in rows
+              if r["outcome"] == "loaded"]
+    failing = [(r["_origin_batch"], r["_source_file"], r["_source_row"], r["reasons"]) for r in rows
+               if r["outcome"] != "loaded"]
+    now = _now()
+    with run.engine.begin() as conn:
+        counts = upsert_core(conn, tables, batch_id=batch_id, agency=run.feed.agency,
+                             batches=staging.read_batches(folder / staging.VALID), now=now)
+        resolved = audit_q.mark_resolved(conn, tables.quarantine, [k[:3] for k in loaded], by=batch_id, at=now)
+        still = audit_q.mark_rechecked(conn, tables.quarantine, failing, by=batch_id, at=now)
+        if counts.total != manifest.rows_valid or resolved != len(loaded) or still != len(failing) \
+                or manifest.rows_in != resolved + still:
+            raise TerminalError(f"reprocessing batch {batch_id}: {manifest.rows_in} rows in, staged "
+                                f"{manifest.rows_valid} to load, but loaded {counts.total}, resolved {resolved} and "
+                                f"kept {still} open (expected {len(failing)}); the load was rolled back")
+        ledger.set_state(conn, batch_id, "loaded", rows_valid=manifest.rows_valid, rows_loaded=resolved,
+                         rows_quarantined=still, rows_inserted=counts.inserted, rows_updated=counts.updated,
+                         rows_unchanged=counts.unchanged, reject_ratio=still / manifest.rows_in,
+                         timings=run._timed(conn, batch_id, "load", time.perf_counter() - t), finished_at=_now())
+        audit_records.record_load(conn, batch_id)
+        audit_q.record_resolution(
+            conn, batch_id=batch_id, feed=run.feed.feed_id, entity=run.schema.name, rows_in=manifest.rows_in,
+            resolved=loaded, by=requested_by,
+            still_open=[(b, f, r, ",".join(dict.fromkeys(x["rule"] for x in json.loads(reasons))))
+                        for b, f, r, reasons in failing])
+
+
+def row_lineage(table: str, key: str, *, settings: Settings | None = None,
+                catalog: Catalog | None = None) -> dict[str, Any] | None:
+    """Lineage of one warehouse row (``core.person``, ``police:R0000123``); see exchange.audit.lineage."""
+    from exchange.audit import lineage as audit_lineage
+    from exchange.errors import ConfigError
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    namespace, _, name = table.rpartition(".")
+    if namespace not in ("", "core") or name not in catalog.schemas:
+        raise ConfigError(f"lineage covers core.<entity>; {table!r} is not one of: "
+                          f"{', '.join('core.' + s for s in sorted(catalog.schemas))}")
+    try:
+        agency, record = audit_lineage.parse_key(key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    schema = catalog.schemas[name]
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        ensure_tables(engine, [schema], audit_tables.metadata)
+        t = EntityTables(schema)
+        with engine.connect() as conn:
+            return audit_lineage.lineage(conn, core=t.core, history=t.history, quarantine=t.quarantine,
+                                         agency=agency, record_id=record)
+    finally:
+        engine.dispose()
+
+
+def audit_report(*, since: dt.date, until: dt.date | None = None, out: Path | None = None,
+                 settings: Settings | None = None, catalog: Catalog | None = None) -> Path:
+    """Write the auditors' HTML report (see exchange.audit.report); return its path."""
+    from exchange.audit import report as audit_report_html
+    from exchange.warehouse.engine import describe
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    schemas = [catalog.schemas[n] for n in sorted(catalog.schemas)]
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        ensure_tables(engine, schemas, audit_tables.metadata)
+        quarantines = {s.name: EntityTables(s).quarantine for s in schemas}
+        with engine.connect() as conn:
+            return audit_report_html.write_report(
+                conn, out or settings.reports_dir / "audit-report.html", since=since, until=until,
+                quarantines=quarantines, warehouse=describe(engine), now=_now())
+    finally:
+        engine.dispose()
+
+
+# --- master person index (exchange.linking) and the profile API (exchange.api) ----------------
+
+
+def demo_truth_keys(truth: Any, catalog: Catalog) -> dict[tuple[str, str, str, str], str]:
+    """The demo city's truth as record identity (agency, entity, record id, role) → true person."""
+    from exchange.linking.records import primary_role
+
+    keys: dict[tuple[str, str, str, str], str] = {}
+    for feed_id, ft in truth.feeds.items():
+        if not ft.person_keys or feed_id not in catalog.feeds:
+            continue
+        spec = catalog.feed(feed_id)
+        entity = catalog.schema_for(spec).name
+        role = primary_role(entity)
+        for record_id, person in ft.person_keys.items():
+            keys[(spec.agency, entity, record_id, role)] = person
+    return keys
+
+
+def link_persons(settings: Settings | None = None, catalog: Catalog | None = None, *, retrain: bool = False,
+                 evaluate: bool = False, truth: Any = None, say: Callable[[str], None] = log.info) -> Any:
+    """Link every person-bearing record of the warehouse into ``mdm.*`` (one person_uid per real
+    person). ``evaluate`` (or a demo ``truth``) also measures pairwise precision / recall against the
+    demo city's truth (``<landing>/../demo_truth.json``). Returns ``exchange.linking.LinkResult``."""
+    from exchange import linking
+    from exchange.errors import ConfigError
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    if evaluate and truth is None:
+        from exchange.demo.truth import CityTruth
+
+        path = settings.landing_dir.parent / "demo_truth.json"
+        if not path.exists():
+            raise ConfigError(f"{path}: no demo truth to evaluate against; run `exchange demo` first")
+        truth = CityTruth.read(path)
+    keys = demo_truth_keys(truth, catalog) if truth is not None else None
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        ensure_tables(engine, [catalog.schemas[n] for n in sorted(catalog.schemas)], linking.metadata)
+        result = linking.link_persons(engine, linking.load_link_config(settings.root), retrain=retrain,
+                                      truth=keys, say=say)
+        linking.ensure_profile_indexes(engine)
+    finally:
+        engine.dispose()
+    return result
+
+
+def person_profile(ident: str, *, settings: Settings | None = None) -> dict[str, Any] | None:
+    """The profile of a person_uid or ID number (``exchange person ID``); None if nobody matches."""
+    from exchange import linking
+
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        linking.ensure_mdm_tables(engine)
+        with engine.connect() as conn:
+            return linking.person_profile(conn, ident)
+    finally:
+        engine.dispose()
+
+
+def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -> Any:
+    """The FastAPI app serving ``GET /persons/{id}`` on the warehouse (``exchange serve``).
+
+    The admin key comes from ``EXCHANGE_API_ADMIN_KEY`` unless given; without one every request
+    is refused (401)."""
+    import os
+
+    from sqlalchemy import create_engine
+
+    from exchange import linking
+    from exchange.api import admin_key_authorizer, create_app
+
+    settings = settings or Settings.from_env()
+    if settings.warehouse_url.startswith("postgresql"):
+        engine = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8)
+    else:
+        engine = make_engine(settings.warehouse_url, root=settings.root)
+    linking.ensure_mdm_tables(engine)
+    reader = linking.ProfileReader()
+
+    def profile(ident: str) -> dict[str, Any] | None:
+        with engine.connect() as conn:
+            return reader.profile(conn, ident)
+
+    key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")
+    app = create_app(profile, admin_key_authorizer(key))
+    app.state.engine = engine
+    return app

@@ -69,7 +69,7 @@ def generate(path: Path, n: int, seed: int = 1) -> int:
                 i = start + j
                 check = checks[j]
                 if i % 100 == 99:
-                    check = "0" if check != "1" else "2"
+                    check = "0" if check != "0" else "1"
                     bad += 1
                 gender = "男" if int(first17[j][16]) % 2 else "女"
                 lines.append(f"B{i:09d},居民{i},{first17[j]}{check},{gender},{births[j]},汉族,"

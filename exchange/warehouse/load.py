@@ -76,6 +76,9 @@ def _with_constants(batch: pa.RecordBatch, extra: dict[str, object], columns: li
         else:
             arr = pa.array([value] * n, type=pa.string())
         table = table.append_column(name, arr)
+    for name in columns:  # columns the rows do not carry (e.g. set later by reprocessing) stay NULL
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(n, pa.string()))
     return table.select(columns)
 
 
@@ -131,8 +134,18 @@ def _dialect_insert(conn: Connection):
 
 def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
                 batches: Iterable[pa.RecordBatch], now: dt.datetime) -> UpsertCounts:
-    """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions."""
+    """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions.
+
+    When the agency has no rows in the table yet (its first load) there is nothing to
+    compare or supersede: rows go straight in (COPY on PostgreSQL). Keys are unique within
+    a batch (duplicates were quarantined), so no conflict is possible.
+    """
     core, hist = tables.core, tables.history
+    first = conn.execute(select(core.c[SOURCE_AGENCY]).where(core.c[SOURCE_AGENCY] == agency).limit(1)).first()
+    if first is None:
+        n = _insert(conn, core, batches, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
+        log.info("core.%s: first load of %s, %s rows inserted", tables.schema.name, agency, n)
+        return UpsertCounts(inserted=n)
     stage = _stage_table(tables)
     stage.drop(conn, checkfirst=True)
     stage.create(conn)
