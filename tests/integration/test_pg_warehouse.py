@@ -38,7 +38,8 @@ mapping:
   行政区划代码: division_code
 quality: {max_reject_ratio: 0.2}
 """
-OTHER_FEED = FEED.replace("feed: residents", "feed: other").replace("police/*.csv", "other/*.csv")
+OTHER_FEED = (FEED.replace("agency: police", "agency: justice").replace("feed: residents", "feed: other")
+              .replace("police/*.csv", "other/*.csv"))
 
 
 def make_rows(n: int, *, bad_every: int = 100, seed: int = 1) -> tuple[str, int]:
@@ -64,7 +65,7 @@ def make_rows(n: int, *, bad_every: int = 100, seed: int = 1) -> tuple[str, int]
 @pytest.fixture
 def pg_project(project: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     write(project / "feeds" / "police" / "residents.yaml", FEED)
-    write(project / "feeds" / "police" / "other.yaml", OTHER_FEED)
+    write(project / "feeds" / "justice" / "other.yaml", OTHER_FEED)
     env = {"EXCHANGE_HOME": str(project), "EXCHANGE_WAREHOUSE_URL": pg_url,
            "EXCHANGE_LANDING_DIR": str(tmp_path / "landing"), "EXCHANGE_STAGING_DIR": str(tmp_path / "staging"),
            "EXCHANGE_REPORTS_DIR": str(tmp_path / "reports"), "EXCHANGE_BATCH_ROWS": "2000"}
@@ -124,7 +125,7 @@ def test_existing_warehouse_is_migrated_additively(pg_project: Settings) -> None
     path.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
     feed = pg_project.root / "feeds" / "police" / "residents.yaml"
     feed.write_text(FEED.replace("person@1", "person@2"), encoding="utf-8")
-    (pg_project.root / "feeds" / "police" / "other.yaml").unlink()
+    (pg_project.root / "feeds" / "justice" / "other.yaml").unlink()
     with pytest.raises(ConfigError, match=r"core\.person\.ethnicity: type TEXT → BIGINT"):
         run_feed("police.residents", settings=pg_project)
     assert q(pg_project, "SELECT data_type FROM information_schema.columns WHERE table_schema='core' "
@@ -156,7 +157,7 @@ def test_sigkill_during_load_then_rerun_loses_and_duplicates_nothing(pg_project:
         # The upsert path runs when the agency already has rows (a first load is a plain COPY).
         write(pg_project.landing_dir / "police" / "r.csv", "\n".join(csv.splitlines()[:1001]) + "\n")
         run_feed("police.residents", settings=pg_project)
-    before = q(pg_project, "SELECT count(*) FROM core.person")
+    before = q(pg_project, "SELECT count(*) FROM core.person") if point == "load.upsert" else [(0,)]
     write(pg_project.landing_dir / "police" / "r.csv", csv)
     marker = tmp_path / f"{point}.reached"
     proc = _spawn(pg_project, point, marker)
@@ -186,11 +187,12 @@ def test_second_run_of_a_feed_is_refused_while_other_feeds_proceed(pg_project: S
         _wait_for(marker, proc)
         with pytest.raises(TransientError, match="another run holds its lock"):
             run_feed("police.residents", settings=pg_project)
-        other = run_feed("police.other", settings=pg_project)  # a different feed is not blocked
+        other = run_feed("justice.other", settings=pg_project)  # a different feed is not blocked
         assert other.state == "published"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     out = run_feed("police.residents", settings=pg_project)
     assert out.state == "published"
-    assert q(pg_project, "SELECT source_agency, count(*) FROM core.person GROUP BY 1") == [("police", 3000)]
+    assert q(pg_project, "SELECT source_agency, count(*) FROM core.person GROUP BY 1 ORDER BY 1") == [
+        ("justice", 3000), ("police", 3000)]
