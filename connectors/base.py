@@ -18,6 +18,17 @@ JSON-able dict: a watermark, the files already taken, ...) and the run's data ``
 (under Airflow: the DAG run's data interval). After ``batches()`` is exhausted,
 ``new_state()`` returns what to save; the runner stores it in ``audit.feed_state`` in the
 same transaction as the load, so a batch that fails to load does not advance it.
+
+The fingerprint of an incremental source is a SHA-256 of (source spec, starting state,
+interval, and what the source holds beyond the state: a probe of the window for ``sql``, the
+records' digest for ``http``, the new files' hashes for a drop folder). The same spec, state,
+interval and data give the same batch id, so a failed run is retried as the same batch. When
+the source holds nothing beyond the state, the fingerprint is the one saved in the state
+(``state["fingerprint"]``, the batch that produced it): re-running is then a no-op
+("already loaded"), not a new empty batch.
+
+Source kinds are a closed set (``file``, ``sql``, ``http``), each registered by its
+``kind``; a spec names a kind, never a Python import path.
 """
 
 from __future__ import annotations
@@ -72,7 +83,11 @@ class Connector(ABC):
 
     @abstractmethod
     def columns(self) -> list[str]:
-        """The source's own column names (no meta columns), known even when it has no rows."""
+        """The source's own column names (no meta columns), known even when it has no rows.
+
+        A source that can only learn them from its rows (a JSON API, an empty drop folder)
+        answers from its state, or on a feed's very first run raises SourceError saying so.
+        """
 
     def describe(self) -> dict[str, object]:
         """What was read, for the batch manifest and lineage (files and their hashes)."""
@@ -83,11 +98,41 @@ class Connector(ABC):
         return None
 
 
+def batch_schema(columns: list[str]) -> pa.Schema:
+    """The schema of every batch: the source columns as strings, then the meta columns."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(c, pa.string()) for c in columns]
+                     + [pa.field("_source_file", pa.string()), pa.field("_source_row", pa.int64()),
+                        pa.field("_parse_error", pa.string())])
+
+
+def string_batch(schema: pa.Schema, rows: list[list[str | None]], source: str, first_row: int,
+                 errors: list[str | None] | None = None) -> pa.RecordBatch:
+    """Rows of source values (strings or None) as one record batch, numbered from ``first_row``."""
+    import pyarrow as pa
+
+    width = len(schema) - len(META_COLUMNS)
+    n = len(rows)
+    if n:
+        columns = [pa.array(list(col), type=pa.string()) for col in zip(*rows, strict=True)]
+    else:
+        columns = [pa.array([], type=pa.string()) for _ in range(width)]
+    if width == 0:
+        columns = []
+    columns.append(pa.array([source] * n, type=pa.string()))
+    columns.append(pa.array(range(first_row, first_row + n), type=pa.int64()))
+    columns.append(pa.array(errors if errors is not None else [None] * n, type=pa.string()))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
 def connector_for(spec: SourceSpec, *, base_dir: Path, feed_id: str,
                   batch_rows: int = DEFAULT_BATCH_ROWS, state: dict[str, Any] | None = None,
                   interval: Interval | None = None) -> Connector:
     """Build the connector registered for ``spec.kind``."""
-    import connectors.file  # noqa: F401  (registers the file kind)
+    import connectors.file
+    import connectors.http
+    import connectors.sql  # noqa: F401  (each module registers its kind)
 
     cls = Connector.registry.get(spec.kind)
     if cls is None:

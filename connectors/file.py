@@ -1,9 +1,22 @@
 """The ``file`` source kind: CSV, TSV, Excel, JSON, NDJSON and Parquet files on disk.
 
-``source.path`` is a file or a glob relative to the project folder; the files it
+``source.path`` is a file or a glob relative to the landing folder; the files it
 matches are read in sorted order and must all have the same column set (the first
 file's column order is used). See ``connectors.readers`` for the formats and
 ``connectors.encoding`` for how text encodings are detected.
+
+``mode: snapshot`` (the default) reads every matching file on every run; the fingerprint
+is the SHA-256 of their paths and contents.
+
+``mode: drop_folder`` takes each new file exactly once. The state remembers every file
+taken, by name and SHA-256 (with its size and mtime, so an unchanged file is not hashed
+again); a file whose name and content were taken before is never re-read, and the same name
+with new content is a new file. A file is not taken while it may still be written: a name
+ending ``.part``/``.tmp``/``.partial``/``.crdownload`` or starting with ``.`` or ``~$``, a file
+modified less than ``settle_seconds`` ago, or one whose size or mtime changes while it is
+hashed; it is picked up by a later run. The fingerprint is the SHA-256 of the new files'
+paths and contents; with no new file it is the state's (the batch that took the last files).
+State: ``{"taken": {path: {"sha256", "bytes", "mtime_ns"}}, "columns", "fingerprint"}``.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ import contextlib
 import glob
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +45,13 @@ log = logging.getLogger(__name__)
 
 HASH_CHUNK_BYTES = 1 << 20
 GLOB_CHARS = frozenset("*?[")
+IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".filepart")
+IN_PROGRESS_PREFIXES = (".", "~$")
+
+
+def in_progress_name(name: str) -> bool:
+    """A name that, by convention, marks a file still being written (``x.csv.part``, ``.x.csv.swp``)."""
+    return name.startswith(IN_PROGRESS_PREFIXES) or name.lower().endswith(IN_PROGRESS_SUFFIXES)
 META_TYPES = (pa.string(), pa.int64(), pa.string())  # _source_file, _source_row, _parse_error
 
 
@@ -87,13 +108,24 @@ class FileConnector(Connector):
         self._files: list[SourceFile] | None = None
         self._infos: list[FileInfo] | None = None
         self._columns: list[str] | None = None
+        self._fingerprint: str | None = None
+        self._taken: dict[str, dict[str, Any]] = {}
+        self._not_yet: list[str] = []
+        self._read_done = False
+
+    @property
+    def drop_folder(self) -> bool:
+        return self.spec.mode == "drop_folder"
 
     # ------------------------------------------------------------ public surface
 
     def files(self) -> list[SourceFile]:
         """The matched files in sorted order (SourceError if none match)."""
         if self._files is None:
-            self._files = [self._source_file(display, path) for display, path in self._match()]
+            matched = self._match()
+            if self.drop_folder:
+                matched = self._new_files(matched)
+            self._files = [self._source_file(display, path) for display, path in matched]
         return self._files
 
     def columns(self) -> list[str]:
@@ -104,6 +136,14 @@ class FileConnector(Connector):
         """
         if self._columns is None:
             files = self.files()
+            if not files:
+                known = (self.state or {}).get("columns")
+                if known is not None:
+                    self._columns = list(known)
+                    return self._columns
+                raise SourceError(f"feed {self.feed_id}: no file has arrived in the drop folder "
+                                  f"({self.spec.path!r} under {self.base_dir}) yet; nothing to load",
+                                  source=self.spec.path)
             first = files[0]
             columns = _file_columns(first)
             for other in files[1:]:
@@ -119,9 +159,10 @@ class FileConnector(Connector):
 
     def file_infos(self) -> list[FileInfo]:
         """Path, SHA-256 and size of every matched file (hashed once, then cached)."""
+        files = self.files()  # a drop folder hashes its new files while choosing them
         if self._infos is None:
             infos = []
-            for f in self.files():
+            for f in files:
                 try:
                     digest, size = sha256_file(f.path)
                 except OSError as exc:
@@ -131,16 +172,40 @@ class FileConnector(Connector):
         return self._infos
 
     def fingerprint(self) -> str:
-        h = hashlib.sha256()
-        for info in sorted(self.file_infos(), key=lambda i: i.path):
-            h.update(f"{info.path}\0{info.sha256}\n".encode())
-        return h.hexdigest()
+        if self._fingerprint is None:
+            infos = self.file_infos()
+            state = self.state or {}
+            if self.drop_folder and not infos and state.get("fingerprint"):
+                log.info("%s: no new file in the drop folder", self.feed_id)
+                self._fingerprint = str(state["fingerprint"])
+            else:
+                h = hashlib.sha256()
+                for info in sorted(infos, key=lambda i: i.path):
+                    h.update(f"{info.path}\0{info.sha256}\n".encode())
+                self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def describe(self) -> dict[str, object]:
-        return {"kind": self.kind,
-                "files": [{"path": i.path, "sha256": i.sha256, "bytes": i.bytes} for i in self.file_infos()]}
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "files": [{"path": i.path, "sha256": i.sha256, "bytes": i.bytes} for i in self.file_infos()]}
+        if self.drop_folder:
+            out["mode"] = "drop_folder"
+            out["not_yet_settled"] = list(self._not_yet)
+        return out
+
+    def new_state(self) -> dict[str, Any] | None:
+        if not self.drop_folder or not self._read_done:
+            return None
+        taken = dict((self.state or {}).get("taken") or {})
+        taken.update(self._taken)
+        return {"taken": dict(sorted(taken.items())), "columns": self._columns or (self.state or {}).get("columns"),
+                "fingerprint": self.fingerprint()}
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        if not self.files():  # a drop folder with no new file
+            self._read_done = True
+            return
         columns = self.columns()
         schema = self.schema()
         for f in self.files():
@@ -155,6 +220,7 @@ class FileConnector(Connector):
             except OSError as exc:
                 raise _os_error(f, exc) from exc
             log.info("%s: read %s rows", f.display, n)
+        self._read_done = True
 
     # ------------------------------------------------------------ internals
 
@@ -175,13 +241,57 @@ class FileConnector(Connector):
             path = self.base_dir / hit
             if path.is_file():
                 found.append((self._display(hit), path))
-        if not found:
+        if not found and not self.drop_folder:
             raise SourceError(f"feed {self.feed_id}: source.path {pattern!r} matched no file under "
                               f"{self.base_dir}; check the path (relative to the project folder) and "
                               f"that the export has arrived", source=pattern)
         found.sort(key=lambda item: item[0])
         log.debug("%s: %s matched %s files", self.feed_id, pattern, len(found))
         return found
+
+    def _new_files(self, matched: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        """Drop folder: the matched files not taken before and no longer being written, hashed."""
+        taken = (self.state or {}).get("taken") or {}
+        settle = self.spec.settle_seconds
+        now = time.time()
+        new: list[tuple[str, Path]] = []
+        infos: list[FileInfo] = []
+        for display, path in matched:
+            if in_progress_name(path.name):
+                log.debug("%s: %s is still being written (its name says so)", self.feed_id, display)
+                continue
+            try:
+                before = path.stat()
+                if now - before.st_mtime < settle:
+                    log.info("%s: %s was modified %.0fs ago (settle_seconds %s); left for a later run",
+                             self.feed_id, display, max(0.0, now - before.st_mtime), settle)
+                    self._not_yet.append(display)
+                    continue
+                prev = taken.get(display)
+                if prev and prev.get("bytes") == before.st_size and prev.get("mtime_ns") == before.st_mtime_ns:
+                    continue
+                digest, size = sha256_file(path)
+                after = path.stat()
+            except FileNotFoundError:
+                continue  # removed while we looked: not ours to take
+            except OSError as exc:
+                raise SourceError(f"{display}: cannot read the file ({exc.strerror or exc}); check that it is "
+                                  f"readable", source=display) from exc
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != after.st_size:
+                log.info("%s: %s changed while it was hashed; left for a later run", self.feed_id, display)
+                self._not_yet.append(display)
+                continue
+            record = {"sha256": digest, "bytes": size, "mtime_ns": after.st_mtime_ns}
+            if prev and prev.get("sha256") == digest:
+                self._taken[display] = record  # same content touched again: remember its new mtime
+                continue
+            self._taken[display] = record
+            new.append((display, path))
+            infos.append(FileInfo(display, digest, size))
+        self._infos = infos
+        log.info("%s: %s new file(s) in the drop folder, %s not settled yet", self.feed_id, len(new),
+                 len(self._not_yet))
+        return new
 
     def _display(self, hit: str) -> str:
         p = Path(hit)

@@ -26,6 +26,17 @@ app = typer.Typer(help="Agency Data Exchange: validate agency feeds against shar
                   pretty_exceptions_show_locals=False)
 schemas_app = typer.Typer(help="The shared canonical schemas.", invoke_without_command=True)
 app.add_typer(schemas_app, name="schemas")
+audit_app = typer.Typer(help="For auditors: the hash-chained ledger, lineage of a row, the audit report.",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+quarantine_app = typer.Typer(help="Quarantined rows: re-validate them after a mapping or schema fix.",
+                             no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+grants_app = typer.Typer(help="Sharing: grants/<agency>.yaml → roles, masked share_<agency> views, privileges; "
+                              "API keys; the access log.", no_args_is_help=True)
+app.add_typer(grants_app, name="grants")
+grant_keys_app = typer.Typer(help="Per-agency API keys of the profile API (stored hashed).", no_args_is_help=True)
+grants_app.add_typer(grant_keys_app, name="key")
 
 # Wide tables when piped (CI logs, files); the terminal's width otherwise.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -341,6 +352,9 @@ def sql(query: Annotated[str, typer.Argument(help="a SELECT over core.*, quarant
     try:
         settings, _ = _catalog()
         engine = make_engine(settings.warehouse_url, root=settings.root)
+        from exchange.access.sqlite import install as install_masks
+
+        install_masks(engine)  # SQLite: the masks the share views call
         with engine.connect() as conn:
             res = conn.execute(text(query))
             cols = list(res.keys())
@@ -391,6 +405,527 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
             err.print(f"  {line}")
         raise typer.Exit(EXIT_INVALID_ROWS)
     console.print("[green]every feed's loaded and quarantined counts match the seeded defects[/]")
+    if result.linking is not None:
+        console.print(_link_table(result.linking))
+        if result.linking.metrics:
+            console.print(f"person linking against the city's truth: {_metrics_line(result.linking.metrics)}")
+        console.print("  profiles      exchange person <person_uid or ID number>   (API: exchange serve)")
+
+
+# --- audit and quarantine (auditors) --------------------------------------------------------------
+
+
+def _audit_engine() -> Any:
+    from exchange.audit import tables as audit_tables
+    from exchange.warehouse.engine import make_engine
+    from exchange.warehouse.load import ensure_tables
+
+    settings, _ = _catalog()
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    ensure_tables(engine, [], audit_tables.metadata)
+    return engine
+
+
+@audit_app.command("verify")
+def audit_verify(anchor: Annotated[list[str] | None, typer.Option(
+        help="SEQ:HASH printed by an earlier verify and kept outside the warehouse; repeatable")] = None) -> None:
+    """Check the whole hash chain (and audit.batch / audit.validation against it); name the first
+    broken entry. Exit 0 intact, 1 broken. Prints the head to record elsewhere."""
+    from exchange.audit import chain, records
+
+    try:
+        engine = _audit_engine()
+        with engine.connect() as conn:
+            result = chain.verify(conn, anchors=anchor or [])
+            mismatches = records.crosscheck(conn)
+    except ValueError as exc:
+        _fail(ConfigError(str(exc)))
+    except ExchangeError as exc:
+        _fail(exc)
+    if result.ok:
+        console.print(f"[green]ledger intact[/]: {result.entries:,} entries, every hash and link checks out")
+    else:
+        err.print(f"[bold red]ledger broken at entry {result.first_broken.seq}[/]: {escape(str(result.first_broken))}")
+        for p in result.problems[1:20]:
+            err.print(f"  also {escape(str(p))}")
+    for m in mismatches:
+        err.print(f"[red]differs from the ledger:[/] {escape(m)}")
+    console.print(f"head (record it elsewhere; check it later with --anchor): {result.anchor}")
+    if not result.ok or mismatches:
+        raise typer.Exit(EXIT_INVALID_ROWS)
+
+
+@audit_app.command("log")
+def audit_log(kind: Annotated[str | None, typer.Option(help="only this kind of entry")] = None,
+              subject: Annotated[str | None, typer.Option(help="only entries about this batch / grant / feed")]
+              = None, limit: int = 30) -> None:
+    """The newest ledger entries (audit.ledger)."""
+    from exchange.audit import chain
+
+    try:
+        engine = _audit_engine()
+        with engine.connect() as conn:
+            found = chain.entries(conn, kind=kind, subject=subject, newest_first=True, limit=limit)
+    except ExchangeError as exc:
+        _fail(exc)
+    t = Table(title="audit.ledger (newest first)", title_justify="left")
+    for col in ("seq", "recorded (UTC)", "kind", "subject", "hash", "payload"):
+        t.add_column(col, overflow="fold")
+    for e in found:
+        t.add_row(str(e.seq), str(e.recorded_at), e.kind, e.subject, e.hash[:16] + "…",
+                  escape(e.payload[:160] + ("…" if len(e.payload) > 160 else "")))
+    console.print(t)
+
+
+@audit_app.command("lineage")
+def audit_lineage(table: Annotated[str, typer.Argument(help="core.<entity>, e.g. core.person")],
+                  key: Annotated[str, typer.Argument(help="SOURCE_AGENCY:SOURCE_RECORD_ID, e.g. police:R0000123")],
+                  as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Where one warehouse row came from: batch, source and its SHA-256, schema and code version,
+    validation result, staged files re-checked against the manifest and the ledger, earlier versions.
+    Exit 1 when a staged file or the manifest no longer matches."""
+    from exchange.runner import row_lineage
+
+    try:
+        settings, cat = _catalog()
+        found = row_lineage(table, key, settings=settings, catalog=cat)
+    except ExchangeError as exc:
+        _fail(exc)
+    if found is None:
+        err.print(f"[red]{escape(key)} is not in {escape(table)}, its history or its quarantine[/]")
+        raise typer.Exit(EXIT_INVALID_ROWS)
+    if as_json:
+        console.print_json(json.dumps(found, ensure_ascii=False, default=str))
+    else:
+        _print_lineage(found)
+    staged = found.get("staged") or {}
+    if found.get("current") and not staged.get("ok"):
+        raise typer.Exit(EXIT_INVALID_ROWS)
+
+
+def _print_lineage(found: dict[str, Any]) -> None:
+    console.print(f"[bold]{escape(found['table'])} {escape(found['key'])}[/]")
+    cur, b = found.get("current"), found.get("batch") or {}
+    if cur is None:
+        console.print("  not in the table now (only earlier or quarantined versions below)")
+    else:
+        src = b.get("source") or {}
+        files = src.get("files") or []
+        t = Table(show_header=False, title="current version", title_justify="left")
+        t.add_column("what", style="bold")
+        t.add_column("value", overflow="fold")
+        t.add_row("batch", f"{b.get('batch_id')} ({b.get('feed')}, {b.get('state')}, started {b.get('started_at')})"
+                  + (" — reprocessing of quarantined rows" if b.get("reprocessing") else ""))
+        t.add_row("loaded at", str(cur["_loaded_at"]))
+        t.add_row("source row", f"{cur['_source_file']} record {cur['_source_row']}")
+        for f in files:
+            t.add_row("source file", f"{f.get('path')}  sha256 {f.get('sha256')}")
+        if not files:
+            t.add_row("source", escape(json.dumps({k: v for k, v in src.items() if k != 'batches'},
+                                                  ensure_ascii=False, default=str)))
+        t.add_row("source fingerprint", str(b.get("fingerprint")))
+        if found.get("origin"):
+            o = found["origin"]
+            first_files = ", ".join(f"{f.get('path')} sha256 {f.get('sha256')}"
+                                    for f in (o.get("source") or {}).get("files", []))
+            t.add_row("first quarantined in", f"{o.get('batch_id')} for {o.get('quarantined_for')}"
+                      + (f" (source {first_files})" if first_files else ""))
+        t.add_row("schema version", f"{b.get('entity')} {b.get('schema_version')}")
+        t.add_row("code version", str(b.get("code_version")))
+        v = found.get("validation") or {}
+        failing = "; ".join(f"{x['rule']}({x['field']}) {x['unexpected']}/{x['of']}" for x in v.get("failing", []))
+        t.add_row("validation", f"suite {v.get('suite')}: {v.get('passed')} of {v.get('expectations')} expectations "
+                  f"passed" + (f"; failed: {failing}" if failing else ""))
+        t.add_row("row hash", str(cur["_row_hash"]))
+        t.add_row("Data Docs", str(b.get("report_path") or "-"))
+        t.add_row("ledger entries", ", ".join(f"{e['seq']} {e['kind']}" for e in found.get("ledger", [])) or "none")
+        console.print(t)
+        staged = found.get("staged") or {}
+        s = Table(title=f"staged files ({staged.get('folder')})", title_justify="left")
+        for col in ("file", "rows", "sha256 (manifest)", "now"):
+            s.add_column(col, overflow="fold")
+        for f in staged.get("files", []):
+            s.add_row(f["name"], str(f["rows"]), f["sha256"], "[green]matches[/]" if f["ok"] else "[red]DIFFERS[/]")
+        console.print(s)
+        if staged.get("ok"):
+            console.print(f"[green]staged files match the manifest, and the manifest matches ledger entry "
+                          f"{staged.get('ledger_entry')}[/]")
+        else:
+            err.print(f"[bold red]lineage evidence broken:[/] {escape(str(staged.get('problem')))}")
+    if found.get("versions"):
+        h = Table(title="earlier versions (newest first)", title_justify="left")
+        for col in ("batch", "loaded", "superseded", "by batch", "source", "fields changed since"):
+            h.add_column(col, overflow="fold")
+        for v in found["versions"]:
+            h.add_row(v["batch_id"], v["loaded_at"], v["superseded_at"], v["superseded_by"],
+                      f"{v['source_file']} record {v['source_row']}", ", ".join(v["changed_fields"]) or "-")
+        console.print(h)
+    if found.get("quarantined"):
+        q = Table(title="quarantined versions", title_justify="left")
+        for col in ("batch", "source", "rules", "status", "resolved / re-checked by"):
+            q.add_column(col, overflow="fold")
+        for v in found["quarantined"]:
+            later = v["resolved_by"] or (f"{v['rechecked_by']} ({v['recheck_rules']})" if v["rechecked_by"] else "-")
+            q.add_row(v["batch_id"], f"{v['source_file']} record {v['source_row']}", v["rules"], v["status"], later)
+        console.print(q)
+
+
+@audit_app.command("report")
+def audit_report_cmd(since: Annotated[str, typer.Option(help="first day, YYYY-MM-DD (UTC)")],
+                     until: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default: now)")] = None,
+                     out: Annotated[Path | None, typer.Option(help="HTML file to write (default: "
+                                                              "<reports>/audit-report.html)")] = None) -> None:
+    """Write the auditors' HTML report: per agency and feed the batches, counts, failure reasons,
+    pass-rate trends and Data Docs links; grant changes; access per consumer; ledger integrity."""
+    import datetime as dt
+
+    from exchange.runner import audit_report
+
+    try:
+        first = dt.date.fromisoformat(since)
+        last = dt.date.fromisoformat(until) if until else None
+    except ValueError as exc:
+        _fail(ConfigError(f"--since/--until: expected YYYY-MM-DD ({exc})"))
+    try:
+        settings, cat = _catalog()
+        path = audit_report(since=first, until=last, out=out, settings=settings, catalog=cat)
+    except ExchangeError as exc:
+        _fail(exc)
+    console.print(f"audit report: {path}")
+
+
+@quarantine_app.command("reprocess")
+def quarantine_reprocess(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")],
+                         batch: Annotated[str | None, typer.Option(help="only the open rows of this batch")] = None,
+                         by: Annotated[str | None, typer.Option(help="who asks (recorded in the ledger)")] = None
+                         ) -> None:
+    """Re-validate a feed's open quarantine rows with its current mapping and schema: rows that pass
+    are loaded and marked resolved (one ledger entry); the others stay open with their new reasons.
+    Exit 0 when every row now passes, 1 when some are still quarantined."""
+    from exchange.runner import reprocess_quarantine
+
+    try:
+        settings, cat = _catalog()
+        outcome = reprocess_quarantine(feed, batch=batch, settings=settings, catalog=cat,
+                                       requested_by=by or os.environ.get("USER"))
+    except ExchangeError as exc:
+        _fail(exc)
+    if not outcome.batch_id:
+        console.print(f"{feed}: nothing to reprocess — no open quarantine rows, or every open row already failed "
+                      f"under the current feed spec, schema and code")
+        return
+    console.print(_outcome_table([outcome], f"reprocessing batch {outcome.batch_id}"))
+    console.print(f"{outcome.rows_in:,} rows re-checked: {outcome.rows_loaded:,} loaded and resolved, "
+                  f"{outcome.rows_quarantined:,} still quarantined"
+                  + (" (already done: nothing changed since)" if outcome.already_loaded else ""))
+    if outcome.rows_quarantined:
+        raise typer.Exit(EXIT_INVALID_ROWS)
+
+
+# --- master person index ----------------------------------------------------------------------------
+
+
+def _link_table(r: Any) -> Table:
+    t = Table(title=f"linking run {r.run_id} (model {r.model_version}"
+                    f"{', trained now' if r.model_trained else ''})", title_justify="left")
+    for col in ("records", "with ID number", "persons", "new", "merges", "splits", "moves", "retired",
+                "pairs scored", "pairs linked", "seconds"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{r.records:,}", f"{r.records_with_id:,}", f"{r.persons:,}", f"{r.persons_new:,}", str(r.merges),
+              str(r.splits), str(r.moves), str(r.retired), f"{r.pairs_scored:,}", f"{r.pairs_linked:,}",
+              f"{r.timings.get('total', 0):.1f}")
+    return t
+
+
+def _metrics_line(m: dict[str, Any]) -> str:
+    return (f"pairwise precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f} "
+            f"({m['records']:,} records of {m['persons_true']:,} true persons → {m['persons_found']:,} person_uids)")
+
+
+@app.command("link")
+def link(evaluate: Annotated[bool, typer.Option("--evaluate", help="measure pairwise precision / recall / F1 "
+                                                "against the demo city's truth")] = False,
+         retrain: Annotated[bool, typer.Option("--retrain", help="train and save a new model version first")]
+         = False) -> None:
+    """Link every person record of the warehouse into the master person index (mdm.*): one
+    stable person_uid per real person, golden records, merge/split events."""
+    from exchange.runner import link_persons
+
+    try:
+        settings, cat = _catalog()
+        result = link_persons(settings, cat, retrain=retrain, evaluate=evaluate, say=lambda m: err.print(m))
+    except ExchangeError as exc:
+        _fail(exc)
+    console.print(_link_table(result))
+    if result.metrics:
+        console.print(_metrics_line(result.metrics))
+
+
+def _source_text(s: dict[str, Any] | None) -> str:
+    if not s:
+        return ""
+    return f"{s.get('agency')} {s.get('record')} [dim]{s.get('batch')}[/]"
+
+
+def _print_profile(p: dict[str, Any]) -> None:
+    console.print(f"[bold]{p['person_uid']}[/] ({p['status']})"
+                  + (f" — merged from {', '.join(p['merged_from'])}" if p.get("merged_from") else "")
+                  + (f"; agencies: {', '.join(p.get('agencies', []))}" if p.get("agencies") else ""))
+    ident = Table(title="identity (golden record)", title_justify="left")
+    for col in ("field", "value", "source (agency, record, batch)"):
+        ident.add_column(col, overflow="fold")
+    for f, v in p.get("identity", {}).items():
+        ident.add_row(f, escape(str(v["value"])), _source_text(v["source"]))
+    console.print(ident)
+    sections: list[tuple[str, list[str], Any]] = [
+        ("records", ["agency", "entity", "record", "role", "rule", "probability", "batch"], lambda r: [
+            r["agency"], r["entity"], r["record"], r["role"], r["rule"],
+            "" if r["probability"] is None else f"{r['probability']:.3f}", r["batch"]]),
+        ("households", ["household", "relation", "address", "members", "source"], lambda h: [
+            h["household_number"], ", ".join(h["relation"]),
+            (h["registrations"][0]["address"] if h["registrations"] else ""),
+            ", ".join(f"{m['name']}({m['person_uid'] or '-'})" for m in h["members"]),
+            "; ".join(_source_text(r["source"]) for r in h["registrations"])]),
+        ("cases", ["case", "role", "type", "reported", "status", "title", "source"], lambda c: [
+            c["case_number"], c["role"], c.get("case_type", ""), str(c.get("reported_date", "")),
+            c.get("status", ""), c.get("title", ""), _source_text(c["party_source"])]),
+        ("disputes", ["dispute", "role", "category", "status", "accepted", "source"], lambda d: [
+            d["dispute_number"], str(d["role"]), d["category"], d["status"], str(d["accepted_date"]),
+            _source_text(d["source"])]),
+        ("programmes", ["programme", "managing unit", "risk", "start", "end", "source"], lambda g: [
+            g["programme"], g["managing_unit"], str(g.get("risk_level") or ""), str(g["start_date"]),
+            str(g.get("end_date") or ""), _source_text(g["source"])]),
+        ("organizations", ["credit code", "name", "role", "status", "source"], lambda o: [
+            o["credit_code"], o["name"], o["role"], o["status"], _source_text(o["source"])]),
+    ]
+    for key, cols, row in sections:
+        items = p.get(key) or []
+        if not items:
+            continue
+        t = Table(title=key, title_justify="left")
+        for col in cols:
+            t.add_column(col, overflow="fold")
+        for item in items:
+            t.add_row(*[escape(str(x)) if not str(x).startswith(("police", "civil", "justice", "health", "market"))
+                        else str(x) for x in row(item)])
+        console.print(t)
+
+
+@app.command("person")
+def person(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or an 18-digit resident ID number")],
+           as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """A person's profile across agencies: identity, households, cases with roles, disputes,
+    special-population programmes and organizations — every fact with its source agency and batch."""
+    from exchange.runner import person_profile
+
+    try:
+        settings, _ = _catalog()
+        found = person_profile(ident, settings=settings)
+    except ExchangeError as exc:
+        _fail(exc)
+    if found is None:
+        err.print(f"[red]no person with id {escape(ident)}[/] (run `exchange link` after loading person feeds)")
+        raise typer.Exit(EXIT_INVALID_ROWS)
+    if as_json:
+        console.print_json(json.dumps(found, ensure_ascii=False, default=str))
+    else:
+        _print_profile(found)
+
+
+@app.command("serve")
+def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port")] = 8000) -> None:
+    """Serve the HTTP API (GET /persons/{id}); the admin key is EXCHANGE_API_ADMIN_KEY."""
+    import uvicorn
+
+    from exchange.runner import api_app
+
+    try:
+        settings, _ = _catalog()
+        application = api_app(settings)
+    except ExchangeError as exc:
+        _fail(exc)
+    if not os.environ.get("EXCHANGE_API_ADMIN_KEY"):
+        err.print("[yellow]EXCHANGE_API_ADMIN_KEY is not set: every request will be refused (401)[/]")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+# --- sharing: grants, API keys, the access log, the catalogue --------------------------------------------
+
+
+def _changes_table(changes: list[Any], title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("agency", "action", "object", "detail"):
+        t.add_column(col, overflow="fold")
+    for c in changes:
+        t.add_row(c.consumer, c.action, c.object, escape(c.detail))
+    return t
+
+
+def _sqlite_note(dialect: str) -> None:
+    if dialect != "postgresql":
+        err.print("[yellow]SQLite enforces nothing:[/] the share views exist (core.share_<agency>__<entity>), "
+                  "but there are no roles or privileges — anyone with the files reads everything. Share data "
+                  "from PostgreSQL.")
+
+
+@grants_app.command("list")
+def grants_list() -> None:
+    """The grants: per consumer agency its purpose, jurisdiction and the entities it reads."""
+    from exchange.access.apply import describe_rows
+    from exchange.runner import load_grants
+
+    try:
+        settings, cat = _catalog()
+        grants = load_grants(settings, cat)
+    except ExchangeError as exc:
+        _fail(exc)
+    t = Table(title="grants/", title_justify="left")
+    for col in ("agency", "purpose", "entity", "columns (masked / hidden)", "rows", "logins", "profile API"):
+        t.add_column(col, overflow="fold")
+    for g in grants:
+        for i, (entity, share) in enumerate(g.entities.items()):
+            masked = sum(1 for r in share.columns if r.treatment != "full")
+            t.add_row(f"{g.consumer}\n{g.name}" if i == 0 else "", g.purpose if i == 0 else "", entity,
+                      f"{len(share.columns)} ({masked} / {len(share.hidden)})", describe_rows(share),
+                      ", ".join(g.logins) if i == 0 else "", ("yes" if g.profile_api else "no") if i == 0 else "")
+    console.print(t)
+
+
+@grants_app.command("check")
+def grants_check() -> None:
+    """Compare grants/*.yaml with the warehouse: roles, share views, privileges. Exit 0 in sync, 1 on drift."""
+    from exchange.runner import sync_grants
+
+    try:
+        result = sync_grants(apply=False)
+    except ExchangeError as exc:
+        _fail(exc)
+    _sqlite_note(result.dialect)
+    if not result.changes:
+        console.print(f"[green]in sync[/]: the warehouse ({result.warehouse}) matches grants/")
+        return
+    console.print(_changes_table(result.changes, f"{len(result.changes)} difference(s) between grants/ and "
+                                                 f"{result.warehouse} (`exchange grants apply` removes them)"))
+    raise typer.Exit(EXIT_INVALID_ROWS)
+
+
+@grants_app.command("apply")
+def grants_apply(passwords: Annotated[bool, typer.Option(
+        "--passwords", help="(re)set login passwords from EXCHANGE_GRANT_PASSWORD_<AGENCY>__<LOGIN>")] = False,
+                 by: Annotated[str | None, typer.Option(help="who applies (recorded in the ledger)")] = None) -> None:
+    """Materialise the grants: group and login roles, share_<agency> security_barrier views, GRANT on those
+    views only; revoke whatever a grant no longer allows. Idempotent; every change goes to the ledger."""
+    from exchange.runner import sync_grants
+
+    try:
+        result = sync_grants(apply=True, reset_passwords=passwords, by=by or os.environ.get("USER"))
+    except ExchangeError as exc:
+        _fail(exc)
+    _sqlite_note(result.dialect)
+    if result.changes:
+        console.print(_changes_table(result.changes, f"{len(result.changes)} change(s) applied to {result.warehouse}"))
+    console.print(f"[green]grants applied[/]: {len(result.changes)} change(s); the warehouse matches grants/")
+
+
+@grant_keys_app.command("create")
+def grant_key_create(agency: Annotated[str, typer.Argument(help="consumer agency (grants/<agency>.yaml)")],
+                     label: Annotated[str | None, typer.Option(help="what the key is for")] = None) -> None:
+    """Create an API key for an agency; the token is printed once (only its hash is stored)."""
+    from exchange.runner import create_api_key
+
+    try:
+        key_id, token = create_api_key(agency, label=label, by=os.environ.get("USER"))
+    except ExchangeError as exc:
+        _fail(exc)
+    err.print(f"API key {key_id} for {agency} — shown once, store it now:")
+    console.print(token, highlight=False, soft_wrap=True)
+
+
+@grant_keys_app.command("revoke")
+def grant_key_revoke(key_id: Annotated[str, typer.Argument(help="the key id (exk_<key id>.…)")]) -> None:
+    """Revoke an API key."""
+    from exchange.runner import revoke_api_key
+
+    try:
+        done = revoke_api_key(key_id)
+    except ExchangeError as exc:
+        _fail(exc)
+    if not done:
+        err.print(f"[red]no active key {escape(key_id)}[/]")
+        raise typer.Exit(EXIT_INVALID_ROWS)
+    console.print(f"key {key_id} revoked")
+
+
+@grant_keys_app.command("list")
+def grant_key_list(agency: Annotated[str | None, typer.Option(help="only this agency")] = None) -> None:
+    """The API keys (ids, agencies, labels; never the secrets)."""
+    from exchange.runner import api_keys
+
+    try:
+        rows = api_keys(agency)
+    except ExchangeError as exc:
+        _fail(exc)
+    t = Table(title="audit.api_key", title_justify="left")
+    for col in ("key id", "agency", "label", "created", "by", "revoked"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r["key_id"], r["agency"], r["label"] or "", str(r["created_at"]), r["created_by"] or "",
+                  str(r["revoked_at"] or ""))
+    console.print(t)
+
+
+@grants_app.command("access")
+def grants_access(agency: Annotated[str | None, typer.Option(help="only this agency")] = None,
+                  limit: int = 50) -> None:
+    """The access log (audit.access): who asked for what, why, and what they got."""
+    from exchange.runner import access_log
+
+    try:
+        rows = access_log(agency, limit=limit)
+    except ExchangeError as exc:
+        _fail(exc)
+    t = Table(title="audit.access (newest first)", title_justify="left")
+    for col in ("at (UTC)", "agency", "user", "purpose", "case", "what", "subject", "rows", "status", "outcome"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(str(r["accessed_at"]), r["agency"], escape(r["user_id"] or ""), escape(r["purpose"] or ""),
+                  escape(r["case_number"] or ""), escape(r["what"]), r["subject"] or "", str(r["row_count"]),
+                  str(r["status"]), escape(r["outcome"]))
+    console.print(t)
+
+
+@app.command("catalog")
+def catalog_cmd(agency: Annotated[str | None, typer.Option(help="only the views of this consumer agency")] = None,
+                html_path: Annotated[Path | None, typer.Option("--html", help="write a self-contained HTML page")]
+                = None) -> None:
+    """The consumers' catalogue: every shared view with its description, fields, PII classes and masks,
+    owner agency, freshness (last published batch) and quality score (pass rate of the last batches)."""
+    from exchange.access import catalogue
+    from exchange.runner import sharing_catalogue
+
+    try:
+        cat = sharing_catalogue(agency)
+    except ExchangeError as exc:
+        _fail(exc)
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(catalogue.to_html(cat.entries, generated=cat.generated, warehouse=cat.warehouse,
+                                               enforced=cat.enforced), encoding="utf-8")
+        console.print(f"catalogue of {len(cat.entries)} shared view(s): {html_path}")
+        return
+    t = Table(title=f"Shared data catalogue ({cat.warehouse})", title_justify="left")
+    for col in ("view", "description", "fields: PII class → mask", "owner", "rows", "last published", "quality"):
+        t.add_column(col, overflow="fold")
+    for en in cat.entries:
+        fields = "\n".join(f"{f.name}: {f.pii}" + ("" if f.mask == "full" else f" → {f.mask}") for f in en.fields)
+        if en.hidden:
+            fields += f"\n(not shared: {', '.join(en.hidden)})"
+        t.add_row(en.view, escape(en.description), escape(fields), ", ".join(en.owners) or "-", escape(en.rows),
+                  catalogue.when(en.last_published), catalogue.pct(en.quality))
+    console.print(t)
+    if not cat.enforced:
+        _sqlite_note("sqlite")
 
 
 def run_cli() -> None:
@@ -398,7 +933,9 @@ def run_cli() -> None:
     reported in one line (the traceback only with --verbose, since it can hold row values)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns (not raises) a command's typer.Exit code here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

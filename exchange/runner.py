@@ -744,24 +744,26 @@ def _reprocess(run: BatchRun, only: str | None, requested_by: str | None) -> Bat
 
     feed, schema = run.feed, run.schema
     tables = EntityTables(schema)
-    with run.engine.connect() as conn:
-        origins = audit_q.origin_batches(conn, feed.feed_id, only)
-        rows = audit_q.open_rows(conn, tables.quarantine, origins)
-    if not rows:
-        return BatchOutcome(feed=feed.feed_id, batch_id="", state="nothing to reprocess",
-                            max_reject_ratio=feed.quality.max_reject_ratio)
     version = code_version(run.settings.root)
     spec = json.dumps(feed.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     suite = hashlib.sha256(json.dumps(suite_to_golden(run.run.compiled), sort_keys=True, ensure_ascii=False,
                                       default=str).encode()).hexdigest()
+    context = audit_q.context_digest(spec, schema.version, suite, version)
+    with run.engine.connect() as conn:
+        origins = audit_q.origin_batches(conn, feed.feed_id, only)
+        rows = audit_q.open_rows(conn, tables.quarantine, origins,
+                                 skip_checked_by=audit_q.checked_in_context(conn, feed.feed_id, context))
+    if not rows:  # none open, or every open row already failed under this very spec, suite and code
+        return BatchOutcome(feed=feed.feed_id, batch_id="", state="nothing to reprocess",
+                            max_reject_ratio=feed.quality.max_reject_ratio)
     digest = audit_q.rows_digest(rows)
-    batch_id = audit_q.reprocess_batch_id(feed.agency, feed.feed, spec, schema.version, suite, version, digest)
+    batch_id = audit_q.reprocess_batch_id(feed.agency, feed.feed, context, digest)
     prior = run.ledger_row(batch_id)
     if prior and prior["state"] in DONE:
         return run.outcome(batch_id, already_loaded=True)
     folder = run.folder(batch_id)
     source = {"kind": audit_q.SOURCE_KIND, "table": f"quarantine.{schema.name}", "rows": len(rows),
-              "rows_sha256": digest, "batches": sorted({r["_batch_id"] for r in rows})}
+              "rows_sha256": digest, "context": context, "batches": sorted({r["_batch_id"] for r in rows})}
     with run.engine.begin() as conn:
         ledger.start_batch(conn, batch_id=batch_id, feed=feed.feed_id, agency=feed.agency, entity=schema.name,
                            schema_version=schema.version, fingerprint=digest, source=source, code_version=version,
@@ -1102,10 +1104,182 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     reader = linking.ProfileReader()
 
     def profile(ident: str) -> dict[str, Any] | None:
+        # PostgreSQL builds the whole profile in one statement (ProfileReader.profile_json)
         with engine.connect() as conn:
             return reader.profile(conn, ident)
 
     key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")
-    app = create_app(profile, admin_key_authorizer(key))
+    # Sharing: per-agency API keys (audit.api_key), a purpose on every request, the agency's grant
+    # (masks and rows) applied to the profile, every request in audit.access.
+    from exchange.access.gate import ProfileGate
+    from exchange.access.gate import Request as GateRequest
+    from exchange.access.masks import KEY_ENV, master_key
+
+    ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
+    grants = load_grants(settings)
+    master = master_key() if os.environ.get(KEY_ENV) else None
+    gate = ProfileGate(engine, grants, profile, master=master, admin_key=key)
+
+    def through_gate(info: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = gate.handle(GateRequest(**info))
+        return answer.status, answer.body
+
+    app = create_app(profile, admin_key_authorizer(key), gate=through_gate)
     app.state.engine = engine
+    app.state.gate = gate
     return app
+
+
+# --- sharing: grants, API keys, the consumers' catalogue (exchange.access) ---------------------------------
+
+
+def load_grants(settings: Settings | None = None, catalog: Catalog | None = None) -> Any:
+    """Every ``grants/*.yaml``, checked against the schemas (``exchange.access.spec.GrantSet``)."""
+    from exchange.access.apply import role_prefix
+    from exchange.access.spec import load_grants as load
+    from exchange.formats import load_division_codes
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    divisions = load_division_codes(settings.root / "schemas" / "reference" / "gb2260.csv")
+    return load(settings.root, catalog.schemas, catalog.allowed, divisions=divisions, role_prefix=role_prefix())
+
+
+@dataclass
+class GrantSync:
+    changes: list[Any]
+    """``exchange.access.apply.Change``: the differences found (and applied, when ``applied``)."""
+    dialect: str
+    applied: bool
+    warehouse: str
+
+
+def sync_grants(*, apply: bool, settings: Settings | None = None, catalog: Catalog | None = None,
+                reset_passwords: bool = False, by: str | None = None) -> GrantSync:
+    """``exchange grants check`` (apply=False: the differences only) and ``exchange grants apply``:
+    materialise the grants as roles, share_<agency> views and privileges in one transaction, every
+    change recorded in the audit ledger (kind ``grant_change``)."""
+    from exchange.access import apply as sharing
+    from exchange.audit import chain
+    from exchange.warehouse.engine import describe
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    grants = load_grants(settings, catalog)
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    dialect = engine.url.get_backend_name()
+    try:
+        ensure_tables(engine, [catalog.schemas[n] for n in sorted(catalog.schemas)])
+        if not apply:
+            with engine.connect() as conn:
+                return GrantSync(sharing.plan(conn, grants), dialect, False, describe(engine))
+
+        def record(conn: Any, change: Any, grant: Any) -> None:
+            chain.append(conn, "grant_change", change.object[:500], {
+                **change.as_payload(), "by": by, "grant_file": grant.file if grant else None,
+                "grant_sha256": grant.digest if grant else None})
+
+        with engine.begin() as conn:
+            changes = sharing.sync(conn, grants, reset_passwords=reset_passwords, record=record)
+        return GrantSync(changes, dialect, True, describe(engine))
+    finally:
+        engine.dispose()
+
+
+def _access_engine(settings: Settings) -> Any:
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    ensure_tables(engine, [])
+    return engine
+
+
+def create_api_key(agency: str, *, label: str | None = None, by: str | None = None,
+                   settings: Settings | None = None) -> tuple[str, str]:
+    """A new API key of a consumer agency with a grant: (key id, token — shown once, stored hashed)."""
+    from exchange.access import keys
+
+    settings = settings or Settings.from_env()
+    grants = load_grants(settings)
+    keys.require_agency(agency, list(grants.grants))
+    engine = _access_engine(settings)
+    try:
+        with engine.begin() as conn:
+            return keys.create_key(conn, agency, label=label, by=by)
+    finally:
+        engine.dispose()
+
+
+def revoke_api_key(key_id: str, *, settings: Settings | None = None) -> bool:
+    from exchange.access import keys
+
+    settings = settings or Settings.from_env()
+    engine = _access_engine(settings)
+    try:
+        with engine.begin() as conn:
+            return keys.revoke_key(conn, key_id)
+    finally:
+        engine.dispose()
+
+
+def api_keys(agency: str | None = None, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+    from exchange.access import keys
+
+    settings = settings or Settings.from_env()
+    engine = _access_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return keys.list_keys(conn, agency)
+    finally:
+        engine.dispose()
+
+
+def access_log(agency: str | None = None, *, limit: int = 50, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The newest rows of ``audit.access``."""
+    from exchange.access import keys
+
+    settings = settings or Settings.from_env()
+    engine = _access_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return keys.recent_access(conn, agency=agency, limit=limit)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class SharingCatalogue:
+    entries: list[Any]
+    """``exchange.access.catalogue.Entry`` per shared view."""
+    warehouse: str
+    enforced: bool
+    generated: dt.datetime
+
+
+def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = None,
+                      catalog: Catalog | None = None) -> SharingCatalogue:
+    """Every shared view (of one consumer agency, or all) with fields, PII classes, masks, owner
+    agencies, freshness and quality score from ``audit.batch``."""
+    from sqlalchemy import select
+
+    from exchange.access import catalogue
+    from exchange.warehouse.engine import describe
+
+    settings = settings or Settings.from_env()
+    catalog = catalog or load_catalog(settings.root)
+    grants = load_grants(settings, catalog)
+    if agency is not None:
+        grants.get(agency)  # unknown agency → ConfigError naming the known ones
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        ensure_tables(engine, [])
+        b = audit_tables.batch
+        with engine.connect() as conn:
+            batches = [dict(r) for r in conn.execute(
+                select(b.c.batch_id, b.c.feed, b.c.state, b.c.rows_in, b.c.rows_valid, b.c.started_at,
+                       b.c.finished_at)).mappings()]
+        dialect = engine.url.get_backend_name()
+        feeds = {fid: (f.agency, f.target_schema) for fid, f in catalog.feeds.items()}
+        entries = catalogue.build(grants, feeds, batches, agency=agency,
+                                  dialect="postgresql" if dialect == "postgresql" else "sqlite")
+        return SharingCatalogue(entries, describe(engine), dialect == "postgresql", _now())
+    finally:
+        engine.dispose()

@@ -286,7 +286,8 @@ def generate(persons: int, seed: int = 20261128, say: Any = print) -> ScaleCity:
         "source_record_id": hh_number[hh_idx], "household_number": hh_number[hh_idx],
         "household_type": np.where(rng.random(heads.size) < 0.03, "collective", "family").astype(object),
         "head_id_number": _null_where(ids[heads], rng.random(heads.size) < 0.03),
-        "head_name": _typos(rng, name[heads], 0.03), "address": hh_address[hh_idx], "division_code": comm_code[hh_comm[hh_idx]],
+        "head_name": _typos(rng, name[heads], 0.03), "address": hh_address[hh_idx],
+        "division_code": comm_code[hh_comm[hh_idx]],
         "member_count": sizes[hh_idx], "low_income": rng.random(heads.size) < 0.06}, heads, role="head")
     say(f"  civil affairs: {m:,} members, {heads.size:,} households")
 
@@ -377,8 +378,8 @@ def generate(persons: int, seed: int = 20261128, say: Any = print) -> ScaleCity:
     rep = adults[rng.integers(0, adults.size, n_o)]
     code = np.array([f"91610902MA{i:08d}" for i in range(n_o)], dtype=object)
     add("organization", "market_regulation", "organizations", {
-        "source_record_id": code, "credit_code": code, "name": np.array([f"安康市第{i}商贸有限公司" for i in range(n_o)],
-                                                                         dtype=object),
+        "source_record_id": code, "credit_code": code,
+        "name": np.array([f"安康市第{i}商贸有限公司" for i in range(n_o)], dtype=object),
         "legal_representative": name[rep], "legal_rep_id_number": ids[rep],
         "registered_address": np.full(n_o, None, dtype=object), "division_code": p_comm[rep],
         "established_date": np.full(n_o, dt.date(2015, 1, 1)), "status": np.full(n_o, "active", dtype=object),

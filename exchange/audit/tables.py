@@ -1,4 +1,9 @@
-"""``audit.batch`` (one row per batch) and ``audit.validation`` (one row per expectation)."""
+"""``audit.batch`` (one row per batch), ``audit.validation`` (one row per expectation),
+``audit.feed_state`` and ``audit.ledger`` (the hash-chained record, see ``exchange.audit.chain``).
+
+The versioned migrations (``exchange/warehouse/migrations/versions``) create these tables;
+the declarations here are what the code reads and writes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     Table,
     Text,
 )
@@ -81,4 +87,22 @@ feed_state = Table(
     PrimaryKeyConstraint("feed", name="pk_feed_state"),
     schema="audit",
     comment="Incremental progress per feed: watermarks, files already taken.",
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("seq", BigInteger(), nullable=False, autoincrement=False, comment="1, 2, 3, … without gaps"),
+    Column("kind", Text(), nullable=False,
+           comment="batch_manifest, validation_result, batch_load, grant_change, quarantine_resolution, …"),
+    Column("subject", Text(), nullable=False, comment="batch id, grant, feed, … the entry is about"),
+    Column("payload", Text(), nullable=False, comment="canonical JSON (sorted keys, no floats)"),
+    Column("recorded_at", DateTime(), nullable=False, comment="UTC"),
+    Column("prev_hash", String(64), nullable=False, comment="hash of entry seq-1 (64 zeros for seq 1)"),
+    Column("hash", String(64), nullable=False,
+           comment="SHA-256(prev_hash ‖ seq ‖ kind ‖ subject ‖ recorded_at ‖ payload), 0x1f-separated"),
+    PrimaryKeyConstraint("seq", name="pk_ledger"),
+    Index("ix_ledger_subject", "kind", "subject"),
+    schema="audit",
+    comment="Append-only, hash-chained record of manifests, validation results, loads, grant changes "
+            "and quarantine resolutions; `exchange audit verify` checks it.",
 )

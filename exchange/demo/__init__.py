@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from exchange.demo.city import DEFAULT_SEED, generate_city
+from exchange.demo.sources import demo_sources
 from exchange.demo.truth import CityTruth, FeedTruth, SeededDefect
 
-__all__ = ["DEFAULT_SEED", "CityTruth", "FeedTruth", "SeededDefect", "generate_city"]
+__all__ = ["DEFAULT_SEED", "CityTruth", "FeedTruth", "SeededDefect", "demo_sources", "generate_city"]

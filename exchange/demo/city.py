@@ -3,7 +3,8 @@
 :func:`generate_city` writes each feed's file under a landing folder, at a path matching
 the feed's source glob, in its format and encoding, with a known set of defective rows,
 and returns the :class:`CityTruth` to measure the exchange against. The same seed (and
-``today``) gives byte-identical files.
+``today``) gives byte-identical files. Feeds of kind ``sql`` get a SQLite database and feeds
+of kind ``http`` the NDJSON file their demo API serves (see :mod:`exchange.demo.sources`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from exchange.demo.defects import MakeContext, seed_defects
 from exchange.demo.feeds import FEED_BUILDERS
 from exchange.demo.geo import CITY_CODE, BirthplaceCodes, build_geography
 from exchange.demo.people import build_population
+from exchange.demo.sources import source_location, write_sqlite
 from exchange.demo.truth import CityTruth, FeedTruth
 from exchange.demo.world import World, build_cases, build_organizations
 from exchange.demo.writers import DEFAULT_DELIMITERS, WRITERS, WriteOptions
@@ -108,14 +110,27 @@ def emit_feed(world: World, catalog: Catalog, feed_id: str, landing: Path) -> Fe
     rng = world.rng(f"{feed_id}/defects")
     ctx = MakeContext(rng=rng, today=world.today, schema=catalog.schema_for(spec), divisions=world.divisions)
     seeded = seed_defects(table, spec, ctx, rng.uniform(*DEFECT_RATE))
-    relative = landing_path(spec)
-    fmt = spec.source.format or Path(relative).suffix.lstrip(".").lower()
-    if fmt not in WRITERS:
-        raise ConfigError(f"{feed_id}: the demo cannot write format {fmt!r} (known: {', '.join(WRITERS)})")
-    options = _write_options(spec, fmt, world.today)
+    if spec.source.kind == "file":
+        relative = landing_path(spec)
+        fmt = spec.source.format or Path(relative).suffix.lstrip(".").lower()
+        if fmt not in WRITERS:
+            raise ConfigError(f"{feed_id}: the demo cannot write format {fmt!r} (known: {', '.join(WRITERS)})")
+        options = _write_options(spec, fmt, world.today)
+    else:
+        try:
+            relative, fmt = source_location(spec)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
+        options = WriteOptions()
     path = landing / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    WRITERS[fmt](path, seeded.columns, seeded.rows, options)
+    if fmt == "sqlite":
+        if spec.source.kind != "sql" or not spec.source.table:
+            raise ConfigError(f"{feed_id}: the demo writes a table, so source.table must be set")
+        first_update = datetime.datetime.combine(world.today - datetime.timedelta(days=1), datetime.time(9, 0))
+        write_sqlite(path, spec.source.table, seeded.columns, seeded.rows, first_update)
+    else:
+        WRITERS[fmt](path, seeded.columns, seeded.rows, options)
     person_keys = {} if seeded.person_keys is None else dict(
         zip(seeded.record_ids, seeded.person_keys, strict=True))
     log.debug("%s: %d rows, %d defects → %s", feed_id, len(seeded.rows), len(seeded.defects), path)

@@ -64,7 +64,7 @@ class LinkConfig(_Strict):
                                       description="records sampled to train the model")
     u_max_pairs: float = Field(default=4e6, ge=1e4, description="random pairs sampled to estimate u")
     seed: int = 20261128
-    duckdb_memory_limit: str = Field(default="6GB", description="DuckDB's memory limit while linking")
+    duckdb_memory_limit: str = Field(default="3GB", description="DuckDB's memory limit while linking")
     duckdb_threads: int | None = Field(default=None, ge=1)
     survivorship: Survivorship = Field(default_factory=Survivorship)
 

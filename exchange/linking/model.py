@@ -181,12 +181,37 @@ def train_model(con: Any, sample_table: str, *, u_max_pairs: float, seed: int) -
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed, min_count_per_level=None)
     linker.training.estimate_m_from_label_column("id_number")
     settings = linker.misc.save_model_to_json()
-    rows = con.execute(f"SELECT count(*), count(id_number), count(DISTINCT id_number) FROM {sample_table}").fetchall()[0]
-    trained = {"records": rows[0], "records_with_id": rows[1], "id_numbers": rows[2], "u_max_pairs": u_max_pairs,
-               "seed": seed, "seconds": round(time.perf_counter() - started, 2),
-               "method": "u: random sampling; m: pairs sharing a validated ID number"}
+    rows = con.execute(f"SELECT count(*), count(id_number), count(DISTINCT id_number) "
+                       f"FROM {sample_table}").fetchall()[0]
+    label_pairs = con.execute(f"SELECT coalesce(sum(k * (k - 1) // 2), 0) FROM (SELECT count(*) AS k FROM "
+                              f"{sample_table} WHERE id_number IS NOT NULL GROUP BY id_number)").fetchall()[0][0]
     linker.table_management.delete_tables_created_by_splink_from_db()
+    smooth(settings, m_pairs=int(label_pairs), u_pairs=int(u_max_pairs))
+    trained = {"records": rows[0], "records_with_id": rows[1], "id_numbers": rows[2], "label_pairs": int(label_pairs),
+               "u_max_pairs": u_max_pairs, "seed": seed, "m_floor": M_FLOOR, "u_floor": U_FLOOR,
+               "method": "u: random sampling; m: pairs sharing a validated ID number; additive smoothing"}
+    log.info("person model trained in %.1fs on %s records", time.perf_counter() - started, rows[0])
     return PersonModel.from_settings(settings, trained)
+
+
+M_FLOOR = 1e-3
+"""No disagreement level is taken as impossible among matches: the training pairs (records
+sharing an ID number) are cleaner than the records that lack one."""
+U_FLOOR = 1e-7
+
+
+def smooth(settings: dict[str, Any], *, m_pairs: int, u_pairs: int) -> None:
+    """Additive (Laplace) smoothing of m and u over each comparison's levels, with floors, so
+    a level never observed in training gets a small probability instead of Splink's default."""
+    for comp in settings["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for key, n, floor in (("m_probability", m_pairs, M_FLOOR), ("u_probability", u_pairs, U_FLOOR)):
+            raw = [float(lv.get(key) or 0.0) for lv in levels]
+            total = sum(raw) or 1.0
+            values = [max((p / total * n + 1) / (n + len(levels)), floor) for p in raw]
+            norm = sum(values)
+            for lv, v in zip(levels, values, strict=True):
+                lv[key] = v / norm
 
 
 def predict_pairs(con: Any, model: PersonModel, *, prior: float, noid_table: str, idvar_table: str,

@@ -37,6 +37,7 @@ from exchange.formats import (
     resident_id_gender,
 )
 from exchange.formats.text import remove_spaces
+from exchange.linking.store import stream_query
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,15 @@ PERSON_SOURCES: tuple[RecordSource, ...] = (
     RecordSource("organization", "legal_representative", {"id_number": "legal_rep_id_number",
                                                           "name": "legal_representative"}),
 )
+
+
+def primary_role(entity: str) -> str:
+    """The role of the first person an entity's rows name (``dispute`` → ``applicant``)."""
+    for source in PERSON_SOURCES:
+        if source.entity == entity:
+            return source.role
+    raise ValueError(f"{entity!r} is not a person-bearing entity "
+                     f"(known: {', '.join(sorted({s.entity for s in PERSON_SOURCES}))})")
 
 
 @dataclass
@@ -153,8 +163,11 @@ def normalize_id_numbers(values: Any, today: dt.date | None = None) -> pa.Array:
     return pc.if_else(pc.is_null(reasons), ids, pa.scalar(None, pa.string()))
 
 
-def normalize_records(table: pa.Table, today: dt.date | None = None) -> pa.Table:
-    """Raw person records (string columns named after :data:`ATTRIBUTES`) → :data:`RECORD_SCHEMA`."""
+def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: bool = True) -> pa.Table:
+    """Raw person records (string columns named after :data:`ATTRIBUTES`) → :data:`RECORD_SCHEMA`.
+
+    ``pinyin=False`` leaves ``name_py``/``name_fpy`` null (a caller holding every record computes
+    them once per distinct name instead of once per batch)."""
     n = table.num_rows
     null = pa.nulls(n, pa.string())
 
@@ -176,7 +189,7 @@ def normalize_records(table: pa.Table, today: dt.date | None = None) -> pa.Table
     address = remove_spaces(normalize_text(col("address")))
     address = pc.replace_substring_regex(address, _ADDRESS_PREFIX, "")
     address = pc.if_else(pc.equal(pc.utf8_length(address), 0), null, address)
-    name_py, name_fpy = pinyin_columns(name)
+    name_py, name_fpy = pinyin_columns(name) if pinyin else (null, null)
     out = {
         "source_agency": col("source_agency"), "entity": col("entity"),
         "source_record_id": col("source_record_id"), "role": col("role"),
@@ -199,56 +212,8 @@ def _existing_tables(engine: Engine, schema: str) -> set[str]:
         return set()
 
 
-def _rows_to_table(names: list[str], rows: list[Any]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns, strict=True)})
-
-
-def _iter_source(engine: Engine, source: RecordSource, schema: str, batch_rows: int) -> Iterator[pa.Table]:
-    sql = source.select_sql(schema)
-    raw = engine.raw_connection()
-    try:
-        if engine.dialect.name == "postgresql":
-            yield from _iter_pg_copy(raw, sql, batch_rows)
-            return
-        cur = raw.cursor()
-        cur.execute(sql)
-        names = [d[0] for d in cur.description]
-        while rows := cur.fetchmany(batch_rows):
-            yield _rows_to_table(names, [tuple(None if v is None else str(v) for v in r) for r in rows])
-        cur.close()
-    finally:
-        raw.close()
-
-
-def _iter_pg_copy(raw: Any, sql: str, batch_rows: int) -> Iterator[pa.Table]:
-    """PostgreSQL: COPY the query out as CSV to a temporary file and stream it back with Arrow
-    (much faster than fetching rows; memory stays bounded by the CSV block size)."""
-    import tempfile
-
-    import pyarrow.csv as pacsv
-
-    driver = raw.driver_connection
-    with tempfile.TemporaryFile() as tmp:
-        with driver.cursor() as cur:
-            cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-            names = [d.name for d in cur.description]
-            with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for chunk in copy:
-                    tmp.write(chunk)
-        raw.commit()
-        tmp.seek(0)
-        reader = pacsv.open_csv(
-            tmp, read_options=pacsv.ReadOptions(column_names=names, block_size=32 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=True, quoted_strings_can_be_null=False))
-        for batch in reader:
-            yield pa.Table.from_batches([batch])
-
-
 def read_person_records(engine: Engine, tables: SourceTables | None = None,
-                        today: dt.date | None = None) -> Iterator[pa.Table]:
+                        today: dt.date | None = None, *, pinyin: bool = True) -> Iterator[pa.Table]:
     """Normalised person records of every source table present, in bounded batches."""
     tables = tables or SourceTables()
     present = _existing_tables(engine, tables.schema)
@@ -256,10 +221,10 @@ def read_person_records(engine: Engine, tables: SourceTables | None = None,
         if source.entity not in present:
             tables.skipped.append(f"{tables.schema}.{source.entity}")
             continue
-        for raw in _iter_source(engine, source, tables.schema, tables.batch_rows):
+        for raw in stream_query(engine, source.select_sql(tables.schema), tables.batch_rows):
             n = raw.num_rows
             if not n:
                 continue
             raw = raw.append_column("entity", pa.array([source.entity] * n, pa.string()))
             raw = raw.append_column("role", pa.array([source.role] * n, pa.string()))
-            yield normalize_records(raw, today)
+            yield normalize_records(raw, today, pinyin=pinyin)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from exchange.errors import ConfigError
 from exchange.spec import paths
+from exchange.spec.connections import secret_locations, secret_problems
 from exchange.spec.feed import FeedSpec
-from exchange.spec.loading import display_path, parse_model, read_yaml
+from exchange.spec.loading import display_path, format_loc, parse_model, read_yaml
 from exchange.spec.schema import CodeList, EntitySchema
 
 CODES_FILE = "codes.yaml"
@@ -94,7 +95,7 @@ def load_catalog(root: Path | None = None, *, feeds: bool = True) -> Catalog:
     if feeds:
         for path in sorted((root / "feeds").glob("**/*.yaml")):
             shown = display_path(path, root)
-            spec = attempt(lambda p, sh: parse_model(FeedSpec, read_yaml(p, sh), sh), path, shown)
+            spec = attempt(parse_feed, path, shown)
             if spec is None:
                 continue
             found = check_feed(spec, cat, shown, path)
@@ -109,6 +110,22 @@ def load_catalog(root: Path | None = None, *, feeds: bool = True) -> Catalog:
     if problems:
         raise ConfigError(f"{len(problems)} problem(s) in the specs under {root}", problems)
     return cat
+
+
+def parse_feed(path: Path, shown: str) -> FeedSpec:
+    """Read and validate one feed spec; a secret in it is a problem reported with the others."""
+    data = read_yaml(path, shown)
+    secrets = secret_problems(data, shown)
+    try:
+        spec = parse_model(FeedSpec, data, shown)
+    except ConfigError as exc:
+        # a secret key is also an unknown key: say it once, the way that tells what to do
+        noise = {f"{shown}: {format_loc(loc[:-1])}: unknown key {loc[-1]!r}" for loc in secret_locations(data)}
+        problems = secrets + [p for p in (exc.problems or [str(exc)]) if p not in noise]
+        raise ConfigError(f"{shown}: {len(problems)} problem(s)", problems) from None
+    if secrets:
+        raise ConfigError(f"{shown}: {len(secrets)} problem(s)", secrets)
+    return spec
 
 
 def check_feed(spec: FeedSpec, cat: Catalog, shown: str, path: Path | None = None) -> list[str]:

@@ -15,8 +15,9 @@ from exchange.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
-# Discriminator tags pydantic inserts into locations of tagged unions.
-_UNION_TAGS = {"file", "sql", "http"}
+# Discriminator tags pydantic inserts into locations of tagged unions, by the key they follow.
+_UNION_TAGS = {"source": {"file", "sql", "http"},
+               "pagination": {"page", "offset", "cursor", "next_link"}}
 
 
 def display_path(path: Path, root: Path | None = None) -> str:
@@ -47,7 +48,7 @@ def read_yaml(path: Path, shown: str) -> Any:
 
 def format_loc(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for i, p in enumerate(loc)
-             if not (i > 0 and isinstance(p, str) and p in _UNION_TAGS and loc[i - 1] == "source")]
+             if not (i > 0 and isinstance(p, str) and p in _UNION_TAGS.get(str(loc[i - 1]), ()))]
     return ".".join(parts) if parts else "(top level)"
 
 

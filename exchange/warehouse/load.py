@@ -2,8 +2,8 @@
 
 Everything here runs on a connection inside the caller's transaction, so the runner can
 commit the load and its ledger entry as one unit. Re-loading the same batch changes
-nothing: quarantine rows of the batch are replaced, core rows are only touched where the
-row hash differs, and a superseded version is copied to ``core.<entity>_history`` first.
+nothing: quarantine rows already held are kept (never deleted), core rows are only touched
+where the row hash differs, and a superseded version is copied to ``core.<entity>_history`` first.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, and_, delete, func, select
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, and_, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.spec import faults
@@ -116,11 +116,28 @@ def _insert(conn: Connection, table: Table, batches: Iterable[pa.RecordBatch], e
 
 def load_quarantine(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
                     batches: Iterable[pa.RecordBatch], now: dt.datetime) -> int:
-    """Replace the batch's quarantine rows with the staged rejects; return how many."""
+    """Put the batch's staged rejects in quarantine; return how many were staged.
+
+    Quarantined rows are never deleted: a new attempt of a batch that did not load (e.g. over its
+    reject ratio) keeps the rows an earlier attempt quarantined, as they are, and adds the others.
+    """
     q = tables.quarantine
-    conn.execute(delete(q).where(q.c._batch_id == batch_id))
-    return _insert(conn, q, batches, {"_batch_id": batch_id, SOURCE_AGENCY: agency, "status": "open",
-                                      "_quarantined_at": now})
+    extra = {"_batch_id": batch_id, SOURCE_AGENCY: agency, "status": "open", "_quarantined_at": now}
+    held = {(f, int(r)) for f, r in conn.execute(select(q.c._source_file, q.c._source_row)
+                                                  .where(q.c._batch_id == batch_id))}
+    if not held:
+        return _insert(conn, q, batches, extra)
+    staged = 0
+
+    def not_held() -> Iterable[pa.RecordBatch]:
+        nonlocal staged
+        for b in batches:
+            staged += b.num_rows
+            keys = zip(b.column("_source_file").to_pylist(), b.column("_source_row").to_pylist(), strict=True)
+            yield b.filter(pa.array([(f, r) not in held for f, r in keys], type=pa.bool_()))
+
+    _insert(conn, q, not_held(), extra)
+    return staged
 
 
 def _stage_table(tables: EntityTables) -> Table:
@@ -161,7 +178,8 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
 
         data_cols = [c.name for c in core.columns]
         superseded = (select(*[core.c[c] for c in data_cols],
-                             func.cast(now, hist.c._superseded_at.type).label("_superseded_at"),
+                             # a typed literal, not CAST: SQLite's CAST(text AS DATETIME) keeps only the year
+                             literal(now, hist.c._superseded_at.type).label("_superseded_at"),
                              func.cast(batch_id, hist.c._superseded_by.type).label("_superseded_by"))
                       .select_from(core.join(stage, on))
                       .where(core.c._row_hash != stage.c._row_hash))

@@ -70,6 +70,15 @@ def history_table(schema: EntitySchema, metadata: MetaData) -> Table:
                  schema="core", comment=f"Superseded versions of core.{schema.name}")
 
 
+RESOLUTION_COLUMNS = (
+    ("resolved_at", DateTime(), "when a reprocessing batch loaded the row"),
+    ("resolved_by", Text(), "the reprocessing batch that loaded it"),
+    ("rechecked_at", DateTime(), "when it was last re-validated and still failed"),
+    ("rechecked_by", Text(), "the reprocessing batch of that check"),
+    ("recheck_reasons", Text(), "every reason of that check (JSON list)"),
+)
+
+
 def quarantine_table(schema: EntitySchema, metadata: MetaData) -> Table:
     name = schema.name
     return Table(name, metadata,
@@ -81,8 +90,12 @@ def quarantine_table(schema: EntitySchema, metadata: MetaData) -> Table:
                  Column("original", Text(), nullable=False, comment="the row as the agency sent it (JSON)"),
                  Column("reasons", Text(), nullable=False, comment="every reason (JSON list)"),
                  Column("rules", Text(), nullable=False, comment="rule codes, comma-separated"),
-                 Column("status", Text(), nullable=False, server_default="open"),
+                 Column("status", Text(), nullable=False, server_default="open", comment="open or resolved"),
                  Column("_quarantined_at", DateTime(), nullable=False),
+                 # Reprocessing (``exchange quarantine reprocess``): rows are never deleted; a row that
+                 # passes is resolved by the batch that loaded it, one that still fails keeps its
+                 # original reasons and gets the latest ones beside them.
+                 *[Column(name, type_, comment=comment) for name, type_, comment in RESOLUTION_COLUMNS],
                  PrimaryKeyConstraint("_batch_id", "_source_file", "_source_row", name=f"pk_q_{name}"),
                  Index(f"ix_q_{name}_record", SOURCE_AGENCY, SOURCE_RECORD_ID),
                  schema="quarantine", comment=f"Rejected rows for core.{name}")

@@ -30,8 +30,12 @@ CASES = [
      GOOD + "colour: blue\n",
      ["feeds/police/residents.yaml: (top level): unknown key 'colour'"]),
     ("unknown key in source",
+     GOOD.replace("path: police/*.csv}", "path: police/*.csv, colour: blue}"),
+     ["feeds/police/residents.yaml: source: unknown key 'colour'"]),
+    ("password in source",
      GOOD.replace("path: police/*.csv}", "path: police/*.csv, password: hunter2}"),
-     ["feeds/police/residents.yaml: source: unknown key 'password'"]),
+     ["feeds/police/residents.yaml: source.password: secrets never live in specs; name a connection "
+      "(conn: police_db) and set EXCHANGE_CONN_POLICE_DB"]),
     ("unknown source kind",
      GOOD.replace("kind: file", "kind: ftp"),
      ["feeds/police/residents.yaml: source: Input tag 'ftp' found using 'kind' does not match"]),

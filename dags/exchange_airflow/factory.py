@@ -1,0 +1,144 @@
+"""The DAG factory: one Airflow DAG per feed spec, written in YAML, never in Python.
+
+Every valid ``feeds/<agency>/<feed>.yaml`` becomes the DAG ``feed.<agency>.<feed>``::
+
+    extract → validate → stage → load → publish
+
+Each task is a :class:`PythonOperator` calling :mod:`exchange_airflow.tasks` with the feed id
+(the data interval comes from the run). ``load`` has the feed's core table as outlet
+(:mod:`exchange_airflow.assets`); ``publish`` also runs after a skipped ``load`` (nothing new
+to load is not a failure). Owner, tags, description and docs come from the spec; the schedule
+is the spec's cron expression or preset, with real data intervals (``@daily`` runs over the
+previous day), so incremental sources read the run's window and a backfill over a date range
+is one run per interval.
+
+A spec that is invalid is left out and reported by ``exchange_feed_errors.py`` as an import
+error naming the file and every problem in it, while the other feeds load. With
+``EXCHANGE_DAGS_STRICT=1`` (CI) the feeds DAG file itself fails instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pendulum
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, TriggerRule, chain
+from airflow.sdk.configuration import conf
+
+from exchange.spec.feed import FeedSpec
+from exchange.spec.schema import EntitySchema
+from exchange_airflow import tasks
+from exchange_airflow.assets import core_asset
+from exchange_airflow.specs import FeedSpecs, load_specs, strict_mode
+
+DAG_ID_PREFIX = "feed."
+START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+"""First data interval a backfill may start from; runs before it are never created."""
+
+RETRIES = 3
+RETRY_DELAY = dt.timedelta(minutes=1)
+MAX_RETRY_DELAY = dt.timedelta(minutes=15)
+
+TASK_DOCS = {
+    tasks.EXTRACT: "Read the source once (for incremental sources: the run's data interval) into raw Parquet. "
+                   "The batch id, derived from the source's fingerprint, goes to the later tasks as an XCom; "
+                   "a batch already loaded makes them no-ops.",
+    tasks.VALIDATE: "Map the agency's columns to the canonical fields and validate every row with the schema's "
+                    "Great Expectations suite; rejected rows are staged with their reasons.",
+    tasks.STAGE: "Seal the staged Parquet files with a SHA-256 manifest.",
+    tasks.LOAD: "Quarantine the rejected rows; upsert the valid ones into the core table unless the batch is over "
+                "its reject ratio (then the task fails at once). Emits the core table's asset event when rows "
+                "were inserted or updated; skipped when nothing changed.",
+    tasks.PUBLISH: "Mark the batch published and refresh the validation reports index.",
+}
+
+
+def feed_dag_id(feed_id: str) -> str:
+    """``police.residents`` → ``feed.police.residents`` (stable: the DAG's history hangs on it)."""
+    return f"{DAG_ID_PREFIX}{feed_id}"
+
+
+def default_timezone() -> Any:
+    """Airflow's ``[core] default_timezone`` (the schedules' cron expressions are read in it)."""
+    name = conf.get("core", "default_timezone", fallback="utc")
+    return pendulum.local_timezone() if name == "system" else pendulum.timezone(name)
+
+
+def timetable(schedule: str | None) -> Any:
+    """A spec's schedule as a timetable with real data intervals (``None``: triggered only)."""
+    if schedule is None or schedule in ("@once", "@continuous"):
+        return schedule
+    return CronDataIntervalTimetable(schedule, timezone=default_timezone())
+
+
+def dag_tags(spec: FeedSpec, schema: EntitySchema) -> list[str]:
+    return list(dict.fromkeys([*spec.tags, f"agency:{spec.agency}", f"entity:{schema.name}", "exchange-feed"]))
+
+
+def dag_doc(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> str:
+    source = spec.source
+    where = getattr(source, "summary", None)
+    lines = [
+        f"# {spec.feed_id}",
+        "",
+        spec.description.strip(),
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| spec | `{spec_file}` |",
+        f"| agency / owner | {spec.agency} / {spec.owner} |",
+        f"| source | {where() if callable(where) else source.kind} |",
+        f"| target | `core.{schema.name}` (schema {schema.name} {schema.version}, `{spec.target}`) |",
+        f"| natural key | {', '.join(spec.key)} |",
+        f"| max reject ratio | {spec.quality.max_reject_ratio:.1%} |",
+        f"| schedule | {spec.schedule or 'triggered only'} |",
+        "",
+        f"Same work as `exchange run {spec.feed_id}`. Rejected rows land in `quarantine.{schema.name}` with their "
+        f"reasons; every batch is in `audit.batch`. `load` emits the asset `core.{schema.name}` when rows changed.",
+    ]
+    return "\n".join(lines)
+
+
+def feed_dag(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> DAG:
+    """The DAG of one feed (see the module docstring)."""
+    with DAG(
+        dag_id=feed_dag_id(spec.feed_id),
+        description=" ".join(spec.description.split())[:200],
+        schedule=timetable(spec.schedule),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=dag_tags(spec, schema),
+        doc_md=dag_doc(spec, schema, spec_file),
+        default_args={
+            "owner": spec.owner,
+            "retries": RETRIES,
+            "retry_delay": RETRY_DELAY,
+            "retry_exponential_backoff": True,
+            "max_retry_delay": MAX_RETRY_DELAY,
+        },
+    ) as dag:
+        ops = []
+        for name in tasks.FEED_TASKS:
+            extra: dict[str, Any] = {}
+            if name == tasks.LOAD:
+                extra["outlets"] = [core_asset(schema.name)]
+            if name == tasks.PUBLISH:
+                extra["trigger_rule"] = TriggerRule.NONE_FAILED
+            ops.append(PythonOperator(task_id=name, python_callable=getattr(tasks, name),
+                                      op_kwargs={"feed_id": spec.feed_id}, doc_md=TASK_DOCS[name], **extra))
+        chain(*ops)
+    return dag
+
+
+def build_feed_dags(specs: FeedSpecs | None = None, *, strict: bool | None = None) -> dict[str, DAG]:
+    """One DAG per valid feed spec, by DAG id. Strict (default: ``EXCHANGE_DAGS_STRICT``): any
+    invalid spec raises a ConfigError listing every problem, each with its file."""
+    specs = specs or load_specs()
+    if (strict_mode() if strict is None else strict) and specs.problems:
+        raise specs.error()
+    catalog = specs.catalog
+    return {feed_dag_id(fid): feed_dag(spec, catalog.schema_for(spec), catalog.feed_files[fid])
+            for fid, spec in sorted(catalog.feeds.items())}

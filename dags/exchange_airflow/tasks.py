@@ -1,0 +1,256 @@
+"""What the tasks of the exchange's DAGs run: thin calls into the core runner.
+
+A feed DAG's five tasks each call one stage method of :class:`exchange.runner.BatchRun` — the
+same methods ``exchange run FEED`` calls — passing only the feed id and the DAG run's data
+interval; the batch id travels from ``extract`` to the later tasks as an XCom. XComs hold ids
+and counts only, never row values or personal data.
+
+Errors: a :class:`~exchange.errors.TransientError` (an outage, a busy lock) is raised as is,
+so Airflow retries the task; every other error — ``TerminalError``, ``DataQualityError``,
+``ConfigError``, or anything unexpected — becomes an ``AirflowFailException``, which fails the
+task at once without spending retries on work that cannot succeed unchanged.
+
+This module is imported when a DAG file is parsed: the runner (pyarrow, Great Expectations,
+SQLAlchemy engines) is imported inside the callables, when a task runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+
+from exchange.errors import TransientError
+
+if TYPE_CHECKING:
+    from exchange.runner import BatchOutcome, BatchRun
+
+log = logging.getLogger(__name__)
+
+EXTRACT = "extract"
+VALIDATE = "validate"
+STAGE = "stage"
+LOAD = "load"
+PUBLISH = "publish"
+FEED_TASKS = (EXTRACT, VALIDATE, STAGE, LOAD, PUBLISH)
+
+
+# --- plumbing ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def failing_fast(what: str) -> Iterator[None]:
+    """Let TransientError through (Airflow retries it); fail the task at once on anything else."""
+    try:
+        yield
+    except (TransientError, AirflowException):
+        raise
+    except Exception as exc:
+        raise AirflowFailException(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def data_interval(context: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime] | None:
+    """The DAG run's data interval as timezone-aware UTC datetimes (None for a run without one)."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        return None
+    return (dt.datetime.fromtimestamp(start.timestamp(), tz=dt.UTC),
+            dt.datetime.fromtimestamp(end.timestamp(), tz=dt.UTC))
+
+
+def _runtime_setup() -> None:
+    """Run-time only: feeds resolve their named connections from Airflow connections first, then
+    from ``EXCHANGE_CONN_<NAME>`` (idempotent)."""
+    from exchange_airflow.connections import register
+
+    register()
+
+
+@contextlib.contextmanager
+def batch_run(feed_id: str) -> Iterator[BatchRun]:
+    """A BatchRun of ``feed_id`` on the settings of the environment, its engine disposed after."""
+    from exchange.runner import BatchRun
+    from exchange.spec.settings import Settings
+    from exchange_airflow.specs import feed_catalog
+
+    _runtime_setup()
+    settings = Settings.from_env()
+    run = BatchRun(feed_id, settings=settings, catalog=feed_catalog(feed_id, settings.root))
+    try:
+        yield run
+    finally:
+        run.engine.dispose()
+
+
+def _extracted(context: Mapping[str, Any]) -> dict[str, Any]:
+    batch = context["ti"].xcom_pull(task_ids=EXTRACT)
+    if not batch or not batch.get("batch_id"):
+        raise AirflowFailException("no batch id from the extract task of this run; clear the run from extract")
+    return batch
+
+
+def _counts(outcome: BatchOutcome) -> dict[str, Any]:
+    return {"batch_id": outcome.batch_id, "state": outcome.state, "rows_in": outcome.rows_in,
+            "rows_loaded": outcome.rows_loaded, "rows_quarantined": outcome.rows_quarantined,
+            "inserted": outcome.inserted, "updated": outcome.updated, "unchanged": outcome.unchanged,
+            "reject_ratio": round(outcome.reject_ratio, 6)}
+
+
+# --- the feed DAG's tasks ------------------------------------------------------------------------
+
+
+def extract(feed_id: str, **context: Any) -> dict[str, Any]:
+    """Read the source once (for incremental sources: the run's data interval) into raw Parquet."""
+    interval = data_interval(context)
+    with failing_fast(f"feed {feed_id}, extract"), batch_run(feed_id) as run, run.lock():
+        outcome = run.extract(interval=interval)
+    if outcome.already_loaded:
+        log.info("feed %s: batch %s is already %s; the later tasks have nothing to do",
+                 feed_id, outcome.batch_id, outcome.state)
+    else:
+        log.info("feed %s: batch %s extracted, %s rows", feed_id, outcome.batch_id, outcome.rows_in)
+    return {"batch_id": outcome.batch_id, "already_loaded": outcome.already_loaded,
+            "state": outcome.state, "rows_in": outcome.rows_in,
+            "interval": [x.isoformat() for x in interval] if interval else None}
+
+
+def validate(feed_id: str, **context: Any) -> dict[str, Any]:
+    """Map and validate the raw rows against the schema's GX suite."""
+    batch = _extracted(context)
+    if batch["already_loaded"]:
+        log.info("feed %s: batch %s was already loaded; nothing to validate", feed_id, batch["batch_id"])
+        return {"batch_id": batch["batch_id"], "already_loaded": True}
+    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, validate"), batch_run(feed_id) as run, \
+            run.lock():
+        outcome = run.validate(batch["batch_id"])
+    return _counts(outcome)
+
+
+def stage(feed_id: str, **context: Any) -> dict[str, Any]:
+    """Seal the staged files with their SHA-256 manifest."""
+    batch = _extracted(context)
+    if batch["already_loaded"]:
+        log.info("feed %s: batch %s was already loaded; nothing to stage", feed_id, batch["batch_id"])
+        return {"batch_id": batch["batch_id"], "already_loaded": True}
+    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, stage"), batch_run(feed_id) as run, \
+            run.lock():
+        outcome = run.stage(batch["batch_id"])
+    return _counts(outcome)
+
+
+def load(feed_id: str, **context: Any) -> dict[str, Any]:
+    """Quarantine the rejects and upsert the valid rows into ``core.<entity>``.
+
+    Emits the asset event of ``core.<entity>`` (the task's outlet) only when rows of that table
+    were inserted or updated: a batch already loaded, or one whose rows were all unchanged,
+    ends this task as *skipped* — no asset event, so downstream DAGs do not run for nothing.
+    Over the feed's reject ratio, the DataQualityError fails the task at once.
+    """
+    batch = _extracted(context)
+    if batch["already_loaded"]:
+        raise AirflowSkipException(f"feed {feed_id}: batch {batch['batch_id']} was already loaded; "
+                                   f"no rows changed, no asset event")
+    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, load"), batch_run(feed_id) as run, \
+            run.lock():
+        outcome = run.load(batch["batch_id"])
+        entity = run.schema.name
+    counts = _counts(outcome)
+    log.info("feed %s: batch %s loaded: %s inserted, %s updated, %s unchanged, %s quarantined",
+             feed_id, outcome.batch_id, outcome.inserted, outcome.updated, outcome.unchanged,
+             outcome.rows_quarantined)
+    if outcome.inserted + outcome.updated == 0:
+        raise AirflowSkipException(f"feed {feed_id}: batch {outcome.batch_id} loaded, but no row of core.{entity} "
+                                   f"was inserted or updated; no asset event")
+    events = context["outlet_events"]
+    for asset in context["task"].outlets:
+        events[asset].extra = {"feed": feed_id, **counts}
+    return counts
+
+
+def publish(feed_id: str, **context: Any) -> dict[str, Any]:
+    """Mark the loaded batch published and refresh the reports index (runs after a skipped load too)."""
+    batch = _extracted(context)
+    if batch["already_loaded"]:
+        log.info("feed %s: batch %s was already published before this run", feed_id, batch["batch_id"])
+        return {"batch_id": batch["batch_id"], "already_loaded": True}
+    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, publish"), batch_run(feed_id) as run:
+        outcome = run.publish(batch["batch_id"])
+    return _counts(outcome)
+
+
+# --- downstream DAGs -------------------------------------------------------------------------------
+
+
+def triggering_batches(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The feed batches whose asset events started this run (ids and counts from the events' extra)."""
+    found = []
+    events = context.get("triggering_asset_events") or {}
+    for asset, asset_events in events.items():
+        for event in asset_events:
+            extra = dict(getattr(event, "extra", None) or {})
+            found.append({"asset": getattr(asset, "name", str(asset)), "feed": extra.get("feed"),
+                          "batch_id": extra.get("batch_id"), "inserted": extra.get("inserted"),
+                          "updated": extra.get("updated")})
+    return found
+
+
+def _settings_and_catalog() -> tuple[Any, Any]:
+    from exchange.spec.settings import Settings
+    from exchange_airflow.specs import load_specs
+
+    _runtime_setup()
+    settings = Settings.from_env()
+    return settings, load_specs(settings.root).catalog
+
+
+def link_persons(**context: Any) -> dict[str, Any]:
+    """Link the person records of the warehouse into the master person index (``mdm.person``)."""
+    batches = triggering_batches(context)
+    log.info("person linking triggered by %s asset event(s): %s", len(batches),
+             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    with failing_fast("person linking"):
+        from exchange import runner
+
+        linker = getattr(runner, "link_persons", None)
+        if linker is None:
+            raise AirflowSkipException("exchange.runner.link_persons is not available in this version of the "
+                                       "exchange: person linking skipped (no mdm.person asset event)")
+        settings, catalog = _settings_and_catalog()
+        result = linker(settings=settings, catalog=catalog)
+    summary = _summary(result)
+    log.info("person linking done: %s", summary)
+    return {"triggered_by": [b["batch_id"] for b in batches], **summary}
+
+
+def publish_catalog(**context: Any) -> dict[str, Any]:
+    """Refresh what consumers and auditors read after a core table changed (the reports index and
+    the catalog snapshot; the grants' share views join here when they exist)."""
+    batches = triggering_batches(context)
+    log.info("publishing triggered by %s asset event(s): %s", len(batches),
+             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    with failing_fast("publish shares"):
+        from exchange.runner import publish_catalog as publish
+
+        settings, catalog = _settings_and_catalog()
+        snapshot = publish(settings=settings, catalog=catalog)
+    return {"triggered_by": [b["batch_id"] for b in batches], **_summary(snapshot)}
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    """Ids and counts of a runner result, fit for an XCom (no row values)."""
+    if result is None:
+        return {}
+    if isinstance(result, Mapping):
+        data = dict(result)
+    elif hasattr(result, "__dataclass_fields__"):
+        import dataclasses
+
+        data = dataclasses.asdict(result)
+    else:
+        return {"result": str(result)}
+    return {k: v for k, v in data.items() if isinstance(v, int | float | str | bool) or v is None
+            or (isinstance(v, dict) and all(isinstance(x, int | float | str | bool) for x in v.values()))}

@@ -1,0 +1,525 @@
+"""Materialise grants in the warehouse: compute the desired state, diff it with the database's
+catalog, apply only the differences (``exchange grants apply``) or show them (``grants check``).
+
+PostgreSQL, per consumer agency ``c`` (role names start with ``EXCHANGE_GRANT_ROLE_PREFIX``,
+default ``exchange_``, because roles are shared by every database of a server):
+
+- group role ``exchange_c`` (NOLOGIN) and login roles ``exchange_c__<login>`` that inherit it
+  (passwords from ``EXCHANGE_GRANT_PASSWORD_C__<LOGIN>``, never from YAML);
+- schema ``share_c`` of ``security_barrier`` views, one per granted entity;
+- ``GRANT USAGE`` on ``share_c`` and ``SELECT`` on its views, and nothing else: any other privilege
+  a managed role (or PUBLIC, on ``core``, ``quarantine``, ``mdm``, ``audit``, ``share_fn``) holds on a
+  schema or relation is revoked;
+- ``share_fn``: the mask functions and the consumers' pseudonym keys (a table only the owner reads).
+
+Every role and schema the exchange manages carries a comment ``exchange-grant <consumer>``; only
+those are ever altered or dropped (a consumer whose grant file is gone loses its views, schema and
+roles). Re-applying an unchanged grant finds no difference and changes nothing.
+
+SQLite: the views (``core.share_c__<entity>``) are created and compared; there are no roles or
+privileges, so nothing is enforced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from exchange.access import sql
+from exchange.access.masks import consumer_key, master_key
+from exchange.access.spec import NAME_RE, Grant, GrantSet
+from exchange.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PROTECTED = ("core", "quarantine", "mdm", "audit", sql.FN_SCHEMA)
+ROLE_PREFIX_ENV = "EXCHANGE_GRANT_ROLE_PREFIX"
+PASSWORD_ENV = "EXCHANGE_GRANT_PASSWORD_{consumer}__{login}"
+DEFAULT_PREFIX = "exchange_"
+MARK = sql.MARK
+
+
+def role_prefix(env: dict[str, str] | None = None) -> str:
+    value = (env if env is not None else os.environ).get(ROLE_PREFIX_ENV) or DEFAULT_PREFIX
+    if not re.match(r"^[a-z][a-z0-9_]{0,19}$", value):
+        raise ConfigError(f"{ROLE_PREFIX_ENV}: {value!r} is not a role-name prefix (lower-case letters, digits, _; "
+                          f"at most 20 characters)")
+    return value
+
+
+def group_role(prefix: str, consumer: str) -> str:
+    return f"{prefix}{consumer}"
+
+
+def login_role(prefix: str, consumer: str, login: str) -> str:
+    return f"{prefix}{consumer}__{login}"
+
+
+def password_env(consumer: str, login: str) -> str:
+    return PASSWORD_ENV.format(consumer=consumer.upper(), login=login.upper())
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the grants and the database, with the SQL that removes it."""
+
+    consumer: str
+    action: str
+    object: str
+    detail: str
+    statements: tuple[str, ...] = ()
+    secret: tuple[str, ...] = field(default=(), repr=False)  # executed, never shown or recorded
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"consumer": self.consumer, "action": self.action, "object": self.object, "detail": self.detail,
+                "statements": list(self.statements)}
+
+
+Recorder = Callable[[Connection, Change, Grant | None], None]
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _dollar(value: str) -> str:
+    """A dollar-quoted literal whose tag cannot occur in the value (immune to backslash settings)."""
+    if "\x00" in value:
+        raise ConfigError("a password cannot contain a NUL character")
+    while True:
+        tag = "p" + secrets.token_hex(6)
+        if f"${tag}$" not in value:
+            return f"${tag}${value}${tag}$"
+
+
+def _mark(consumer: str, *extra: str) -> str:
+    """The comment that marks a role or schema as the exchange's: ``'exchange-grant <consumer>[ login]'``."""
+    if not re.match(NAME_RE, consumer):
+        raise ConfigError(f"consumer {consumer!r} is not a safe name")
+    return "'" + " ".join((MARK, consumer, *extra)) + "'"
+
+
+def _mask_body(name: str) -> str:
+    return f" SELECT {sql.MASK_FUNCTIONS[name][1]} "
+
+
+def _uses_pseudonym(grant: Grant) -> bool:
+    return any(r.treatment == "pseudonym" for s in grant.entities.values() for r in s.columns)
+
+
+def _scalar(conn: Connection, query: str, **params: Any) -> Any:
+    return conn.execute(text(query), params).scalar()
+
+
+def _rows(conn: Connection, query: str, **params: Any) -> list[Any]:
+    return list(conn.execute(text(query), params))
+
+
+# --- PostgreSQL: what the catalog holds -----------------------------------------------------------------------
+
+
+@dataclass
+class PgState:
+    roles: dict[str, dict[str, Any]]  # managed roles: name → attributes + consumer
+    unmanaged: set[str]  # roles that exist without our mark
+    members: dict[str, set[str]]  # login role → managed group roles it belongs to
+    schemas: dict[str, str | None]  # share_* schemas → consumer mark (None: not ours)
+    views: dict[tuple[str, str], dict[str, Any]]  # (schema, view) → {fingerprint, barrier, columns}
+    relation_grants: list[tuple[str, str, str, str]]  # (grantee, schema, relation, privilege)
+    schema_grants: list[tuple[str, str, str]]  # (grantee, schema, privilege)
+    column_grants: list[tuple[str, str, str, str, str]]  # (grantee, schema, relation, column, privilege)
+    functions: dict[str, str]  # share_fn function → body
+    keys: dict[str, bytes]  # consumer → pseudonym key
+    pgcrypto: str | None  # schema of pgcrypto, if installed
+    fn_schema: bool
+
+
+def _mark_consumer(comment: str | None) -> str | None:
+    if comment and comment.startswith(MARK + " "):
+        return comment.split()[1]
+    return None
+
+
+def read_pg_state(conn: Connection, prefix: str) -> PgState:
+    like = prefix.replace("_", r"\_") + "%"
+    roles: dict[str, dict[str, Any]] = {}
+    unmanaged: set[str] = set()
+    for r in _rows(conn, "SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, "
+                         "r.rolreplication, r.rolbypassrls, r.rolinherit, shobj_description(r.oid, 'pg_authid') AS c "
+                         "FROM pg_roles r WHERE r.rolname LIKE :like", like=like):
+        consumer = _mark_consumer(r.c)
+        if consumer is None:
+            unmanaged.add(r.rolname)
+            continue
+        roles[r.rolname] = {"consumer": consumer, "login": r.rolcanlogin, "inherit": r.rolinherit,
+                            "elevated": any((r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication,
+                                             r.rolbypassrls))}
+    members: dict[str, set[str]] = {}  # every role's memberships in managed roles (and logins' in any role)
+    for r in _rows(conn, "SELECT m.rolname AS member, g.rolname AS grp FROM pg_auth_members a "
+                         "JOIN pg_roles m ON m.oid = a.member JOIN pg_roles g ON g.oid = a.roleid "
+                         "WHERE m.rolname LIKE :like OR g.rolname LIKE :like", like=like):
+        if r.grp in roles or r.member in roles:
+            members.setdefault(r.member, set()).add(r.grp)
+    schemas = {r.nspname: _mark_consumer(r.c) for r in _rows(
+        conn, r"SELECT n.nspname, obj_description(n.oid, 'pg_namespace') AS c FROM pg_namespace n "
+              r"WHERE n.nspname LIKE 'share\_%' AND n.nspname <> :fn", fn=sql.FN_SCHEMA)}
+    views: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in _rows(conn, r"SELECT n.nspname, c.relname, c.relkind, c.reloptions, "
+                         r"obj_description(c.oid, 'pg_class') AS c, "
+                         r"ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
+                         r"AND NOT a.attisdropped ORDER BY a.attnum) AS cols "
+                         r"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         r"WHERE n.nspname LIKE 'share\_%' AND n.nspname <> :fn", fn=sql.FN_SCHEMA):
+        comment = r.c or ""
+        m = re.search(r"sha256:([0-9a-f]{16})\]$", comment)
+        views[(r.nspname, r.relname)] = {
+            "kind": r.relkind, "fingerprint": m.group(1) if m else None, "columns": list(r.cols or []),
+            "barrier": any(o in ("security_barrier=true", "security_barrier=on") for o in (r.reloptions or []))}
+    watched = [*roles, "PUBLIC"]
+    grantee = r"CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee"
+    relation_grants = []
+    for r in _rows(conn, f"SELECT {grantee}, "
+                         r"n.nspname, c.relname, a.privilege_type FROM pg_class c "
+                         r"JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a "
+                         r"WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') "
+                         r"AND (n.nspname = ANY(:protected) OR n.nspname LIKE 'share\_%')",
+                     protected=list(PROTECTED)):
+        if r.grantee in watched:
+            relation_grants.append((r.grantee, r.nspname, r.relname, r.privilege_type))
+    schema_grants = []
+    for r in _rows(conn, f"SELECT {grantee}, "
+                         r"n.nspname, a.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) a "
+                         r"WHERE n.nspacl IS NOT NULL AND (n.nspname = ANY(:protected) OR n.nspname LIKE 'share\_%')",
+                     protected=list(PROTECTED)):
+        if r.grantee in watched:
+            schema_grants.append((r.grantee, r.nspname, r.privilege_type))
+    column_grants = []
+    for r in _rows(conn, f"SELECT {grantee}, "
+                         r"n.nspname, c.relname, att.attname, a.privilege_type FROM pg_attribute att "
+                         r"JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, "
+                         r"aclexplode(att.attacl) a WHERE att.attacl IS NOT NULL AND NOT att.attisdropped "
+                         r"AND (n.nspname = ANY(:protected) OR n.nspname LIKE 'share\_%')",
+                     protected=list(PROTECTED)):
+        if r.grantee in watched:
+            column_grants.append((r.grantee, r.nspname, r.relname, r.attname, r.privilege_type))
+    fn_schema = bool(_scalar(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = :fn", fn=sql.FN_SCHEMA))
+    functions = {r.proname: r.prosrc for r in _rows(
+        conn, "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+              "WHERE n.nspname = :fn", fn=sql.FN_SCHEMA)}
+    keys: dict[str, bytes] = {}
+    if _scalar(conn, "SELECT to_regclass(:t) IS NOT NULL", t=f"{sql.FN_SCHEMA}.{sql.KEY_TABLE}"):
+        keys = {r.consumer: bytes(r.key) for r in _rows(
+            conn, f"SELECT consumer, key FROM {sql.FN_SCHEMA}.{sql.KEY_TABLE}")}
+    pgcrypto = _scalar(conn, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                             "WHERE e.extname = 'pgcrypto'")
+    return PgState(roles, unmanaged, members, schemas, views, relation_grants, schema_grants, column_grants,
+                   functions, keys, pgcrypto, fn_schema)
+
+
+# --- PostgreSQL: the plan -----------------------------------------------------------------------------------
+
+
+def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, str] | None = None,
+            reset_passwords: bool = False) -> list[Change]:
+    env = dict(os.environ if env is None else env)
+    st = read_pg_state(conn, prefix)
+    changes: list[Change] = []
+    q = sql.ident
+
+    # 0. refuse to take over roles we did not create
+    wanted_roles = {group_role(prefix, g.consumer): g.consumer for g in grants}
+    wanted_roles.update({login_role(prefix, g.consumer, lg): g.consumer for g in grants for lg in g.logins})
+    clashes = sorted(r for r in wanted_roles if r in st.unmanaged)
+    if clashes:
+        raise ConfigError("these roles exist but were not created by `exchange grants apply` (no "
+                          f"'{MARK}' comment); rename the consumer or login, or set {ROLE_PREFIX_ENV}",
+                          [f"role {r} (grant {wanted_roles[r]})" for r in clashes])
+    clashes = sorted(s for s, mark in st.schemas.items() if mark is None
+                     and s in {g.schema_name for g in grants})
+    if clashes:
+        raise ConfigError("these schemas exist but were not created by `exchange grants apply`; drop or rename them",
+                          clashes)
+
+    # 1. share_fn: functions, key table, pgcrypto
+    need_crypto = any(_uses_pseudonym(g) for g in grants)
+    fn_stmts = []
+    if not st.fn_schema or any(st.functions.get(n) != _mask_body(n) for n in sql.MASK_FUNCTIONS) \
+            or not _scalar(conn, "SELECT to_regclass(:t) IS NOT NULL", t=f"{sql.FN_SCHEMA}.{sql.KEY_TABLE}"):
+        fn_stmts = sql.function_ddl()
+        changes.append(Change("*", "create_functions", sql.FN_SCHEMA,
+                              f"mask functions {', '.join(sql.MASK_FUNCTIONS)} and the pseudonym key table",
+                              tuple(fn_stmts)))
+    pgcrypto = st.pgcrypto
+    if need_crypto and pgcrypto is None:
+        changes.append(Change("*", "create_extension", "pgcrypto", "hmac() for pseudonym masks",
+                              ("CREATE EXTENSION IF NOT EXISTS pgcrypto",)))
+        pgcrypto = "public"  # re-read after it is created (see apply_changes); public is the default
+
+    # 2. pseudonym keys
+    wanted_keys: dict[str, bytes] = {}
+    if need_crypto:
+        master = master_key(env)
+        wanted_keys = {g.consumer: consumer_key(master, g.consumer) for g in grants if _uses_pseudonym(g)}
+    for consumer, key in sorted(wanted_keys.items()):
+        if st.keys.get(consumer) != key:
+            key_id = hashlib.sha256(key).hexdigest()[:12]
+            what = "rotated (EXCHANGE_PSEUDONYM_KEY changed: every pseudonym changes)" if consumer in st.keys \
+                else "set"
+            changes.append(Change(consumer, "set_pseudonym_key", f"{sql.FN_SCHEMA}.{sql.KEY_TABLE}",
+                                  f"key {key_id} {what}", (), (
+                f"INSERT INTO {sql.FN_SCHEMA}.{sql.KEY_TABLE} (consumer, key, key_id) VALUES "
+                f"({sql.literal(consumer)}, '\\x{key.hex()}'::bytea, {sql.literal(key_id)}) "
+                f"ON CONFLICT (consumer) DO UPDATE SET key = EXCLUDED.key, key_id = EXCLUDED.key_id",)))
+    for consumer in sorted(set(st.keys) - set(wanted_keys)):
+        changes.append(Change(consumer, "drop_pseudonym_key", f"{sql.FN_SCHEMA}.{sql.KEY_TABLE}",
+                              "no pseudonym mask left", (
+            f"DELETE FROM {sql.FN_SCHEMA}.{sql.KEY_TABLE} WHERE consumer = {sql.literal(consumer)}",)))
+
+    # 3. roles
+    for g in grants:
+        grp = group_role(prefix, g.consumer)
+        mark = f"COMMENT ON ROLE {q(grp)} IS {_mark(g.consumer)}"
+        have = st.roles.get(grp)
+        if have is None:
+            changes.append(Change(g.consumer, "create_role", grp, "group role (NOLOGIN) of the consumer agency",
+                                  (f"CREATE ROLE {q(grp)} NOLOGIN NOINHERIT", mark)))
+        elif have["login"] or have["elevated"] or have["consumer"] != g.consumer:
+            changes.append(Change(g.consumer, "alter_role", grp, "reset to NOLOGIN without special attributes", (
+                f"ALTER ROLE {q(grp)} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+                mark)))
+        for lg in g.logins:
+            name = login_role(prefix, g.consumer, lg)
+            pw = env.get(password_env(g.consumer, lg))
+            lmark = f"COMMENT ON ROLE {q(name)} IS {_mark(g.consumer, 'login')}"
+            have = st.roles.get(name)
+            if have is None:
+                secret = (f"ALTER ROLE {q(name)} PASSWORD {_dollar(pw)}",) if pw else ()
+                note = "" if pw else f"; no password: set {password_env(g.consumer, lg)} and apply with --passwords"
+                changes.append(Change(g.consumer, "create_login", name, f"login role in {grp}{note}", (
+                    f"CREATE ROLE {q(name)} LOGIN INHERIT", lmark, f"GRANT {q(grp)} TO {q(name)}"), secret))
+                continue
+            if not have["login"] or not have["inherit"] or have["elevated"] or have["consumer"] != g.consumer:
+                changes.append(Change(g.consumer, "alter_login", name, "reset to LOGIN INHERIT without special "
+                                      "attributes", (f"ALTER ROLE {q(name)} LOGIN INHERIT NOSUPERUSER NOCREATEDB "
+                                                     f"NOCREATEROLE NOREPLICATION NOBYPASSRLS", lmark)))
+            groups = st.members.get(name, set())
+            if grp not in groups:
+                changes.append(Change(g.consumer, "grant_membership", name, f"member of {grp}",
+                                      (f"GRANT {q(grp)} TO {q(name)}",)))
+            for other in sorted(groups - {grp}):
+                changes.append(Change(g.consumer, "revoke_membership", name, f"not a member of {other}",
+                                      (f"REVOKE {q(other)} FROM {q(name)}",)))
+            if reset_passwords and pw:
+                changes.append(Change(g.consumer, "set_password", name, f"password from {password_env(g.consumer, lg)}",
+                                      (), (f"ALTER ROLE {q(name)} PASSWORD {_dollar(pw)}",)))
+    # memberships: a group role belongs to no role; a managed group has only its grant's logins as members
+    current_logins = {login_role(prefix, g.consumer, lg) for g in grants for lg in g.logins}
+    for member, groups in sorted(st.members.items()):
+        info = st.roles.get(member)
+        if member in current_logins or (info is not None and info["consumer"] not in grants.grants):
+            continue  # logins are handled above; roles of removed grants are dropped below
+        for grp in sorted(groups):
+            if info is None and grp not in st.roles:
+                continue
+            owner = info["consumer"] if info is not None else st.roles[grp]["consumer"]
+            changes.append(Change(owner, "revoke_membership", member, f"not a member of {grp}",
+                                  (f"REVOKE {q(grp)} FROM {q(member)}",)))
+
+    # 4. schemas and views
+    wanted_views: dict[tuple[str, str], tuple[Grant, Any, str]] = {}
+    for g in grants:
+        for entity, share in g.entities.items():
+            select = sql.select_sql(g, share, "postgresql", pgcrypto or "public")
+            wanted_views[(g.schema_name, entity)] = (g, share, select)
+    for g in grants:
+        grp = group_role(prefix, g.consumer)
+        sch = g.schema_name
+        if sch not in st.schemas:
+            changes.append(Change(g.consumer, "create_schema", sch, f"views shared with {g.consumer}", (
+                f"CREATE SCHEMA {q(sch)}",
+                f"COMMENT ON SCHEMA {q(sch)} IS {_mark(g.consumer)}",
+                f"REVOKE ALL ON SCHEMA {q(sch)} FROM PUBLIC")))
+        for entity, share in g.entities.items():
+            _, _, select = wanted_views[(sch, entity)]
+            have = st.views.get((sch, entity))
+            fp = sql.fingerprint(select)
+            create = tuple(sql.create_view(g, share, "postgresql", pgcrypto or "public"))
+            masks = ", ".join(f"{r.name}={r.mask_label}" for r in share.columns if r.treatment != "full") or "none"
+            detail = (f"{len(share.columns)} column(s), {len(share.hidden)} hidden; masks: {masks}; rows: "
+                      f"{describe_rows(share)}")
+            if have is None:
+                changes.append(Change(g.consumer, "create_view", f"{sch}.{entity}", detail, create))
+            elif have["kind"] != "v" or have["fingerprint"] != fp or not have["barrier"]:
+                why = ("not a view" if have["kind"] != "v" else "not security_barrier" if not have["barrier"]
+                       else "definition differs from the grant")
+                drop = f"DROP {'VIEW' if have['kind'] == 'v' else 'TABLE'} {q(sch)}.{q(entity)} CASCADE"
+                changes.append(Change(g.consumer, "replace_view", f"{sch}.{entity}", f"{why}; {detail}",
+                                      (drop, *create)))
+    for (sch, rel), have in sorted(st.views.items()):
+        mark = st.schemas.get(sch)
+        if mark is not None and (sch, rel) not in wanted_views and sch in {g.schema_name for g in grants}:
+            kind = "VIEW" if have["kind"] == "v" else "TABLE" if have["kind"] in ("r", "p") else None
+            if kind:
+                changes.append(Change(mark, "drop_view", f"{sch}.{rel}", "no longer granted",
+                                      (f"DROP {kind} {q(sch)}.{q(rel)} CASCADE",)))
+    for sch, mark in sorted(st.schemas.items()):
+        if mark is not None and mark not in grants.grants:
+            changes.append(Change(mark, "drop_schema", sch, "grant file removed",
+                                  (f"DROP SCHEMA {q(sch)} CASCADE",)))
+
+    # 5. privileges: exactly USAGE on the own share schema and SELECT on its views
+    wanted_rel = {(group_role(prefix, s.split("share_", 1)[1]), s, e, "SELECT") for (s, e) in wanted_views}
+    wanted_sch = {(group_role(prefix, g.consumer), g.schema_name, "USAGE") for g in grants}
+    replaced = {c.object for c in changes if c.action in ("create_view", "replace_view")}
+    new_roles = {c.object for c in changes if c.action in ("create_role", "create_login")}
+    have_rel = set(st.relation_grants)
+    have_sch = set(st.schema_grants)
+    for grantee, sch, rel, priv in sorted(wanted_rel):
+        if f"{sch}.{rel}" in replaced or grantee in new_roles or (grantee, sch, rel, priv) not in have_rel:
+            changes.append(Change(grantee.removeprefix(prefix), "grant_select", f"{sch}.{rel}", f"SELECT to {grantee}",
+                                  (f"GRANT SELECT ON {q(sch)}.{q(rel)} TO {q(grantee)}",)))
+    for grantee, sch, priv in sorted(wanted_sch):
+        if grantee in new_roles or (grantee, sch, priv) not in have_sch:
+            changes.append(Change(grantee.removeprefix(prefix), "grant_usage", sch, f"USAGE to {grantee}",
+                                  (f"GRANT USAGE ON SCHEMA {q(sch)} TO {q(grantee)}",)))
+    dropping_schemas = {c.object for c in changes if c.action == "drop_schema"}
+    dropping_views = {c.object for c in changes if c.action in ("drop_view", "replace_view")}
+    extra_rel: dict[tuple[str, str, str], list[str]] = {}
+    for grantee, sch, rel, priv in sorted(have_rel - wanted_rel):
+        if sch in dropping_schemas or f"{sch}.{rel}" in dropping_views:
+            continue
+        extra_rel.setdefault((grantee, sch, rel), []).append(priv)
+    for (grantee, sch, rel), privs in sorted(extra_rel.items()):
+        who = "PUBLIC" if grantee == "PUBLIC" else q(grantee)
+        changes.append(Change(_consumer_of(grantee, st), "revoke", f"{sch}.{rel}",
+                              f"{', '.join(privs)} held by {grantee}",
+                              (f"REVOKE {', '.join(privs)} ON {q(sch)}.{q(rel)} FROM {who}",)))
+    for grantee, sch, rel, col, priv in sorted(st.column_grants):
+        if sch in dropping_schemas or f"{sch}.{rel}" in dropping_views:
+            continue
+        who = "PUBLIC" if grantee == "PUBLIC" else q(grantee)
+        changes.append(Change(_consumer_of(grantee, st), "revoke", f"{sch}.{rel}.{col}",
+                              f"column privilege {priv} held by {grantee}",
+                              (f"REVOKE {priv} ({q(col)}) ON {q(sch)}.{q(rel)} FROM {who}",)))
+    extra_sch: dict[tuple[str, str], list[str]] = {}
+    for grantee, sch, priv in sorted(have_sch - wanted_sch):
+        if sch in dropping_schemas:
+            continue
+        extra_sch.setdefault((grantee, sch), []).append(priv)
+    for (grantee, sch), privs in sorted(extra_sch.items()):
+        who = "PUBLIC" if grantee == "PUBLIC" else q(grantee)
+        changes.append(Change(_consumer_of(grantee, st), "revoke", sch, f"{', '.join(privs)} on the schema held by "
+                              f"{grantee}", (f"REVOKE {', '.join(privs)} ON SCHEMA {q(sch)} FROM {who}",)))
+
+    # 6. roles of consumers whose grant is gone (logins before their group)
+    gone = sorted(((name, info) for name, info in st.roles.items() if info["consumer"] not in grants.grants
+                   or (info["login"] and name not in wanted_roles)),
+                  key=lambda item: (not item[1]["login"], item[0]))
+    for name, info in gone:
+        changes.append(Change(info["consumer"], "drop_role", name, "grant or login removed",
+                              (f"DROP OWNED BY {q(name)}", f"DROP ROLE {q(name)}")))
+    return changes
+
+
+def _consumer_of(grantee: str, st: PgState) -> str:
+    info = st.roles.get(grantee)
+    return info["consumer"] if info else "*"
+
+
+def describe_rows(share: Any) -> str:
+    rows = share.rows
+    parts = []
+    if rows.regions is None:
+        parts.append("all")
+    else:
+        parts.append(" or ".join(f"{r.code} ({r.level})" for r in rows.regions))
+        if rows.via_entity:
+            parts.append(f"via {rows.via_entity}.{rows.via_column}")
+    for column, values in rows.where:
+        parts.append(f"{column} in {'/'.join(values)}")
+    return "; ".join(parts)
+
+
+# --- SQLite ----------------------------------------------------------------------------------------------------
+
+
+def _sqlite_view(consumer: str, entity: str) -> str:
+    return f"{sql.share_schema(consumer)}{sql.SQLITE_SEP}{entity}"
+
+
+def plan_sqlite(conn: Connection, grants: GrantSet) -> list[Change]:
+    have = {r.name: r.sql for r in _rows(conn, r"SELECT name, sql FROM core.sqlite_master WHERE type = 'view' "
+                                               r"AND name LIKE 'share\_%' ESCAPE '\'")}
+    changes: list[Change] = []
+    wanted = set()
+    for g in grants:
+        for entity, share in g.entities.items():
+            name = _sqlite_view(g.consumer, entity)
+            wanted.add(name)
+            create = sql.create_view(g, share, "sqlite")
+            select = sql.select_sql(g, share, "sqlite")
+            detail = f"{len(share.columns)} column(s), {len(share.hidden)} hidden; rows: {describe_rows(share)}"
+            if name not in have:
+                changes.append(Change(g.consumer, "create_view", f"core.{name}", detail, tuple(create)))
+            elif not (have[name] or "").rstrip().endswith(select):
+                changes.append(Change(g.consumer, "replace_view", f"core.{name}", f"definition differs; {detail}",
+                                      (f"DROP VIEW core.{sql.ident(name)}", *create)))
+    for name in sorted(set(have) - wanted):
+        if sql.SQLITE_SEP in name:
+            changes.append(Change(name.split(sql.SQLITE_SEP)[0].removeprefix("share_"), "drop_view", f"core.{name}",
+                                  "no longer granted", (f"DROP VIEW core.{sql.ident(name)}",)))
+    return changes
+
+
+# --- both ----------------------------------------------------------------------------------------------------
+
+
+def plan(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: dict[str, str] | None = None,
+         reset_passwords: bool = False) -> list[Change]:
+    """Every difference between the grants and the database (empty: in sync)."""
+    for g in grants:
+        if not re.match(NAME_RE, g.consumer):  # checked at load; checked again where it becomes SQL
+            raise ConfigError(f"{g.file}: consumer: {g.consumer!r} is not a safe name")
+    if conn.dialect.name == "postgresql":
+        return plan_pg(conn, grants, prefix=prefix or role_prefix(env), env=env, reset_passwords=reset_passwords)
+    if conn.dialect.name == "sqlite":
+        return plan_sqlite(conn, grants)
+    raise ConfigError(f"grants: the {conn.dialect.name} warehouse is not supported (PostgreSQL or SQLite)")
+
+
+def apply_changes(conn: Connection, changes: Iterable[Change], grants: GrantSet,
+                  record: Recorder | None = None) -> list[Change]:
+    """Run every change in the caller's transaction; then record each (the ledger append comes last)."""
+    done = []
+    cursor = conn.connection.cursor()  # the DBAPI cursor: DDL is run verbatim, no placeholder parsing
+    try:
+        for change in changes:
+            for stmt in (*change.statements, *change.secret):
+                cursor.execute(stmt)
+            done.append(change)
+    finally:
+        cursor.close()
+    if record is not None:
+        for change in done:
+            record(conn, change, grants.grants.get(change.consumer))
+    return done
+
+
+def sync(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: dict[str, str] | None = None,
+         reset_passwords: bool = False, record: Recorder | None = None) -> list[Change]:
+    """Plan and apply until the database matches the grants (a second plan must come back empty)."""
+    changes = plan(conn, grants, prefix=prefix, env=env, reset_passwords=reset_passwords)
+    if any(c.action == "create_extension" for c in changes):
+        # pgcrypto's schema is only known once it exists: create it, then plan again
+        first = [c for c in changes if c.action in ("create_extension", "create_functions")]
+        apply_changes(conn, first, grants, record)
+        rest = plan(conn, grants, prefix=prefix, env=env, reset_passwords=reset_passwords)
+        return first + apply_changes(conn, rest, grants, record)
+    return apply_changes(conn, changes, grants, record)

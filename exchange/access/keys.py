@@ -1,0 +1,139 @@
+"""Per-agency API keys and the access log.
+
+A key is ``exk_<key id>.<secret>``: 12 hex characters that name it and 256 random bits shown
+once when it is created (``exchange grants key create AGENCY``). Only SHA-256 of the secret is
+stored (``audit.api_key``): a random 256-bit secret cannot be guessed from its hash, so a slow
+password hash adds nothing. Checking a key compares hashes in constant time.
+
+Every request of the profile API — refused ones included — is written to ``audit.access`` with
+the agency, the user, the purpose and case number the request gave, what was asked, whose data
+was served and how many records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from exchange.access.tables import access, api_key
+from exchange.errors import ConfigError
+
+TOKEN_RE = re.compile(r"^exk_([0-9a-f]{12})\.([A-Za-z0-9_\-]{43})$")
+MAX_TEXT = 200
+ID_LIKE = re.compile(r"[0-9]{15}(?:[0-9]{2}[0-9Xx])?")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(conn: Connection, agency: str, *, label: str | None = None, by: str | None = None,
+               at: dt.datetime | None = None) -> tuple[str, str]:
+    """A new key for ``agency``: (key id, token). The token is returned once and never stored."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    conn.execute(insert(api_key).values(key_id=key_id, agency=agency, label=label, secret_sha256=_sha256(secret),
+                                        created_at=at or _now(), created_by=by))
+    return key_id, f"exk_{key_id}.{secret}"
+
+
+def revoke_key(conn: Connection, key_id: str, *, at: dt.datetime | None = None) -> bool:
+    res = conn.execute(update(api_key).where(api_key.c.key_id == key_id, api_key.c.revoked_at.is_(None))
+                       .values(revoked_at=at or _now()))
+    return bool(res.rowcount)
+
+
+def list_keys(conn: Connection, agency: str | None = None) -> list[dict[str, Any]]:
+    q = select(api_key.c.key_id, api_key.c.agency, api_key.c.label, api_key.c.created_at, api_key.c.created_by,
+               api_key.c.revoked_at).order_by(api_key.c.agency, api_key.c.created_at)
+    if agency:
+        q = q.where(api_key.c.agency == agency)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    key_id: str
+    agency: str
+
+
+def verify_key(conn: Connection, token: str | None) -> KeyHolder | None:
+    """The agency holding ``token``, or None (malformed, unknown, revoked or wrong secret)."""
+    if not token:
+        return None
+    m = TOKEN_RE.match(token.strip())
+    if not m:
+        return None
+    key_id, secret = m.groups()
+    row = conn.execute(select(api_key.c.agency, api_key.c.secret_sha256, api_key.c.revoked_at)
+                       .where(api_key.c.key_id == key_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
+        return None
+    return KeyHolder(key_id, row.agency)
+
+
+# --- the access log --------------------------------------------------------------------------------------------
+
+
+def clip(value: str | None) -> str | None:
+    """Request-supplied text as stored: stripped, control characters removed, at most 200 characters."""
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in str(value) if ch.isprintable()).strip()
+    return cleaned[:MAX_TEXT] or None
+
+
+def mask_ids(text: str) -> str:
+    """ID numbers in a request path are logged masked (the served person_uid identifies the subject)."""
+    return ID_LIKE.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 8) + m.group(0)[-2:], text)
+
+
+@dataclass
+class AccessRecord:
+    agency: str
+    what: str
+    status: int
+    outcome: str
+    row_count: int = 0
+    key_id: str | None = None
+    user_id: str | None = None
+    purpose: str | None = None
+    case_number: str | None = None
+    entity: str | None = None
+    subject: str | None = None
+    client: str | None = None
+    channel: str = "api"
+
+
+def write_access(conn: Connection, record: AccessRecord, *, at: dt.datetime | None = None) -> None:
+    row = asdict(record)
+    for k in ("user_id", "purpose", "case_number", "client"):
+        row[k] = clip(row[k])
+    row["what"] = clip(mask_ids(row["what"])) or "-"
+    conn.execute(insert(access).values(accessed_at=at or _now(), **row))
+
+
+def recent_access(conn: Connection, *, agency: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    q = select(access).order_by(access.c.id.desc()).limit(limit)
+    if agency:
+        q = q.where(access.c.agency == agency)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def require_agency(agency: str, known: list[str]) -> None:
+    if agency not in known:
+        names = ", ".join(sorted(known)) or "(none)"
+        raise ConfigError(f"unknown consumer agency {agency!r}; grants exist for: {names} (grants/<consumer>.yaml)")

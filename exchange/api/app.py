@@ -1,0 +1,144 @@
+"""FastAPI app: the person profile over HTTP, honouring the caller's grant.
+
+Authentication: ``X-API-Key: <key>`` (or ``Authorization: Bearer <key>``). Until grants are
+configured the only key is the admin key (``EXCHANGE_API_ADMIN_KEY``), which sees every
+section. A grant (once ``grants/`` defines them) is a :class:`Caller` whose ``sections`` lists
+what it may see; everything else is removed from the profile before it is sent. Every read is
+reported to ``on_access`` (who, which person, why: the ``X-Purpose`` header) for the audit log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("exchange.api.access")
+
+SECTIONS = ("identity", "records", "households", "cases", "disputes", "programmes", "organizations")
+ALWAYS = ("person_uid", "status", "query", "merged_from", "agencies")
+
+ProfileFn = Callable[[str], Any]
+"""id → the profile: a dict, or an object with ``person_uid``, ``status`` and ``body`` (the profile
+already serialised as JSON, e.g. built by the database), or None when nobody matches."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, and what their grant lets them see (``None`` = every section)."""
+
+    name: str
+    admin: bool = False
+    sections: frozenset[str] | None = None
+
+    def filter(self, profile: dict[str, Any]) -> dict[str, Any]:
+        if self.admin or self.sections is None:
+            return profile
+        return {k: v for k, v in profile.items() if k in ALWAYS or k in self.sections}
+
+
+Authorizer = Callable[[str | None], Caller | None]
+AccessHook = Callable[[Caller, str, dict[str, Any] | None, str | None], None]
+"""(caller, id asked, {person_uid, status} or None, purpose) — called on every read."""
+Gate = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+"""Sharing's gate (``exchange.access.gate``, composed by the runner): given the request's key, id,
+purpose, case number, user id and client, it authenticates the agency, requires the purpose, applies
+the agency's grant and writes ``audit.access``; it returns (status, body)."""
+
+
+def admin_key_authorizer(admin_key: str | None, grants: dict[str, Caller] | None = None) -> Authorizer:
+    """Keys → callers: the admin key (if set) and any granted keys; unknown keys → None."""
+    grants = dict(grants or {})
+
+    def authorize(key: str | None) -> Caller | None:
+        if not key:
+            return None
+        if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
+            return Caller(name="admin", admin=True)
+        for known, caller in grants.items():
+            if hmac.compare_digest(key.encode(), known.encode()):
+                return caller
+        return None
+
+    return authorize
+
+
+def _key(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return None
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _param(request: Request, name: str, header: str) -> str | None:
+    return request.query_params.get(name) or request.headers.get(header)
+
+
+def create_app(profile: ProfileFn, authorize: Authorizer, *, on_access: AccessHook | None = None,
+               title: str = "Agency Data Exchange", gate: Gate | None = None) -> FastAPI:
+    """The app. ``profile(id)`` returns a person profile (or None); ``authorize(key)`` the caller.
+    With a ``gate`` (per-agency keys and grants, see ``exchange.access``), every request goes through it."""
+    app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/persons/{ident}", responses={401: {}, 403: {}, 404: {}, 410: {}})
+    def get_person(ident: str, request: Request) -> Response:
+        """The profile of a person_uid (MP…) or an 18-digit resident ID number: identity,
+        households, cases with roles, disputes, programmes and organizations, each fact with
+        its source agency and batch. Say why: ``purpose`` (or ``X-Purpose``) is required, ``case_number``
+        (``X-Case-Number``) and ``user_id`` (``X-User-Id``) are recorded with it."""
+        if gate is not None:
+            status, answer = gate({
+                "token": _key(request), "ident": ident, "purpose": _param(request, "purpose", "x-purpose"),
+                "case_number": _param(request, "case_number", "x-case-number"),
+                "user_id": _param(request, "user_id", "x-user-id"),
+                "client": request.client.host if request.client else None, "method": request.method,
+                "path": request.url.path})
+            return Response(content=json.dumps(answer, ensure_ascii=False, separators=(",", ":"), default=str),
+                            status_code=status, media_type="application/json")
+        caller = authorize(_key(request))
+        if caller is None:
+            return _error(401, "missing or unknown API key: send X-API-Key (the admin key until grants "
+                               "are configured)")
+        if not caller.admin and not caller.sections:
+            return _error(403, f"{caller.name}: no grant allows reading person profiles")
+        found = profile(ident)
+        purpose = request.headers.get("x-purpose")
+        if found is None:
+            uid = status = None
+        elif isinstance(found, dict):
+            uid, status = found.get("person_uid"), found.get("status")
+        else:
+            uid, status = found.person_uid, found.status
+        if on_access is not None:
+            on_access(caller, ident, None if found is None else {"person_uid": uid, "status": status}, purpose)
+        access_log.info("%s read person %s (%s): %s", caller.name, ident, uid or "-", purpose or "no purpose given")
+        if found is None:
+            return _error(404, f"no person with id {ident!r} (a person_uid MP… or an 18-digit ID number)")
+        if status == "retired":
+            return _error(410, f"person {uid} was retired: none of its records remain")
+        if not isinstance(found, dict):
+            if caller.admin or caller.sections is None:
+                return Response(content=found.body, media_type="application/json")
+            found = json.loads(found.body)
+        body = json.dumps(caller.filter(found), ensure_ascii=False, separators=(",", ":"), default=str)
+        return Response(content=body, media_type="application/json")
+
+    return app

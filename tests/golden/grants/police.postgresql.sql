@@ -1,0 +1,295 @@
+CREATE VIEW "share_police"."case" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."case_number",
+       t."case_type",
+       t."title",
+       t."occurred_at",
+       t."reported_date",
+       t."division_code",
+       t."address",
+       t."status",
+       t."handling_unit",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."case" AS t;
+
+COMMENT ON VIEW "share_police"."case" IS $c$A police incident or case (警情/案件). — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:09a7d05f2848cdd8]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."case_number" IS $c$Case number (案件编号). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."case_type" IS $c$Kind of case. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."title" IS $c$Short description (案由). [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."occurred_at" IS $c$When it happened. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."reported_date" IS $c$Date reported. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."division_code" IS $c$Administrative division where it happened. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."address" IS $c$Place of occurrence. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."status" IS $c$Handling status. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."handling_unit" IS $c$Police station or unit handling it. [pii: none; mask: full]$c$;
+
+CREATE VIEW "share_police"."case_party" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."case_number",
+       t."role",
+       t."id_number",
+       t."name",
+       t."gender",
+       t."phone",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."case_party" AS t;
+
+COMMENT ON VIEW "share_police"."case_party" IS $c$A person's part in a police case (涉案人员), with role. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:31a3a8fb27e71b01]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."case_number" IS $c$Case number. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."role" IS $c$Role in the case. [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."id_number" IS $c$Resident identity number of the party. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."name" IS $c$Name. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."gender" IS $c$Gender code. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case_party"."phone" IS $c$Contact number. [pii: direct_identifier; mask: full]$c$;
+
+CREATE VIEW "share_police"."compound" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."name",
+       t."division_code",
+       t."address",
+       t."household_count",
+       t."safety_status",
+       t."has_property_management",
+       t."assessed_date",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."compound" AS t;
+
+COMMENT ON VIEW "share_police"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:6e368f217533c237]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."name" IS $c$Compound name. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."division_code" IS $c$Division of the community/village it belongs to (12 digits where known). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."address" IS $c$Address. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."household_count" IS $c$Number of households. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."safety_status" IS $c$Safe-compound assessment. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."has_property_management" IS $c$Managed by a property company. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound"."assessed_date" IS $c$Date of the last assessment. [pii: none; mask: full]$c$;
+
+CREATE VIEW "share_police"."dispute" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."dispute_number",
+       t."category",
+       t."status",
+       t."accepted_date",
+       t."closed_date",
+       t."applicant_name",
+       'ps_' || left(encode("public".hmac(convert_to(t."applicant_id_number", 'UTF8'), (SELECT k.key FROM share_fn.pseudonym_key AS k WHERE k.consumer = 'police'), 'sha256'), 'hex'), 32) AS "applicant_id_number",
+       share_fn.mask_phone(t."applicant_phone") AS "applicant_phone",
+       t."respondent_name",
+       'ps_' || left(encode("public".hmac(convert_to(t."respondent_id_number", 'UTF8'), (SELECT k.key FROM share_fn.pseudonym_key AS k WHERE k.consumer = 'police'), 'sha256'), 'hex'), 32) AS "respondent_id_number",
+       t."division_code",
+       t."summary",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."dispute" AS t;
+
+COMMENT ON VIEW "share_police"."dispute" IS $c$A mediation case of the dispute mediation centre (矛盾纠纷调解), received at one of its intake windows; status runs accepted → mediating → resolved → judicially confirmed. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:c289f09ef27cca19]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."dispute_number" IS $c$Registration number. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."category" IS $c$Intake window (dispute category). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."status" IS $c$Current status. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."accepted_date" IS $c$Date accepted. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."closed_date" IS $c$Date resolved or closed. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."applicant_name" IS $c$Name of the applicant party. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."applicant_id_number" IS $c$Resident identity number of the applicant. [pii: direct_identifier; mask: pseudonym]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."applicant_phone" IS $c$Applicant's phone. [pii: direct_identifier; mask: partial (phone)]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."respondent_name" IS $c$Name of the respondent (person or organization). [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."respondent_id_number" IS $c$Resident identity number of the respondent, if a person. [pii: direct_identifier; mask: pseudonym]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."division_code" IS $c$Where the dispute arose. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute"."summary" IS $c$Summary of the dispute. [pii: sensitive; mask: full]$c$;
+
+CREATE VIEW "share_police"."household" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."household_number",
+       t."household_type",
+       t."head_id_number",
+       t."head_name",
+       t."address",
+       t."division_code",
+       t."member_count",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."household" AS t;
+
+COMMENT ON VIEW "share_police"."household" IS $c$A registered household (户), as kept by civil affairs or the household registration office. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:f83fc3d2cdb46221]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."household_number" IS $c$Household registration number (户号). [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."household_type" IS $c$户别. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."head_id_number" IS $c$Resident identity number of the head of household. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."head_name" IS $c$Name of the head of household. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."address" IS $c$Registered address. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."division_code" IS $c$Administrative division of the address. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."household"."member_count" IS $c$Number of registered members. [pii: none; mask: full]$c$;
+
+CREATE VIEW "share_police"."organization" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."credit_code",
+       t."name",
+       t."legal_representative",
+       t."legal_rep_id_number",
+       t."registered_address",
+       t."division_code",
+       t."established_date",
+       t."status",
+       t."industry",
+       t."registered_capital",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."organization" AS t;
+
+COMMENT ON VIEW "share_police"."organization" IS $c$A registered organization (enterprise, social organization, institution) by its unified social credit code. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:df1ef600bac5440a]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."credit_code" IS $c$Unified social credit code (GB 32100). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."name" IS $c$Registered name. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."legal_representative" IS $c$Name of the legal representative. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."legal_rep_id_number" IS $c$Resident identity number of the legal representative. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."registered_address" IS $c$Registered address. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."division_code" IS $c$Administrative division of the registered address. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."established_date" IS $c$Date of establishment. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."status" IS $c$Registration status. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."industry" IS $c$Industry classification (GB/T 4754). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."organization"."registered_capital" IS $c$Registered capital in 10,000 CNY. [pii: none; mask: full]$c$;
+
+CREATE VIEW "share_police"."person" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."id_number",
+       t."name",
+       t."gender",
+       t."birth_date",
+       t."ethnicity",
+       t."phone",
+       t."address",
+       t."division_code",
+       t."household_number",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."person" AS t;
+
+COMMENT ON VIEW "share_police"."person" IS $c$A resident as recorded by one agency (户籍人口, 服务对象, 当事人). The master person index links records of the same real person across agencies. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:9c9d48ceef26fb1c]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."id_number" IS $c$18-digit resident identity number (GB 11643); may be missing. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."name" IS $c$Full name as registered. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."gender" IS $c$Gender code. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."birth_date" IS $c$Date of birth. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."ethnicity" IS $c$Ethnic group (民族). [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."phone" IS $c$Mobile or landline number. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."address" IS $c$Residential address. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."division_code" IS $c$Administrative division of the address (6, 9 or 12 digits, GB/T 2260 prefix). [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."person"."household_number" IS $c$Household registration number (户号) the person belongs to, if known. [pii: quasi_identifier; mask: full]$c$;
+
+CREATE VIEW "share_police"."special_population" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."id_number",
+       t."name",
+       t."gender",
+       t."programme",
+       t."managing_unit",
+       t."risk_level",
+       t."start_date",
+       t."end_date",
+       t."division_code",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."special_population" AS t
+WHERE t."programme" IN ('community_correction', 'drug_rehabilitation', 'released_prisoner');
+
+COMMENT ON VIEW "share_police"."special_population" IS $c$A person under a special population programme (community correction, drug rehabilitation, severe mental disorder, released prisoners, left-behind children, HIV care). Highly sensitive: shared only under an explicit grant. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:f614a892d5c52716]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."id_number" IS $c$Resident identity number. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."name" IS $c$Name. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."gender" IS $c$Gender code. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."programme" IS $c$Programme the person is managed under. [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."managing_unit" IS $c$Unit responsible (judicial office, community health centre...). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."risk_level" IS $c$Assessed risk level. [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."start_date" IS $c$Start of management. [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."end_date" IS $c$Planned or actual end. [pii: sensitive; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."special_population"."division_code" IS $c$Division of residence. [pii: quasi_identifier; mask: full]$c$;

@@ -1,0 +1,252 @@
+"""The profile API's gate: per-agency keys (stored hashed), a purpose on every request, the grant's
+masks and rows applied to the profile, and every request — refused ones too — in audit.access."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from exchange.access import masks
+from exchange.access.gate import ProfileGate, Request
+from exchange.access.keys import create_key, revoke_key
+from exchange.access.profile import ProfilePolicy
+from exchange.access.spec import load_grants
+from exchange.access.tables import access, api_key
+from exchange.formats import load_division_codes
+from exchange.spec.catalog import load_catalog
+from exchange.warehouse.engine import make_engine
+from exchange.warehouse.load import ensure_tables
+from tests.conftest import REPO
+
+MASTER = b"unit-test-pseudonym-key-0123456789"
+ID = "11010519491231002X"
+
+
+def _src(agency: str, record: str) -> dict[str, str]:
+    return {"agency": agency, "record": record, "batch": "b1"}
+
+
+PROFILE: dict[str, Any] = {
+    "person_uid": "MP0000000001", "status": "active", "query": "MP0000000001",
+    "identity": {k: {"value": v, "source": {"agency": "police", "entity": "person", "record": "P1", "batch": "b1"}}
+                 for k, v in {"id_number": ID, "name": "张三", "gender": "F", "birth_date": "1949-12-31",
+                              "ethnicity": "汉族", "phone": "13812345678", "address": "汉滨区某街1号",
+                              "division_code": "610902001001", "household_number": "H1"}.items()},
+    "agencies": ["civil_affairs", "health", "justice", "police"],
+    "records": [
+        {"agency": "police", "entity": "person", "record": "P1", "role": "subject", "batch": "b1"},
+        {"agency": "police", "entity": "case_party", "record": "CP1", "role": "suspect", "batch": "b1"},
+        {"agency": "police", "entity": "case_party", "record": "CP9", "role": "victim", "batch": "b1"},
+        {"agency": "justice", "entity": "dispute", "record": "D1", "role": "applicant", "batch": "b1"},
+        {"agency": "health", "entity": "special_population", "record": "S1", "role": "subject", "batch": "b1"},
+    ],
+    "households": [{"household_number": "H1", "relation": ["member"], "member_total": 1,
+                    "registrations": [{"household_number": "H1", "household_type": "family", "head_name": "张三",
+                                       "address": "汉滨区某街1号", "division_code": "610902001001",
+                                       "member_count": 1, "low_income": True,
+                                       "source": _src("civil_affairs", "H1")}],
+                    "members": [{"person_uid": "MP0000000001", "name": "张三", "gender": "F",
+                                 "birth_date": "1949-12-31", "sources": [_src("police", "P1")]}]}],
+    "cases": [
+        {"case_number": "A1", "role": "suspect", "name_recorded": "张三", "party_source": _src("police", "CP1"),
+         "case_type": "criminal", "title": "盗窃", "division_code": "610902001001", "status": "open",
+         "reported_date": "2026-01-02", "source": _src("police", "A1")},
+        {"case_number": "A9", "role": "victim", "name_recorded": "张三", "party_source": _src("police", "CP9"),
+         "case_type": "incident", "title": "纠纷", "division_code": "610921100001", "status": "open",
+         "reported_date": "2026-01-03", "source": _src("police", "A9")},
+    ],
+    "disputes": [{"dispute_number": "D1", "category": "labour", "status": "accepted", "applicant_name": "张三",
+                  "respondent_name": "某公司", "division_code": "610902001001", "amount": "1000.0000",
+                  "summary": "工资", "role": "applicant", "source": _src("justice", "D1")}],
+    "programmes": [{"programme": "severe_mental_disorder", "managing_unit": "卫生院", "risk_level": "low",
+                    "start_date": "2025-01-01", "end_date": None, "division_code": "610902001001",
+                    "source": _src("health", "S1")}],
+    "organizations": [],
+}
+
+
+@pytest.fixture
+def grants() -> Any:
+    cat = load_catalog(REPO)
+    return load_grants(REPO, cat.schemas, cat.allowed, divisions=load_division_codes())
+
+
+@pytest.fixture
+def engine(settings: Any) -> Any:
+    eng = make_engine(settings.warehouse_url, root=settings.root)
+    ensure_tables(eng, [])
+    yield eng
+    eng.dispose()
+
+
+def _gate(engine: Any, grants: Any, profile: dict[str, Any] | None = None) -> ProfileGate:
+    people = {"MP0000000001": profile or PROFILE, ID: profile or PROFILE}
+    return ProfileGate(engine, grants, lambda ident: copy.deepcopy(people.get(ident)), master=MASTER,
+                       admin_key="admin-key-for-tests")
+
+
+def _key(engine: Any, agency: str) -> str:
+    with engine.begin() as conn:
+        return create_key(conn, agency, label="test")[1]
+
+
+def _log(engine: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(access).order_by(access.c.id)).mappings()]
+
+
+def test_keys_are_stored_hashed_and_can_be_revoked(engine: Any, grants: Any) -> None:
+    token = _key(engine, "police")
+    with engine.connect() as conn:
+        stored = conn.execute(select(api_key)).mappings().one()
+    assert token.startswith(f"exk_{stored['key_id']}.")
+    secret = token.split(".", 1)[1]
+    assert secret not in str(dict(stored)) and len(stored["secret_sha256"]) == 64
+    gate = _gate(engine, grants)
+    assert gate.handle(Request(token, "MP0000000001", purpose="侦查")).status == 200
+    assert gate.handle(Request(token[:-1] + ("A" if token[-1] != "A" else "B"), "MP0000000001",
+                               purpose="侦查")).status == 401
+    with engine.begin() as conn:
+        assert revoke_key(conn, stored["key_id"])
+    assert gate.handle(Request(token, "MP0000000001", purpose="侦查")).status == 401
+
+
+def test_every_request_is_logged_refused_ones_too(engine: Any, grants: Any) -> None:
+    gate = _gate(engine, grants)
+    police = _key(engine, "police")
+    street = _key(engine, "street_office_hanbin")
+    answers = [
+        gate.handle(Request(None, "MP0000000001", purpose="x", client="10.0.0.1")),
+        gate.handle(Request("exk_000000000000.nope", "MP0000000001", purpose="x")),
+        gate.handle(Request(police, "MP0000000001", purpose=None, user_id="u1")),
+        gate.handle(Request(police, "MP0000000001", purpose="  ", user_id="u1")),
+        gate.handle(Request(street, "MP0000000001", purpose="走访", user_id="u2")),
+        gate.handle(Request(police, ID, purpose="刑事案件侦查", case_number="A1", user_id="u3")),
+        gate.handle(Request(police, "MP0000000099", purpose="核查", user_id="u3")),
+    ]
+    assert [a.status for a in answers] == [401, 401, 400, 400, 403, 200, 404]
+    log = _log(engine)
+    assert [(r["agency"], r["status"], r["outcome"]) for r in log] == [
+        ("-", 401, "refused: missing or unknown API key"),
+        ("-", 401, "refused: missing or unknown API key"),
+        ("police", 400, "refused: no purpose"),
+        ("police", 400, "refused: no purpose"),
+        ("street_office_hanbin", 403, "refused: no profile grant"),
+        ("police", 200, "ok"),
+        ("police", 404, "not found"),
+    ]
+    ok = log[5]
+    assert (ok["user_id"], ok["purpose"], ok["case_number"]) == ("u3", "刑事案件侦查", "A1")
+    assert ok["subject"] == "MP0000000001"
+    assert ok["row_count"] > 1 and ok["entity"] == "person_profile"
+    assert ok["what"] == "GET /persons/110105**********2X"  # the ID number asked for is logged masked
+    assert log[0]["client"] == "10.0.0.1"
+
+
+def test_the_access_log_is_append_only(engine: Any, grants: Any) -> None:
+    _gate(engine, grants).handle(Request(None, "MP0000000001"))
+    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit.access SET agency = 'someone else'"))
+    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit.access"))
+
+
+def test_police_sees_everything_except_what_its_grant_masks(engine: Any, grants: Any) -> None:
+    body = _gate(engine, grants).handle(Request(_key(engine, "police"), "MP0000000001", purpose="侦查")).body
+    assert body["identity"]["id_number"]["value"] == ID
+    assert len(body["cases"]) == 2
+    d = body["disputes"][0]
+    assert "amount" not in d and d["applicant_name"] == "张三"
+    assert body["programmes"] == []  # severe_mental_disorder is not in the police grant's programmes
+    assert {r["record"] for r in body["records"]} == {"P1", "CP1", "CP9", "D1"}
+    low_income = body["households"][0]["registrations"][0]
+    assert "low_income" not in low_income
+
+
+def test_civil_affairs_sees_masked_ids_and_no_cases(engine: Any, grants: Any) -> None:
+    body = _gate(engine, grants).handle(Request(_key(engine, "civil_affairs"), "MP0000000001", purpose="低保审核")).body
+    ident = body["identity"]
+    assert ident["id_number"]["value"] == "110105**********2X"
+    assert ident["phone"]["value"] == "138****5678"
+    assert "ethnicity" not in ident
+    assert "cases" not in body and "disputes" not in body and "programmes" not in body
+    assert {r["entity"] for r in body["records"]} == {"person"}
+    assert body["agencies"] == ["police"]
+
+
+def test_a_person_outside_the_jurisdiction_is_not_disclosed(engine: Any, grants: Any) -> None:
+    elsewhere = copy.deepcopy(PROFILE)
+    elsewhere["identity"]["division_code"]["value"] = "610921100001"
+    elsewhere["households"][0]["registrations"][0]["division_code"] = "610921100001"
+    policy = ProfilePolicy(grants.get("civil_affairs"))
+    assert policy.apply(elsewhere).profile is not None  # 6109: the whole city
+    narrow = ProfilePolicy(grants.get("police_hanbin"))
+    assert narrow.apply(elsewhere).profile is None  # no person grant at all
+    import dataclasses
+
+    hanbin = dataclasses.replace(grants.get("civil_affairs"),
+                                 entities={**grants.get("civil_affairs").entities,
+                                           "person": grants.get("street_office_hanbin").entities["person"]})
+    served = ProfilePolicy(hanbin).apply(elsewhere)
+    assert served.profile is None and served.reason == "outside jurisdiction"
+    assert ProfilePolicy(hanbin).apply(PROFILE).profile is not None
+
+
+def test_rows_and_masks_of_sections_follow_the_grant(grants: Any) -> None:
+    import dataclasses
+
+    police = grants.get("police")
+    hanbin = grants.get("police_hanbin")
+    # the district bureau's case rules on a profile (with person from the police grant)
+    g = dataclasses.replace(hanbin, entities={**hanbin.entities, "person": police.entities["person"]})
+    body = ProfilePolicy(g).apply(copy.deepcopy(PROFILE)).profile
+    assert [c["case_number"] for c in body["cases"]] == ["A1"]  # A9 happened in 汉阴县
+    assert {r["record"] for r in body["records"] if r["entity"] == "case_party"} == {"CP1"}
+    health = grants.get("health")
+    g = dataclasses.replace(health, entities={**health.entities, "person": police.entities["person"]})
+    body = ProfilePolicy(g, masks.consumer_key(MASTER, "health")).apply(copy.deepcopy(PROFILE)).profile
+    assert body["programmes"][0]["programme"] == "severe_mental_disorder"
+
+
+@pytest.mark.parametrize("ident", ["' OR 1=1 --", "MP0000000001'; DROP TABLE audit.access; --", "x" * 100,
+                                   "MP\x00001"])
+def test_injection_through_parameters_is_inert(engine: Any, grants: Any, ident: str) -> None:
+    gate = _gate(engine, grants)
+    token = _key(engine, "police")
+    answer = gate.handle(Request(token, ident, purpose="'); DELETE FROM audit.access; --",
+                                 case_number="1' OR '1'='1", user_id="\x00admin"))
+    assert answer.status in (400, 404)
+    row = _log(engine)[-1]
+    assert row["purpose"] == "'); DELETE FROM audit.access; --" and row["case_number"] == "1' OR '1'='1"
+    assert row["user_id"] == "admin"  # control characters are dropped
+
+
+def test_the_http_api_goes_through_the_gate(engine: Any, grants: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from exchange.access.gate import Request as GateRequest
+    from exchange.api import admin_key_authorizer, create_app
+
+    gate = _gate(engine, grants)
+
+    def through(info: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = gate.handle(GateRequest(**info))
+        return answer.status, answer.body
+
+    client = TestClient(create_app(lambda _i: None, admin_key_authorizer(None), gate=through))
+    token = _key(engine, "civil_affairs")
+    assert client.get("/persons/MP0000000001").status_code == 401
+    assert client.get("/persons/MP0000000001", headers={"X-API-Key": token}).status_code == 400
+    ok = client.get("/persons/MP0000000001", headers={"Authorization": f"Bearer {token}", "X-User-Id": "cw7"},
+                    params={"purpose": "低保审核", "case_number": "MZ-1"})
+    assert ok.status_code == 200 and ok.json()["identity"]["id_number"]["value"] == "110105**********2X"
+    assert client.get(f"/persons/{ID}", headers={"X-API-Key": token, "X-Purpose": "review",
+                                                 "X-Case-Number": "MZ-2"}).status_code == 200
+    log = _log(engine)
+    assert [(r["status"], r["purpose"], r["case_number"], r["user_id"]) for r in log] == [
+        (401, None, None, None), (400, None, None, None), (200, "低保审核", "MZ-1", "cw7"),
+        (200, "review", "MZ-2", None)]
+    assert log[2]["what"] == "GET /persons/MP0000000001" and log[2]["client"] == "testclient"
