@@ -416,13 +416,19 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
 
 
 def _audit_engine() -> Any:
+    """The warehouse, migrated only if it has no ledger yet (so a read-only auditor can verify)."""
+    from sqlalchemy import inspect
+
     from exchange.audit import tables as audit_tables
     from exchange.warehouse.engine import make_engine
     from exchange.warehouse.load import ensure_tables
 
     settings, _ = _catalog()
     engine = make_engine(settings.warehouse_url, root=settings.root)
-    ensure_tables(engine, [], audit_tables.metadata)
+    with engine.connect() as conn:
+        migrated = inspect(conn).has_table("ledger", schema="audit")
+    if not migrated:
+        ensure_tables(engine, [], audit_tables.metadata)
     return engine
 
 

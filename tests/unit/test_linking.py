@@ -367,3 +367,19 @@ def test_record_normalisation() -> None:
     assert (rec["name"], rec["gender"], rec["birth_date"], rec["phone"]) == ("张三", "F", "1949-12-31",
                                                                             "13800138000")
     assert rec["address"] == "汉滨区新城街道1号"
+
+
+def test_link_config_is_checked_at_the_boundary(tmp_path: Path) -> None:
+    from exchange.errors import ConfigError
+    from exchange.linking import load_link_config
+
+    assert load_link_config(tmp_path) == LinkConfig()  # no file: the defaults
+    assert load_link_config(REPO).survivorship.rank("address", "civil_affairs", "household") == 1
+    path = tmp_path / "schemas" / "reference" / "person_linking.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("match_treshold: 0.8\nsurvivorship: {fields: {shoe_size: [police]}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_link_config(tmp_path)
+    text_ = str(exc.value)
+    assert "schemas/reference/person_linking.yaml: (top level): unknown key 'match_treshold'" in text_
+    assert "shoe_size" in text_
