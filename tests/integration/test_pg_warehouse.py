@@ -3,6 +3,7 @@ the per-feed lock, and SIGKILL in the middle of COPY and of the upsert."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -132,10 +133,28 @@ def test_existing_warehouse_is_migrated_additively(pg_project: Settings) -> None
                          "AND table_name='person' AND column_name='ethnicity'") == [("text",)]
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_children() -> object:
+    """A child paused at a fault point must never outlive its test (it would hold locks and
+    connections that block every later DROP DATABASE on the server)."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
 def _spawn(settings: Settings, point: str, marker: Path, feed: str = "police.residents") -> subprocess.Popen:
     env = {**os.environ, "EXCHANGE_FAULT_POINT": point, "EXCHANGE_FAULT_FILE": str(marker)}
-    return subprocess.Popen([sys.executable, "-c", "from exchange.cli import run_cli; run_cli()", "run", feed],
+    proc = subprocess.Popen([sys.executable, "-c", "from exchange.cli import run_cli; run_cli()", "run", feed],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    _SPAWNED.append(proc)
+    return proc
 
 
 def _wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
