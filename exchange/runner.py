@@ -113,7 +113,23 @@ class _Split:
     rows_valid: int = 0
     rows_rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
-    seen_keys: dict[str, int] = field(default_factory=dict)
+
+
+class MemoryKeys:
+    """Natural keys seen so far, in memory (for checking a file; batches use staging.SeenKeys)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def first_rows(self, keys: pa.Array, rows: pa.Array) -> list[int | None]:
+        out: list[int | None] = []
+        for key, row in zip(keys.to_pylist(), rows.to_pylist(), strict=True):
+            first = self.seen.setdefault(key, row) if key is not None else row
+            out.append(None if first == row else first)
+        return out
+
+    def close(self) -> None:
+        self.seen.clear()
 
 
 class FeedRun:
@@ -132,8 +148,11 @@ class FeedRun:
 
     def stream(self, batches: Iterator[pa.RecordBatch], validator: BatchValidator,
                on_valid: Callable[[pa.Table], None], on_reject: Callable[[pa.Table], None],
-               progress: Progress | None = None) -> _Split:
+               progress: Progress | None = None, keys: Any = None) -> _Split:
+        """Map, validate and split every batch; ``keys`` tracks natural keys for duplicates
+        (``staging.SeenKeys`` on disk for a batch; in memory by default)."""
         split = _Split()
+        keys = keys if keys is not None else MemoryKeys()
         source_columns: list[str] | None = None
         for rb in batches:
             if source_columns is None:
@@ -143,7 +162,7 @@ class FeedRun:
             rows = mapped.table.column("_source_row").to_pylist()
             found = validator.validate(mapped.table.select(list(self.schema.fields)), rows)
             reasons = _merge(mapped.reasons, found)
-            self._flag_duplicates(mapped.table, reasons, split)
+            self._flag_duplicates(mapped.table, reasons, keys)
             bad = sorted(reasons)
             good_mask = pa.array([True] * rb.num_rows)
             if bad:
@@ -168,16 +187,17 @@ class FeedRun:
             source = self.feed.source
             self.mapper.check_columns(connector.columns(), source.path if source.kind == "file" else source.summary())
 
-    def _flag_duplicates(self, table: pa.Table, reasons: dict[int, list[Reason]], split: _Split) -> None:
-        keys = table.column(SOURCE_RECORD_ID).to_pylist()
-        rows = table.column("_source_row").to_pylist()
-        for i, key in enumerate(keys):
-            if i in reasons or key is None:
-                continue
-            first = split.seen_keys.get(key)
-            if first is None:
-                split.seen_keys[key] = rows[i]
-            else:
+    @staticmethod
+    def _flag_duplicates(table: pa.Table, reasons: dict[int, list[Reason]], keys: Any) -> None:
+        """Among rows valid so far, the first occurrence of a key is kept, later ones rejected."""
+        candidates = [i for i in range(table.num_rows) if i not in reasons]
+        if not candidates:
+            return
+        idx = pa.array(candidates, pa.int64())
+        key_col = table.column(SOURCE_RECORD_ID).take(idx).combine_chunks()
+        firsts = keys.first_rows(key_col, table.column("_source_row").take(idx).combine_chunks())
+        for i, key, first in zip(candidates, key_col.to_pylist(), firsts, strict=True):
+            if first is not None:
                 reasons[i] = [Reason(SOURCE_RECORD_ID, "key.duplicate", key,
                                      f"{GENERIC_MESSAGES['key.duplicate']} (first at record {first})")]
 
@@ -360,8 +380,12 @@ class BatchRun:
             valid = staging.ParquetSink(folder / staging.VALID, self.run.valid_schema)
             rejects = staging.ParquetSink(folder / staging.REJECTS, staging.REJECT_SCHEMA)
             try:
-                split = self.run.stream(staging.read_batches(folder / staging.RAW, self.settings.batch_rows),
-                                        validator, valid.write, rejects.write, progress)
+                seen = staging.SeenKeys(folder)
+                try:
+                    split = self.run.stream(staging.read_batches(folder / staging.RAW, self.settings.batch_rows),
+                                            validator, valid.write, rejects.write, progress, keys=seen)
+                finally:
+                    seen.close()
                 valid.close()
                 rejects.close()
             except BaseException:

@@ -154,3 +154,44 @@ def verify(folder: Path) -> Manifest:
                                 f"(sha256 {actual[:12]}… ≠ manifest {meta['sha256'][:12]}…); "
                                 f"staged files are immutable — rerun the feed to restage it")
     return manifest
+
+
+class SeenKeys:
+    """The natural keys already accepted in a batch, kept on disk (DuckDB, beside the staged
+    files) so duplicate detection does not grow the process's memory with the batch size."""
+
+    def __init__(self, folder: Path, memory_limit: str = "256MB") -> None:
+        import duckdb
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / ".keys.duckdb"
+        for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        self.db = duckdb.connect(str(self.path))
+        self.db.execute(f"SET memory_limit = '{memory_limit}'")
+        self.db.execute("SET threads = 1")
+        self.db.execute("CREATE TABLE seen (key VARCHAR PRIMARY KEY, row BIGINT NOT NULL)")
+
+    def first_rows(self, keys: pa.Array, rows: pa.Array) -> list[int | None]:
+        """For each key: the record where it was first accepted (an earlier chunk, or earlier
+        in this one), or None when this is its first occurrence — which is then remembered."""
+        chunk = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "row": rows.cast(pa.int64())})
+        self.db.register("chunk", chunk)
+        try:
+            found = self.db.execute(
+                "SELECT c.i, coalesce(s.row, CASE WHEN c.first < c.row THEN c.first END) "
+                "FROM (SELECT i, key, row, min(row) OVER (PARTITION BY key) AS first FROM chunk "
+                "      WHERE key IS NOT NULL) c LEFT JOIN seen s ON s.key = c.key").fetchall()
+            self.db.execute("INSERT INTO seen SELECT key, min(row) FROM chunk WHERE key IS NOT NULL "
+                            "AND key NOT IN (SELECT key FROM seen) GROUP BY key")
+        finally:
+            self.db.unregister("chunk")
+        out: list[int | None] = [None] * len(keys)
+        for i, first in found:
+            out[i] = first
+        return out
+
+    def close(self) -> None:
+        self.db.close()
+        for f in (self.path, self.path.with_name(self.path.name + ".wal")):
+            f.unlink(missing_ok=True)
