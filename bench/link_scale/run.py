@@ -105,8 +105,9 @@ def link_once(url: str, truth_path: Path, threads: int | None) -> dict:
            "merges": result.merges, "splits": result.splits, "pairs_scored": result.pairs_scored,
            "pairs_linked": result.pairs_linked, "model_trained": result.model_trained,
            "links_written": result.links_written, "persons_written": result.persons_written,
-           "timings": result.timings, "peak_memory_mb": result.peak_memory_mb, "evaluated_records": records, "precision": round(precision, 5),
-           "recall": round(recall, 5), "f1": round(2 * precision * recall / (precision + recall), 5)}
+           "timings": result.timings, "peak_memory_mb": result.peak_memory_mb, "evaluated_records": records,
+           "precision": round(precision, 5), "recall": round(recall, 5),
+           "f1": round(2 * precision * recall / (precision + recall), 5)}
     engine.dispose()
     return out
 

@@ -137,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         truth = ROOT / "var" / "bench" / "profile_latency_truth.parquet"
         print(json.dumps(prepare(args.url, args.persons, 20261128, truth)), flush=True)
         print(json.dumps(link_once(args.url, truth, None)), flush=True)
+    from exchange.linking import ensure_profile_indexes
+    from exchange.warehouse.engine import make_engine
+
+    engine = make_engine(args.url, root=ROOT)
+    created = ensure_profile_indexes(engine)  # what `exchange link` creates after linking
+    engine.dispose()
+    if created:
+        print(f"created the profile's indexes: {', '.join(created)}", flush=True)
     ids = _sample_ids(args.url, args.sample, args.seed)
     port = _free_port()
     server = _start_server(args.url, port, args.workers)

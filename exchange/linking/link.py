@@ -32,8 +32,8 @@ from sqlalchemy import Engine, func, select
 from exchange.linking import tables as mdm
 from exchange.linking.cluster import cluster_records
 from exchange.linking.config import GOLDEN_FIELDS, LinkConfig
-from exchange.linking.golden import golden_sql
-from exchange.linking.model import PersonModel, predict_pairs, train_model
+from exchange.linking.golden import golden_sql, rank_table
+from exchange.linking.model import PersonModel, blocking_filter_sql, predict_pairs, train_model
 from exchange.linking.records import IDENTITY, RECORD_SCHEMA, SourceTables, pinyin_columns, read_person_records
 from exchange.linking.stable import UID_DIGITS, UID_PREFIX, describe_changes, greedy_assign, uid_number
 from exchange.linking.store import delete_keys, replace_rows, stream_query
@@ -181,10 +181,12 @@ def _prepare_model_inputs(con: Any, config: LinkConfig) -> None:
             f"AS name_rare, r.gender, r.birth_date, r.phone, r.address, r.division_code, r.household_number")
     con.execute(f"CREATE TABLE noid AS SELECT r.rid AS unique_id, {cols} FROM rec r JOIN name_freq f USING (name) "
                 f"WHERE r.id_number IS NULL")
-    con.execute(f"CREATE TABLE idvar AS SELECT min(r.rid) AS unique_id, r.id_number, {cols} "
-                f"FROM rec r JOIN name_freq f USING (name) WHERE r.id_number IS NOT NULL "
-                f"GROUP BY r.id_number, r.name, r.name_py, r.name_fpy, name_rare, r.gender, r.birth_date, r.phone, "
-                f"r.address, r.division_code, r.household_number")
+    # only ID-bearing records that share a blocking key with some record without an ID number can
+    # ever be paired; one row per distinct variant of their attributes
+    con.execute(f"CREATE TABLE idvar AS SELECT min(unique_id) AS unique_id, id_number, name, name_py, name_fpy, "
+                f"name_rare, gender, birth_date, phone, address, division_code, household_number FROM ("
+                f"SELECT r.rid AS unique_id, r.id_number, {cols} FROM rec r JOIN name_freq f USING (name) "
+                f"WHERE r.id_number IS NOT NULL) r WHERE {blocking_filter_sql('r', 'noid')} GROUP BY ALL")
 
 
 def _training_sample(con: Any, config: LinkConfig) -> str:
@@ -317,7 +319,11 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
     clock.lap("stable_ids")
 
     _build_links(con, model.version if model else "-", config, pairs)
-    con.execute(f"CREATE TABLE gold AS {golden_sql(config.survivorship, 'lnk_full')}")
+    sources = con.execute("SELECT DISTINCT source_agency, entity FROM rec ORDER BY 1, 2").fetchall()
+    con.register("_ranks", rank_table(config.survivorship, [tuple(s) for s in sources]))
+    con.execute("CREATE TABLE golden_ranks AS SELECT * FROM _ranks")
+    con.unregister("_ranks")
+    con.execute(f"CREATE TABLE gold AS {golden_sql(config.survivorship, 'lnk_full', ranks='golden_ranks')}")
     clock.lap("golden")
 
     if truth is not None:
@@ -412,7 +418,7 @@ def _build_links(con: Any, model_version: str, config: LinkConfig, pairs: str) -
 def _golden_hash_sql(alias: str) -> str:
     parts = ", ".join(f"{alias}.{c}" for c in [*GOLDEN_FIELDS, *(f"{f}_link" for f in GOLDEN_FIELDS),
                                                "record_count", "agencies"])
-    return f"md5(CAST(row({parts}) AS VARCHAR))"
+    return f"CAST(hash({parts}) AS VARCHAR)"
 
 
 def _write(con: Any, engine: Engine, result: LinkResult, changes: Any, run_id: int, started: dt.datetime,

@@ -90,16 +90,35 @@ def _comparisons() -> list[Any]:
     return [name, birth, cl.ExactMatch("gender"), cl.ExactMatch("phone"), residence, division]
 
 
+BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("phone",),
+    ("name_fpy", "birth_date"),
+    ("household_number",),
+    ("name", "division_code"),
+    ("name_rare",),
+)
+"""Equi-join keys of the blocking rules; a pair is scored when it agrees on every column of one."""
+
+
 def _blocking_rules() -> list[Any]:
     from splink import block_on
 
-    return [
-        block_on("phone"),
-        block_on("name_fpy", "birth_date"),
-        block_on("household_number"),
-        block_on("name", "division_code"),
-        block_on("name_rare"),
-    ]
+    return [block_on(*key) for key in BLOCKING_KEYS]
+
+
+def blocking_filter_sql(candidate: str, probe: str) -> str:
+    """SQL condition on alias ``candidate``: it shares some blocking key with a row of table ``probe``
+    (only such rows can ever be paired with ``probe``'s rows)."""
+    parts = []
+    for key in BLOCKING_KEYS:
+        if len(key) == 1:
+            parts.append(f"{candidate}.{key[0]} IN (SELECT {key[0]} FROM {probe} WHERE {key[0]} IS NOT NULL)")
+        else:
+            joined = " || '|' || ".join(key)
+            mine = " || '|' || ".join(f"{candidate}.{k}" for k in key)
+            present = " AND ".join(f"{k} IS NOT NULL" for k in key)
+            parts.append(f"{mine} IN (SELECT {joined} FROM {probe} WHERE {present})")
+    return "(" + " OR ".join(parts) + ")"
 
 
 def settings_creator(prior: float = 1e-4) -> Any:
