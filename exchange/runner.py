@@ -124,8 +124,12 @@ class MemoryKeys:
     def first_rows(self, keys: pa.Array, rows: pa.Array) -> list[int | None]:
         out: list[int | None] = []
         for key, row in zip(keys.to_pylist(), rows.to_pylist(), strict=True):
-            first = self.seen.setdefault(key, row) if key is not None else row
-            out.append(None if first == row else first)
+            if key is None or key not in self.seen:
+                if key is not None:
+                    self.seen[key] = row
+                out.append(None)
+            else:
+                out.append(self.seen[key])
         return out
 
     def close(self) -> None:
@@ -474,7 +478,8 @@ class BatchRun:
                                               batches=staging.read_batches(folder / staging.REJECTS), now=now)
                 if not over:
                     counts = upsert_core(conn, tables, batch_id=batch_id, agency=self.feed.agency,
-                                         batches=staging.read_batches(folder / staging.VALID), now=now)
+                                         batches=staging.read_batches(folder / staging.VALID), now=now,
+                                         unique_keys=True)
                     if info.get("new_state") is not None:
                         ledger.save_feed_state(conn, self.feed.feed_id, info["new_state"], batch_id=batch_id,
                                                now=now)
@@ -581,7 +586,7 @@ def publish_catalog(*, settings: Settings | None = None, catalog: Catalog | None
                 rows = conn.execute(select(func.count()).select_from(EntityTables(schema).core)).scalar_one()
                 last = conn.execute(
                     select(batch.c.batch_id, batch.c.feed, batch.c.rows_loaded, batch.c.finished_at)
-                    .where(batch.c.entity == schema.name, batch.c.state == "published")
+                    .where(batch.c.entity == schema.name, batch.c.state.in_(("loaded", "published")))
                     .order_by(batch.c.finished_at.desc(), batch.c.batch_id.desc()).limit(1)).mappings().first()
                 entities[schema.name] = {
                     "table": f"core.{schema.name}", "schema_version": schema.version, "rows": int(rows),
@@ -1121,15 +1126,20 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
 
     settings = settings or Settings.from_env()
     if settings.warehouse_url.startswith("postgresql"):
-        engine = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8)
+        # short indexed lookups only: JIT compiling never pays off here
+        engine = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8,
+                               connect_args={"options": "-c jit=off"})
+        # profiles are one read-only statement: autocommit spares a BEGIN and a ROLLBACK round trip each
+        reads = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, isolation_level="AUTOCOMMIT",
+                              pool_reset_on_return=None, connect_args={"options": "-c jit=off"})
     else:
-        engine = make_engine(settings.warehouse_url, root=settings.root)
+        engine = reads = make_engine(settings.warehouse_url, root=settings.root)
     linking.ensure_mdm_tables(engine)
     reader = linking.ProfileReader()
 
     def profile(ident: str) -> dict[str, Any] | None:
         # PostgreSQL builds the whole profile in one statement (ProfileReader.profile_json)
-        with engine.connect() as conn:
+        with reads.connect() as conn:
             return reader.profile(conn, ident)
 
     key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")

@@ -179,10 +179,11 @@ class SeenKeys:
         self.db.register("chunk", chunk)
         try:
             found = self.db.execute(
-                "SELECT c.i, coalesce(s.row, CASE WHEN c.first < c.row THEN c.first END) "
-                "FROM (SELECT i, key, row, min(row) OVER (PARTITION BY key) AS first FROM chunk "
+                "SELECT c.i, coalesce(s.row, CASE WHEN c.first_i < c.i THEN c.first_row END) "
+                "FROM (SELECT i, key, min(i) OVER (PARTITION BY key) AS first_i, "
+                "             arg_min(row, i) OVER (PARTITION BY key) AS first_row FROM chunk "
                 "      WHERE key IS NOT NULL) c LEFT JOIN seen s ON s.key = c.key").fetchall()
-            self.db.execute("INSERT INTO seen SELECT key, min(row) FROM chunk WHERE key IS NOT NULL "
+            self.db.execute("INSERT INTO seen SELECT key, arg_min(row, i) FROM chunk WHERE key IS NOT NULL "
                             "AND key NOT IN (SELECT key FROM seen) GROUP BY key")
         finally:
             self.db.unregister("chunk")

@@ -150,7 +150,7 @@ def _dialect_insert(conn: Connection):
 
 
 def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
-                batches: Iterable[pa.RecordBatch], now: dt.datetime) -> UpsertCounts:
+                batches: Iterable[pa.RecordBatch], now: dt.datetime, unique_keys: bool = False) -> UpsertCounts:
     """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions.
 
     When the agency has no rows in the table yet (its first load) there is nothing to
@@ -158,8 +158,9 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
     a batch (duplicates were quarantined), so no conflict is possible.
     """
     core, hist = tables.core, tables.history
-    first = conn.execute(select(core.c[SOURCE_AGENCY]).where(core.c[SOURCE_AGENCY] == agency).limit(1)).first()
-    if first is None:
+    first = None if not unique_keys else conn.execute(
+        select(core.c[SOURCE_AGENCY]).where(core.c[SOURCE_AGENCY] == agency).limit(1)).first()
+    if unique_keys and first is None:
         n = _insert(conn, core, batches, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
         log.info("core.%s: first load of %s, %s rows inserted", tables.schema.name, agency, n)
         return UpsertCounts(inserted=n)

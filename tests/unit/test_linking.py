@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import text
 
-from exchange.linking import LinkConfig, Survivorship, link_persons, person_profile
+from exchange.linking import LinkConfig, Survivorship, link_persons, load_link_config, person_profile
 from exchange.linking.cluster import cluster_records
 from exchange.linking.records import normalize_id_numbers, normalize_records, pinyin_columns
 from exchange.linking.stable import describe_changes, greedy_assign
@@ -23,6 +23,9 @@ from tests.conftest import REPO
 
 PERSONS = 900
 SEED = 4242
+CONFIG = load_link_config(REPO)
+"""The project's linking settings: the ones run_demo linked the city with (reruns must use them too,
+or a different survivorship ranking legitimately rewrites golden rows)."""
 
 
 def _settings(root: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> Settings:
@@ -101,7 +104,7 @@ def test_linking_is_accurate_on_a_city_with_typos_formats_and_missing_id_numbers
 def test_rerunning_on_the_same_data_keeps_every_person_uid(copy: dict) -> None:
     engine = copy["engine"]
     before = _links(engine)
-    again = link_persons(engine)
+    again = link_persons(engine, CONFIG)
     assert _links(engine) == before
     assert (again.persons_new, again.merges, again.splits, again.moves, again.retired) == (0, 0, 0, 0, 0)
     assert again.links_written == 0
@@ -109,12 +112,14 @@ def test_rerunning_on_the_same_data_keeps_every_person_uid(copy: dict) -> None:
     assert _events(engine, again.run_id) == []
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: on an unchanged rerun about 1 % of golden rows are "
-                   "rewritten with identical values (their golden_hash differs: a survivorship tie picks "
-                   "another source link); person_uids and links are stable — see the issue 6 note")
 def test_rerunning_on_the_same_data_rewrites_no_golden_row(copy: dict) -> None:
-    again = link_persons(copy["engine"])
-    assert again.persons_written == 0
+    # same data, same settings: every golden value and its source link are chosen again exactly
+    again = link_persons(copy["engine"], CONFIG)
+    assert again.persons_written == 0 and again.links_written == 0
+    # another survivorship ranking is a real change: golden rows (and only they) are rewritten
+    other = LinkConfig(survivorship=Survivorship(fields={"address": ["civil_affairs", "police"]}))
+    changed = link_persons(copy["engine"], other)
+    assert changed.persons_written > 0 and changed.links_written == 0 and changed.persons_new == 0
 
 
 def test_new_records_join_existing_persons_without_renumbering(copy: dict) -> None:
@@ -128,7 +133,7 @@ def test_new_records_join_existing_persons_without_renumbering(copy: dict) -> No
         conn.execute(text(f"INSERT INTO core.person ({', '.join(new)}) VALUES ({', '.join(':' + k for k in new)})"),
                      new)
     target = before[("police", "person", row["source_record_id"], "subject")]
-    result = link_persons(engine)
+    result = link_persons(engine, CONFIG)
     after = _links(engine)
     assert after[("health", "person", "NEW-1", "subject")] == target
     assert {k: v for k, v in after.items() if k in before} == before
@@ -167,7 +172,7 @@ def test_merges_and_splits_are_recorded_as_events(copy: dict) -> None:
         conn.execute(text("UPDATE core.person SET id_number = NULL, name = '欧阳测试', phone = NULL, "
                           "birth_date = '1931-01-01', household_number = 'X1', address = '别处', _batch_id = 'fix-2' "
                           "WHERE source_agency = 'civil_affairs' AND source_record_id = :r"), {"r": civil_id})
-    result = link_persons(engine)
+    result = link_persons(engine, CONFIG)
     after = _links(engine)
     events = _events(engine, result.run_id)
     assert ("merge", lone[1], uid, 1) in events
