@@ -5,7 +5,10 @@
 
 1. the warehouse: the city ``bench/link_scale`` loaded and linked (``--prepare --persons N``
    generates, loads and links it first; otherwise the database must hold it already);
-2. the API (``exchange.runner:api_app``) under uvicorn on loopback, ``--workers`` processes;
+2. the API (``exchange.runner:api_app``: the profile behind the sharing gate — key, purpose, grant,
+   one ``audit.access`` row committed per request) under uvicorn on loopback, ``--workers``
+   processes; ``--no-gate`` serves the same route without the gate (``app.py``) to isolate the
+   profile's own cost;
 3. ``--clients`` concurrent keep-alive HTTP/1.1 clients (one asyncio process), each asking
    ``GET /persons/{id}`` in a closed loop for random persons — half by person_uid, half by
    resident ID number — after a warm-up; every response must be 200 with the person asked.
@@ -55,10 +58,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+def _start_server(url: str, port: int, workers: int, factory: str) -> subprocess.Popen:
     env = {**os.environ, "EXCHANGE_WAREHOUSE_URL": url, "EXCHANGE_API_ADMIN_KEY": ADMIN_KEY,
            "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "exchange.runner:api_app", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.time() + 60
@@ -130,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=4_000)
     ap.add_argument("--sample", type=int, default=20_000, help="distinct persons asked for")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-gate", action="store_true",
+                    help="serve bench/profile_latency/app.py:ungated — the profile without the sharing gate "
+                         "(no access-log write per request, no grant policy): isolates the profile's own cost")
     args = ap.parse_args(argv)
     if args.prepare:
         from bench.link_scale.run import link_once, prepare
@@ -147,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"created the profile's indexes: {', '.join(created)}", flush=True)
     ids = _sample_ids(args.url, args.sample, args.seed)
     port = _free_port()
-    server = _start_server(args.url, port, args.workers)
+    factory = "bench.profile_latency.app:ungated" if args.no_gate else "exchange.runner:api_app"
+    server = _start_server(args.url, port, args.workers, factory)
     try:
         per = max(1, args.warmup // args.clients)
         asyncio.run(_load(port, ids, args.clients, per))
@@ -163,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         persons = conn.execute(text("SELECT count(*) FROM mdm.person WHERE status = 'active'")).scalar_one()
         records = conn.execute(text("SELECT count(*) FROM mdm.person_link")).scalar_one()
     engine.dispose()
-    report = {"persons": persons, "records": records, "clients": args.clients, "workers": args.workers,
+    report = {"app": factory, "persons": persons, "records": records, "clients": args.clients,
+              "workers": args.workers,
               "requests": len(latencies), "errors": len(errors), "seconds": round(seconds, 1),
               "throughput_rps": round(len(latencies) / seconds), "p50_ms": round(_pct(latencies, 0.50), 2),
               "p90_ms": round(_pct(latencies, 0.90), 2), "p99_ms": round(_pct(latencies, 0.99), 2),

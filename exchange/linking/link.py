@@ -61,6 +61,7 @@ class LinkResult:
     moves: int = 0
     retired: int = 0
     pairs_scored: int = 0
+    """candidate pairs the blocking rules produced, every one scored by the model"""
     pairs_linked: int = 0
     pairs_refused: int = 0
     links_written: int = 0
@@ -289,13 +290,13 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
 
     prior = _prior(con)
     if model is not None:
-        pairs = predict_pairs(con, model, prior=prior, noid_table="noid", idvar_table="idvar", tf_table="tf_name",
-                              keep_threshold=config.keep_threshold)
+        pairs, compared = predict_pairs(con, model, prior=prior, noid_table="noid", idvar_table="idvar",
+                                        tf_table="tf_name", keep_threshold=config.keep_threshold)
     else:
-        pairs = "link_pairs"
+        pairs, compared = "link_pairs", 0
         con.execute(f"CREATE TABLE {pairs} (unique_id_l BIGINT, unique_id_r BIGINT, match_weight DOUBLE, "
                     f"match_probability DOUBLE, match_key VARCHAR, kind VARCHAR)")
-    scored = _one(con, f"SELECT count(*) FROM {pairs}")
+    scored = compared
     for done in ("noid", "idvar", "tf_name", "name_freq"):
         con.execute(f"DROP TABLE IF EXISTS {done}")
     clock.lap("predict")

@@ -234,10 +234,11 @@ def smooth(settings: dict[str, Any], *, m_pairs: int, u_pairs: int) -> None:
 
 
 def predict_pairs(con: Any, model: PersonModel, *, prior: float, noid_table: str, idvar_table: str,
-                  tf_table: str, keep_threshold: float) -> str:
-    """Score candidate pairs; return the name of a DuckDB table (unique_id_l, unique_id_r,
-    match_weight, match_probability, match_key) holding every pair at or above ``keep_threshold``:
-    first between ``noid_table`` and ``idvar_table``, then within ``noid_table``."""
+                  tf_table: str, keep_threshold: float) -> tuple[str, int]:
+    """Score every candidate pair the blocking rules give — first between ``noid_table`` and
+    ``idvar_table``, then within ``noid_table`` — and return (the name of a DuckDB table holding
+    the pairs at or above ``keep_threshold``: unique_id_l, unique_id_r, match_weight,
+    match_probability, match_key, kind; the number of pairs compared)."""
     from splink import DuckDBAPI, Linker
 
     _quiet_splink()
@@ -250,19 +251,22 @@ def predict_pairs(con: Any, model: PersonModel, *, prior: float, noid_table: str
                 f"match_probability DOUBLE, match_key VARCHAR, kind VARCHAR)")
     n_idvar = con.execute(f"SELECT count(*) FROM {idvar_table}").fetchall()[0][0]
     n_noid = con.execute(f"SELECT count(*) FROM {noid_table}").fetchall()[0][0]
+    compared = 0
     if n_noid and n_idvar:
         idvar = db_api.register(idvar_table, table_name=f"{idvar_table}_for_between")
         left = db_api.register(noid_table, table_name=f"{noid_table}_for_between")
-        between = linker.inference.predict_between(left, idvar, threshold_match_probability=keep_threshold,
-                                                   warning_mode="never")
+        between = linker.inference.predict_between(left, idvar, warning_mode="never")
+        compared += con.execute(f"SELECT count(*) FROM {between.physical_name}").fetchall()[0][0]
         con.execute(f"INSERT INTO {out} SELECT unique_id_l, unique_id_r, match_weight, match_probability, "
-                    f"CAST(match_key AS VARCHAR), 'between' FROM {between.physical_name}")
+                    f"CAST(match_key AS VARCHAR), 'between' FROM {between.physical_name} "
+                    f"WHERE match_probability >= {keep_threshold}")
         between.drop_table_from_database_and_remove_from_cache()
     if n_noid > 1:
-        within = linker.inference.predict_within(noid, threshold_match_probability=keep_threshold,
-                                                 warning_mode="never")
+        within = linker.inference.predict_within(noid, warning_mode="never")
+        compared += con.execute(f"SELECT count(*) FROM {within.physical_name}").fetchall()[0][0]
         con.execute(f"INSERT INTO {out} SELECT unique_id_l, unique_id_r, match_weight, match_probability, "
-                    f"CAST(match_key AS VARCHAR), 'within' FROM {within.physical_name}")
+                    f"CAST(match_key AS VARCHAR), 'within' FROM {within.physical_name} "
+                    f"WHERE match_probability >= {keep_threshold}")
         within.drop_table_from_database_and_remove_from_cache()
     linker.table_management.delete_tables_created_by_splink_from_db()
-    return out
+    return out, int(compared)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,6 @@ from typing import Any
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, Text, bindparam, inspect, text
 
 from exchange.linking.config import GOLDEN_FIELDS
-from exchange.linking.records import normalize_id_numbers
 from exchange.linking.stable import is_uid
 
 MAX_REDIRECTS = 16
@@ -98,6 +98,9 @@ class ProfileReader:
         self._pg_sql = {key: text(_PG_PROFILE.format(core=core, mdm=mdm, where=where))
                         for key, where in (("uid", "person_uid = :key"),
                                            ("id", "id_number = :key AND status = 'active'"))}
+        # the same statements for the psycopg connection itself (the hot path: no SQLAlchemy layer)
+        self._pg_raw = {key: stmt.text.replace(":key", "%(key)s").replace("CAST(:q AS text)", "CAST(%(q)s AS text)")
+                        for key, stmt in self._pg_sql.items()}
 
     # -- resolving an id ---------------------------------------------------------------------
 
@@ -136,8 +139,14 @@ class ProfileReader:
             if key is None:
                 return None
         followed: list[str] = []
+        driver = getattr(conn.connection, "driver_connection", None)
+        direct = driver is not None and type(driver).__module__.startswith("psycopg")
         for _ in range(MAX_REDIRECTS):
-            row = conn.execute(self._pg_sql[kind], {"key": key, "q": ident}).first()
+            params = {"key": key, "q": ident}
+            if direct:  # psycopg prepares it server-side after a few runs: parsed and planned once
+                row = driver.execute(self._pg_raw[kind], params).fetchone()
+            else:
+                row = conn.execute(self._pg_sql[kind], params).first()
             if row is None:
                 return None
             uid, status, merged_into, body = row
@@ -310,8 +319,23 @@ class ProfileReader:
         return sorted(rows, key=lambda r: r["credit_code"])
 
 
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
 def _normal_id(value: str) -> str | None:
-    return normalize_id_numbers([value])[0].as_py()
+    """One ID number as the index holds it (full-width digits, spaces, a lower-case x and the
+    legacy 15-digit form handled; a wrong check character → None). Scalar twin of
+    :func:`~exchange.linking.records.normalize_id_numbers`, which is vectorised and would cost
+    a millisecond of Arrow set-up for a single value."""
+    text_ = unicodedata.normalize("NFKC", value).replace(" ", "").strip().upper()
+    if len(text_) == 15 and text_.isascii() and text_.isdigit():
+        first17 = text_[:6] + "19" + text_[6:]
+        return first17 + _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+    if len(text_) != 18 or not text_.isascii() or not text_[:17].isdigit():
+        return None
+    expected = _ID_CHECK[sum(int(d) * w for d, w in zip(text_[:17], _ID_WEIGHTS, strict=True)) % 11]
+    return text_ if text_[17] == expected else None
 
 
 def person_profile(conn: Connection, ident: str, reader: ProfileReader | None = None) -> dict[str, Any] | None:
