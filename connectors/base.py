@@ -120,10 +120,19 @@ def string_batch(schema: pa.Schema, rows: list[list[str | None]], source: str, f
         columns = [pa.array([], type=pa.string()) for _ in range(width)]
     if width == 0:
         columns = []
-    columns.append(pa.array([source] * n, type=pa.string()))
-    columns.append(pa.array(range(first_row, first_row + n), type=pa.int64()))
-    columns.append(pa.array(errors if errors is not None else [None] * n, type=pa.string()))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
+    return columns_batch(schema, columns, source, first_row, errors if errors is not None else [None] * n)
+
+
+def columns_batch(schema: pa.Schema, columns: list[pa.Array], source: str, first_row: int,
+                  errors: list[str | None]) -> pa.RecordBatch:
+    """String columns of source values (one per source column, in the schema's order) and one parse
+    error per row as one record batch, numbered from ``first_row``."""
+    import pyarrow as pa
+
+    n = len(errors)
+    arrays = [*columns, pa.array([source] * n, type=pa.string()),
+              pa.array(range(first_row, first_row + n), type=pa.int64()), pa.array(errors, type=pa.string())]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def connector_for(spec: SourceSpec, *, base_dir: Path, feed_id: str,

@@ -23,7 +23,10 @@ fingerprint is a SHA-256 of exactly the records the run delivers and the column 
 union of the records' keys, in order of first appearance) is known before the first batch.
 Values are delivered as JSON text: strings as they are, numbers exactly as written, true/false,
 nested values as compact JSON, null as null. ``_source_file`` is ``http:<conn>/<path>``,
-``_source_row`` the 1-based number of the record in the run.
+``_source_row`` the 1-based number of the record in the run. Bodies are decoded strictly (the
+declared charset, else UTF-8; bytes that are not text fail the run), and records become rows by
+the file readers' code (``connectors.readers.json_chunks``): a key written twice, a lone surrogate
+escape or a record that is no object gives the row a parse error, exactly as in a ``.json`` file.
 
 Incremental (``incremental: {field, param}``): the watermark (largest ``field`` value
 delivered) is sent as ``param`` (the API should return records with ``field >= param``);
@@ -52,9 +55,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pyarrow as pa
 
-from connectors.base import DEFAULT_BATCH_ROWS, Connector, batch_schema, string_batch
-from connectors.readers import check_header, compact_json, json_text, json_type_name, loads_exact
+from connectors.base import DEFAULT_BATCH_ROWS, Connector, batch_schema, columns_batch
+from connectors.readers import check_header, json_chunks, json_line, json_text, json_type_name, loads_exact
 from exchange.errors import ConfigError, SourceError, TerminalError, TransientError
+from exchange.formats.masking import scrub_identifiers
 from exchange.spec.connections import ConnectionInfo, HttpTarget, mask_text, resolve_connection
 
 if TYPE_CHECKING:
@@ -70,7 +74,8 @@ _LINK_NEXT = re.compile(r"<([^>]+)>\s*;[^,]*\brel=\"?next\"?", re.IGNORECASE)
 
 
 class _MaskSecrets(logging.Filter):
-    """Masks the secrets of every connection in use in httpx's own log lines (it logs request URLs)."""
+    """Masks the secrets of every connection in use in httpx's own log lines (it logs request URLs),
+    and anything shaped like a personal identifier (a query parameter may carry one)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,6 +86,7 @@ class _MaskSecrets(logging.Filter):
         masked = mask_text(message)
         for info in list(self.connections.values()):
             masked = info.mask(masked)
+        masked = scrub_identifiers(masked)
         if masked != message:
             record.msg, record.args = masked, ()
         return True
@@ -209,23 +215,13 @@ class HttpConnector(Connector):
             schema = batch_schema(columns)
             assert self._spool is not None
             self._spool.seek(0)
-            rows: list[list[str | None]] = []
-            errors: list[str | None] = []
+            # the records as the file readers make rows of them (connectors.readers.json_chunks): a key
+            # written twice or a lone surrogate quarantines the record (parse.error), never a silent choice
+            records = ((f"record {n}", loads_exact(line.decode()), None) for n, line in enumerate(self._spool, start=1))
             done = 0
-            for n, line in enumerate(self._spool, start=1):
-                record = loads_exact(line.decode())
-                if isinstance(record, dict):
-                    rows.append([json_text(record.get(c)) for c in columns])
-                    errors.append(None)
-                else:
-                    rows.append([None] * len(columns))
-                    errors.append(f"record {n} is not a JSON object: got {json_type_name(record)}")
-                if len(rows) >= self.batch_rows:
-                    yield string_batch(schema, rows, self.display, done + 1, errors)
-                    done += len(rows)
-                    rows, errors = [], []
-            if rows:
-                yield string_batch(schema, rows, self.display, done + 1, errors)
+            for chunk in json_chunks(records, columns, self.batch_rows):
+                yield columns_batch(schema, chunk.columns, self.display, done + 1, chunk.errors)
+                done += chunk.num_rows
         if self.spec.incremental:
             self._new_state = {"cursor": self._high_text, "delivered": sorted(self._at_high),
                                "columns": self._columns, "fingerprint": self.fingerprint()}
@@ -263,7 +259,7 @@ class HttpConnector(Connector):
             self._high = self._mark = self._parse(self._watermark)
         try:
             for record in self._pages_of(target, info):
-                line = compact_json(record)
+                line = json_line(record)  # a key written twice stays twice; a lone surrogate stays its escape
                 if inc is not None and isinstance(record, dict) and not self._take(record, line, inc):
                     continue
                 spool.write(line.encode() + b"\n")
@@ -311,7 +307,8 @@ class HttpConnector(Connector):
             return parse_cursor(value, inc.cursor_type)
         except (TypeError, ValueError):
             kind = "an integer" if inc.cursor_type == "integer" else "an ISO timestamp"
-            raise SourceError(f"{self.display}: incremental field {inc.field!r} holds {str(value)[:40]!r}, not "
+            shown = scrub_identifiers(str(value)[:40])
+            raise SourceError(f"{self.display}: incremental field {inc.field!r} holds {shown!r}, not "
                               f"{kind}; fix source.incremental", source=self.display) from None
 
     def _pages_of(self, target: HttpTarget, info: ConnectionInfo) -> Iterator[Any]:
@@ -420,7 +417,7 @@ class HttpConnector(Connector):
 
     def _terminal(self, response: httpx.Response, shown: str, info: ConnectionInfo) -> TerminalError:
         status = response.status_code
-        body = info.mask(" ".join(response.text[:BODY_CHARS].split()))
+        body = scrub_identifiers(info.mask(" ".join(response.text[:BODY_CHARS].split())))
         if 300 <= status < 400:
             where = info.mask(response.headers.get("location", "?"))
             return TerminalError(f"{self.display}: GET {shown}: HTTP {status} redirect to {where}; redirects are "
@@ -432,15 +429,28 @@ class HttpConnector(Connector):
 
     def _json(self, response: httpx.Response, info: ConnectionInfo) -> Any:
         try:
-            return loads_exact(response.text)
+            return loads_exact(self._text(response, info))
         except json.JSONDecodeError as exc:
             shown = info.mask(str(response.url))
-            body = info.mask(" ".join(response.text[:BODY_CHARS].split()))
+            body = scrub_identifiers(info.mask(" ".join(response.text[:BODY_CHARS].split())))
             raise SourceError(f"{self.display}: GET {shown}: the response is not JSON (line {exc.lineno} column "
                               f"{exc.colno}: {exc.msg}): {body!r}", source=self.display) from None
         except RecursionError:
             raise SourceError(f"{self.display}: the response is nested too deeply to read",
                               source=self.display) from None
+
+    def _text(self, response: httpx.Response, info: ConnectionInfo) -> str:
+        """The body decoded strictly (its declared charset, else UTF-8), as the file readers decode: bytes that
+        are not text fail the run naming the offset (``response.text`` would replace them with U+FFFD, silently)."""
+        encoding = response.charset_encoding or "utf-8"
+        try:
+            return response.content.decode(encoding).removeprefix("\ufeff")
+        except LookupError:
+            problem = f"declares charset {encoding!r}, which is not a known text encoding"
+        except UnicodeDecodeError as exc:
+            problem = f"is not valid {encoding} at byte offset {exc.start} ({exc.reason})"
+        raise SourceError(f"{self.display}: GET {info.mask(str(response.url))}: the response {problem}; the API must "
+                          f"send JSON as UTF-8 (or declare its charset)", source=self.display)
 
     def _records_of(self, doc: Any, response: httpx.Response, info: ConnectionInfo) -> list[Any]:
         where = "the response"

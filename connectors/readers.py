@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import logging
+import re
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -27,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from connectors import fast_csv
 from connectors.base import META_COLUMNS
 from connectors.encoding import open_text, resolve_encoding
 from exchange.errors import ConfigError, SourceError
@@ -118,6 +121,10 @@ def check_header(names: list[str], display: str, *, allow_empty: bool = False) -
         if name == "" and not allow_empty:
             problems.append(f"empty column name at position {i}")
             continue
+        if not name.isascii() and _SURROGATE.search(name):
+            problems.append(f"column name {name!a} at position {i} holds a lone UTF-16 surrogate, "
+                            f"which is not a character")
+            continue
         positions.setdefault(name, []).append(i)
     for name, where in positions.items():
         if len(where) > 1:
@@ -199,12 +206,57 @@ class TextReader(Reader):
 # ---------------------------------------------------------------- CSV / TSV
 
 
+RECORD_TEXT_MAX_CHARS = 500
+
+
+def as_sent(text: str, length: int | None = None) -> str:
+    """The text of a record no value could be read from, for its parse error: quoted with control
+    characters escaped (``repr``), without its line end, cut after ``RECORD_TEXT_MAX_CHARS`` characters
+    with a note of how many more there were. ``text`` may be the start of a record ``length`` long."""
+    if length is None:
+        text = text.rstrip("\r\n")
+        length = len(text)
+    shown = text[:min(RECORD_TEXT_MAX_CHARS, length)]
+    return repr(shown) + (f" … (+{length - len(shown):,} characters)" if length > len(shown) else "")
+
+
+class RecordText:
+    """The lines of ``f`` as the csv module reads them, keeping the text of the current record (its first
+    characters: memory stays bounded whatever the record's size) until ``clear``."""
+
+    def __init__(self, f: Iterable[str]) -> None:
+        self._lines = iter(f)
+        self.clear()
+
+    def __iter__(self) -> RecordText:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        if self._room > 0:
+            self._kept.append(line[:self._room])
+            self._room -= len(line)
+        self._length += len(line)
+        self._end = 2 if line.endswith("\r\n") else 1 if line.endswith(("\n", "\r")) else 0
+        return line
+
+    def clear(self) -> None:
+        self._kept: list[str] = []
+        self._room = RECORD_TEXT_MAX_CHARS + 2  # and a CR LF
+        self._length = self._end = 0
+
+    def as_sent(self) -> str:
+        """The record read since ``clear`` (see ``as_sent``)."""
+        return as_sent("".join(self._kept), self._length - self._end)
+
+
 @dataclass(frozen=True)
 class CsvRecord:
     fields: list[str] | None  # None: the csv module could not parse this record
     line: int                 # physical line the record starts on
     error: str | None = None
     fatal: bool = False       # the reader cannot go on past this error
+    text: str | None = None   # a record the csv module could not parse: its text as sent (see ``as_sent``)
 
 
 class CsvReader(TextReader):
@@ -219,6 +271,23 @@ class CsvReader(TextReader):
             return self._header(self._records(f))
 
     def chunks(self, size: int) -> Iterator[Chunk]:
+        done = 0
+        if fast_csv.usable(self.codec, self.delimiter):
+            # Arrow's parser where it reads the file exactly like the csv module (connectors/fast_csv.py);
+            # from the first record it cannot, the csv module goes on
+            try:
+                for columns in fast_csv.csv_chunks(self.path, delimiter=self.delimiter, header=self.columns(),
+                                                   size=size, clean=clean_header_name, field_limit=CSV_FIELD_LIMIT):
+                    n = len(columns[0])
+                    yield Chunk(columns, [None] * n)
+                    done += n
+                return
+            except fast_csv.Unsupported as exc:
+                log.info("%s: parsed by the csv module from record %s on (%s)", self.display, done + 1, exc)
+        yield from self._parsed_chunks(size, skip=done)
+
+    def _parsed_chunks(self, size: int, skip: int = 0) -> Iterator[Chunk]:
+        """The records parsed by the csv module, the first ``skip`` of them left out."""
         with open_text(self.path, self.codec) as f:
             records = self._records(f)
             width = len(self._header(records))
@@ -227,6 +296,8 @@ class CsvReader(TextReader):
             for n, rec in enumerate(records, start=1):
                 if rec.fatal:
                     raise self._fatal(rec, f"record {n} (starting at line {rec.line})", n)
+                if n <= skip:
+                    continue
                 row, error = self._row(rec, width)
                 rows.append(row)
                 errors.append(error)
@@ -238,8 +309,8 @@ class CsvReader(TextReader):
 
     @staticmethod
     def _row(rec: CsvRecord, width: int) -> tuple[Row, str | None]:
-        if rec.fields is None:
-            return [None] * width, f"CSV error: {rec.error} (line {rec.line})"
+        if rec.fields is None:  # no value can be told apart: the record's text goes with its reason
+            return [None] * width, f"CSV error: {rec.error} (line {rec.line}); the record as sent: {rec.text}"
         if len(rec.fields) == width:
             return rec.fields, None
         return fit_row(rec.fields, width), f"{ragged_message(rec.fields, width)} (line {rec.line})"
@@ -267,18 +338,21 @@ class CsvReader(TextReader):
     def _records(self, f: Iterable[str]) -> Iterator[CsvRecord]:
         """Non-blank records with their starting line; csv errors as records (``fatal`` or not)."""
         csv.field_size_limit(CSV_FIELD_LIMIT)
-        reader = csv.reader(f, delimiter=self.delimiter, strict=True)
+        tap = RecordText(f)
+        reader = csv.reader(tap, delimiter=self.delimiter, strict=True)
         prev_line = 0
         while True:
             start = prev_line + 1
+            tap.clear()
             try:
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:
+            except csv.Error as exc:  # the csv module drops the rest of the line: the tap has all of it
                 msg = str(exc)
                 prev_line = reader.line_num
-                yield CsvRecord(None, start, msg, fatal=any(m in msg for m in FATAL_CSV_ERRORS))
+                fatal = any(m in msg for m in FATAL_CSV_ERRORS)
+                yield CsvRecord(None, start, msg, fatal=fatal, text=None if fatal else tap.as_sent())
                 continue
             except UnicodeDecodeError as exc:
                 raise self.decode_error(exc) from exc
@@ -303,9 +377,106 @@ class JsonNumber(str):
     """A JSON number kept as its exact source text (no float rounding)."""
 
 
+class JsonObject(dict):
+    """A parsed JSON object. A plain dict keeps only the last value of a key written twice;
+    ``pairs`` then holds every (key, value) as written (None when every key is unique)."""
+
+    __slots__ = ("pairs",)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> JsonObject:
+    obj = JsonObject(pairs)
+    obj.pairs = pairs if len(obj) < len(pairs) else None
+    return obj
+
+
 def loads_exact(text: str) -> Any:
-    """``json.loads`` keeping every number as its source text (a ``JsonNumber``)."""
-    return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=JsonNumber)
+    """``json.loads`` keeping every number as its source text (a ``JsonNumber``) and every
+    object as a ``JsonObject`` (which remembers keys written twice)."""
+    return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=JsonNumber,
+                      object_pairs_hook=_json_object)
+
+
+def duplicate_keys(value: Any) -> list[str]:
+    """The keys a parsed JSON object has more than once (a value would be lost), in order."""
+    pairs = getattr(value, "pairs", None)
+    if not pairs:
+        return []
+    seen: set[str] = set()
+    dups: dict[str, None] = {}
+    for key, _ in pairs:
+        if key in seen:
+            dups[key] = None
+        seen.add(key)
+    return list(dups)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _escape_surrogates(value: str) -> str:
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+
+
+def json_row(value: Any, columns: list[str], label: str) -> tuple[Row, str | None]:
+    """One parsed JSON record as a row and its parse error: not an object, or a key written twice."""
+    if not isinstance(value, dict):
+        return [None] * len(columns), (f"{label} is not a JSON object: got {json_type_name(value)}: "
+                                       f"{as_sent(json_line(value))}")
+    error = None
+    dups = duplicate_keys(value)
+    if dups:
+        error = (f"{label}: key(s) {', '.join(repr(k) for k in dups)} appear more than once in the object; "
+                 f"which value is meant is ambiguous (the row holds the last one): fix the export")
+    return object_row(value, columns), error
+
+
+def json_chunk(rows: list[Row], errors: list[str | None], labels: list[str], columns: list[str]) -> Chunk:
+    """``rows_to_chunk`` for parsed JSON, whose strings may hold lone UTF-16 surrogates (an unpaired
+    ``\\ud800`` escape is valid JSON but not a character, and UTF-8 cannot encode it): such a value
+    keeps the escape as text and its row gets a parse error, so it is quarantined, not loaded."""
+    try:
+        return rows_to_chunk(rows, errors, len(columns))
+    except UnicodeEncodeError:
+        pass
+    for i, row in enumerate(rows):
+        bad = [c for c, v in zip(columns, row, strict=True) if v is not None and _SURROGATE.search(v)]
+        if bad:
+            rows[i] = [None if v is None else _escape_surrogates(v) for v in row]
+            problem = (f"{labels[i]}: the value of {', '.join(repr(c) for c in bad)} holds a lone UTF-16 "
+                       f"surrogate (an unpaired \\ud800-\\udfff escape), which is not a character; fix the export")
+            errors[i] = f"{errors[i]}; {problem}" if errors[i] else problem
+    return rows_to_chunk(rows, errors, len(columns))
+
+
+def json_chunks(records: Iterable[tuple[str, Any, str | None]], columns: list[str], size: int) -> Iterator[Chunk]:
+    """Parsed JSON records as chunks of at most ``size`` rows — the one way every JSON source (a file's
+    array, NDJSON lines, an HTTP API's records) turns records into rows. Each record comes as (label,
+    parsed value, why it could not be parsed or None); a record that is no object, has a key written
+    twice or holds a lone surrogate gets a parse error naming ``label`` (see ``json_row``, ``json_chunk``)."""
+    rows: list[Row] = []
+    errors: list[str | None] = []
+    labels: list[str] = []
+    for label, value, problem in records:
+        if problem is None:
+            row, error = json_row(value, columns, label)
+        else:
+            row, error = [None] * len(columns), f"{label} is not a JSON object: {problem}"
+        rows.append(row)
+        errors.append(error)
+        labels.append(label)
+        if len(rows) >= size:
+            yield json_chunk(rows, errors, labels, columns)
+            rows, errors, labels = [], [], []
+    if rows:
+        yield json_chunk(rows, errors, labels, columns)
+
+
+def json_line(value: Any) -> str:
+    """A parsed JSON value as one line of compact JSON that UTF-8 can encode: a lone surrogate (only
+    ever inside a string) stays the escape it was written as, so the line parses back to the same value."""
+    line = compact_json(value)
+    return line if line.isascii() or not _SURROGATE.search(line) else _escape_surrogates(line)
 
 
 def json_text(value: Any) -> str | None:
@@ -319,21 +490,47 @@ def json_text(value: Any) -> str | None:
     return compact_json(value)
 
 
+class _Text(str):
+    """JSON punctuation (or a key) already written, on ``compact_json``'s stack."""
+
+
 def compact_json(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, JsonNumber):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        items = (f"{json.dumps(k, ensure_ascii=False)}:{compact_json(v)}" for k, v in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(compact_json(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
+    """A parsed JSON value as compact JSON text: numbers as written, a key written twice twice.
+
+    Without recursion, with a stack of its own: any value ``json.loads`` could read (hundreds of nested
+    arrays) is written, where recursing would run out of Python's stack long before."""
+    parts: list[str] = []
+    todo: list[Any] = [value]
+    while todo:
+        v = todo.pop()
+        if type(v) is _Text:
+            parts.append(v)
+        elif v is None:
+            parts.append("null")
+        elif isinstance(v, bool):
+            parts.append("true" if v else "false")
+        elif isinstance(v, JsonNumber):
+            parts.append(str(v))
+        elif isinstance(v, str):
+            parts.append(json.dumps(v, ensure_ascii=False))
+        elif isinstance(v, dict):
+            pairs = getattr(v, "pairs", None) or list(v.items())  # a key written twice stays twice
+            todo.append(_Text("}"))
+            for i in range(len(pairs) - 1, -1, -1):  # pushed last first: popped in order
+                todo.append(pairs[i][1])
+                todo.append(_Text(("{" if i == 0 else ",") + json.dumps(pairs[i][0], ensure_ascii=False) + ":"))
+            if not pairs:
+                todo.append(_Text("{"))
+        elif isinstance(v, list):
+            todo.append(_Text("]"))
+            for i in range(len(v) - 1, -1, -1):
+                todo.append(v[i])
+                todo.append(_Text("[" if i == 0 else ","))
+            if not v:
+                todo.append(_Text("["))
+        else:
+            parts.append(json.dumps(v, ensure_ascii=False))
+    return "".join(parts)
 
 
 def json_type_name(value: Any) -> str:
@@ -378,21 +575,8 @@ class JsonReader(TextReader):
         return names
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        columns = self.columns()
-        rows: list[Row] = []
-        errors: list[str | None] = []
-        for n, rec in enumerate(self._records(), start=1):
-            if isinstance(rec, dict):
-                rows.append(object_row(rec, columns))
-                errors.append(None)
-            else:
-                rows.append([None] * len(columns))
-                errors.append(f"record {n} is not a JSON object: got {json_type_name(rec)}")
-            if len(rows) >= size:
-                yield rows_to_chunk(rows, errors, len(columns))
-                rows, errors = [], []
-        if rows:
-            yield rows_to_chunk(rows, errors, len(columns))
+        records = ((f"record {n}", rec, None) for n, rec in enumerate(self._records(), start=1))
+        yield from json_chunks(records, self.columns(), size)
 
     def _records(self) -> list[Any]:
         doc = self._load()
@@ -456,21 +640,7 @@ class NdjsonReader(TextReader):
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         columns = self.columns()
-        rows: list[Row] = []
-        errors: list[str | None] = []
-        for line_no, value, error in self._lines():
-            if error is None and isinstance(value, dict):
-                rows.append(object_row(value, columns))
-                errors.append(None)
-            else:
-                rows.append([None] * len(columns))
-                errors.append(f"line {line_no} is not a JSON object: "
-                              f"{error or 'got ' + json_type_name(value)}")
-            if len(rows) >= size:
-                yield rows_to_chunk(rows, errors, len(columns))
-                rows, errors = [], []
-        if rows:
-            yield rows_to_chunk(rows, errors, len(columns))
+        yield from json_chunks(((f"line {n}", value, error) for n, value, error in self._lines()), columns, size)
 
     def _lines(self) -> Iterator[tuple[int, Any, str | None]]:
         """(line number, parsed value or None, JSON error or None) of every non-blank line."""
@@ -480,12 +650,13 @@ class NdjsonReader(TextReader):
                     line = raw.removeprefix("\ufeff") if line_no == 1 else raw
                     if not line.strip():
                         continue
+                    line = line.rstrip("\r\n")  # a line cut short is then named at its end, not the next line's start
                     try:
                         yield line_no, loads_exact(line), None
-                    except json.JSONDecodeError as exc:
-                        yield line_no, None, f"{exc.msg} at column {exc.colno}"
+                    except json.JSONDecodeError as exc:  # no value can be told apart: the line goes with it
+                        yield line_no, None, f"{exc.msg} at column {exc.colno}; the line as sent: {as_sent(line)}"
                     except RecursionError:
-                        yield line_no, None, "nested too deeply"
+                        yield line_no, None, f"nested too deeply; the line as sent: {as_sent(line)}"
         except UnicodeDecodeError as exc:
             raise self.decode_error(exc) from exc
 
@@ -511,6 +682,32 @@ def check_xlsx_zip(path: Path, display: str) -> None:
         if info.file_size > XLSX_RATIO_MIN_BYTES and ratio > XLSX_MAX_RATIO:
             raise source_error(display, f"refused: member {info.filename!r} expands {ratio:.0f}x "
                                         f"(limit {XLSX_MAX_RATIO}x); possible zip bomb")
+
+
+_FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def xlsx_has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the workbook holds a formula (a byte scan of its XML; the zip is
+    checked against bombs first)."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+                continue
+            with zf.open(info) as member:
+                tail = b""
+                while chunk := member.read(1 << 20):
+                    if _FORMULA_ELEMENT.search(tail + chunk):
+                        return True
+                    tail = chunk[-32:]
+    return False
+
+
+def is_formula(value: Any) -> bool:
+    """A cell value openpyxl read with ``data_only=False`` that is a formula, not a constant."""
+    if isinstance(value, str):
+        return value.startswith("=")
+    return type(value).__name__ in ("ArrayFormula", "DataTableFormula")
 
 
 def cell_text(value: Any) -> str | None:
@@ -544,20 +741,25 @@ class XlsxReader(Reader):
         self.sheet = sheet
 
     def _read_columns(self) -> list[str]:
-        for _, values in self._rows():
+        for _, values, _ in self._rows():
             return self._header(values)
         raise source_error(self.display, "worksheet is empty: no header row")
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         rows_iter = self._rows()
         width = 0
-        for _, values in rows_iter:
+        for _, values, _ in rows_iter:
             width = len(self._header(values))
             break
         rows: list[Row] = []
         errors: list[str | None] = []
-        for sheet_row, values in rows_iter:
+        for sheet_row, values, uncalculated in rows_iter:
             row, error = self._row(values, width, sheet_row)
+            if uncalculated:
+                problem = (f"sheet row {sheet_row}: cell(s) {', '.join(uncalculated)} hold a formula but no value "
+                           f"calculated by Excel (the workbook was written by a program that does not calculate "
+                           f"formulas); open and save it in Excel, or export the values")
+                error = f"{error}; {problem}" if error else problem
             rows.append(row)
             errors.append(error)
             if len(rows) >= size:
@@ -584,21 +786,31 @@ class XlsxReader(Reader):
             return values[:width], None
         return values[:width], f"{ragged_message(values[:used], width)} (sheet row {sheet_row})"
 
-    def _rows(self) -> Iterator[tuple[int, list[str | None]]]:
-        """(sheet row number, cell texts) of every non-empty row, streamed."""
+    def _rows(self) -> Iterator[tuple[int, list[str | None], list[str]]]:
+        """(sheet row number, cell texts, cells holding a formula without a calculated value) of
+        every non-empty row, streamed.
+
+        A formula cell is read as the value Excel calculated and saved with it. A workbook written by
+        a program that does not calculate (openpyxl, many exporters) saves formulas without a value:
+        such a cell would read as empty, silently. When the sheet holds any formula, a second
+        read-only pass over the same XML (formulas as written) finds those cells."""
         check_xlsx_zip(self.path, self.display)
         import openpyxl
 
+        books = []
         try:
-            wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for damaged files
-            raise source_error(self.display, f"not a readable .xlsx workbook ({type(exc).__name__}: "
-                                             f"{exc}); re-save it from Excel as .xlsx") from exc
-        try:
-            ws = self._worksheet(wb)
-            yield from self._sheet_rows(ws)
+            try:
+                books.append(openpyxl.load_workbook(self.path, read_only=True, data_only=True))
+                if xlsx_has_formulas(self.path):
+                    books.append(openpyxl.load_workbook(self.path, read_only=True, data_only=False))
+            except Exception as exc:  # openpyxl raises many types for damaged files
+                raise source_error(self.display, f"not a readable .xlsx workbook ({type(exc).__name__}: "
+                                                 f"{exc}); re-save it from Excel as .xlsx") from exc
+            sheets = [self._worksheet(wb) for wb in books]
+            yield from self._sheet_rows(*sheets)
         finally:
-            wb.close()
+            for wb in books:
+                wb.close()
 
     def _worksheet(self, wb: Any) -> Any:
         if self.sheet is None:
@@ -611,15 +823,28 @@ class XlsxReader(Reader):
                                              f"fix source.sheet")
         return wb[self.sheet]
 
-    def _sheet_rows(self, ws: Any) -> Iterator[tuple[int, list[str | None]]]:
+    def _sheet_rows(self, ws: Any, formulas: Any = None) -> Iterator[tuple[int, list[str | None], list[str]]]:
         sheet_row = 0
         try:
-            if hasattr(ws, "reset_dimensions"):
-                ws.reset_dimensions()  # the stored dimension may be wrong; read what is there
-            for sheet_row, cells in enumerate(ws.iter_rows(values_only=True), start=1):
-                values = [cell_text(v) for v in cells]
-                if any(v is not None and v != "" for v in values):
-                    yield sheet_row, values
+            for sheet in (ws, formulas):
+                if hasattr(sheet, "reset_dimensions"):
+                    sheet.reset_dimensions()  # the stored dimension may be wrong; read what is there
+            if formulas is None:
+                for sheet_row, cells in enumerate(ws.iter_rows(values_only=True), start=1):
+                    values = [cell_text(v) for v in cells]
+                    if any(v is not None and v != "" for v in values):
+                        yield sheet_row, values, []
+                return
+            from openpyxl.utils import get_column_letter
+
+            pairs = itertools.zip_longest(ws.iter_rows(), formulas.iter_rows(values_only=True), fillvalue=())
+            for sheet_row, (cells, written) in enumerate(pairs, start=1):
+                values = [cell_text(c.value) for c in cells]
+                uncalculated = [f"{get_column_letter(i)}{sheet_row}"
+                                for i, (c, f) in enumerate(itertools.zip_longest(cells, written), start=1)
+                                if is_formula(f) and (c is None or (c.value is None and c.data_type != "str"))]
+                if uncalculated or any(v is not None and v != "" for v in values):
+                    yield sheet_row, values, uncalculated
         except SourceError:
             raise
         except Exception as exc:  # corrupt XML, bad zip member, ...

@@ -52,6 +52,7 @@ import pyarrow as pa
 from connectors.base import DEFAULT_BATCH_ROWS, Connector, batch_schema, string_batch
 from connectors.readers import check_header
 from exchange.errors import ConfigError, SourceError, TransientError
+from exchange.formats.masking import scrub_identifiers
 from exchange.spec.connections import ConnectionInfo, resolve_connection
 
 if TYPE_CHECKING:
@@ -195,6 +196,7 @@ class SqlConnector(Connector):
             self._set_columns(names)
             schema = batch_schema(self._columns or [])
             position = names.index(spec.cursor) if track else -1
+            lost = False
             try:
                 for part in self._partitions(result):
                     rows: list[list[str | None]] = []
@@ -222,8 +224,11 @@ class SqlConnector(Connector):
                     if rows:
                         yield string_batch(schema, rows, self.display, done + 1)
                         done += len(rows)
+            except TransientError:
+                lost = True
+                raise
             finally:
-                result.close()
+                self._close(result, lost)
         self._delivered = done
         self._done = True
         if null_cursors:
@@ -269,12 +274,16 @@ class SqlConnector(Connector):
         with self._connect() as conn:
             result = self._execute(conn, None)
             h.update(json.dumps(list(result.keys()), ensure_ascii=False).encode())
+            lost = False
             try:
                 for part in self._partitions(result):
                     for raw in part:
                         h.update(row_digest([to_text(v) for v in raw]).encode())
+            except TransientError:
+                lost = True
+                raise
             finally:
-                result.close()
+                self._close(result, lost)
         return h.hexdigest()
 
     # ------------------------------------------------------------ SQL
@@ -305,6 +314,21 @@ class SqlConnector(Connector):
         streaming = conn.execution_options(stream_results=True, max_row_buffer=self.batch_rows)
         log.debug("%s: %s %s", self.display, sql, params)
         return self._run(lambda: streaming.execute(text(sql), params))
+
+    @staticmethod
+    def _close(result: Any, lost: bool) -> None:
+        """Close a streamed result. When the connection dropped in the middle (``lost``) there is
+        nothing left to drain, and nothing may hide the TransientError on its way out: PyMySQL's
+        unbuffered result would try to drain the dead socket and fail with AttributeError, from
+        ``close()`` and again at garbage collection (PyMySQL PR #810), so it is marked finished first."""
+        if not lost:
+            result.close()
+            return
+        unbuffered = getattr(getattr(result, "cursor", None), "_result", None)
+        if getattr(unbuffered, "unbuffered_active", False):
+            unbuffered.unbuffered_active = False
+        with contextlib.suppress(Exception):
+            result.close()
 
     def _partitions(self, result: Any) -> Iterator[Sequence[Any]]:
         while True:
@@ -341,7 +365,8 @@ class SqlConnector(Connector):
             return parse_cursor(text, self.spec.cursor_type)
         except ValueError:
             kind = "an integer" if self.spec.cursor_type == "integer" else "an ISO timestamp"
-            raise SourceError(f"{self.display}: cursor column {self.spec.cursor!r} holds {text[:40]!r}, not {kind}; "
+            shown = scrub_identifiers(text[:40])
+            raise SourceError(f"{self.display}: cursor column {self.spec.cursor!r} holds {shown!r}, not {kind}; "
                               f"fix source.cursor / source.cursor_type", source=self.display) from None
 
     def _set_columns(self, names: list[str]) -> None:
@@ -380,7 +405,7 @@ class SqlConnector(Connector):
                     url = url.set(password=info.password)
                 if url.get_backend_name() == "sqlite":
                     self._check_sqlite_file(url.database)
-                self._engine = create_engine(url, poolclass=NullPool)
+                self._engine = create_engine(url, poolclass=NullPool, hide_parameters=True)
             except NoSuchModuleError as exc:
                 raise ConfigError(f"connection {self.spec.conn!r} ({info.origin}): no SQLAlchemy dialect for "
                                   f"{info.mask(str(exc))}; install the database's SQLAlchemy driver "
@@ -432,5 +457,5 @@ class SqlConnector(Connector):
 
     def _message(self, exc: Exception) -> str:
         orig = getattr(exc, "orig", None) or exc
-        text = " ".join(str(orig).split())[:300]
+        text = scrub_identifiers(" ".join(str(orig).split())[:300])  # a database may quote a row's value
         return self._conn_info().mask(text) if self._info is not None else text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,9 +63,37 @@ _KINDS = ((ConfigError, "configuration error"), (TransientError, "transient erro
           (DataQualityError, "data quality"), (TerminalError, "error"))
 
 
+def _shown(text: str) -> str:
+    """An error text fit for a terminal or a log: URL passwords, tokens and identifier-shaped values
+    (a library's message may quote a row's value) masked."""
+    from exchange.formats.masking import scrub_identifiers
+    from exchange.spec.connections import mask_text
+
+    return scrub_identifiers(mask_text(text))
+
+
+# Characters a terminal acts on instead of showing (C0/C1 controls, DEL; bidi overrides that reorder
+# what is shown): a value holding them is printed with them escaped, never raw.
+_UNSHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+SHOW_MAX_CHARS = 200
+
+
+def _plain(value: object, limit: int | None = SHOW_MAX_CHARS) -> str:
+    """A warehouse or source value fit for a Rich table: control characters escaped (``\\x1b``), Rich
+    markup not interpreted, and a long value cut with a note of what was left out."""
+    text = "" if value is None else str(value)
+    cut = ""
+    if limit is not None and len(text) > limit:
+        cut = f"… (+{len(text) - limit:,} characters)"
+        text = text[:limit]
+    text = _UNSHOWN.sub(lambda m: repr(m.group())[1:-1], text)
+    return escape(text) + cut
+
+
 def _message(exc: Exception) -> str:
     kind = next((label for cls, label in _KINDS if isinstance(exc, cls)), "error")
-    return f"[bold red]{kind}:[/] {escape(str(exc))}"
+    text = _UNSHOWN.sub(lambda m: repr(m.group())[1:-1], _shown(str(exc)))  # e.g. a column name's NUL
+    return f"[bold red]{kind}:[/] {escape(text)}"
 
 
 def _fail(exc: Exception) -> None:
@@ -254,7 +283,7 @@ def run(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")]) -
         _fail(exc)
     console.print(_outcome_table([outcome], f"batch {outcome.batch_id}"))
     if outcome.error:
-        err.print(f"[red]{outcome.error}[/]")
+        err.print(f"[red]{escape(outcome.error)}[/]")
     if outcome.report_path:
         console.print(f"validation report: {outcome.report_path}")
     if not outcome.published:
@@ -284,8 +313,10 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
         t.add_column(col, overflow="fold")
     for r in report.rejects[:show]:
         for reason in r["reasons"]:
-            t.add_row(str(r["row"]), r["source_record_id"] or "", reason["field"] or "", reason["rule"],
-                      reason["value"] if reason["value"] is not None else "", reason["message"])
+            # a message may quote the source (an unreadable record's text): masked and escaped like a value
+            t.add_row(str(r["row"]), _plain(r["source_record_id"]), reason["field"] or "", reason["rule"],
+                      _plain(_shown(reason["value"])) if reason["value"] is not None else "",
+                      _plain(_shown(reason["message"]), None))
     if report.rejects:
         console.print(t)
     console.print(f"{report.rows_in:,} rows: {report.rows_valid:,} valid, {report.rows_rejected:,} would be "
@@ -340,8 +371,12 @@ def migrate_cmd() -> None:
 
 @app.command("sql")
 def sql(query: Annotated[str, typer.Argument(help="a SELECT over core.*, quarantine.*, audit.*")],
-        limit: int = 50) -> None:
-    """Run a read-only query against the warehouse and print the result."""
+        limit: int = 50,
+        max_chars: Annotated[int, typer.Option(help="characters shown of a long value (0: all)")] = 1000) -> None:
+    """Run a read-only query against the warehouse and print the result.
+
+    A terminal table, not a file format: control characters in values are shown escaped (\\x1b),
+    never sent to the terminal. To hand rows to a spreadsheet use ``exchange export``."""
     from sqlalchemy import text
 
     from exchange.warehouse.engine import make_engine
@@ -362,14 +397,40 @@ def sql(query: Annotated[str, typer.Argument(help="a SELECT over core.*, quarant
     except ExchangeError as exc:
         _fail(exc)
     except Exception as exc:  # noqa: BLE001 - SQL errors are shown, not raised
-        err.print(f"[red]query failed:[/] {exc}")
+        err.print(f"[red]query failed:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_ERROR) from None
     t = Table(title_justify="left")
     for c in cols:
-        t.add_column(c, overflow="fold")
+        t.add_column(_plain(c), overflow="fold")
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[_plain(v, max_chars or None) for v in r])
     console.print(t)
+
+
+@app.command("export")
+def export_cmd(table: Annotated[str | None, typer.Argument(
+                   help="a table or view: core.person, quarantine.person, core.person_history, audit.batch, …")] = None,
+               out: Annotated[Path, typer.Option("--out", "-o", help="the file to write (.csv or .xlsx)")] = Path(),
+               fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx (default: from --out)")] = None,
+               query: Annotated[str | None, typer.Option(help="export the rows of this SELECT instead")] = None,
+               limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None) -> None:
+    """Export a warehouse table (or a SELECT) to CSV or Excel for a spreadsheet.
+
+    Cells that a spreadsheet would run as a formula (text starting with = + - @, TAB or CR) are
+    neutralised: a ' in front in CSV, a string cell with Excel's quote prefix in XLSX. The values in
+    the warehouse are never changed."""
+    from exchange.runner import export_rows
+
+    if out == Path():
+        err.print("[red]--out is required: the .csv or .xlsx file to write[/]")
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        result = export_rows(table, out, query=query, fmt=fmt, limit=limit)
+    except ExchangeError as exc:
+        _fail(exc)
+    console.print(f"exported {result.rows:,} rows × {result.columns} columns of {escape(table or 'the query')} "
+                  f"to {escape(str(result.path))} ({result.format}); {result.neutralised:,} cell(s) that start like "
+                  f"a formula neutralised")
 
 
 @app.command("demo")
@@ -598,6 +659,77 @@ def audit_report_cmd(since: Annotated[str, typer.Option(help="first day, YYYY-MM
     except ExchangeError as exc:
         _fail(exc)
     console.print(f"audit report: {path}")
+
+
+@audit_app.command("scan")
+def audit_scan(
+        paths: Annotated[list[Path] | None, typer.Argument(
+            help="files or folders to scan (recursively); default: the reports and staging folders")] = None,
+        secrets_file: Annotated[list[Path] | None, typer.Option(
+            "--secrets-file", help="a file of secrets to look for: NAME=value lines (a .env file; connection "
+                                   "URLs give their passwords and tokens) or one per line; repeatable")] = None,
+        secret_env: Annotated[list[str] | None, typer.Option(
+            "--secret-env", help="an environment variable whose value (or, for a connection, whose password "
+                                 "and token) is a secret to look for; repeatable")] = None,
+        from_env: Annotated[bool, typer.Option(
+            "--env-secrets/--no-env-secrets", help="also look for the secrets of this environment: "
+                                                   "EXCHANGE_CONN_*, AIRFLOW_CONN_*, database URLs' passwords, "
+                                                   "API, JWT and Fernet keys, *_PASSWORD, *_TOKEN, …")] = True,
+        legacy: Annotated[bool, typer.Option(
+            "--legacy/--no-legacy", help="also report plausible legacy 15-digit ID numbers")] = True,
+        all_files: Annotated[bool, typer.Option(
+            "--all-files", help="read every non-binary file, not only .log .json .html .txt .yaml … (.gz too)")]
+        = False,
+        exclude: Annotated[list[str] | None, typer.Option(help="skip files matching this glob; repeatable")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+        limit: Annotated[int, typer.Option(help="findings to print")] = 50) -> None:
+    """Look for resident ID numbers (valid check character) and secrets in logs, reports, XCom
+    dumps, manifests — anything that must hold neither. Prints file, line and a masked excerpt,
+    never the value. Exit 0 clean, 1 something found."""
+    from exchange.audit import leaks
+
+    secrets: dict[str, str] = leaks.secrets_from_env() if from_env else {}
+    try:
+        for name in secret_env or []:
+            value = os.environ.get(name)
+            if not value:
+                raise ConfigError(f"--secret-env {name}: the variable is not set")
+            found = leaks.connection_secrets(name, value)
+            secrets.update({f"{name} (secret {i})": s for i, s in enumerate(found, 1)} if found else {name: value})
+        for path in secrets_file or []:
+            try:
+                secrets.update(leaks.secrets_from_file(path))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"--secrets-file {path}: cannot read it ({exc}); give a UTF-8 text file") from None
+        if not paths:
+            settings, _ = _catalog()
+            paths = [settings.reports_dir, settings.staging_dir]
+    except ExchangeError as exc:
+        _fail(exc)
+    scanner = leaks.LeakScanner(secrets, legacy_ids=legacy)
+    result = scanner.scan_paths(paths or [], all_files=all_files, exclude=exclude or [])
+    if as_json:
+        console.print_json(json.dumps({
+            "clean": result.clean, "files_scanned": len(result.scanned), "skipped": result.skipped,
+            "secrets_searched": scanner.secret_count, "secrets_too_short": scanner.ignored_secrets,
+            "findings": [f.as_dict() for f in result.findings]}, ensure_ascii=False))
+    else:
+        for f in result.findings[:limit]:
+            console.print(escape(str(f)), highlight=False, soft_wrap=True)
+        if len(result.findings) > limit:
+            console.print(f"… and {len(result.findings) - limit:,} more (--limit, --json)")
+        console.print(f"scanned {len(result.scanned):,} files for resident ID numbers and "
+                      f"{scanner.secret_count} secrets; skipped: {escape(result.skipped_summary())}")
+        if scanner.ignored_secrets:
+            err.print(f"[yellow]not searched (shorter than {leaks.MIN_SECRET_CHARS} characters):[/] "
+                      f"{escape(', '.join(scanner.ignored_secrets))}")
+        if result.clean:
+            console.print("[green]no resident ID number and no secret found[/]")
+        else:
+            err.print(f"[bold red]{len(result.findings):,} finding(s)[/] in "
+                      f"{len({f.where for f in result.findings}):,} file(s)")
+    if not result.clean:
+        raise typer.Exit(EXIT_INVALID_ROWS)
 
 
 @quarantine_app.command("reprocess")
@@ -955,6 +1087,6 @@ def run_cli() -> None:
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {str(exc)[:500]}\n"
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(_shown(str(exc)[:500]))}\n"
                   f"This is a bug in the exchange; rerun with -v for the traceback and report it.")
         sys.exit(3)

@@ -4,11 +4,13 @@ Pure logic on pyarrow: a raw record batch (the agency's columns, all strings, pl
 connector's meta columns) becomes a table of canonical fields, still strings but
 normalised (full-width digits, date spellings, phone prefixes, value maps), ready for
 validation. Values are never coerced silently: what cannot be mapped stays visible and is
-rejected by validation, or is reported here as a ``mapping.value`` reason.
+rejected by validation, or is reported here as a ``mapping.value`` reason (a value holding a NUL
+character as a ``parse.error``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,17 @@ from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema, FieldSpec
 
 META = ("_source_file", "_source_row", "_parse_error")
 KEY_SEPARATOR = "|"
+NUL = "\x00"
+# A NUL character is valid in UTF-16 text, JSON ("\u0000") and Parquet strings, but no warehouse
+# text column can hold it (PostgreSQL refuses it outright): the row is quarantined, not loaded.
+NUL_MESSAGE = ("the value of column {column!r} contains a NUL character (U+0000), which no text column "
+               "can store; fix the export")
+# The quarantined row keeps it: its original values are JSON (NUL as the escape \u0000); its
+# source_record_id, plain text, shows each NUL as those six characters, and its reason says so.
+NUL_SHOWN = "\\u0000"
+KEY_NUL_NOTE = ("; in quarantine the row's source_record_id shows each NUL as the six characters \\u0000 "
+                "(its original values keep the NUL exactly, JSON-escaped)")
+KEY_NUL_MESSAGE = "the record key contains a NUL character (U+0000), which no text column can store"
 
 _BOOLEAN_WORDS = {"true": "true", "false": "false", "1": "true", "0": "false", "y": "true", "n": "false",
                   "yes": "true", "no": "false", "t": "true", "f": "false", "是": "true", "否": "false",
@@ -112,6 +125,8 @@ class Mapper:
         for column, m in self.columns.items():
             f = self.schema.fields[m.field]
             raw = formats.as_string_array(batch.column(column))
+            for i in pc.indices_nonzero(pc.fill_null(pc.match_substring(raw, NUL), False)).to_pylist():
+                reasons[i].append(Reason(m.field, "parse.error", None, NUL_MESSAGE.format(column=column)))
             values = formats.normalize_text(raw)
             if m.values:
                 values, miss = _apply_value_map(values, m)
@@ -125,6 +140,8 @@ class Mapper:
         if self.derive_key:
             parts = [out[k] for k in self.feed.key]
             out[SOURCE_RECORD_ID] = pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+        if SOURCE_RECORD_ID in out:
+            self._note_nul_keys(out[SOURCE_RECORD_ID], reasons)
         arrays = [out.get(name, pa.nulls(n, pa.string())) for name in self.schema.fields]
         names = list(self.schema.fields)
         for meta in META:
@@ -134,3 +151,20 @@ class Mapper:
         for i in pc.indices_nonzero(pc.is_valid(parse)).to_pylist():
             reasons[i].append(Reason(None, "parse.error", None, str(parse[i].as_py())))
         return MappedChunk(pa.table(arrays, names=names), dict(reasons))
+
+    @staticmethod
+    def _note_nul_keys(keys: pa.Array, reasons: dict[int, list[Reason]]) -> None:
+        """A record key holding a NUL: its row's reason on the key says how quarantine shows the key."""
+        for i in pc.indices_nonzero(pc.fill_null(pc.match_substring(keys, NUL), False)).to_pylist():
+            rs = reasons[i]
+            at = next((j for j, r in enumerate(rs) if r.field == SOURCE_RECORD_ID and r.rule == "parse.error"), None)
+            if at is None:
+                rs.append(Reason(SOURCE_RECORD_ID, "parse.error", None, KEY_NUL_MESSAGE + KEY_NUL_NOTE))
+            else:
+                rs[at] = dataclasses.replace(rs[at], message=rs[at].message + KEY_NUL_NOTE)
+
+
+def show_nul(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text with each NUL character written as the six characters ``\\u0000``, for a quarantine column
+    that is plain text (no warehouse text column can store a NUL; see ``KEY_NUL_NOTE``)."""
+    return pc.replace_substring(values, NUL, NUL_SHOWN)

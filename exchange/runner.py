@@ -5,33 +5,46 @@ extract (connector → raw Parquet) → validate (map + GX → valid / rejected 
 batch is over its reject ratio) → publish; each stage recorded in ``audit.batch``, with the
 invariant rows_in = rows_valid + rows_quarantined. Each stage is a method of ``BatchRun``
 (what an Airflow task calls); ``run_feed`` runs them all under the feed's lock.
+
+Crashes and outages: every stage commits its work and its ledger state in one transaction and
+writes files under temporary names, so a run killed anywhere leaves the batch at its last
+recorded stage; the next run records a new attempt and goes on from there
+(tests/integration/test_crash_recovery.py kills one at every fault point). A warehouse outage
+(connection lost, server restarting, deadlock) is raised as ``TransientError``
+(``exchange.warehouse.outages``), which Airflow retries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 import exchange
 from connectors import connector_for
+from connectors.base import META_COLUMNS
 from exchange import staging
 from exchange.audit import ledger
 from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
 from exchange.errors import DataQualityError, TerminalError
-from exchange.mapping import Mapper
+from exchange.mapping import MappedChunk, Mapper, show_nul
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
 from exchange.spec.catalog import Catalog, load_catalog
@@ -40,12 +53,15 @@ from exchange.spec.reasons import GENERIC_MESSAGES, Reason
 from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
 from exchange.spec.settings import Settings
 from exchange.validation.docs import DataDocs, write_index
-from exchange.validation.engine import BatchValidator
-from exchange.validation.suites import compile_suite
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import UpsertCounts, ensure_tables, load_quarantine, upsert_core
-from exchange.warehouse.locks import feed_lock
+from exchange.warehouse.locks import HeldLock, feed_lock
+from exchange.warehouse.outages import as_transient, outages_as_transient
 from exchange.warehouse.tables import EntityTables
+
+if TYPE_CHECKING:  # Great Expectations takes a second or two to import: only where validation runs
+    from exchange.validation.engine import BatchValidator
+    from exchange.validation.suites import CompiledSuite
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +89,31 @@ def batch_id_for(feed: FeedSpec, schema: EntitySchema, fingerprint: str) -> str:
     return f"{feed.agency}-{feed.feed}-{digest[:16]}"
 
 
+# What a raw batch carries besides the source's own columns: the connector's meta columns, and the batch
+# a reprocessed row was quarantined in. A source column may well start with "_" itself (MongoDB's "_id").
+RAW_META = (*META_COLUMNS, "_origin_batch")
+
+
+def source_columns_of(names: list[str]) -> list[str]:
+    """The source's own columns among a raw batch's column names."""
+    return [c for c in names if c not in RAW_META]
+
+
 def row_hashes(table: pa.Table, fields: list[str]) -> pa.Array:
     """SHA-256 (hex, 32 chars) of each row's canonical values, for change detection."""
-    joined = pc.binary_join_element_wise(*[pc.fill_null(table.column(f), "\\N") for f in fields], "\x1f")
-    return pa.array([hashlib.sha256(s.encode()).hexdigest()[:32] for s in joined.to_pylist()],
-                    type=pa.string())
+    import duckdb
+
+    joined = pa.table({"s": pc.binary_join_element_wise(*[pc.fill_null(table.column(f), "\\N") for f in fields],
+                                                        "\x1f")})
+    if not joined.num_rows:
+        return pa.array([], type=pa.string())
+    con = duckdb.connect()  # its sha256 of the UTF-8 text: the same digest as hashlib, vectorised
+    try:
+        con.register("joined", joined)
+        out = con.sql("SELECT left(sha256(s), 32) AS h FROM joined").to_arrow_table().column("h")
+    finally:
+        con.close()
+    return out.combine_chunks().cast(pa.string())
 
 
 @dataclass
@@ -121,15 +157,16 @@ class MemoryKeys:
     def __init__(self) -> None:
         self.seen: dict[str, int] = {}
 
-    def first_rows(self, keys: pa.Array, rows: pa.Array) -> list[int | None]:
-        out: list[int | None] = []
-        for key, row in zip(keys.to_pylist(), rows.to_pylist(), strict=True):
-            if key is None or key not in self.seen:
-                if key is not None:
-                    self.seen[key] = row
-                out.append(None)
+    def duplicates(self, keys: pa.Array, rows: pa.Array) -> dict[int, int]:
+        """Like ``staging.SeenKeys.duplicates``: position → the record where the key was first accepted."""
+        out: dict[int, int] = {}
+        for i, (key, row) in enumerate(zip(keys.to_pylist(), rows.to_pylist(), strict=True)):
+            if key is None:
+                continue
+            if key in self.seen:
+                out[i] = self.seen[key]
             else:
-                out.append(self.seen[key])
+                self.seen[key] = row
         return out
 
     def close(self) -> None:
@@ -145,24 +182,40 @@ class FeedRun:
         self.settings = settings
         self.feed = catalog.feed(feed_id)
         self.schema = catalog.schema_for(self.feed)
-        self.compiled = compile_suite(self.schema, catalog)
+        self._compiled: CompiledSuite | None = None
+        self._compiling = threading.Lock()
         self.mapper = Mapper(self.feed, self.schema)
         self.today = today
         self.valid_schema = staged_schema(self.schema)
 
+    @property
+    def compiled(self) -> CompiledSuite:
+        """The schema's GX suite, compiled on first use: that imports Great Expectations (a second or
+        two), which only the validate stage needs (an Airflow extract task never does)."""
+        with self._compiling:
+            if self._compiled is None:
+                from exchange.validation.suites import compile_suite
+
+                self._compiled = compile_suite(self.schema, self.catalog)
+            return self._compiled
+
+    def validator(self) -> BatchValidator:
+        """A fresh validator of this feed's suite (one per batch: it accumulates the batch's report)."""
+        from exchange.validation.engine import BatchValidator
+
+        return BatchValidator(self.compiled, feed_id=self.feed.feed_id, today=self.today)
+
     def stream(self, batches: Iterator[pa.RecordBatch], validator: BatchValidator,
                on_valid: Callable[[pa.Table], None], on_reject: Callable[[pa.Table], None],
-               progress: Progress | None = None, keys: Any = None) -> _Split:
+               progress: Progress | None = None, keys: Any = None, *, prefetch: bool = False) -> _Split:
         """Map, validate and split every batch; ``keys`` tracks natural keys for duplicates
-        (``staging.SeenKeys`` on disk for a batch; in memory by default)."""
+        (``staging.SeenKeys`` on disk for a batch; in memory by default). ``prefetch``: see ``_prepared``."""
         split = _Split()
         keys = keys if keys is not None else MemoryKeys()
         source_columns: list[str] | None = None
-        for rb in batches:
+        for rb, mapped, hashes in self._prepared(batches, prefetch):
             if source_columns is None:
-                source_columns = [c for c in rb.schema.names if not c.startswith("_")]
-                self.mapper.check_columns(source_columns, str(rb.column("_source_file")[0]))
-            mapped = self.mapper.map(rb)
+                source_columns = source_columns_of(rb.schema.names)
             rows = mapped.table.column("_source_row").to_pylist()
             found = validator.validate(mapped.table.select(list(self.schema.fields)), rows)
             reasons = _merge(mapped.reasons, found)
@@ -172,7 +225,7 @@ class FeedRun:
             if bad:
                 good_mask = pc.invert(pc.is_in(pa.array(range(rb.num_rows)), pa.array(bad)))
             valid = mapped.table.filter(good_mask)
-            on_valid(self._typed(valid))
+            on_valid(self._typed(valid, hashes.filter(good_mask)))
             on_reject(self._rejects(rb, mapped.table, reasons, bad, source_columns))
             split.rows_in += rb.num_rows
             split.rows_valid += valid.num_rows
@@ -185,6 +238,42 @@ class FeedRun:
             faults.point("validate.chunk")
         return split
 
+    def _prepared(self, batches: Iterator[pa.RecordBatch],
+                  prefetch: bool) -> Iterator[tuple[pa.RecordBatch, MappedChunk, pa.Array]]:
+        """Each batch with its mapped table and the hashes of its rows (``row_hashes``).
+
+        With ``prefetch`` the next batch is read, mapped and hashed by a worker thread while the
+        caller validates the current one: Arrow and DuckDB release the GIL, so this work overlaps
+        Great Expectations (which holds it) on a second core. Only for a source whose batches have
+        no side effects on the caller (the batch validation reads its staged raw file)."""
+        fields = list(self.schema.fields)
+        it = iter(batches)
+        checked = False
+
+        def prepare() -> tuple[pa.RecordBatch, MappedChunk, pa.Array] | None:
+            nonlocal checked
+            rb = next(it, None)
+            if rb is None:
+                return None
+            if not checked:
+                self.mapper.check_columns(source_columns_of(rb.schema.names), str(rb.column("_source_file")[0]))
+                checked = True
+            mapped = self.mapper.map(rb)
+            return rb, mapped, row_hashes(mapped.table, fields)
+
+        if not prefetch:
+            while (item := prepare()) is not None:
+                yield item
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange-prepare") as pool:
+            ahead = pool.submit(prepare)
+            try:
+                while (item := ahead.result()) is not None:
+                    ahead = pool.submit(prepare)
+                    yield item
+            finally:
+                ahead.cancel()  # not started yet; a running one is waited for by the pool
+
     def check_empty_source(self, connector: Any, split: _Split) -> None:
         """A source with no rows must still have the mapped columns (a header-only file)."""
         if split.rows_in == 0:
@@ -194,23 +283,23 @@ class FeedRun:
     @staticmethod
     def _flag_duplicates(table: pa.Table, reasons: dict[int, list[Reason]], keys: Any) -> None:
         """Among rows valid so far, the first occurrence of a key is kept, later ones rejected."""
-        candidates = [i for i in range(table.num_rows) if i not in reasons]
-        if not candidates:
+        candidate = np.ones(table.num_rows, dtype=bool)
+        candidate[list(reasons)] = False
+        candidates = np.flatnonzero(candidate)
+        if not candidates.size:
             return
-        idx = pa.array(candidates, pa.int64())
+        idx = pa.array(candidates)
         key_col = table.column(SOURCE_RECORD_ID).take(idx).combine_chunks()
-        firsts = keys.first_rows(key_col, table.column("_source_row").take(idx).combine_chunks())
-        for i, key, first in zip(candidates, key_col.to_pylist(), firsts, strict=True):
-            if first is not None:
-                reasons[i] = [Reason(SOURCE_RECORD_ID, "key.duplicate", key,
-                                     f"{GENERIC_MESSAGES['key.duplicate']} (first at record {first})")]
+        for j, first in keys.duplicates(key_col, table.column("_source_row").take(idx).combine_chunks()).items():
+            key = key_col[j].as_py()
+            reasons[int(candidates[j])] = [Reason(SOURCE_RECORD_ID, "key.duplicate", key,
+                                                  f"{GENERIC_MESSAGES['key.duplicate']} (first at record {first})")]
 
-    def _typed(self, valid: pa.Table) -> pa.Table:
-        fields = list(self.schema.fields)
+    def _typed(self, valid: pa.Table, hashes: pa.Array) -> pa.Table:
         typed = to_typed(valid, self.schema)
         typed = typed.append_column("_source_file", valid.column("_source_file"))
         typed = typed.append_column("_source_row", valid.column("_source_row").cast(pa.int64()))
-        typed = typed.append_column("_row_hash", row_hashes(valid, fields))
+        typed = typed.append_column("_row_hash", hashes)
         return typed.cast(self.valid_schema)
 
     def _rejects(self, raw: pa.RecordBatch, mapped: pa.Table, reasons: dict[int, list[Reason]],
@@ -222,7 +311,7 @@ class FeedRun:
         return pa.table({
             "_source_file": mapped.column("_source_file").take(idx),
             "_source_row": mapped.column("_source_row").take(idx).cast(pa.int64()),
-            "source_record_id": mapped.column(SOURCE_RECORD_ID).take(idx),
+            "source_record_id": show_nul(mapped.column(SOURCE_RECORD_ID).take(idx)),  # plain text: no NUL
             "original": [json.dumps(r, ensure_ascii=False) for r in raw_rows],
             "reasons": [json.dumps([r.as_dict() for r in reasons[i]], ensure_ascii=False) for i in bad],
             "rules": [",".join(dict.fromkeys(r.rule for r in reasons[i])) for i in bad],
@@ -245,11 +334,25 @@ def _top(reasons: Counter, n: int = 5) -> list[tuple[str, str, int]]:
 
 
 STAGES = ("started", "extracted", "validated", "staged", "loaded", "published")
+VALIDATE_CHUNK_FACTOR = 4
 DONE = ("loaded", "published")
 
 
 def _rank(state: str | None) -> int:
     return STAGES.index(state) if state in STAGES else -1
+
+
+def _stage(name: str) -> Callable[[Callable[..., BatchOutcome]], Callable[..., BatchOutcome]]:
+    """A stage method whose warehouse outages surface as TransientError naming the feed, batch and stage."""
+    def wrap(method: Callable[..., BatchOutcome]) -> Callable[..., BatchOutcome]:
+        @functools.wraps(method)
+        def stage(self: BatchRun, *args: Any, **kwargs: Any) -> BatchOutcome:
+            batch_id = args[0] if args else kwargs.get("batch_id")
+            doing = f"feed {self.feed.feed_id}" + (f", batch {batch_id}" if batch_id else "") + f": {name}"
+            with outages_as_transient(self.engine, doing):
+                return method(self, *args, **kwargs)
+        return stage
+    return wrap
 
 
 class BatchRun:
@@ -262,15 +365,32 @@ class BatchRun:
         self.run = FeedRun(self.catalog, feed_id, self.settings, today=today)
         self.feed, self.schema = self.run.feed, self.run.schema
         self.engine = make_engine(self.settings.warehouse_url, root=self.settings.root)
-        ensure_tables(self.engine, [self.schema], audit_tables.metadata)
+        self.held: HeldLock | None = None
+        with outages_as_transient(self.engine, f"feed {feed_id}: preparing the warehouse tables"):
+            ensure_tables(self.engine, [self.schema], audit_tables.metadata)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    @property
+    def validate_rows(self) -> int:
+        """Rows per validated chunk: GX has a fixed cost per chunk it validates (building its metric
+        graph and results: about as much as the checks of 50,000 rows), so validation reads the staged
+        raw rows ``VALIDATE_CHUNK_FACTOR`` × ``EXCHANGE_BATCH_ROWS`` at a time."""
+        return self.settings.batch_rows * VALIDATE_CHUNK_FACTOR
 
     def folder(self, batch_id: str) -> Path:
         return staging.batch_dir(self.settings.staging_dir, self.feed.feed_id, batch_id)
 
-    def lock(self) -> Any:
-        return feed_lock(self.engine, self.feed.feed_id, wait_seconds=self.settings.lock_wait)
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[HeldLock]:
+        """The feed's lock for the block; a load checks it still holds it before committing."""
+        with outages_as_transient(self.engine, f"feed {self.feed.feed_id}"), \
+                feed_lock(self.engine, self.feed.feed_id, wait_seconds=self.settings.lock_wait) as held:
+            self.held = held
+            try:
+                yield held
+            finally:
+                self.held = None
 
     def ledger_row(self, batch_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -294,14 +414,29 @@ class BatchRun:
         timings[stage] = round(seconds, 3)
         return timings
 
-    def _failed(self, batch_id: str, exc: BaseException) -> None:
-        with self.engine.begin() as conn:
-            if ledger.get_batch(conn, batch_id):
-                ledger.set_state(conn, batch_id, "failed", error=f"{type(exc).__name__}: {exc}",
-                                 finished_at=_now())
+    def _failed(self, batch_id: str, exc: BaseException, stage: str) -> None:
+        """Record the batch failed with its error; a warehouse outage is raised as TransientError.
+
+        Called while ``exc`` propagates. If the warehouse is down the failure cannot be recorded:
+        the batch then stays at its last recorded stage, from where the next run resumes."""
+        mapped = as_transient(exc, self.engine, f"feed {self.feed.feed_id}, batch {batch_id}: {stage}") \
+            if isinstance(exc, Exception) else None
+        shown = mapped or exc
+        try:
+            with self.engine.begin() as conn:
+                if ledger.get_batch(conn, batch_id):
+                    ledger.set_state(conn, batch_id, "failed", error=f"{type(shown).__name__}: {shown}",
+                                     finished_at=_now())
+        except Exception as again:  # noqa: BLE001 - never hide the error that ended the stage
+            log.warning("feed %s, batch %s: could not record its failure in audit.batch (%s: %s); it stays at its "
+                        "last recorded stage", self.feed.feed_id, batch_id, type(again).__name__,
+                        " ".join(str(again).split())[:300])
+        if mapped is not None:
+            raise mapped from exc
 
     # --- stages --------------------------------------------------------------------------------
 
+    @_stage("extract")
     def extract(self, *, interval: tuple[dt.datetime, dt.datetime] | None = None,
                 progress: Progress | None = None) -> BatchOutcome:
         """Read the source once into ``raw.parquet``; the batch id comes from the source fingerprint."""
@@ -318,8 +453,14 @@ class BatchRun:
         if prior and prior["state"] in DONE:
             log.info("batch %s of %s is already %s; nothing to do", batch_id, self.feed.feed_id, prior["state"])
             return self.outcome(batch_id, already_loaded=True)
+        staging.discard_partial(folder)  # what a killed attempt was writing (we hold the feed's lock)
         if prior and _rank(prior["state"]) >= _rank("extracted") and (folder / staging.RAW).exists() \
                 and (folder / staging.EXTRACT).exists():
+            # a run was interrupted part-way (killed, or the machine stopped): go on from its last stage
+            with self.engine.begin() as conn:
+                attempt = ledger.resume_batch(conn, batch_id)
+            log.info("batch %s of %s: attempt %s resumes after %s", batch_id, self.feed.feed_id, attempt,
+                     prior["state"])
             return self.outcome(batch_id)
         with self.engine.begin() as conn:
             ledger.start_batch(conn, batch_id=batch_id, feed=self.feed.feed_id, agency=self.feed.agency,
@@ -337,7 +478,7 @@ class BatchRun:
                 ledger.set_state(conn, batch_id, "extracted", rows_in=rows_in, staging_path=str(folder),
                                  timings=self._timed(conn, batch_id, "extract", time.perf_counter() - t))
         except BaseException as exc:
-            self._failed(batch_id, exc)
+            self._failed(batch_id, exc, "extract")
             raise
         return self.outcome(batch_id)
 
@@ -364,9 +505,10 @@ class BatchRun:
             if sink is not None:
                 sink.abort()
             raise
-        columns = [c for c in sink.schema.names if not c.startswith("_")]
+        columns = source_columns_of(sink.schema.names)
         return rows, columns
 
+    @_stage("validate")
     def validate(self, batch_id: str, *, progress: Progress | None = None) -> BatchOutcome:
         """Map and validate the raw rows with the schema's GX suite: valid and rejected rows staged."""
         prior = self.ledger_row(batch_id)
@@ -380,14 +522,15 @@ class BatchRun:
             info = staging.read_json(folder / staging.EXTRACT)
             source_name = ", ".join(f["path"] for f in info["source"].get("files", [])) or self.feed.feed_id
             self.run.mapper.check_columns(info["columns"], source_name)
-            validator = BatchValidator(self.run.compiled, feed_id=self.feed.feed_id, today=self.run.today)
+            validator = self.run.validator()
             valid = staging.ParquetSink(folder / staging.VALID, self.run.valid_schema)
             rejects = staging.ParquetSink(folder / staging.REJECTS, staging.REJECT_SCHEMA)
             try:
                 seen = staging.SeenKeys(folder)
                 try:
-                    split = self.run.stream(staging.read_batches(folder / staging.RAW, self.settings.batch_rows),
-                                            validator, valid.write, rejects.write, progress, keys=seen)
+                    split = self.run.stream(staging.read_batches(folder / staging.RAW, self.validate_rows),
+                                            validator, valid.write, rejects.write, progress, keys=seen,
+                                            prefetch=True)
                 finally:
                     seen.close()
                 valid.close()
@@ -421,10 +564,11 @@ class BatchRun:
                                  timings=self._timed(conn, batch_id, "validate", time.perf_counter() - t))
                 audit_records.record_validation_result(conn, batch_id, folder)  # hash-chained, counts only
         except BaseException as exc:
-            self._failed(batch_id, exc)
+            self._failed(batch_id, exc, "validate")
             raise
         return self.outcome(batch_id, top_reasons=_top(split.reasons))
 
+    @_stage("stage")
     def stage(self, batch_id: str) -> BatchOutcome:
         """Seal the staged files with a manifest of their SHA-256: from here on they are immutable."""
         prior = self.ledger_row(batch_id)
@@ -452,10 +596,11 @@ class BatchRun:
                                  timings=self._timed(conn, batch_id, "stage", time.perf_counter() - t))
                 audit_records.record_manifest(conn, batch_id, folder)  # hash-chained manifest
         except BaseException as exc:
-            self._failed(batch_id, exc)
+            self._failed(batch_id, exc, "stage")
             raise
         return self.outcome(batch_id)
 
+    @_stage("load")
     def load(self, batch_id: str) -> BatchOutcome:
         """Quarantine the rejects; upsert the valid rows unless the batch is over its reject ratio.
         One transaction with the ledger entry and the feed's saved state."""
@@ -496,6 +641,8 @@ class BatchRun:
                              f"{self.feed.quality.max_reject_ratio:.1%}; nothing was published, {quarantined} "
                              f"rows are in quarantine.{self.schema.name} and {manifest.rows_valid} valid rows "
                              f"are held in {folder}")
+                if self.held is not None:
+                    self.held.check(conn)  # the feed's lock survived (a server restart drops it)
                 ledger.set_state(conn, batch_id, "failed" if over else "loaded", rows_valid=manifest.rows_valid,
                                  rows_loaded=loaded, rows_quarantined=quarantined, rows_inserted=counts.inserted,
                                  rows_updated=counts.updated, rows_unchanged=counts.unchanged, reject_ratio=ratio,
@@ -503,8 +650,9 @@ class BatchRun:
                                  finished_at=_now())
                 audit_records.record_load(conn, batch_id)  # hash-chained outcome
         except BaseException as exc:
-            self._failed(batch_id, exc)
+            self._failed(batch_id, exc, "load")
             raise
+        faults.point("load.committed")
         outcome = self.outcome(batch_id, top_reasons=[tuple(r) for r in checked.get("top_reasons", [])])
         if over:
             exc = DataQualityError(f"feed {self.feed.feed_id}, batch {batch_id}: {error}")
@@ -512,6 +660,7 @@ class BatchRun:
             raise exc
         return outcome
 
+    @_stage("publish")
     def publish(self, batch_id: str) -> BatchOutcome:
         """Mark a loaded batch published: its rows are what consumers now read."""
         with self.engine.begin() as conn:
@@ -534,10 +683,17 @@ def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog
     ``interval`` is the data interval of the run (Airflow's), for incremental sources.
     """
     batch = BatchRun(feed_id, settings=settings, catalog=catalog, today=today)
+    failed = False
     try:
         with batch.lock():
             first = batch.extract(interval=interval, progress=progress)
             if first.already_loaded:
+                if first.state == "loaded":  # a run stopped between its load and publishing it
+                    with batch.engine.begin() as conn:
+                        ledger.resume_batch(conn, first.batch_id)
+                    published = batch.publish(first.batch_id)
+                    published.already_loaded = True
+                    return published
                 return first
             batch_id = first.batch_id
             checked = batch.validate(batch_id, progress=progress)
@@ -547,13 +703,24 @@ def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog
             outcome.top_reasons = checked.top_reasons
             return outcome
     except DataQualityError as exc:
+        failed = True
         outcome = getattr(exc, "outcome", None)
         if outcome is not None:
             outcome.top_reasons = outcome.top_reasons or []
         raise
+    except BaseException:
+        failed = True
+        raise
     finally:
-        refresh_reports_index(batch.engine, batch.settings)
-        batch.engine.dispose()
+        try:
+            with outages_as_transient(batch.engine, f"feed {feed_id}: refreshing the reports index"):
+                refresh_reports_index(batch.engine, batch.settings)
+        except Exception as exc:
+            if not failed:
+                raise
+            log.warning("feed %s: reports index not refreshed (%s)", feed_id, exc)  # keep the run's own error
+        finally:
+            batch.engine.dispose()
 
 
 def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> Path:
@@ -634,7 +801,7 @@ def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
     source = (declared.model_copy(update={"path": path.name, "mode": "snapshot"}) if declared.kind == "file"
               else FileSourceSpec(kind="file", path=path.name))
     connector = connector_for(source, base_dir=path.parent, feed_id=feed_id, batch_rows=settings.batch_rows)
-    validator = BatchValidator(run.compiled, feed_id=feed_id, today=today)
+    validator = run.validator()
     rejects: list[dict[str, Any]] = []
 
     def on_reject(table: pa.Table) -> None:
@@ -810,7 +977,7 @@ def _reprocess(run: BatchRun, only: str | None, requested_by: str | None) -> Bat
         _reprocess_stage(run, batch_id, folder)
         _reprocess_load(run, tables, batch_id, folder, requested_by)
     except BaseException as exc:
-        run._failed(batch_id, exc)
+        run._failed(batch_id, exc, "reprocessing")
         raise
     outcome = run.publish(batch_id)
     outcome.top_reasons = top
@@ -845,7 +1012,7 @@ def _reprocess_validate(run: BatchRun, tables: EntityTables, batch_id: str, fold
     from exchange.audit import quarantine as audit_q
 
     feed = run.feed
-    validator = BatchValidator(run.run.compiled, feed_id=feed.feed_id, today=run.run.today)
+    validator = run.run.validator()
     valid = staging.ParquetSink(folder / staging.VALID, run.run.valid_schema)
     rejects = staging.ParquetSink(folder / staging.REJECTS, staging.REJECT_SCHEMA)
     resolution = staging.ParquetSink(folder / RESOLUTION, RESOLUTION_SCHEMA)
@@ -929,7 +1096,7 @@ def _reprocess_validate(run: BatchRun, tables: EntityTables, batch_id: str, fold
 
 def _superseded_rejects(table: pa.Table, stale: list[int], raw: pa.RecordBatch,
                         current_batch: dict[str, str]) -> pa.Table:
-    source_columns = [c for c in raw.schema.names if not c.startswith("_")]
+    source_columns = source_columns_of(raw.schema.names)
     originals = {(f, r): {c: row[c] for c in source_columns}
                  for row in raw.to_pylist() for f, r in [(row["_source_file"], row["_source_row"])]}
     out: dict[str, list[Any]] = {name: [] for name in staging.REJECT_SCHEMA.names}
@@ -980,6 +1147,8 @@ def _reprocess_load(run: BatchRun, tables: EntityTables, batch_id: str, folder: 
                if r["outcome"] != "loaded"]
     now = _now()
     with run.engine.begin() as conn:
+        if run.held is not None:
+            run.held.check(conn)
         counts = upsert_core(conn, tables, batch_id=batch_id, agency=run.feed.agency,
                              batches=staging.read_batches(folder / staging.VALID), now=now)
         resolved = audit_q.mark_resolved(conn, tables.quarantine, [k[:3] for k in loaded], by=batch_id, at=now)
@@ -1127,11 +1296,11 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     settings = settings or Settings.from_env()
     if settings.warehouse_url.startswith("postgresql"):
         # short indexed lookups only: JIT compiling never pays off here
-        engine = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8,
+        engine = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, hide_parameters=True,
                                connect_args={"options": "-c jit=off"})
         # profiles are one read-only statement: autocommit spares a BEGIN and a ROLLBACK round trip each
         reads = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, isolation_level="AUTOCOMMIT",
-                              pool_reset_on_return=None, connect_args={"options": "-c jit=off"})
+                              pool_reset_on_return=None, hide_parameters=True, connect_args={"options": "-c jit=off"})
     else:
         engine = reads = make_engine(settings.warehouse_url, root=settings.root)
     linking.ensure_mdm_tables(engine)
@@ -1152,7 +1321,15 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
     grants = load_grants(settings)
     master = master_key() if os.environ.get(KEY_ENV) else None
-    gate = ProfileGate(engine, grants, profile, master=master, admin_key=key)
+    records = engine
+    if settings.warehouse_url.startswith("postgresql"):
+        # the key lookup and the access-log row: one statement each, committed as it runs (no BEGIN /
+        # COMMIT round trips); flushed to disk before the answer unless EXCHANGE_ACCESS_LOG_SYNC=off
+        sync = "on" if settings.access_log_sync else "off"
+        records = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, isolation_level="AUTOCOMMIT",
+                                pool_reset_on_return=None,
+                                connect_args={"options": f"-c jit=off -c synchronous_commit={sync}"})
+    gate = ProfileGate(records, grants, profile, master=master, admin_key=key)
 
     def through_gate(info: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         answer = gate.handle(GateRequest(**info))
@@ -1315,5 +1492,63 @@ def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = 
         entries = catalogue.build(grants, feeds, batches, agency=agency,
                                   dialect="postgresql" if dialect == "postgresql" else "sqlite")
         return SharingCatalogue(entries, describe(engine), dialect == "postgresql", _now())
+    finally:
+        engine.dispose()
+
+
+# --- exports for spreadsheets (exchange.export) --------------------------------------------------------
+
+_EXPORT_TABLE = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: str | None = None,
+                limit: int | None = None, settings: Settings | None = None) -> Any:
+    """Write a warehouse table or view (``core.person``, ``quarantine.person``, ``audit.batch``, …) or
+    the rows of a SELECT to CSV or XLSX, formula injection neutralised (see exchange.export). The
+    warehouse's values are never changed. Returns ``exchange.export.ExportResult``."""
+    import itertools
+    import re
+
+    from sqlalchemy import MetaData, Table, inspect, select, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from exchange import export
+    from exchange.access.sqlite import install as install_masks
+    from exchange.errors import ConfigError
+
+    settings = settings or Settings.from_env()
+    kind = export.export_format(out, fmt)
+    if (table is None) == (query is None):
+        raise ConfigError("export: name a table (e.g. core.person, quarantine.person) or give --query, not both")
+    if query is not None and not query.lstrip().lower().startswith(("select", "with")):
+        raise ConfigError("export --query: only SELECT / WITH queries can be exported")
+    if table is not None and not re.fullmatch(_EXPORT_TABLE, table):
+        raise ConfigError(f"export: {table!r} is not a table name of the form <namespace>.<table> "
+                          f"(core.person, quarantine.person, core.person_history, audit.batch, …)")
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    source = table or "query"
+    try:
+        install_masks(engine)  # SQLite: the masks the share views call
+        with engine.connect() as conn:
+            if table is not None:
+                namespace, name = table.split(".")
+                inspector = inspect(conn)
+                try:
+                    known = set(inspector.get_table_names(schema=namespace)) | set(
+                        inspector.get_view_names(schema=namespace))
+                except SQLAlchemyError:
+                    known = set()
+                if name not in known:
+                    listed = ", ".join(f"{namespace}.{n}" for n in sorted(known)) or "none"
+                    raise ConfigError(f"export: no table {table!r} in the warehouse (tables of {namespace!r}: "
+                                      f"{listed})")
+                stmt: Any = select(Table(name, MetaData(), schema=namespace, autoload_with=conn))
+            else:
+                stmt = text(query or "")
+            result = conn.execution_options(stream_results=True, yield_per=5_000).execute(stmt)
+            rows = itertools.islice(result, limit) if limit is not None else result
+            return export.write_export(out, list(result.keys()), rows, fmt=kind, source=source)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"export of {source}: the query failed: {getattr(exc, 'orig', None) or exc}") from None
     finally:
         engine.dispose()

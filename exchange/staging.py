@@ -11,7 +11,8 @@ Layout: ``<staging>/<agency>/<feed>/<batch_id>/``
   step reads the staged files (never the source) and verifies every hash first.
 
 Every file is written under a temporary name and renamed into place, so a file is either
-whole or absent, whatever kills the process.
+whole or absent, whatever kills the process; the next attempt removes what a killed one left
+(``discard_partial``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -62,6 +64,19 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def discard_partial(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed attempt left in a batch folder (``.<name>.tmp-<pid>``);
+    the caller holds the feed's lock, so no live process is writing them. Returns what was removed."""
+    if not folder.is_dir():
+        return []
+    found = [f for f in folder.iterdir() if f.name.startswith(".") and ".tmp-" in f.name and f.is_file()]
+    for f in found:
+        f.unlink(missing_ok=True)
+    if found:
+        log.info("removed %s partial files of an interrupted attempt in %s", len(found), folder)
+    return found
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
@@ -82,7 +97,9 @@ class ParquetSink:
         self.tmp = _tmp(path)
         self.schema = schema
         self.rows = 0
-        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        # no dictionary pages: the staged columns are mostly distinct strings, where Parquet's dictionary
+        # is built, overflows and is thrown away; zstd alone writes and reads faster and smaller
+        self._writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", use_dictionary=False)
 
     def write(self, table: pa.Table | pa.RecordBatch) -> None:
         if table.num_rows:
@@ -156,11 +173,52 @@ def verify(folder: Path) -> Manifest:
     return manifest
 
 
+class HashRuns:
+    """A set of 64-bit hashes as sorted numpy runs, each at least twice the size of the next (merged
+    like a binary counter): membership is a few binary searches, adding is amortised O(log n)."""
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+        self.size = 0  # hashes held (one added again before a merge counts twice)
+
+    def contains(self, probe: np.ndarray) -> np.ndarray:
+        """Which of the (sorted: the binary searches then walk each run in order) hashes are in the set."""
+        hit = np.zeros(len(probe), dtype=bool)
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, probe), len(run) - 1)
+            hit |= run[at] == probe
+        return hit
+
+    def add(self, h: np.ndarray) -> None:
+        if not len(h):
+            return
+        run = _sorted_unique(h)
+        while self.runs and len(self.runs[-1]) <= 2 * len(run):
+            run = _sorted_unique(np.concatenate([self.runs.pop(), run]))
+        self.runs.append(run)
+        self.size = sum(len(r) for r in self.runs)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    a = np.sort(a, kind="stable")  # merges sorted runs in linear time (np.unique hashes: far slower here)
+    if len(a) < 2:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]
+
+
 class SeenKeys:
     """The natural keys already accepted in a batch, kept on disk (DuckDB, beside the staged
-    files) so duplicate detection does not grow the process's memory with the batch size."""
+    files) so duplicate detection does not grow the process's memory with the batch size.
 
-    def __init__(self, folder: Path, memory_limit: str = "256MB") -> None:
+    A 64-bit hash of every key is also kept in memory (8 bytes a key, at most ``MEMORY_HASHES``
+    keys: 128 MB), so a key whose hash was never seen — nearly every key — costs no lookup on disk;
+    a key whose hash was seen is compared with the stored keys themselves. Past ``MEMORY_HASHES``
+    keys every chunk is compared on disk (slower, same answers, memory still bounded).
+    """
+
+    MEMORY_HASHES = 1 << 24
+
+    def __init__(self, folder: Path, memory_limit: str = "64MB") -> None:
         import duckdb
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -169,27 +227,70 @@ class SeenKeys:
             leftover.unlink(missing_ok=True)
         self.db = duckdb.connect(str(self.path))
         self.db.execute(f"SET memory_limit = '{memory_limit}'")
-        self.db.execute("SET threads = 1")
-        self.db.execute("CREATE TABLE seen (key VARCHAR PRIMARY KEY, row BIGINT NOT NULL)")
+        self.db.execute("SET threads = 2")
+        self.db.execute("CREATE TABLE seen (h UBIGINT NOT NULL, key VARCHAR NOT NULL, row BIGINT NOT NULL)")
+        self.hashes: HashRuns | None = HashRuns()  # None once past MEMORY_HASHES keys
 
-    def first_rows(self, keys: pa.Array, rows: pa.Array) -> list[int | None]:
-        """For each key: the record where it was first accepted (an earlier chunk, or earlier
-        in this one), or None when this is its first occurrence — which is then remembered."""
-        chunk = pa.table({"i": pa.array(range(len(keys)), pa.int64()), "key": keys, "row": rows.cast(pa.int64())})
-        self.db.register("chunk", chunk)
-        try:
-            found = self.db.execute(
-                "SELECT c.i, coalesce(s.row, CASE WHEN c.first_i < c.i THEN c.first_row END) "
-                "FROM (SELECT i, key, min(i) OVER (PARTITION BY key) AS first_i, "
-                "             arg_min(row, i) OVER (PARTITION BY key) AS first_row FROM chunk "
-                "      WHERE key IS NOT NULL) c LEFT JOIN seen s ON s.key = c.key").fetchall()
-            self.db.execute("INSERT INTO seen SELECT key, arg_min(row, i) FROM chunk WHERE key IS NOT NULL "
-                            "AND key NOT IN (SELECT key FROM seen) GROUP BY key")
+    def duplicates(self, keys: pa.Array, rows: pa.Array) -> dict[int, int]:
+        """The positions in ``keys`` of keys accepted before — in an earlier chunk, or earlier in this
+        one — with the record where each was first accepted. The other keys (first occurrences, not
+        null) are remembered."""
+        pos = np.flatnonzero(np.asarray(keys.is_valid(), dtype=bool))
+        if not pos.size:
+            return {}
+        self.db.register("chunk", pa.table({"key": keys}))
+        try:  # DuckDB's hash() of a string, in row order
+            h = self.db.sql("SELECT hash(key) AS h FROM chunk").fetchnumpy()["h"][pos]
         finally:
             self.db.unregister("chunk")
-        out: list[int | None] = [None] * len(keys)
-        for i, first in found:
-            out[i] = first
+        order = np.argsort(h, kind="stable")
+        sorted_h = h[order]
+        same = np.flatnonzero(sorted_h[1:] == sorted_h[:-1])
+        suspect = np.zeros(len(pos), dtype=bool)
+        suspect[order[same]] = suspect[order[same + 1]] = True  # hash repeated in this chunk
+        if self.hashes is None:
+            suspect[:] = True
+        else:
+            suspect[order[self.hashes.contains(sorted_h)]] = True  # hash seen before
+        out: dict[int, int] = {}
+        if suspect.any():
+            out = self._resolve(pos[suspect], h[suspect], keys, rows)
+        new = np.setdiff1d(pos, np.fromiter(out, dtype=np.int64, count=len(out)), assume_unique=True) \
+            if out else pos
+        keep = np.isin(pos, new, assume_unique=True) if out else slice(None)
+        added = pa.table({"h": pa.array(h[keep], pa.uint64()), "key": keys.take(pa.array(new)),
+                          "row": rows.take(pa.array(new)).cast(pa.int64())})
+        self.db.register("added", added)
+        try:
+            self.db.execute("INSERT INTO seen SELECT h, key, row FROM added")
+        finally:
+            self.db.unregister("added")
+        if self.hashes is not None:
+            self.hashes.add(h[keep])
+            if self.hashes.size > self.MEMORY_HASHES:
+                self.hashes = None
+        return out
+
+    def _resolve(self, suspects: np.ndarray, hashes: np.ndarray, keys: pa.Array, rows: pa.Array) -> dict[int, int]:
+        """Compare the keys themselves, for the (few) rows whose hash was seen before or repeats."""
+        idx = pa.array(suspects)
+        probe = pa.table({"h": pa.array(hashes, pa.uint64()), "key": keys.take(idx)})
+        self.db.register("probe", probe)
+        try:
+            earlier = dict(self.db.execute("SELECT DISTINCT s.key, s.row FROM probe p JOIN seen s "
+                                           "ON s.h = p.h AND s.key = p.key").fetchall())
+        finally:
+            self.db.unregister("probe")
+        out: dict[int, int] = {}
+        first_here: dict[str, int] = {}
+        for i, key, row in zip(suspects.tolist(), probe.column("key").to_pylist(), rows.take(idx).to_pylist(),
+                               strict=True):
+            if key in earlier:
+                out[i] = earlier[key]
+            elif key in first_here:
+                out[i] = first_here[key]
+            else:
+                first_here[key] = row
         return out
 
     def close(self) -> None:

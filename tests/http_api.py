@@ -5,7 +5,10 @@ the request carries: ``page``/``page_size``, ``offset``/``limit`` or ``cursor``/
 response's ``next_cursor``); ``GET /api/linked`` paginates by next links (``links.next`` in
 the body, or the ``Link`` header with ``?header=1``). ``updated_since`` filters records with
 ``<since_field> >= updated_since`` (inclusive). Queued ``failures`` are answered first, one per
-request; every request is logged in ``requests``.
+request (after the first ``failures_after`` requests, when set: a failure in the middle of the
+pagination); a failure with a ``delay`` hangs that long first. ``raw`` bodies (path → bytes) are served
+byte for byte, for JSON that ``json.dumps`` cannot write (a key twice, a lone surrogate, bad bytes); ``charset``
+is then the Content-Type's. Every request is logged in ``requests``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class FakeApi:
     default_limit: int = 10
     since_field: str = "updated_at"
     base_url: str = ""
+    failures_after: int = 0
+    raw: dict[str, bytes] = field(default_factory=dict)
+    charset: str | None = "utf-8"
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         records = self.records
@@ -83,7 +89,7 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             api.requests.append((parts.path, query, {k.lower(): v for k, v in self.headers.items()}))
-            if api.failures:
+            if api.failures and len(api.requests) > api.failures_after:
                 failure = api.failures.pop(0)
                 if failure.delay:
                     import time
@@ -94,14 +100,20 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
                 self._send(401, {}, {"error": "missing or wrong bearer token"})
                 return
+            if parts.path in api.raw:
+                self._send(200, {}, api.raw[parts.path], api.charset)
+                return
             status, headers, body = api.answer(parts.path, query)
             self._send(status, headers, body)
 
-        def _send(self, status: int, headers: dict[str, str], body: Any) -> None:
-            data = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
+        def _send(self, status: int, headers: dict[str, str], body: Any, charset: str | None = "utf-8") -> None:
+            if isinstance(body, bytes):
+                data = body
+            else:
+                data = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", "application/json" + (f"; charset={charset}" if charset else ""))
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import traceback
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,15 +43,56 @@ FEED_TASKS = (EXTRACT, VALIDATE, STAGE, LOAD, PUBLISH)
 # --- plumbing ------------------------------------------------------------------------------------
 
 
+def scrubbed(text: str) -> str:
+    """``text`` fit for a task log: URL passwords and tokens, and anything shaped like a resident ID,
+    mobile number or credit code, masked (an exception from a library may quote a row's value)."""
+    from exchange.formats.masking import scrub_identifiers
+    from exchange.spec.connections import mask_text
+
+    return scrub_identifiers(mask_text(text))
+
+
+def scrub_chain(exc: BaseException) -> bool:
+    """Mask, in place, the message of ``exc`` and of every exception chained to it (what Airflow's
+    traceback prints). True when every message in the chain is now clean; False when one could
+    not be rewritten (an exception class with its own ``__str__``)."""
+    clean, seen = True, set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            text = str(current)
+        except Exception:  # noqa: BLE001 - an exception whose __str__ fails shows nothing to leak
+            text = ""
+        masked = scrubbed(text)
+        if masked != text:
+            with contextlib.suppress(Exception):
+                current.args = (masked,)
+            with contextlib.suppress(Exception):
+                clean = clean and scrubbed(str(current)) == str(current)
+        current = current.__cause__ or current.__context__
+    return clean
+
+
 @contextlib.contextmanager
 def failing_fast(what: str) -> Iterator[None]:
-    """Let TransientError through (Airflow retries it); fail the task at once on anything else."""
+    """Let TransientError through (Airflow retries it); fail the task at once on anything else.
+
+    Messages are masked first (:func:`scrub_chain`: a library's error may quote a row's value or a
+    URL with its password), the original exception chained. Should a message in the chain resist
+    masking, the traceback is logged masked and the original is not chained, so Airflow's own
+    traceback cannot print it."""
     try:
         yield
-    except (TransientError, AirflowException):
+    except (TransientError, AirflowException) as exc:
+        scrub_chain(exc)
         raise
     except Exception as exc:
-        raise AirflowFailException(f"{what}: {type(exc).__name__}: {exc}") from exc
+        message = scrubbed(f"{what}: {type(exc).__name__}: {exc}")
+        if scrub_chain(exc):
+            raise AirflowFailException(message) from exc
+        log.error("%s failed:\n%s", what, scrubbed("".join(traceback.format_exception(exc))).rstrip())
+        raise AirflowFailException(message) from None
 
 
 def data_interval(context: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime] | None:

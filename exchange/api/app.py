@@ -19,8 +19,28 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from exchange.formats.masking import scrub_identifiers
+
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("exchange.api.access")
+
+
+class ScrubIdentifiers(logging.Filter):
+    """Masks ID numbers (and phones, credit codes) in log records: a request path such as
+    ``GET /persons/61090219900101123X`` is logged as ``/persons/610902**********3X``. The record's
+    arguments are masked one by one, so formatters that read them (uvicorn's access log) still work."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(scrub_identifiers(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and not record.args:
+            record.msg = scrub_identifiers(record.msg)
+        return True
+
+
+_SCRUB = ScrubIdentifiers()
+for _name in ("exchange.api.access", "uvicorn.access"):
+    logging.getLogger(_name).addFilter(_SCRUB)
 
 SECTIONS = ("identity", "records", "households", "cases", "disputes", "programmes", "organizations")
 ALWAYS = ("person_uid", "status", "query", "merged_from", "agencies")
@@ -129,7 +149,8 @@ def create_app(profile: ProfileFn, authorize: Authorizer, *, on_access: AccessHo
             uid, status = found.person_uid, found.status
         if on_access is not None:
             on_access(caller, ident, None if found is None else {"person_uid": uid, "status": status}, purpose)
-        access_log.info("%s read person %s (%s): %s", caller.name, ident, uid or "-", purpose or "no purpose given")
+        access_log.info("%s read person %s (%s): %s", caller.name, scrub_identifiers(ident), uid or "-",
+                        purpose or "no purpose given")
         if found is None:
             return _error(404, f"no person with id {ident!r} (a person_uid MP… or an 18-digit ID number)")
         if status == "retired":

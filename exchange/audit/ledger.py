@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from exchange.audit.tables import batch, feed_state, validation
+from exchange.formats.masking import scrub_identifiers
+from exchange.spec.connections import mask_text
 
 STATES = ("started", "extracted", "validated", "staged", "loaded", "published", "failed")
 
@@ -42,11 +44,27 @@ def start_batch(conn: Connection, *, batch_id: str, feed: str, agency: str, enti
     return attempt
 
 
+def resume_batch(conn: Connection, batch_id: str) -> int:
+    """Record a new attempt of a batch an interrupted run left part-way (its state is kept: the
+    attempt goes on from there); return the attempt number."""
+    existing = get_batch(conn, batch_id)
+    if existing is None:
+        raise ValueError(f"no batch {batch_id!r} to resume")
+    attempt = int(existing["attempts"] or 0) + 1
+    conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(attempts=attempt, finished_at=None,
+                                                                           error=None))
+    return attempt
+
+
 def set_state(conn: Connection, batch_id: str, state: str, **fields: Any) -> None:
     if state not in STATES:
         raise ValueError(f"unknown batch state {state!r}")
     if "timings" in fields and not isinstance(fields["timings"], str):
         fields["timings"] = json.dumps(fields["timings"], sort_keys=True)
+    if isinstance(fields.get("error"), str):  # shown in reports and logs: no identifier, no password
+        # nor a NUL character (a source's column name may hold one): no text column can store it, and
+        # PostgreSQL refusing it would leave the batch without its failure recorded
+        fields["error"] = scrub_identifiers(mask_text(fields["error"])).replace("\x00", "\\u0000")
     conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(state=state, **fields))
 
 

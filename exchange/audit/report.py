@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +26,12 @@ from sqlalchemy import Connection, MetaData, Table, case, func, inspect, select
 
 from exchange.audit import chain, records
 from exchange.audit.tables import batch, ledger
-from exchange.formats.masking import mask_credit_code, mask_phone, mask_resident_id
-
-_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
-_CREDIT = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])")
+from exchange.formats.masking import scrub_identifiers
 
 
 def scrub(text: Any) -> str:
-    """Mask anything in ``text`` shaped like a personal identifier."""
-    s = "" if text is None else str(text)
-    s = _ID.sub(lambda m: mask_resident_id([m.group(0)])[0].as_py(), s)
-    s = _CREDIT.sub(lambda m: mask_credit_code([m.group(0)])[0].as_py(), s)
-    return _MOBILE.sub(lambda m: mask_phone([m.group(0)])[0].as_py(), s)
+    """Mask anything in ``text`` shaped like a personal identifier (:func:`scrub_identifiers`)."""
+    return scrub_identifiers(text)
 
 
 @dataclass

@@ -8,7 +8,9 @@
 - The mediation platform is a JSON API the demo serves on 127.0.0.1 (a free port) while it
   runs: ``GET /api/v1/<resource>?page=N&page_size=M`` answers
   ``{"code": 0, "data": {"total": …, "page": N, "items": […]}}`` from
-  ``<landing>/justice/mediation_api/<resource>.ndjson``, behind a bearer token made up per run.
+  ``<landing>/justice/mediation_api/<resource>.ndjson``, behind a token made up per run, sent as
+  a bearer token (the demo's connection), an ``X-API-Key`` header or a ``key`` query parameter
+  (:data:`API_AUTH` picks which one the demo's connection uses).
 
 :func:`demo_sources` starts the API and sets ``EXCHANGE_CONN_<NAME>`` for both connections
 for the duration of the demo run (and restores the environment afterwards).
@@ -17,6 +19,7 @@ for the duration of the demo run (and restores the environment afterwards).
 from __future__ import annotations
 
 import datetime
+import hmac
 import json
 import logging
 import os
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 SQL_DATABASES = {"market_registry": "market_regulation/registry.db"}
 HTTP_APIS = {"justice_mediation": "justice/mediation_api"}
 API_PREFIX = "/api/v1"
+API_KEY_PARAM = "key"
+# how the demo's connection sends the API token: "bearer", "header" (X-API-Key) or "param" (?key=)
+API_AUTH = "bearer"
 MAX_PAGE_SIZE = 200
 ROWS_PER_TIMESTAMP = 3  # rows sharing one updated_at: ties at the watermark are normal
 SQL_ID_COLUMN = "id"
@@ -122,6 +128,24 @@ class DemoApi:
         if self.thread is not None:
             self.thread.join(timeout=5)
 
+    def authorized(self, authorization: str | None, api_key: str | None, param: str | None) -> bool:
+        return any(hmac.compare_digest(given.encode(), expected.encode()) for given, expected in (
+            (authorization or "", f"Bearer {self.token}"), (api_key or "", self.token), (param or "", self.token)))
+
+    def masked(self, text: str) -> str:
+        return text.replace(self.token, "***")
+
+    def connection_url(self, auth: str | None = None) -> str:
+        """The connection URL (``EXCHANGE_CONN_<NAME>``) reaching this API with its token."""
+        auth = auth or API_AUTH
+        if auth == "bearer":
+            return f"{self.base_url}?auth=bearer&token={self.token}"
+        if auth == "header":
+            return f"{self.base_url}?auth=api_key&token={self.token}"
+        if auth == "param":
+            return f"{self.base_url}?auth=api_key&param={API_KEY_PARAM}&token={self.token}"
+        raise ValueError(f"API_AUTH must be bearer, header or param, not {auth!r}")
+
     def page(self, resource: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         path = self.folder / f"{resource}.ndjson"
         if "/" in resource or not path.is_file():
@@ -143,13 +167,15 @@ def _handler(api: DemoApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
-            if self.headers.get("Authorization") != f"Bearer {api.token}":
-                self._send(401, {"code": 401, "message": "a valid bearer token is required"})
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            if not api.authorized(self.headers.get("Authorization"), self.headers.get("X-API-Key"),
+                                  query.pop(API_KEY_PARAM, None)):
+                self._send(401, {"code": 401, "message": "a valid token is required (bearer, X-API-Key or "
+                                                         f"?{API_KEY_PARAM}=)"})
                 return
             if not parts.path.startswith(API_PREFIX + "/"):
                 self._send(404, {"code": 404, "message": "not found"})
                 return
-            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             self._send(*api.page(parts.path[len(API_PREFIX) + 1:].strip("/"), query))
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -161,7 +187,7 @@ def _handler(api: DemoApi) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("demo API: %s", format % args)
+            log.debug("demo API: %s", api.masked(format % args))  # a ?key= token is in the request line
 
     return Handler
 
@@ -183,7 +209,7 @@ def demo_sources(landing: Path, catalog: Catalog) -> Iterator[dict[str, str]]:
             elif kind == "http" and name in HTTP_APIS:
                 api = DemoApi(landing / HTTP_APIS[name], secrets.token_urlsafe(16)).start()
                 apis.append(api)
-                env[env_var(name)] = f"{api.base_url}?auth=bearer&token={api.token}"
+                env[env_var(name)] = api.connection_url()
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:

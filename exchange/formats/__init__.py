@@ -32,6 +32,7 @@ from exchange.formats.masking import (
     mask_name,
     mask_phone,
     mask_resident_id,
+    scrub_identifiers,
 )
 from exchange.formats.phone import PHONE_REASONS, check_phone, normalize_phone
 from exchange.formats.reasons import REASON_MESSAGES, reason_message
@@ -88,4 +89,5 @@ __all__ = [
     "resident_id_birth_date",
     "resident_id_check_char",
     "resident_id_gender",
+    "scrub_identifiers",
 ]

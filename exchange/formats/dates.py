@@ -45,6 +45,17 @@ def civil_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np
     y = np.asarray(year, dtype=np.int64)
     m = np.asarray(month, dtype=np.int64)
     d = np.asarray(day, dtype=np.int64)
+    if y.size and (y.min() < 0 or y.max() >= _TABLE_YEARS):
+        return _civil_days_arithmetic(y, m, d)
+    leap = _LEAP[y]  # years 0..9999 (every 4-digit year): tables instead of integer divisions
+    month_ok = (m >= 1) & (m <= 12)
+    month_index = np.where(month_ok, m, 0)
+    dim = _DAYS_IN_MONTH[month_index] + (leap & (m == 2))
+    real = (y >= 1) & month_ok & (d >= 1) & (d <= dim)
+    return real, _DAYS_BEFORE_YEAR[y] + _DAYS_BEFORE_MONTH[leap.astype(np.int8), month_index] + d - 1
+
+
+def _civil_days_arithmetic(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     month_ok = (m >= 1) & (m <= 12)
     dim = _DAYS_IN_MONTH[np.where(month_ok, m, 0)] + (leap & (m == 2))
@@ -57,6 +68,14 @@ def civil_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np
     doy = (153 * mp + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return real, era * 146097 + doe - 719468
+
+
+_TABLE_YEARS = 10_000
+_YEARS = np.arange(_TABLE_YEARS, dtype=np.int64)
+_LEAP = (_YEARS % 4 == 0) & ((_YEARS % 100 != 0) | (_YEARS % 400 == 0))
+_DAYS_BEFORE_YEAR = _civil_days_arithmetic(_YEARS, np.ones(_TABLE_YEARS, np.int64), np.ones(_TABLE_YEARS, np.int64))[1]
+_DAYS_BEFORE_MONTH = np.array([np.concatenate(([0, 0], np.cumsum(_DAYS_IN_MONTH[1:12]) + (i & (np.arange(1, 12) >= 2))))
+                               for i in (0, 1)], dtype=np.int64)  # [leap, month] (month 0: unused)
 
 
 def _days(value: datetime.date) -> int:

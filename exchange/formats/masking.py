@@ -7,6 +7,7 @@ lengths, never over the values.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ __all__ = [
     "mask_name",
     "mask_phone",
     "mask_resident_id",
+    "scrub_identifiers",
+    "within_hex_token",
 ]
 
 STAR = "*"
@@ -102,3 +105,55 @@ def mask_generic(values: Any) -> pa.StringArray:
     lengths = _lengths(arr)
     keep = np.where(lengths > 2, 1, 0)
     return _mask(arr, keep, keep)
+
+
+# --- identifiers inside free text (messages, log lines, report texts) ---------------------------
+
+# full-width digits and X read as ASCII; the translation keeps every position
+FULLWIDTH_DIGITS = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff38": "X", "\uff58": "x"})
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_ID18_SHAPED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+_ID15_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9]{15}(?![0-9A-Za-z])")
+_MOBILE_SHAPED = re.compile(r"(?<![0-9A-Za-z])1[3-9][0-9]{9}(?![0-9A-Za-z])")
+_CREDIT_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])")
+
+
+def within_hex_token(text: str, start: int, end: int) -> bool:
+    """Is ``text[start:end]`` (a run of digits) part of a longer hexadecimal token — a SHA-256, a
+    batch id's digest — rather than a number of its own? Letters around it that are not all
+    hexadecimal (``ID610902…``) leave it a number."""
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    if before not in _ALNUM and after not in _ALNUM:
+        return False
+    i, j = start, end
+    while i > 0 and text[i - 1] in _ALNUM:
+        i -= 1
+    while j < len(text) and text[j] in _ALNUM:
+        j += 1
+    return all(c in _HEX for c in text[i:j])
+
+
+def scrub_identifiers(text: Any) -> str:
+    """``text`` with everything shaped like a personal identifier masked the way the sharing views
+    mask it: resident ID numbers (18 characters, or 15 digits standing alone; full-width digits
+    too) ``610902**********1X``, mobile numbers ``138****5678``, unified social credit codes
+    ``91110000**********``. Shape only — no check character is verified, so an invalid number a
+    message quotes is masked as well. Digits inside a hexadecimal hash are left alone.
+
+    For any text that may quote a value and leaves the warehouse: error messages, log lines,
+    report texts, validation samples of fields that are not declared personal.
+    """
+    s = "" if text is None else str(text)
+    if len(s) < 11:
+        return s
+    norm = s.translate(FULLWIDTH_DIGITS)
+    spans = [(m.start(), m.end()) for m in _ID18_SHAPED.finditer(norm) if not within_hex_token(norm, *m.span())]
+    spans += [m.span() for m in _ID15_SHAPED.finditer(norm)]
+    if spans:
+        masked = mask_resident_id([s[a:b] for a, b in spans]).to_pylist()
+        for (a, b), m in sorted(zip(spans, masked, strict=True), reverse=True):
+            s = s[:a] + m + s[b:]
+    s = _CREDIT_SHAPED.sub(lambda m: mask_credit_code([m.group(0)])[0].as_py(), s)
+    return _MOBILE_SHAPED.sub(lambda m: mask_phone([m.group(0)])[0].as_py(), s)

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.formats.text import as_string_array, bool_np, codes_to_array, normalize_text
+from exchange.formats.text import as_string_array, bool_np, codes_to_array, normalize_text, rowwise_except
 
 __all__ = [
     "LANDLINE_PATTERN",
@@ -38,6 +38,11 @@ def normalize_phone(values: Any) -> pa.StringArray:
     ``0AA(A)-NNNNNNN(N)`` where the area code is unambiguous; anything else unchanged
     (after :func:`normalize_text`, which also turns full-width digits into ASCII)."""
     arr = normalize_text(values)
+    # an 11-digit mobile is its own normal form (each step below is row-wise): only the others are worked on
+    return rowwise_except(arr, pc.fill_null(pc.match_substring_regex(arr, MOBILE_PATTERN), False), _normalize)
+
+
+def _normalize(arr: pa.StringArray) -> pa.StringArray:
     compact = pc.replace_substring_regex(arr, _SEPARATORS, "")
     result = arr
     for pattern, replacement in ((_AREA4_IN, r"0\1-\2"), (_AREA3_IN, r"0\1-\2"), (_MOBILE_IN, r"\1")):

@@ -7,7 +7,7 @@ into one ``pa.StringArray`` with :func:`as_string_array`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ __all__ = [
     "fixed_width_bytes",
     "normalize_text",
     "remove_spaces",
+    "rowwise_except",
 ]
 
 _STRING_NULL = pa.scalar(None, pa.string())
@@ -145,4 +146,22 @@ def normalize_text(values: Any) -> pa.StringArray:
 
 def remove_spaces(values: pa.StringArray) -> pa.StringArray:
     """Remove every whitespace character (ASCII whitespace after :func:`normalize_text`)."""
-    return pc.replace_substring_regex(values, r"\s+", "")
+    spaced = pc.fill_null(pc.match_substring_regex(values, r"\s"), False)
+    return rowwise_except(values, pc.invert(spaced), lambda v: pc.replace_substring_regex(v, r"\s+", ""))
+
+
+def rowwise_except(values: pa.StringArray, keep: pa.BooleanArray,
+                   fn: Callable[[pa.StringArray], pa.StringArray]) -> pa.StringArray:
+    """``fn(values)`` computed only where ``keep`` is false, ``values`` as they are elsewhere.
+
+    For a row-wise ``fn`` (each output value depends on its input value alone) whose result is known
+    to equal the input on the ``keep`` rows — typically values already in canonical form, nearly
+    all of them — this is ``fn(values)``, without running ``fn`` over every value.
+    """
+    todo = pc.invert(keep)
+    n = pc.sum(todo).as_py() or 0
+    if n == 0:
+        return values
+    if n == len(values):
+        return fn(values)
+    return pc.replace_with_mask(values, todo, fn(values.filter(todo)))

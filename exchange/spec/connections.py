@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -151,7 +152,7 @@ class HttpTarget:
     """What an HTTP connector needs: base URL (no credentials), fixed params, auth."""
 
     base_url: str
-    params: list[tuple[str, str]]
+    params: list[tuple[str, str]] = field(repr=False)  # holds the token of ?param= authentication
     headers: dict[str, str] = field(repr=False)
     basic: tuple[str, str] | None = field(repr=False)
     auth: str = "none"
@@ -227,6 +228,19 @@ def parse_connection(name: str, raw: str, *, origin: str) -> ConnectionInfo:
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*:)([^\s/@]+)(@)")
 _QUERY_SECRET = re.compile(r"([?&])([A-Za-z0-9_.\-]+)=([^&#\s'\"]+)")
 _AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{6,}")
+
+
+class NoResultRows(logging.Filter):
+    """Drops SQLAlchemy's ``Row (…)`` debug records: with its engine logger at DEBUG (an operator's
+    logging config, ``echo="debug"``) SQLAlchemy logs every fetched row — an agency's records, the
+    warehouse's. Statements and (hidden) parameters are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+_NO_ROWS = NoResultRows()
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NO_ROWS)
 
 
 def mask_text(text: str) -> str:

@@ -9,12 +9,15 @@
 | ``EXCHANGE_REPORTS_DIR`` | ``var/reports``: GX Data Docs for auditors |
 | ``EXCHANGE_BATCH_ROWS`` | ``50000``: rows per streamed chunk (bounds memory) |
 | ``EXCHANGE_LOCK_WAIT`` | ``0``: seconds a run waits for another run of the same feed |
+| ``EXCHANGE_ACCESS_LOG_SYNC`` | ``on``: each ``audit.access`` row of the profile API is flushed to disk (PostgreSQL
+  ``synchronous_commit``) before the answer is sent; ``off`` spares that wait — a crash of the database server
+  (not of the API) can then lose the last fraction of a second of the log |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exchange.errors import ConfigError
@@ -40,15 +43,25 @@ def _seconds(env: str, default: str) -> float:
     return value
 
 
+def _switch(env: str, default: str) -> bool:
+    raw = os.environ.get(env, default).strip().lower()
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{env}: expected on or off, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     root: Path
-    warehouse_url: str
+    warehouse_url: str = field(repr=False)  # may hold a password: never in a repr or a log line
     landing_dir: Path
     staging_dir: Path
     reports_dir: Path
     batch_rows: int = 50_000
     lock_wait: float = 0.0
+    access_log_sync: bool = True
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> Settings:
@@ -68,4 +81,5 @@ class Settings:
             reports_dir=_dir(root, "EXCHANGE_REPORTS_DIR", "var/reports"),
             batch_rows=batch_rows,
             lock_wait=_seconds("EXCHANGE_LOCK_WAIT", "0"),
+            access_log_sync=_switch("EXCHANGE_ACCESS_LOG_SYNC", "on"),
         )

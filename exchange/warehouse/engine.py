@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from exchange.errors import ConfigError
+from exchange.spec.connections import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +23,19 @@ def namespace_file(main: Path, namespace: str) -> Path:
 
 
 def make_engine(url: str, *, root: Path | None = None, echo: bool = False) -> Engine:
-    """An engine for ``url``; relative SQLite paths resolve against ``root``."""
+    """An engine for ``url``; relative SQLite paths resolve against ``root``.
+
+    Statement parameters (row values) are hidden from SQLAlchemy's error messages and logs
+    (``hide_parameters``): a failed statement names the SQL, never the data it carried."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a config problem
-        raise ConfigError(f"EXCHANGE_WAREHOUSE_URL: cannot parse {url!r}: {exc}") from None
+        raise ConfigError(f"EXCHANGE_WAREHOUSE_URL: cannot parse {mask_text(url)!r}: {exc}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, root=root, echo=echo)
     if backend == "postgresql":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, hide_parameters=True)
     raise ConfigError(f"EXCHANGE_WAREHOUSE_URL: backend {backend!r} is not supported; "
                       f"use sqlite:///path.db or postgresql+psycopg://user@host/db")
 
@@ -45,7 +49,7 @@ def _sqlite_engine(parsed: Any, *, root: Path | None, echo: bool) -> Engine:
     if not main.is_absolute() and root is not None:
         main = root / main
     main.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed.set(database=str(main)), echo=echo,
+    engine = create_engine(parsed.set(database=str(main)), echo=echo, hide_parameters=True,
                            connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")

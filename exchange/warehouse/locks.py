@@ -3,6 +3,12 @@
 Runs of different feeds proceed in parallel. A second run of the same feed waits up to
 ``wait_seconds`` for the first, then gives up with a TransientError that says who holds it
 (Airflow retries such a task; the CLI prints the message).
+
+The lock yields a ``HeldLock``: ``check(conn)`` confirms, inside the transaction about to commit
+a load, that this run still holds it. A PostgreSQL advisory lock lives in the session that took
+it; when the server restarts mid-run that session is gone and with it the lock, while the run's
+next statements reconnect. The load then stops with a TransientError instead of committing beside
+a run that may have taken the lock meanwhile.
 """
 
 from __future__ import annotations
@@ -10,16 +16,43 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy import exc as sa_exc
 
 from exchange.errors import TransientError
+from exchange.warehouse.outages import is_outage
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+# pg_locks rows of the advisory lock on bigint :k (its high and low 32 bits are classid and objid)
+_HELD = "l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = (:k)::bigint"
+
+
+class HeldLock:
+    """A feed lock this process holds (see ``check``)."""
+
+    def __init__(self, feed_id: str, key: int | None = None, backend_pid: int | None = None) -> None:
+        self.feed_id, self.key, self.backend_pid = feed_id, key, backend_pid
+
+    def check(self, conn: Connection) -> None:
+        """Raise TransientError unless the lock is still held by the session that took it
+        (PostgreSQL; a lock file cannot be lost while its process lives)."""
+        if self.key is None or conn.dialect.name != "postgresql":
+            return
+        holders = [r[0] for r in conn.execute(text(f"SELECT l.pid FROM pg_locks l WHERE {_HELD}"), {"k": self.key})]
+        if self.backend_pid not in holders:
+            now = f"now held by PostgreSQL backend {holders[0]}" if holders else "no session holds it now"
+            raise TransientError(f"feed {self.feed_id}: this run lost its lock (the session that took it, backend "
+                                 f"{self.backend_pid}, is gone — the warehouse restarted or dropped the connection; "
+                                 f"{now}); nothing of this step was committed. Retry: a rerun takes the batch up "
+                                 f"again under the same id and no row is loaded twice.")
 
 
 def lock_key(name: str) -> int:
@@ -29,13 +62,13 @@ def lock_key(name: str) -> int:
 
 
 @contextlib.contextmanager
-def feed_lock(engine: Engine, feed_id: str, *, wait_seconds: float = 0.0) -> Iterator[None]:
+def feed_lock(engine: Engine, feed_id: str, *, wait_seconds: float = 0.0) -> Iterator[HeldLock]:
     if engine.dialect.name == "postgresql":
-        with _pg_lock(engine, feed_id, wait_seconds):
-            yield
+        with _pg_lock(engine, feed_id, wait_seconds) as held:
+            yield held
     else:
         with _file_lock(Path(engine.url.database).parent / "locks" / f"{feed_id}.lock", feed_id, wait_seconds):
-            yield
+            yield HeldLock(feed_id)
 
 
 def _busy(feed_id: str, wait_seconds: float, holder: str) -> TransientError:
@@ -45,7 +78,7 @@ def _busy(feed_id: str, wait_seconds: float, holder: str) -> TransientError:
 
 
 @contextlib.contextmanager
-def _pg_lock(engine: Engine, feed_id: str, wait_seconds: float) -> Iterator[None]:
+def _pg_lock(engine: Engine, feed_id: str, wait_seconds: float) -> Iterator[HeldLock]:
     key = lock_key(feed_id)
     deadline = time.monotonic() + wait_seconds
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -54,15 +87,21 @@ def _pg_lock(engine: Engine, feed_id: str, wait_seconds: float) -> Iterator[None
             if time.monotonic() >= deadline:
                 holder = conn.execute(text(
                     "SELECT string_agg(a.pid::text || ' since ' || a.backend_start::text, ', ') "
-                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND "
-                    "((l.classid::bigint << 32) | l.objid::bigint) = (:k)::bigint"), {"k": key}).scalar()
+                    f"FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE {_HELD}"), {"k": key}).scalar()
                 raise _busy(feed_id, wait_seconds, f"PostgreSQL backend {holder or 'unknown'}")
             time.sleep(POLL_SECONDS)
+        held = HeldLock(feed_id, key, conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
         try:
-            yield
+            yield held
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            except sa_exc.DBAPIError as exc:
+                if not is_outage(exc):
+                    raise
+                # the session is gone, and its advisory lock with it; do not hide why the run ended
+                log.warning("feed %s: the connection holding its lock was lost (%s); the server released the lock",
+                            feed_id, " ".join(str(exc.orig).split())[:200])
     finally:
         conn.close()
 

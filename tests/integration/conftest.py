@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.crash import Children
+
 PG_ADMIN_URL = os.environ.get("EXCHANGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN_URL = os.environ.get("EXCHANGE_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
 
@@ -47,6 +49,18 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def children() -> Iterator[Children]:
+    """``exchange run`` children stopped at fault points (tests/integration/crash.py). A child paused
+    at a fault point must never outlive its test (it would hold locks and connections that block
+    every later DROP DATABASE on the server): whatever still runs is killed at the end."""
+    kids = Children()
+    try:
+        yield kids
+    finally:
+        kids.reap()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,15 @@ from tests.unit.test_audit_report import valid_ids_in
 
 TODAY = dt.date(2026, 11, 28)
 HEADER = "人员编号,姓名,身份证号,性别,出生日期,联系电话,行政区划代码\n"
-NARROW = FEED.replace("values: {男: M, 女: F}}", "values: {男: M}, strict_values: true}").replace("0.2", "0.9")
-FIXED = FEED.replace("values: {男: M, 女: F}}", "values: {男: M, 女: F}, strict_values: true}").replace("0.2", "0.9")
+def _feed(values: str) -> str:
+    """The police.residents feed with strict gender values and room for most rows to be rejected."""
+    assert "values: {男: M, 女: F}}" in FEED and "max_reject_ratio: " in FEED
+    changed = FEED.replace("values: {男: M, 女: F}}", f"values: {values}, strict_values: true}}")
+    return re.sub(r"max_reject_ratio: [0-9.]+", "max_reject_ratio: 0.9", changed)
+
+
+NARROW = _feed("{男: M}")
+FIXED = _feed("{男: M, 女: F}")
 ROWS = [
     "P1,张三,11010519491231002X,女,1949年12月31日,13800138000,110105",
     "P2,李四,,男,1990/1/2,13900139000,110105",

@@ -193,8 +193,8 @@ def test_recoverable_csv_error_becomes_a_parse_error(tmp_path: Path) -> None:
     rows = read(tmp_path, "q.csv")
     assert [r["_source_row"] for r in rows] == [1, 2, 3]
     assert (rows[1]["a"], rows[1]["b"]) == (None, None)
-    assert rows[1]["_parse_error"].startswith("CSV error: ',' expected after '\"'")
-    assert rows[1]["_parse_error"].endswith("(line 3)")
+    # no value can be told apart: the record's text as sent goes with the reason, for the auditor
+    assert rows[1]["_parse_error"] == "CSV error: ',' expected after '\"' (line 3); the record as sent: '\"3\"x,4'"
     assert (rows[2]["a"], rows[2]["b"], rows[2]["_parse_error"]) == ("5", "6", None)
 
 
@@ -371,7 +371,7 @@ def test_json_array_values(tmp_path: Path) -> None:
                             "_source_row": 1, "_parse_error": None}
     assert (rows[1]["ok"], rows[1]["id"], rows[1]["姓名"], rows[1]["电话"]) == (
         "false", "110101199003074514", " 李四 ", None)
-    assert rows[2]["_parse_error"] == "record 3 is not a JSON object: got an array"
+    assert rows[2]["_parse_error"] == "record 3 is not a JSON object: got an array: '[1,2]'"
 
 
 def test_json_records_path(tmp_path: Path) -> None:
@@ -402,8 +402,9 @@ def test_ndjson_with_bad_lines(tmp_path: Path) -> None:
     assert [r["_source_row"] for r in rows] == [1, 2, 3, 4, 5]
     assert (rows[0]["a"], rows[0]["b"], rows[0]["c"]) == ("1", "2", None)
     assert rows[1]["c"] == "[1]"
-    assert rows[2]["_parse_error"].startswith("line 4 is not a JSON object: Expecting value")
-    assert rows[3]["_parse_error"] == "line 5 is not a JSON object: got an array"
+    assert rows[2]["_parse_error"] == ("line 4 is not a JSON object: Expecting value at column 7; the line as sent: "
+                                       "'{\"a\": oops}'")
+    assert rows[3]["_parse_error"] == "line 5 is not a JSON object: got an array: '[1]'"
     assert rows[4]["b"] == "姓名"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_columns_are_the_union_of_keys(api: FakeApi) -> None:
     assert all(b.schema == batches[0].schema for b in batches)
     rows = [r for b in batches for r in b.to_pylist()]
     assert rows[0]["b"] is None and rows[1]["b"] == "2"
-    assert rows[2]["_parse_error"] == "record 3 is not a JSON object: got a string"
+    assert rows[2]["_parse_error"] == "record 3 is not a JSON object: got a string: '\"not an object\"'"
 
 
 def test_empty_api_first_run(api: FakeApi) -> None:
@@ -308,3 +309,91 @@ def test_fingerprint_follows_content(api: FakeApi) -> None:
     assert connector().fingerprint() == fp
     api.records[0]["name"] = "changed"
     assert connector().fingerprint() != fp
+
+
+# ---------------------------------------------------------------- JSON the parser alone would get wrong
+
+# Records as an API may send them; json.dumps cannot write a key twice or a lone surrogate, so as text.
+TRICKY = [
+    '{"id": "1", "name": "张三"}',
+    '{"id": "2", "name": "李四", "name": "李肆"}',          # a key twice: which value is meant?
+    '{"id": "3", "name": "李\\ud800四"}',                 # a lone surrogate escape: valid JSON, no character
+    '{"id": "4", "name": "\\ud840\\udc00五"}',            # a surrogate pair: 𠀀
+    '{"id": "5", "name": "x", "name": "\\udc00"}',        # both
+    '["not", "an", "object"]',
+    '{"id": "7", "deep": ' + "[" * 400 + "]" * 400 + "}",  # json.loads reads it: so must the connector
+]
+
+
+@contextmanager
+def _raw_api(monkeypatch: pytest.MonkeyPatch, body: bytes, charset: str | None = "utf-8") -> Iterator[FakeApi]:
+    with serve(FakeApi(raw={"/api/items": body}, charset=charset)) as server:
+        monkeypatch.setenv("EXCHANGE_CONN_API", f"{server.base_url}/api")
+        yield server
+
+
+@pytest.fixture
+def tricky_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    with _raw_api(monkeypatch, ('{"data": {"items": [' + ", ".join(TRICKY) + "]}}").encode()) as api:
+        yield api
+
+
+def test_a_key_written_twice_quarantines_the_record(tricky_api: FakeApi) -> None:
+    rows = read(connector())
+    assert rows[0]["_parse_error"] is None
+    assert rows[1]["name"] == "李肆"
+    assert rows[1]["_parse_error"] == ("record 2: key(s) 'name' appear more than once in the object; which value is "
+                                       "meant is ambiguous (the row holds the last one): fix the export")
+    assert rows[5]["_parse_error"] == "record 6 is not a JSON object: got an array: '[\"not\",\"an\",\"object\"]'"
+    assert rows[6]["deep"] == "[" * 400 + "]" * 400 and rows[6]["_parse_error"] is None
+
+
+def test_a_lone_surrogate_quarantines_the_record_and_keeps_the_escape(tricky_api: FakeApi) -> None:
+    conn = connector(batch_rows=2, incremental={"field": "id", "cursor_type": "integer"})
+    assert conn.fingerprint()  # the records are spooled and digested: no UnicodeEncodeError
+    rows = read(conn)
+    assert [r["_source_row"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert rows[2]["name"] == "李\\ud800四"  # the escape as text: UTF-8 (and every warehouse) cannot hold it
+    assert "record 3: the value of 'name' holds a lone UTF-16 surrogate" in rows[2]["_parse_error"]
+    assert (rows[3]["name"], rows[3]["_parse_error"]) == ("𠀀五", None)
+    assert rows[4]["name"] == "\\udc00"
+    assert "appear more than once" in rows[4]["_parse_error"] and "lone UTF-16 surrogate" in rows[4]["_parse_error"]
+    assert conn.new_state() is not None and conn.new_state()["cursor"] == "7"
+
+
+def test_http_and_json_files_give_the_same_rows(tricky_api: FakeApi, tmp_path: Path) -> None:
+    """One parsing path (connectors.readers.json_chunks): the same records give the same values and the same
+    parse errors from an API as from a .json file."""
+    from exchange.spec.feed import FileSourceSpec
+
+    (tmp_path / "same.json").write_text("[" + ",\n".join(TRICKY) + "]", encoding="utf-8")
+    file_conn = connector_for(FileSourceSpec(kind="file", path="same.json"), base_dir=tmp_path, feed_id="t.f",
+                              batch_rows=4)
+    from_file = [r for b in file_conn.batches() for r in b.to_pylist()]
+    from_api = read(connector(batch_rows=4))
+
+    def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "_source_file"} for r in rows]
+
+    assert strip(from_api) == strip(from_file)
+    assert sum(r["_parse_error"] is not None for r in from_api) == 4
+
+
+def test_a_lone_surrogate_in_a_key_fails_like_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _raw_api(monkeypatch, b'{"data": {"items": [{"id": "1", "\\ud800": "x"}]}}'), \
+            pytest.raises(SourceError, match=r"column name '\\ud800' at position 2 holds a lone UTF-16 surrogate"):
+        connector().columns()
+
+
+def test_bytes_that_are_not_text_fail_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``response.text`` would replace them with U+FFFD and load the damaged name silently."""
+    head = b'{"data": {"items": [{"id": "1", "name": "'
+    body = head + "李四".encode("gbk") + b'"}]}}'
+    with _raw_api(monkeypatch, body), \
+            pytest.raises(SourceError, match=rf"GET http://127\.0\.0\.1:\d+/api/items: the response is not valid "
+                                             rf"utf-8 at byte offset {len(head)} \(invalid start byte\)"):
+        connector().fingerprint()
+    with _raw_api(monkeypatch, body, charset="gbk"):  # declared: read as such
+        assert read(connector())[0]["name"] == "李四"
+    with _raw_api(monkeypatch, "\ufeff".encode() + body.replace("李四".encode("gbk"), "李四".encode()), None):
+        assert read(connector())[0]["name"] == "李四"  # no charset: UTF-8, a BOM dropped

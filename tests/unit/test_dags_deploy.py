@@ -67,7 +67,7 @@ def test_secrets_come_from_the_environment_and_every_variable_is_documented() ->
     documented = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", ENV_EXAMPLE, flags=re.MULTILINE))
     assert used - documented == set(), "variables of docker-compose.yml missing from .env.example"
     for secret in ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "EXCHANGE_DB_PASSWORD", "REDIS_PASSWORD",
-                   "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET"):
+                   "AIRFLOW_FERNET_KEY", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD"):
         assert re.search(rf"^{secret}=$", ENV_EXAMPLE, flags=re.MULTILINE), f"{secret}: no value in the example"
         assert f"${{{secret}:?" in COMPOSE_TEXT, f"{secret}: compose must refuse to start without it"
     assert ".env" in (REPO / ".gitignore").read_text().split()

@@ -1,0 +1,1 @@
+"""The hostile input corpus: files, their expected outcomes (cases.yaml) and the generator."""
