@@ -265,9 +265,14 @@ def test_no_id_number_or_secret_in_airflow_logs_xcoms_or_reports(tmp_path: Path)
         assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
 
         # --- the data does hold valid ID numbers, and the secrets were used ------------------------
-        loaded = dict(warehouse_rows(env, "SELECT feed, sum(rows_loaded) FROM audit.batch GROUP BY feed"))
+        # every batch of a feed loads the whole city's file; a scheduled feed whose next interval falls
+        # due while the test runs gets a second run (a second batch of the same rows, nothing new)
+        batches: dict[str, list[int]] = {}
+        for fid, rows in warehouse_rows(env, "SELECT feed, rows_loaded FROM audit.batch ORDER BY feed, started_at"):
+            batches.setdefault(fid, []).append(int(rows or 0))
         for fid in feeds:
-            assert loaded.get(fid) == truth.feeds[fid].expected_loaded, (fid, loaded)
+            assert batches.get(fid) and set(batches[fid]) == {truth.feeds[fid].expected_loaded}, (fid, batches)
+        loaded = {fid: max(rows) for fid, rows in batches.items()}
         assert loaded["market_regulation.organizations"] > 0, "rows read from MariaDB with the password"
         assert loaded["justice.disputes"] > 0, "rows read from the API with the token"
         ids = [r[0] for r in warehouse_rows(env, "SELECT id_number FROM core.person WHERE id_number IS NOT NULL")]
