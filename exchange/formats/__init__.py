@@ -38,6 +38,7 @@ from exchange.formats.phone import PHONE_REASONS, check_phone, normalize_phone
 from exchange.formats.reasons import REASON_MESSAGES, reason_message
 from exchange.formats.resident_id import (
     RESIDENT_ID_REASONS,
+    check_char_of,
     check_resident_id,
     normalize_resident_id,
     resident_id_birth_date,
@@ -64,6 +65,7 @@ __all__ = [
     "DivisionCodes",
     "DivisionRecord",
     "as_string_array",
+    "check_char_of",
     "check_credit_code",
     "check_date",
     "check_datetime",

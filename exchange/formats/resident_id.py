@@ -53,6 +53,7 @@ ID15_PATTERN = r"^[0-9]{15}$"
 MIN_BIRTH_YEAR = 1850
 _WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK_CHARS = "10X98765432"
+_WEIGHT_TUPLE = tuple(_WEIGHTS.tolist())
 # value of the check character for (weighted sum mod 11); X = 10
 _CHECK_VALUES = np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)
 _EPOCH = datetime.date(1970, 1, 1)
@@ -83,6 +84,14 @@ def resident_id_check_char(first17: Any) -> pa.StringArray:
         digits = fixed_width_bytes(arr.take(pa.array(idx)), 17).astype(np.int64) - 48
         index[idx] = _weighted_sum(digits) % 11 + 1
     return codes_to_array(index, (None, *_CHECK_CHARS))
+
+
+def check_char_of(first17: str) -> str:
+    """The check character of one 17-digit string: the scalar twin of :func:`resident_id_check_char`
+    (no Arrow set-up, for a single value on a request's path)."""
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError(f"expected 17 digits, got {len(first17)} characters")
+    return _CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, _WEIGHT_TUPLE, strict=True)) % 11]
 
 
 def _matrix18(arr: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:

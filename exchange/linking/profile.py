@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, Text, bindparam, inspect, text
 
+from exchange.formats import check_char_of
 from exchange.linking.config import GOLDEN_FIELDS
 from exchange.linking.stable import is_uid
 
@@ -319,10 +320,6 @@ class ProfileReader:
         return sorted(rows, key=lambda r: r["credit_code"])
 
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
 def _normal_id(value: str) -> str | None:
     """One ID number as the index holds it (full-width digits, spaces, a lower-case x and the
     legacy 15-digit form handled; a wrong check character → None). Scalar twin of
@@ -331,11 +328,10 @@ def _normal_id(value: str) -> str | None:
     text_ = unicodedata.normalize("NFKC", value).replace(" ", "").strip().upper()
     if len(text_) == 15 and text_.isascii() and text_.isdigit():
         first17 = text_[:6] + "19" + text_[6:]
-        return first17 + _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+        return first17 + check_char_of(first17)
     if len(text_) != 18 or not text_.isascii() or not text_[:17].isdigit():
         return None
-    expected = _ID_CHECK[sum(int(d) * w for d, w in zip(text_[:17], _ID_WEIGHTS, strict=True)) % 11]
-    return text_ if text_[17] == expected else None
+    return text_ if text_[17] == check_char_of(text_[:17]) else None
 
 
 def person_profile(conn: Connection, ident: str, reader: ProfileReader | None = None) -> dict[str, Any] | None:

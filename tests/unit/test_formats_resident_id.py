@@ -186,3 +186,15 @@ def test_agrees_with_stdnum_on_random_numbers() -> None:
         if stdnum_reason is None:
             assert reason is None, number
         assert (reason == "resident_id.checksum") == (stdnum_reason == "checksum"), number
+
+
+def test_scalar_check_char_is_the_vectorised_one() -> None:
+    import random
+
+    from exchange.formats import check_char_of, resident_id_check_char
+
+    rng = random.Random(11643)
+    first17 = [f"{rng.randrange(10**17):017d}" for _ in range(5_000)]
+    assert [check_char_of(v) for v in first17] == resident_id_check_char(first17).to_pylist()
+    with pytest.raises(ValueError, match="17 digits"):
+        check_char_of("6109021990010112")
