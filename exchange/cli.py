@@ -63,15 +63,6 @@ _KINDS = ((ConfigError, "configuration error"), (TransientError, "transient erro
           (DataQualityError, "data quality"), (TerminalError, "error"))
 
 
-def _shown(text: str) -> str:
-    """An error text fit for a terminal or a log: URL passwords, tokens and identifier-shaped values
-    (a library's message may quote a row's value) masked."""
-    from exchange.formats.masking import scrub_identifiers
-    from exchange.spec.connections import mask_text
-
-    return scrub_identifiers(mask_text(text))
-
-
 # Characters a terminal acts on instead of showing (C0/C1 controls, DEL; bidi overrides that reorder
 # what is shown): a value holding them is printed with them escaped, never raw.
 _UNSHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -91,8 +82,9 @@ def _plain(value: object, limit: int | None = SHOW_MAX_CHARS) -> str:
 
 
 def _message(exc: Exception) -> str:
+    from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
     kind = next((label for cls, label in _KINDS if isinstance(exc, cls)), "error")
-    text = _UNSHOWN.sub(lambda m: repr(m.group())[1:-1], _shown(str(exc)))  # e.g. a column name's NUL
+    text = _UNSHOWN.sub(lambda m: repr(m.group())[1:-1], redact(str(exc)))  # e.g. a column name's NUL
     return f"[bold red]{kind}:[/] {escape(text)}"
 
 
@@ -298,6 +290,7 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
 
     Exit code 0: every row valid; 1: some rows would be quarantined; 2: the file or spec is unusable.
     """
+    from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
     from exchange.runner import validate_file
 
     try:
@@ -315,8 +308,8 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
         for reason in r["reasons"]:
             # a message may quote the source (an unreadable record's text): masked and escaped like a value
             t.add_row(str(r["row"]), _plain(r["source_record_id"]), reason["field"] or "", reason["rule"],
-                      _plain(_shown(reason["value"])) if reason["value"] is not None else "",
-                      _plain(_shown(reason["message"]), None))
+                      _plain(redact(reason["value"])) if reason["value"] is not None else "",
+                      _plain(redact(reason["message"]), None))
     if report.rejects:
         console.print(t)
     console.print(f"{report.rows_in:,} rows: {report.rows_valid:,} valid, {report.rows_rejected:,} would be "
@@ -1087,6 +1080,8 @@ def run_cli() -> None:
     except Exception as exc:
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(_shown(str(exc)[:500]))}\n"
+        from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
+
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(redact(str(exc)[:500]))}\n"
                   f"This is a bug in the exchange; rerun with -v for the traceback and report it.")
         sys.exit(3)

@@ -43,19 +43,11 @@ FEED_TASKS = (EXTRACT, VALIDATE, STAGE, LOAD, PUBLISH)
 # --- plumbing ------------------------------------------------------------------------------------
 
 
-def scrubbed(text: str) -> str:
-    """``text`` fit for a task log: URL passwords and tokens, and anything shaped like a resident ID,
-    mobile number or credit code, masked (an exception from a library may quote a row's value)."""
-    from exchange.formats.masking import scrub_identifiers
-    from exchange.spec.connections import mask_text
-
-    return scrub_identifiers(mask_text(text))
-
-
 def scrub_chain(exc: BaseException) -> bool:
     """Mask, in place, the message of ``exc`` and of every exception chained to it (what Airflow's
     traceback prints). True when every message in the chain is now clean; False when one could
     not be rewritten (an exception class with its own ``__str__``)."""
+    from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
     clean, seen = True, set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -64,12 +56,12 @@ def scrub_chain(exc: BaseException) -> bool:
             text = str(current)
         except Exception:  # noqa: BLE001 - an exception whose __str__ fails shows nothing to leak
             text = ""
-        masked = scrubbed(text)
+        masked = redact(text)
         if masked != text:
             with contextlib.suppress(Exception):
                 current.args = (masked,)
             with contextlib.suppress(Exception):
-                clean = clean and scrubbed(str(current)) == str(current)
+                clean = clean and redact(str(current)) == str(current)
         current = current.__cause__ or current.__context__
     return clean
 
@@ -82,16 +74,17 @@ def failing_fast(what: str) -> Iterator[None]:
     URL with its password), the original exception chained. Should a message in the chain resist
     masking, the traceback is logged masked and the original is not chained, so Airflow's own
     traceback cannot print it."""
+    from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
     try:
         yield
     except (TransientError, AirflowException) as exc:
         scrub_chain(exc)
         raise
     except Exception as exc:
-        message = scrubbed(f"{what}: {type(exc).__name__}: {exc}")
+        message = redact(f"{what}: {type(exc).__name__}: {exc}")
         if scrub_chain(exc):
             raise AirflowFailException(message) from exc
-        log.error("%s failed:\n%s", what, scrubbed("".join(traceback.format_exception(exc))).rstrip())
+        log.error("%s failed:\n%s", what, redact("".join(traceback.format_exception(exc))).rstrip())
         raise AirflowFailException(message) from None
 
 

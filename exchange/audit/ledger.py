@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from exchange.audit.tables import batch, feed_state, validation
-from exchange.formats.masking import scrub_identifiers
-from exchange.spec.connections import mask_text
+from exchange.formats.masking import redact
 
 STATES = ("started", "extracted", "validated", "staged", "loaded", "published", "failed")
 
@@ -64,7 +63,7 @@ def set_state(conn: Connection, batch_id: str, state: str, **fields: Any) -> Non
     if isinstance(fields.get("error"), str):  # shown in reports and logs: no identifier, no password
         # nor a NUL character (a source's column name may hold one): no text column can store it, and
         # PostgreSQL refusing it would leave the batch without its failure recorded
-        fields["error"] = scrub_identifiers(mask_text(fields["error"])).replace("\x00", "\\u0000")
+        fields["error"] = redact(fields["error"]).replace("\x00", "\\u0000")
     conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(state=state, **fields))
 
 

@@ -157,3 +157,13 @@ def scrub_identifiers(text: Any) -> str:
             s = s[:a] + m + s[b:]
     s = _CREDIT_SHAPED.sub(lambda m: mask_credit_code([m.group(0)])[0].as_py(), s)
     return _MOBILE_SHAPED.sub(lambda m: mask_phone([m.group(0)])[0].as_py(), s)
+
+
+def redact(text: Any) -> str:
+    """An error or log text fit to leave the warehouse (a terminal, a task log, the ledger's error
+    column): URL passwords, secret query parameters and Authorization values masked
+    (:func:`exchange.spec.connections.mask_text`), then every identifier-shaped value
+    (:func:`scrub_identifiers`) — a library's message may quote a row's value."""
+    from exchange.spec.connections import mask_text
+
+    return scrub_identifiers(mask_text(str(text)))

@@ -39,3 +39,13 @@ def test_masking_keeps_length_and_type() -> None:
         assert len(result) == 3
         assert result[1].as_py() is None
         assert len(result[2].as_py()) == 50
+
+
+def test_redact_masks_secrets_then_identifiers() -> None:
+    from exchange.formats.masking import redact
+
+    text = ("cannot cast '61090219900101123X' for postgresql://etl:s3cret@db/wh?token=abc123 "
+            "(phone 13812345678)")
+    shown = redact(text)
+    assert "s3cret" not in shown and "abc123" not in shown and "61090219900101123X" not in shown
+    assert "610902**********3X" in shown and "138****5678" in shown and "etl:***@db" in shown
