@@ -1288,29 +1288,15 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     is refused (401)."""
     import os
 
-    from sqlalchemy import create_engine
-
     from exchange import linking
     from exchange.api import admin_key_authorizer, create_app
 
     settings = settings or Settings.from_env()
-    if settings.warehouse_url.startswith("postgresql"):
-        # short indexed lookups only: JIT compiling never pays off here
-        engine = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, hide_parameters=True,
-                               connect_args={"options": "-c jit=off"})
-        # profiles are one read-only statement: autocommit spares a BEGIN and a ROLLBACK round trip each
-        reads = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, isolation_level="AUTOCOMMIT",
-                              pool_reset_on_return=None, hide_parameters=True, connect_args={"options": "-c jit=off"})
-    else:
-        engine = reads = make_engine(settings.warehouse_url, root=settings.root)
+    postgres = settings.warehouse_url.startswith("postgresql")
+    engine = make_engine(settings.warehouse_url, root=settings.root)
     linking.ensure_mdm_tables(engine)
+    ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
     reader = linking.ProfileReader()
-
-    def profile(ident: str) -> dict[str, Any] | None:
-        # PostgreSQL builds the whole profile in one statement (ProfileReader.profile_json)
-        with reads.connect() as conn:
-            return reader.profile(conn, ident)
-
     key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")
     # Sharing: per-agency API keys (audit.api_key), a purpose on every request, the agency's grant
     # (masks and rows) applied to the profile, every request in audit.access.
@@ -1318,26 +1304,47 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     from exchange.access.gate import Request as GateRequest
     from exchange.access.masks import KEY_ENV, master_key
 
-    ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
     grants = load_grants(settings)
     master = master_key() if os.environ.get(KEY_ENV) else None
-    records = engine
-    if settings.warehouse_url.startswith("postgresql"):
-        # the key lookup and the access-log row: one statement each, committed as it runs (no BEGIN /
-        # COMMIT round trips); flushed to disk before the answer unless EXCHANGE_ACCESS_LOG_SYNC=off
-        sync = "on" if settings.access_log_sync else "off"
-        records = create_engine(settings.warehouse_url, pool_size=16, max_overflow=8, isolation_level="AUTOCOMMIT",
-                                pool_reset_on_return=None,
-                                connect_args={"options": f"-c jit=off -c synchronous_commit={sync}"})
-    gate = ProfileGate(records, grants, profile, master=master, admin_key=key)
 
-    def through_gate(info: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        answer = gate.handle(GateRequest(**info))
-        return answer.status, answer.body
+    def profile(ident: str) -> Any:
+        with engine.connect() as conn:
+            return reader.profile(conn, ident)
 
-    app = create_app(profile, admin_key_authorizer(key), gate=through_gate)
-    app.state.engine = engine
-    app.state.gate = gate
+    if not postgres:  # the embedded default: the blocking gate, run in the server's thread pool
+        gate = ProfileGate(engine, grants, profile, master=master, admin_key=key)
+
+        def through_gate(info: dict[str, Any]) -> tuple[int, str]:
+            answer = gate.handle(GateRequest(**info))
+            return answer.status, answer.json()
+
+        app = create_app(profile, admin_key_authorizer(key), gate=through_gate)
+        return app
+
+    # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
+    # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
+    # (served to the admin key as it comes) and the audit.access row, one autocommitted statement
+    # each — flushed to disk before the answer unless EXCHANGE_ACCESS_LOG_SYNC=off.
+    from contextlib import asynccontextmanager
+
+    from exchange.access.gate_pg import AsyncPgGateIO
+
+    gate = ProfileGate(None, grants, master=master, admin_key=key)
+    pg = AsyncPgGateIO(settings.warehouse_url, reader.profile_json_async, sync_commit=settings.access_log_sync)
+
+    async def through_async_gate(info: dict[str, Any]) -> tuple[int, str]:
+        answer = await gate.respond(GateRequest(**info), pg.io)
+        return answer.status, answer.json()
+
+    @asynccontextmanager
+    async def pool(_app: Any) -> Any:
+        await pg.open()
+        try:
+            yield
+        finally:
+            await pg.close()
+
+    app = create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pool)
     return app
 
 

@@ -8,21 +8,25 @@ sends back the (status, body) it gets. The engine, the grants and the profile re
 from __future__ import annotations
 
 import hmac
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from exchange.access.keys import AccessRecord, KeyHolder, clip, verify_key, write_access
+from exchange.access.keys import KEY_LOOKUP, AccessRecord, KeyHolder, clip, holder_of, parse_token, write_access
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy
 from exchange.access.spec import GrantSet
+from exchange.spec.coroutines import inline, run_inline
 
 log = logging.getLogger(__name__)
 
-ProfileFn = Callable[[str], dict[str, Any] | None]
+ProfileFn = Callable[[str], Any]
+"""id → the profile: a dict, an object with ``person_uid``, ``status`` and ``body`` (the profile
+serialised as JSON by the database), or None."""
 ADMIN = "admin"
 MAX_IDENT = 64
 
@@ -44,51 +48,91 @@ class Request:
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str
+    """A document, or JSON text as the database built it (served to the admin key unchanged)."""
     agency: str = "-"
+
+    def json(self) -> str:
+        if isinstance(self.body, str):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class GateIO:
+    """What the gate reads and writes, as awaitables: the asyncio server's are asynchronous
+    (``exchange.access.gate_pg``); :meth:`ProfileGate.handle` wraps blocking ones that complete at once."""
+
+    key_row: Callable[[str], Awaitable[Any]]
+    """key id → its ``audit.api_key`` row (``keys.KEY_LOOKUP``) or None."""
+    profile: Callable[[str], Awaitable[Any]]
+    """id → the profile (see :data:`ProfileFn`)."""
+    record: Callable[[AccessRecord], Awaitable[None]]
+    """Write one ``audit.access`` row, committed before the answer is sent."""
 
 
 class ProfileGate:
-    """Authenticate, require a purpose, apply the grant, log — for ``GET /persons/{id}``."""
+    """Authenticate, require a purpose, apply the grant, log — for ``GET /persons/{id}``.
 
-    def __init__(self, engine: Engine, grants: GrantSet, profile: ProfileFn, *, master: bytes | None = None,
-                 admin_key: str | None = None) -> None:
+    The logic is :meth:`respond`, one coroutine over a :class:`GateIO`; :meth:`handle` runs it with
+    the blocking engine and profile function given here."""
+
+    def __init__(self, engine: Engine | None, grants: GrantSet, profile: ProfileFn | None = None, *,
+                 master: bytes | None = None, admin_key: str | None = None) -> None:
         self.engine = engine
         self.grants = grants
         self.profile = profile
         self.master = master
         self.admin_key = admin_key or None
+        self._policies: dict[str, ProfilePolicy | None] = {}
+        if engine is not None and profile is not None:
+            self.blocking_io = GateIO(key_row=inline(self._key_row), profile=inline(profile),
+                                      record=inline(self._record))
 
-    def _holder(self, token: str | None) -> KeyHolder | None:
-        if token and self.admin_key and hmac.compare_digest(token.encode(), self.admin_key.encode()):
-            return KeyHolder("admin", ADMIN)
+    def _key_row(self, key_id: str) -> Any:
         with self.engine.connect() as conn:
-            return verify_key(conn, token)
+            return conn.execute(KEY_LOOKUP, {"key_id": key_id}).first()
+
+    def _record(self, rec: AccessRecord) -> None:
+        with self.engine.begin() as conn:
+            write_access(conn, rec)
 
     def _policy(self, agency: str) -> ProfilePolicy | None:
-        grant = self.grants.grants.get(agency)
-        if grant is None:
-            return None
-        key = consumer_key(self.master, agency) if self.master else None
-        return ProfilePolicy(grant, key)
+        if agency not in self._policies:  # grants are fixed for the gate's life
+            grant = self.grants.grants.get(agency)
+            key = consumer_key(self.master, agency) if self.master and grant is not None else None
+            self._policies[agency] = None if grant is None else ProfilePolicy(grant, key)
+        return self._policies[agency]
 
     def handle(self, req: Request) -> Answer:
+        """The answer to one request, with the blocking I/O given to the constructor."""
+        return run_inline(self.respond(req, self.blocking_io))
+
+    async def respond(self, req: Request, io: GateIO) -> Answer:
+        """The answer to one request; its ``audit.access`` row is written before it is returned."""
         what = f"{req.method} {req.path or '/persons/' + req.ident}"
         rec = AccessRecord(agency="-", what=what, status=0, outcome="", user_id=req.user_id, purpose=req.purpose,
                            case_number=req.case_number, entity="person_profile", client=req.client)
-        answer = self._decide(req, rec)
+        answer = await self._decide(req, rec, io)
         rec.status = answer.status
         try:
-            with self.engine.begin() as conn:
-                write_access(conn, rec)
+            await io.record(rec)
         except Exception:  # the request is refused when it cannot be put on record
             log.exception("could not write audit.access for %s", rec.agency)
             return Answer(503, {"error": "the access log is unavailable: no data is served without a record"},
                           rec.agency)
         return answer
 
-    def _decide(self, req: Request, rec: AccessRecord) -> Answer:
-        holder = self._holder(req.token)
+    async def _holder(self, token: str | None, io: GateIO) -> KeyHolder | None:
+        if token and self.admin_key and hmac.compare_digest(token.encode(), self.admin_key.encode()):
+            return KeyHolder("admin", ADMIN)
+        parsed = parse_token(token)
+        if parsed is None:
+            return None
+        return holder_of(*parsed, await io.key_row(parsed[0]))
+
+    async def _decide(self, req: Request, rec: AccessRecord, io: GateIO) -> Answer:
+        holder = await self._holder(req.token, io)
         if holder is None:
             rec.outcome = "refused: missing or unknown API key"
             return Answer(401, {"error": "missing or unknown API key: send X-API-Key: exk_… (exchange grants key "
@@ -111,7 +155,7 @@ class ProfileGate:
                                              f"(grants/{holder.agency}.yaml: profile_api: true)"}, holder.agency)
             policy = self._policy(holder.agency)
         ident = req.ident.strip()
-        found = self.profile(ident)
+        found = await io.profile(ident)
         missing = Answer(404, {"error": f"no person with id {ident!r} (a person_uid MP… or an 18-digit ID number)"
                                         + ("" if policy is None else " within your grant")}, holder.agency)
         if policy is None:  # the admin key: everything, still on record
@@ -119,14 +163,17 @@ class ProfileGate:
             rec.row_count = 1 if found else 0
             served = found
         else:
-            result = policy.apply(found)
+            document = found if found is None or isinstance(found, dict) else json.loads(found.body)
+            result = policy.apply(document)
             rec.outcome, rec.row_count, served = result.reason, result.rows, result.profile
         if served is None:
             # outside the grant looks exactly like not found: existence is not disclosed
             return missing
-        rec.subject = served.get("person_uid")
-        if served.get("status") == "retired":
+        subject, status = ((served.get("person_uid"), served.get("status")) if isinstance(served, dict)
+                           else (served.person_uid, served.status))
+        rec.subject = subject
+        if status == "retired":
             rec.outcome = "retired"
-            return Answer(410, {"error": f"person {rec.subject} was retired: none of its records remain"},
+            return Answer(410, {"error": f"person {subject} was retired: none of its records remain"},
                           holder.agency)
-        return Answer(200, served, holder.agency)
+        return Answer(200, served if isinstance(served, dict) else served.body, holder.agency)

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from exchange.access.tables import access, api_key
 from exchange.errors import ConfigError
@@ -68,21 +68,26 @@ class KeyHolder:
     agency: str
 
 
-def verify_key(conn: Connection, token: str | None) -> KeyHolder | None:
-    """The agency holding ``token``, or None (malformed, unknown, revoked or wrong secret)."""
-    if not token:
+def parse_token(token: str | None) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed token, else None."""
+    m = TOKEN_RE.match(token.strip()) if token else None
+    return (m.group(1), m.group(2)) if m else None
+
+
+KEY_LOOKUP = select(api_key.c.agency, api_key.c.secret_sha256, api_key.c.revoked_at).where(
+    api_key.c.key_id == bindparam("key_id"))
+"""What checking a key reads: its ``audit.api_key`` row by ``key_id`` (see :func:`holder_of`)."""
+
+
+def holder_of(key_id: str, secret: str, row: Any) -> KeyHolder | None:
+    """The holder, given the key's row (``KEY_LOOKUP``, or None when unknown): None when revoked
+    or the secret does not match."""
+    if row is None:
         return None
-    m = TOKEN_RE.match(token.strip())
-    if not m:
+    agency, secret_sha256, revoked_at = row
+    if revoked_at is not None or not hmac.compare_digest(secret_sha256, _sha256(secret)):
         return None
-    key_id, secret = m.groups()
-    row = conn.execute(select(api_key.c.agency, api_key.c.secret_sha256, api_key.c.revoked_at)
-                       .where(api_key.c.key_id == key_id)).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(row.secret_sha256, _sha256(secret)):
-        return None
-    return KeyHolder(key_id, row.agency)
+    return KeyHolder(key_id, agency)
 
 
 # --- the access log --------------------------------------------------------------------------------------------
@@ -118,12 +123,17 @@ class AccessRecord:
     channel: str = "api"
 
 
-def write_access(conn: Connection, record: AccessRecord, *, at: dt.datetime | None = None) -> None:
+def access_values(record: AccessRecord, *, at: dt.datetime | None = None) -> dict[str, Any]:
+    """The ``audit.access`` row of a request: request-supplied text clipped, ID numbers masked."""
     row = asdict(record)
     for k in ("user_id", "purpose", "case_number", "client"):
         row[k] = clip(row[k])
     row["what"] = clip(mask_ids(row["what"])) or "-"
-    conn.execute(insert(access).values(accessed_at=at or _now(), **row))
+    return {"accessed_at": at or _now(), **row}
+
+
+def write_access(conn: Connection, record: AccessRecord, *, at: dt.datetime | None = None) -> None:
+    conn.execute(insert(access).values(**access_values(record, at=at)))
 
 
 def recent_access(conn: Connection, *, agency: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

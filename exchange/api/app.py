@@ -10,9 +10,11 @@ reported to ``on_access`` (who, which person, why: the ``X-Purpose`` header) for
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,10 +69,12 @@ class Caller:
 Authorizer = Callable[[str | None], Caller | None]
 AccessHook = Callable[[Caller, str, dict[str, Any] | None, str | None], None]
 """(caller, id asked, {person_uid, status} or None, purpose) — called on every read."""
-Gate = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+Gate = Callable[[dict[str, Any]], tuple[int, str] | Awaitable[tuple[int, str]]]
 """Sharing's gate (``exchange.access.gate``, composed by the runner): given the request's key, id,
 purpose, case number, user id and client, it authenticates the agency, requires the purpose, applies
-the agency's grant and writes ``audit.access``; it returns (status, body)."""
+the agency's grant and writes ``audit.access``; it returns (status, JSON text). An ``async`` gate
+(PostgreSQL: asynchronous connections) is awaited on the event loop; a plain one runs in the
+thread pool."""
 
 
 def admin_key_authorizer(admin_key: str | None, grants: dict[str, Caller] | None = None) -> Authorizer:
@@ -108,31 +112,48 @@ def _param(request: Request, name: str, header: str) -> str | None:
     return request.query_params.get(name) or request.headers.get(header)
 
 
+def _gate_request(request: Request, ident: str) -> dict[str, Any]:
+    return {"token": _key(request), "ident": ident, "purpose": _param(request, "purpose", "x-purpose"),
+            "case_number": _param(request, "case_number", "x-case-number"),
+            "user_id": _param(request, "user_id", "x-user-id"),
+            "client": request.client.host if request.client else None, "method": request.method,
+            "path": request.url.path}
+
+
+def _json_response(answer: tuple[int, str]) -> Response:
+    return Response(content=answer[1], status_code=answer[0], media_type="application/json")
+
+
+PERSON_DOC = """The profile of a person_uid (MP…) or an 18-digit resident ID number: identity,
+households, cases with roles, disputes, programmes and organizations, each fact with its source
+agency and batch. Say why: ``purpose`` (or ``X-Purpose``) is required, ``case_number``
+(``X-Case-Number``) and ``user_id`` (``X-User-Id``) are recorded with it."""
+
+
 def create_app(profile: ProfileFn, authorize: Authorizer, *, on_access: AccessHook | None = None,
-               title: str = "Agency Data Exchange", gate: Gate | None = None) -> FastAPI:
+               title: str = "Agency Data Exchange", gate: Gate | None = None,
+               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
     """The app. ``profile(id)`` returns a person profile (or None); ``authorize(key)`` the caller.
-    With a ``gate`` (per-agency keys and grants, see ``exchange.access``), every request goes through it."""
-    app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None)
+    With a ``gate`` (per-agency keys and grants, see ``exchange.access``), every request goes through it.
+    ``lifespan`` opens and closes what the gate holds (a connection pool on the server's event loop)."""
+    app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    responses: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 410: {}, 503: {}}
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    if gate is not None and inspect.iscoroutinefunction(gate):
+        @app.get("/persons/{ident}", responses=responses, description=PERSON_DOC)
+        async def get_person_async(ident: str, request: Request) -> Response:
+            return _json_response(await gate(_gate_request(request, ident)))
 
-    @app.get("/persons/{ident}", responses={401: {}, 403: {}, 404: {}, 410: {}})
+        return _with_health(app)
+    if gate is not None:
+        @app.get("/persons/{ident}", responses=responses, description=PERSON_DOC)
+        def get_person_gated(ident: str, request: Request) -> Response:
+            return _json_response(gate(_gate_request(request, ident)))
+
+        return _with_health(app)
+
+    @app.get("/persons/{ident}", responses=responses, description=PERSON_DOC)
     def get_person(ident: str, request: Request) -> Response:
-        """The profile of a person_uid (MP…) or an 18-digit resident ID number: identity,
-        households, cases with roles, disputes, programmes and organizations, each fact with
-        its source agency and batch. Say why: ``purpose`` (or ``X-Purpose``) is required, ``case_number``
-        (``X-Case-Number``) and ``user_id`` (``X-User-Id``) are recorded with it."""
-        if gate is not None:
-            status, answer = gate({
-                "token": _key(request), "ident": ident, "purpose": _param(request, "purpose", "x-purpose"),
-                "case_number": _param(request, "case_number", "x-case-number"),
-                "user_id": _param(request, "user_id", "x-user-id"),
-                "client": request.client.host if request.client else None, "method": request.method,
-                "path": request.url.path})
-            return Response(content=json.dumps(answer, ensure_ascii=False, separators=(",", ":"), default=str),
-                            status_code=status, media_type="application/json")
         caller = authorize(_key(request))
         if caller is None:
             return _error(401, "missing or unknown API key: send X-API-Key (the admin key until grants "
@@ -161,5 +182,13 @@ def create_app(profile: ProfileFn, authorize: Authorizer, *, on_access: AccessHo
             found = json.loads(found.body)
         body = json.dumps(caller.filter(found), ensure_ascii=False, separators=(",", ":"), default=str)
         return Response(content=body, media_type="application/json")
+
+    return _with_health(app)
+
+
+def _with_health(app: FastAPI) -> FastAPI:
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
 
     return app

@@ -19,16 +19,20 @@ import decimal
 import json
 import unicodedata
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, Text, bindparam, inspect, text
+from sqlalchemy.dialects.postgresql import psycopg as _psycopg_dialect
 
 from exchange.formats import check_char_of
 from exchange.linking.config import GOLDEN_FIELDS
 from exchange.linking.stable import is_uid
+from exchange.spec.coroutines import inline, run_inline
 
 MAX_REDIRECTS = 16
+_PSYCOPG = _psycopg_dialect.dialect()
 MAX_MEMBERS = 50
 
 PROFILE_INDEXES: tuple[tuple[str, str, str], ...] = (
@@ -99,9 +103,8 @@ class ProfileReader:
         self._pg_sql = {key: text(_PG_PROFILE.format(core=core, mdm=mdm, where=where))
                         for key, where in (("uid", "person_uid = :key"),
                                            ("id", "id_number = :key AND status = 'active'"))}
-        # the same statements for the psycopg connection itself (the hot path: no SQLAlchemy layer)
-        self._pg_raw = {key: stmt.text.replace(":key", "%(key)s").replace("CAST(:q AS text)", "CAST(%(q)s AS text)")
-                        for key, stmt in self._pg_sql.items()}
+        # the same statements for a psycopg connection itself (the hot path: no SQLAlchemy layer)
+        self._pg_raw = {key: str(stmt.compile(dialect=_PSYCOPG)) for key, stmt in self._pg_sql.items()}
 
     # -- resolving an id ---------------------------------------------------------------------
 
@@ -132,6 +135,26 @@ class ProfileReader:
 
     def profile_json(self, conn: Connection, ident: str) -> ProfileJson | None:
         """PostgreSQL: the profile built by the database in one round trip (merges followed)."""
+        driver = getattr(conn.connection, "driver_connection", None)
+        if driver is not None and type(driver).__module__.startswith("psycopg"):
+            # the hot path: psycopg prepares it server-side after a few runs (parsed and planned once)
+            def fetch(kind: str, params: dict[str, Any]) -> Any:
+                return driver.execute(self._pg_raw[kind], params).fetchone()
+        else:
+            def fetch(kind: str, params: dict[str, Any]) -> Any:
+                return conn.execute(self._pg_sql[kind], params).first()
+        return run_inline(self._follow(inline(fetch), ident))
+
+    async def profile_json_async(self, aconn: Any, ident: str) -> ProfileJson | None:
+        """:meth:`profile_json` on a psycopg ``AsyncConnection`` (the asyncio API server)."""
+        async def fetch(kind: str, params: dict[str, Any]) -> Any:
+            cur = await aconn.execute(self._pg_raw[kind], params)
+            return await cur.fetchone()
+        return await self._follow(fetch, ident)
+
+    async def _follow(self, fetch: Callable[[str, dict[str, Any]], Awaitable[Any]], ident: str) -> ProfileJson | None:
+        """The profile statement for a uid or ID number, following merges (``fetch(kind, params)``
+        runs the statement of that kind)."""
         ident = ident.strip()
         if is_uid(ident):
             kind, key = "uid", ident
@@ -140,14 +163,8 @@ class ProfileReader:
             if key is None:
                 return None
         followed: list[str] = []
-        driver = getattr(conn.connection, "driver_connection", None)
-        direct = driver is not None and type(driver).__module__.startswith("psycopg")
         for _ in range(MAX_REDIRECTS):
-            params = {"key": key, "q": ident}
-            if direct:  # psycopg prepares it server-side after a few runs: parsed and planned once
-                row = driver.execute(self._pg_raw[kind], params).fetchone()
-            else:
-                row = conn.execute(self._pg_sql[kind], params).first()
+            row = await fetch(kind, {"key": key, "q": ident})
             if row is None:
                 return None
             uid, status, merged_into, body = row

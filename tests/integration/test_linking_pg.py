@@ -73,11 +73,11 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
         assert reader.profile_json(conn, id_number).person_uid == uid
         assert reader.profile_json(conn, "MP9999999999") is None
 
-    client = TestClient(api_app(pg_settings, admin_key="k"))
-    got = client.get(f"/persons/{id_number}", headers={"X-API-Key": "k", "X-Purpose": "integration test"})
-    assert got.status_code == 200, got.text
-    body = got.json()
-    assert body["person_uid"] == uid
-    assert body["identity"]["id_number"]["source"]["batch"]
-    assert client.get(f"/persons/{uid}").status_code == 401
+    with TestClient(api_app(pg_settings, admin_key="k")) as client:  # the lifespan opens the pool
+        got = client.get(f"/persons/{id_number}", headers={"X-API-Key": "k", "X-Purpose": "integration test"})
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["person_uid"] == uid
+        assert body["identity"]["id_number"]["source"]["batch"]
+        assert client.get(f"/persons/{uid}").status_code == 401
     engine.dispose()

@@ -402,6 +402,59 @@ def test_injection_through_api_parameters_is_inert(city: City) -> None:
     engine.dispose()
 
 
+def test_async_api_answers_exactly_as_the_blocking_gate(city: City) -> None:
+    """The PostgreSQL API serves on the event loop over asynchronous connections
+    (``exchange.access.gate_pg``); the blocking gate is the reference. Same statuses, same
+    documents (masks and rows of the grant; the admin key's profile passed through as the database
+    built it), and the same ``audit.access`` rows — refused requests included."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from exchange import linking
+    from exchange.access.keys import create_key, revoke_key
+    from exchange.runner import api_app
+
+    engine = city.admin()
+    reader = linking.ProfileReader()
+
+    def profile(ident: str) -> Any:
+        with engine.connect() as conn:
+            return reader.profile_json(conn, ident)
+
+    blocking = ProfileGate(engine, city.grants, profile, master=KEY.encode(), admin_key="adm-key")
+    with engine.begin() as conn:
+        _, civil = create_key(conn, "civil_affairs", label="async")
+        _, health = create_key(conn, "health", label="async")
+        revoked_id, revoked = create_key(conn, "justice", label="revoked")
+        revoke_key(conn, revoked_id)
+    people = _admin_rows(city, "SELECT person_uid, id_number FROM mdm.person WHERE status = 'active' "
+                               "ORDER BY person_uid LIMIT 12")
+    merged = _admin_rows(city, "SELECT person_uid FROM mdm.person WHERE status <> 'active' LIMIT 2")
+    idents = [r[0] for r in people] + [r[1] for r in people if r[1]][:6] + [r[0] for r in merged]
+    idents += ["MP9999999999", "110101199003077777", "not an id"]
+    asks = [(token, ident, "复核") for token in ("adm-key", civil, health) for ident in idents]
+    asks += [(None, idents[0], "x"), (revoked, idents[0], "x"), ("exk_000000000000." + "a" * 43, idents[0], "x"),
+             (civil, idents[0], None), ("adm-key", "x" * 80, "x")]
+    (start,) = _admin_rows(city, "SELECT coalesce(max(id), 0) FROM audit.access")[0]
+    statuses = set()
+    with TestClient(api_app(city.settings, admin_key="adm-key")) as client:
+        for token, ident, purpose in asks:
+            headers = {"X-User-Id": "u1"} | ({"X-API-Key": token} if token else {})
+            got = client.get(f"/persons/{ident}", headers=headers, params={"purpose": purpose} if purpose else {})
+            want = blocking.handle(Request(token, ident, purpose=purpose, user_id="u1", client="testclient",
+                                           path=f"/persons/{ident}"))
+            assert got.status_code == want.status, (token, ident, got.text)
+            assert got.json() == json.loads(want.json()), (token, ident)
+            statuses.add(got.status_code)
+    assert {200, 400, 401, 404} <= statuses
+    cols = "agency, key_id, user_id, purpose, channel, what, entity, subject, row_count, status, outcome, client"
+    log = _admin_rows(city, f"SELECT {cols} FROM audit.access WHERE id > :start ORDER BY id", start=start)
+    assert len(log) == 2 * len(asks)
+    assert log[0::2] == log[1::2]  # served (async) then reference (blocking), request by request
+    engine.dispose()
+
+
 # --- drift and removal (last: they change the grants) -----------------------------------------------------
 
 

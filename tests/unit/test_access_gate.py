@@ -232,9 +232,9 @@ def test_the_http_api_goes_through_the_gate(engine: Any, grants: Any) -> None:
 
     gate = _gate(engine, grants)
 
-    def through(info: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def through(info: dict[str, Any]) -> tuple[int, str]:
         answer = gate.handle(GateRequest(**info))
-        return answer.status, answer.body
+        return answer.status, answer.json()
 
     client = TestClient(create_app(lambda _i: None, admin_key_authorizer(None), gate=through))
     token = _key(engine, "civil_affairs")
