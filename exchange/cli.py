@@ -865,7 +865,9 @@ def person(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or an
 
 @app.command("serve")
 def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="port")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="port")] = 8000,
+          workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own connection pool)")]
+          = 1) -> None:
     """Serve the HTTP API (GET /persons/{id}); the admin key is EXCHANGE_API_ADMIN_KEY."""
     import uvicorn
 
@@ -878,7 +880,11 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
         _fail(exc)
     if not os.environ.get("EXCHANGE_API_ADMIN_KEY"):
         err.print("[yellow]EXCHANGE_API_ADMIN_KEY is not set: every request will be refused (401)[/]")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    else:  # each worker builds the app from the same environment (checked above)
+        uvicorn.run("exchange.runner:api_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
 
 
 # --- sharing: grants, API keys, the access log, the catalogue --------------------------------------------

@@ -1325,8 +1325,6 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
     # (served to the admin key as it comes) and the audit.access row, one autocommitted statement
     # each — flushed to disk before the answer unless EXCHANGE_ACCESS_LOG_SYNC=off.
-    from contextlib import asynccontextmanager
-
     from exchange.access.gate_pg import AsyncPgGateIO
 
     gate = ProfileGate(None, grants, master=master, admin_key=key)
@@ -1336,15 +1334,7 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
         answer = await gate.respond(GateRequest(**info), pg.io)
         return answer.status, answer.json()
 
-    @asynccontextmanager
-    async def pool(_app: Any) -> Any:
-        await pg.open()
-        try:
-            yield
-        finally:
-            await pg.close()
-
-    app = create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pool)
+    app = create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pg.lifespan)
     return app
 
 

@@ -1,26 +1,27 @@
-"""The profile API without the sharing gate, for ``run.py --no-gate``: the same route and the same
-one-statement profile, but no per-request access-log write and no grant policy (the admin key
-only). It measures the profile itself; the product serves ``exchange.runner:api_app`` (gated)."""
+"""The profile API without the sharing gate, for ``run.py --no-gate``: the same asynchronous
+route, pool and one-statement profile as ``exchange.runner:api_app`` on PostgreSQL, but no key
+lookup, no grant policy and no access-log write (the admin key only). It measures the profile
+itself; the product serves the gated app."""
 
 from __future__ import annotations
 
+import hmac
 import os
 from typing import Any
 
-from sqlalchemy import create_engine
-
+from exchange.access.gate_pg import AsyncPgGateIO
 from exchange.api import admin_key_authorizer, create_app
 from exchange.linking import ProfileReader
 
 
 def ungated() -> Any:
-    url = os.environ["EXCHANGE_WAREHOUSE_URL"]
-    reads = create_engine(url, pool_size=16, max_overflow=8, isolation_level="AUTOCOMMIT",
-                          pool_reset_on_return=None, connect_args={"options": "-c jit=off"})
-    reader = ProfileReader()
+    admin = os.environ["EXCHANGE_API_ADMIN_KEY"].encode()
+    pg = AsyncPgGateIO(os.environ["EXCHANGE_WAREHOUSE_URL"], ProfileReader().profile_json_async)
 
-    def profile(ident: str) -> Any:
-        with reads.connect() as conn:
-            return reader.profile_json(conn, ident)  # served as built by PostgreSQL, not re-encoded
+    async def serve(info: dict[str, Any]) -> tuple[int, str]:
+        if not hmac.compare_digest((info["token"] or "").encode(), admin):
+            return 401, '{"error":"admin key only"}'
+        found = await pg.profile(info["ident"])
+        return (200, found.body) if found is not None else (404, '{"error":"not found"}')
 
-    return create_app(profile, admin_key_authorizer(os.environ["EXCHANGE_API_ADMIN_KEY"]))
+    return create_app(lambda _i: None, admin_key_authorizer(None), gate=serve, lifespan=pg.lifespan)

@@ -12,6 +12,9 @@
 3. ``--clients`` concurrent keep-alive HTTP/1.1 clients (one asyncio process), each asking
    ``GET /persons/{id}`` in a closed loop for random persons — half by person_uid, half by
    resident ID number — after a warm-up; every response must be 200 with the person asked.
+   With the admin key by default; ``--agency police`` asks with a new API key of that agency, so
+   its grant is applied to every profile (masks, rows: a person outside the agency's jurisdiction
+   is answered 404, counted apart).
 
 Prints p50 / p90 / p99 / max latency and throughput. Target: p99 under 20 ms with 8 clients.
 """
@@ -59,8 +62,9 @@ def _free_port() -> int:
 
 
 def _start_server(url: str, port: int, workers: int, factory: str) -> subprocess.Popen:
-    env = {**os.environ, "EXCHANGE_WAREHOUSE_URL": url, "EXCHANGE_API_ADMIN_KEY": ADMIN_KEY,
-           "PYTHONPATH": str(ROOT)}
+    # pseudonym masks need a key: a benchmark-only one unless the caller set theirs
+    env = {"EXCHANGE_PSEUDONYM_KEY": "bench-profile-latency-pseudonym-key", **os.environ,
+           "EXCHANGE_WAREHOUSE_URL": url, "EXCHANGE_API_ADMIN_KEY": ADMIN_KEY, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
@@ -89,19 +93,21 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, body
 
 
-async def _client(port: int, ids: list[str], start: int, count: int, latencies: list[float],
-                  errors: list[str]) -> None:
+async def _client(port: int, token: str, ids: list[str], start: int, count: int, latencies: list[float],
+                  errors: list[str], outside: list[str]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for i in range(count):
             ident = ids[(start + i) % len(ids)]
-            request = (f"GET /persons/{ident} HTTP/1.1\r\nHost: bench\r\nX-API-Key: {ADMIN_KEY}\r\n"
+            request = (f"GET /persons/{ident} HTTP/1.1\r\nHost: bench\r\nX-API-Key: {token}\r\n"
                        f"X-Purpose: benchmark\r\n\r\n").encode()
             t = time.perf_counter()
             writer.write(request)
             status, body = await _read_response(reader)
             latencies.append((time.perf_counter() - t) * 1000)
-            if status != 200:
+            if status == 404 and token != ADMIN_KEY and b"within your grant" in body:
+                outside.append(ident)
+            elif status != 200:
                 errors.append(f"{ident}: HTTP {status}")
             elif ident.encode() not in body[:400] and b'"person_uid"' not in body[:40]:
                 errors.append(f"{ident}: unexpected body")
@@ -109,12 +115,27 @@ async def _client(port: int, ids: list[str], start: int, count: int, latencies: 
         writer.close()
 
 
-async def _load(port: int, ids: list[str], clients: int, per_client: int) -> tuple[list[float], list[str], float]:
+async def _load(port: int, token: str, ids: list[str], clients: int,
+                per_client: int) -> tuple[list[float], list[str], list[str], float]:
     latencies: list[float] = []
     errors: list[str] = []
+    outside: list[str] = []
     t = time.perf_counter()
-    await asyncio.gather(*[_client(port, ids, c * per_client, per_client, latencies, errors) for c in range(clients)])
-    return latencies, errors, time.perf_counter() - t
+    await asyncio.gather(*[_client(port, token, ids, c * per_client, per_client, latencies, errors, outside)
+                           for c in range(clients)])
+    return latencies, errors, outside, time.perf_counter() - t
+
+
+def _agency_token(url: str, agency: str) -> str:
+    """A new API key of ``agency`` (its grant must allow the profile: ``profile_api: true``)."""
+    from exchange.access.keys import create_key
+    from exchange.warehouse.engine import make_engine
+
+    engine = make_engine(url, root=ROOT)
+    with engine.begin() as conn:
+        _, token = create_key(conn, agency, label="bench/profile_latency", by="bench")
+    engine.dispose()
+    return token
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -133,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=4_000)
     ap.add_argument("--sample", type=int, default=20_000, help="distinct persons asked for")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--agency", help="ask with a new API key of this agency (its grant applied) instead of the "
+                                      "admin key; e.g. police or civil_affairs")
     ap.add_argument("--no-gate", action="store_true",
                     help="serve bench/profile_latency/app.py:ungated — the profile without the sharing gate "
                          "(no access-log write per request, no grant policy): isolates the profile's own cost")
@@ -151,15 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     engine.dispose()
     if created:
         print(f"created the profile's indexes: {', '.join(created)}", flush=True)
+    if args.agency and args.no_gate:
+        raise SystemExit("--agency needs the gate (it applies the agency's grant); drop --no-gate")
+    token = _agency_token(args.url, args.agency) if args.agency else ADMIN_KEY
     ids = _sample_ids(args.url, args.sample, args.seed)
     port = _free_port()
     factory = "bench.profile_latency.app:ungated" if args.no_gate else "exchange.runner:api_app"
     server = _start_server(args.url, port, args.workers, factory)
     try:
         per = max(1, args.warmup // args.clients)
-        asyncio.run(_load(port, ids, args.clients, per))
+        asyncio.run(_load(port, token, ids, args.clients, per))
         per = max(1, args.requests // args.clients)
-        latencies, errors, seconds = asyncio.run(_load(port, ids[::-1], args.clients, per))
+        latencies, errors, outside, seconds = asyncio.run(_load(port, token, ids[::-1], args.clients, per))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -170,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         persons = conn.execute(text("SELECT count(*) FROM mdm.person WHERE status = 'active'")).scalar_one()
         records = conn.execute(text("SELECT count(*) FROM mdm.person_link")).scalar_one()
     engine.dispose()
-    report = {"app": factory, "persons": persons, "records": records, "clients": args.clients,
-              "workers": args.workers,
-              "requests": len(latencies), "errors": len(errors), "seconds": round(seconds, 1),
+    report = {"app": factory, "caller": args.agency or "admin", "persons": persons, "records": records,
+              "clients": args.clients, "workers": args.workers,
+              "requests": len(latencies), "outside_grant_404": len(outside), "errors": len(errors),
+              "seconds": round(seconds, 1),
               "throughput_rps": round(len(latencies) / seconds), "p50_ms": round(_pct(latencies, 0.50), 2),
               "p90_ms": round(_pct(latencies, 0.90), 2), "p99_ms": round(_pct(latencies, 0.99), 2),
               "max_ms": round(max(latencies), 2), "cpus": os.cpu_count(),

@@ -13,7 +13,8 @@ psycopg, so there is one definition of each.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import insert
@@ -63,6 +64,15 @@ class AsyncPgGateIO:
 
     async def close(self) -> None:
         await self.pool.close()
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        """The server's lifespan: the pool is opened on its event loop and closed at shutdown."""
+        await self.open()
+        try:
+            yield
+        finally:
+            await self.close()
 
     async def key_row(self, key_id: str) -> Any:
         async with self.pool.connection() as conn:

@@ -14,11 +14,11 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from exchange.errors import ConfigError
-from exchange.formats.masking import mask_credit_code, mask_name, mask_phone, mask_resident_id
+from exchange.formats.masking import mask_value
 
 KEY_ENV = "EXCHANGE_PSEUDONYM_KEY"
 MIN_KEY_CHARS = 16
@@ -50,12 +50,8 @@ def pseudonym(key: bytes, value: Any) -> str | None:
     return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX]
 
 
-def _one(fn: Callable[[Sequence[Any]], Any]) -> Callable[[Any], str | None]:
-    def apply(value: Any) -> str | None:
-        if value is None:
-            return None
-        return fn([str(value)]).to_pylist()[0]
-    return apply
+def _one(kind: str) -> Callable[[Any], str | None]:
+    return lambda value: mask_value(kind, value)
 
 
 def _division(value: Any) -> str | None:
@@ -71,11 +67,11 @@ def _year(value: Any) -> str | None:
 
 
 PARTIAL: dict[str, Callable[[Any], str | None]] = {
-    "id": _one(mask_resident_id),
-    "phone": _one(mask_phone),
-    "credit_code": _one(mask_credit_code),
+    "id": _one("resident_id"),
+    "phone": _one("phone"),
+    "credit_code": _one("credit_code"),
     "division": _division,
-    "name": _one(mask_name),
+    "name": _one("name"),
     "year": _year,
 }
 

@@ -32,6 +32,7 @@ from exchange.formats.masking import (
     mask_name,
     mask_phone,
     mask_resident_id,
+    mask_value,
     scrub_identifiers,
 )
 from exchange.formats.phone import PHONE_REASONS, check_phone, normalize_phone
@@ -80,6 +81,7 @@ __all__ = [
     "mask_name",
     "mask_phone",
     "mask_resident_id",
+    "mask_value",
     "normalize_credit_code",
     "normalize_dates",
     "normalize_datetimes",

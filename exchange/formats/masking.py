@@ -23,6 +23,7 @@ __all__ = [
     "mask_name",
     "mask_phone",
     "mask_resident_id",
+    "mask_value",
     "scrub_identifiers",
     "within_hex_token",
 ]
@@ -45,66 +46,98 @@ def _slice_varying(arr: pa.StringArray, counts: np.ndarray, *, from_end: bool) -
     return result
 
 
-def _mask(arr: pa.StringArray, keep_head: np.ndarray, keep_tail: np.ndarray,
-          stars: np.ndarray | None = None) -> pa.StringArray:
-    """head + '*' * stars + tail, with stars defaulting to the characters not kept."""
+def _mask(arr: pa.StringArray, keep_head: np.ndarray, keep_tail: np.ndarray) -> pa.StringArray:
+    """head + '*' for every character not kept + tail."""
     lengths = _lengths(arr)
-    keep_head = np.clip(keep_head, 0, lengths)
-    keep_tail = np.clip(keep_tail, 0, lengths - keep_head)
-    if stars is None:
-        stars = lengths - keep_head - keep_tail
+    keep_head, keep_tail = _clip(lengths, keep_head, keep_tail)
     head = _slice_varying(arr, keep_head, from_end=False)
     tail = _slice_varying(arr, keep_tail, from_end=True)
-    star_run = pc.binary_repeat(pa.scalar(STAR), pa.array(np.maximum(stars, 0)))
+    star_run = pc.binary_repeat(pa.scalar(STAR), pa.array(np.maximum(lengths - keep_head - keep_tail, 0)))
     masked = pc.binary_join_element_wise(head, star_run, tail, "")
     return pc.if_else(arr.is_valid(), masked, pa.scalar(None, pa.string()))
 
 
-def _const(n: int, value: int) -> np.ndarray:
-    return np.full(n, value, dtype=np.int64)
+def _clip(lengths: np.ndarray, head: np.ndarray, tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    head = np.clip(head, 0, lengths)
+    return head, np.clip(tail, 0, lengths - head)
+
+
+# What each mask keeps, from the values' lengths (and whether each is a mobile number): one rule
+# per kind, applied to whole arrays (``mask_*``) and to single values (``mask_value``).
+
+def _keep_resident_id(lengths: np.ndarray, _mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    full = lengths == 18
+    return np.where(full, 6, np.minimum(3, lengths // 2)), np.where(full, 2, 0)
+
+
+def _keep_phone(lengths: np.ndarray, mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.where(mobile, 3, 0), np.where(mobile, 4, np.minimum(4, lengths // 2))
+
+
+def _keep_name(lengths: np.ndarray, _mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.ones_like(lengths), np.zeros_like(lengths)
+
+
+def _keep_credit_code(lengths: np.ndarray, _mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.minimum(8, lengths // 2), np.zeros_like(lengths)
+
+
+def _keep_generic(lengths: np.ndarray, _mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.where(lengths > 2, 1, 0)
+    return keep, keep
+
+
+_KEEP = {"resident_id": _keep_resident_id, "phone": _keep_phone, "name": _keep_name,
+         "credit_code": _keep_credit_code, "generic": _keep_generic}
+_MOBILE = re.compile(MOBILE_PATTERN)
+
+
+def _masked(kind: str, values: Any) -> pa.StringArray:
+    arr = as_string_array(values)
+    lengths = _lengths(arr)
+    mobile = bool_np(pc.match_substring_regex(arr, MOBILE_PATTERN)) if kind == "phone" else lengths < 0
+    return _mask(arr, *_KEEP[kind](lengths, mobile))
+
+
+def mask_value(kind: str, value: Any) -> str | None:
+    """One value masked as ``mask_<kind>`` masks an array (``resident_id``, ``phone``, ``name``,
+    ``credit_code``, ``generic``) — without Arrow's per-call cost, for a profile's few values."""
+    if value is None:
+        return None
+    text_ = str(value)
+    n = len(text_)
+    lengths = np.array([n])
+    mobile = np.array([kind == "phone" and _MOBILE.match(text_) is not None])
+    head, tail = _clip(lengths, *_KEEP[kind](lengths, mobile))
+    h, t = int(head[0]), int(tail[0])
+    return text_[:h] + STAR * (n - h - t) + text_[n - t:]
 
 
 def mask_resident_id(values: Any) -> pa.StringArray:
     """18 characters: first 6 + ten '*' + last 2 (``610902**********1X``); other lengths:
     keep at most the first 3 characters (never more than half), the rest '*'."""
-    arr = as_string_array(values)
-    lengths = _lengths(arr)
-    full = lengths == 18
-    head = np.where(full, 6, np.minimum(3, lengths // 2))
-    tail = np.where(full, 2, 0)
-    return _mask(arr, head, tail)
+    return _masked("resident_id", values)
 
 
 def mask_phone(values: Any) -> pa.StringArray:
     """Mobile ``138****5678`` (first 3, four '*', last 4); other values: keep the last 4
     characters (never more than half), the rest '*'."""
-    arr = as_string_array(values)
-    lengths = _lengths(arr)
-    mobile = bool_np(pc.match_substring_regex(arr, MOBILE_PATTERN))
-    head = np.where(mobile, 3, 0)
-    tail = np.where(mobile, 4, np.minimum(4, lengths // 2))
-    return _mask(arr, head, tail)
+    return _masked("phone", values)
 
 
 def mask_name(values: Any) -> pa.StringArray:
     """First character + one '*' per remaining character (``张*``, ``欧阳**``)."""
-    arr = as_string_array(values)
-    return _mask(arr, _const(len(arr), 1), _const(len(arr), 0))
+    return _masked("name", values)
 
 
 def mask_credit_code(values: Any) -> pa.StringArray:
     """First 8 characters (never more than half) + '*' for the rest."""
-    arr = as_string_array(values)
-    lengths = _lengths(arr)
-    return _mask(arr, np.minimum(8, lengths // 2), _const(len(arr), 0))
+    return _masked("credit_code", values)
 
 
 def mask_generic(values: Any) -> pa.StringArray:
     """First and last character kept, '*' in between; values of 1-2 characters all '*'."""
-    arr = as_string_array(values)
-    lengths = _lengths(arr)
-    keep = np.where(lengths > 2, 1, 0)
-    return _mask(arr, keep, keep)
+    return _masked("generic", values)
 
 
 # --- identifiers inside free text (messages, log lines, report texts) ---------------------------
