@@ -20,6 +20,7 @@ from exchange.access.keys import KEY_LOOKUP, AccessRecord, KeyHolder, clip, hold
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy
 from exchange.access.spec import GrantSet
+from exchange.errors import TransientError
 from exchange.spec.coroutines import inline, run_inline
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,12 @@ class ProfileGate:
         what = f"{req.method} {req.path or '/persons/' + req.ident}"
         rec = AccessRecord(agency="-", what=what, status=0, outcome="", user_id=req.user_id, purpose=req.purpose,
                            case_number=req.case_number, entity="person_profile", client=req.client)
-        answer = await self._decide(req, rec, io)
+        try:
+            answer = await self._decide(req, rec, io)
+        except TransientError as exc:  # the warehouse is down or restarting: say so, and still try to log
+            log.error("profile API: %s", exc)
+            rec.outcome = "error: warehouse unavailable"
+            answer = Answer(503, {"error": "the warehouse is unavailable: retry later"}, rec.agency)
         rec.status = answer.status
         try:
             await io.record(rec)

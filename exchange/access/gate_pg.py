@@ -24,8 +24,13 @@ from sqlalchemy.engine import make_url
 from exchange.access.gate import GateIO
 from exchange.access.keys import KEY_LOOKUP, AccessRecord, access_values
 from exchange.access.tables import access
+from exchange.errors import TransientError
 
 log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "exchange-profile-api"
+WAIT_SECONDS = 10.0
+"""How long a request waits for a pooled connection before it is answered 503."""
 
 AsyncProfileFn = Callable[[Any, str], Awaitable[Any]]
 """(psycopg AsyncConnection, id) → the profile (see ``gate.ProfileFn``)."""
@@ -54,8 +59,9 @@ class AsyncPgGateIO:
 
         options = f"-c jit=off -c synchronous_commit={'on' if sync_commit else 'off'}"
         self.pool = AsyncConnectionPool(libpq_url(url), min_size=min_size, max_size=max_size, open=False,
-                                        kwargs={"autocommit": True, "options": options},
-                                        name="exchange-profile-api")
+                                        timeout=WAIT_SECONDS, name=APPLICATION_NAME,
+                                        kwargs={"autocommit": True, "options": options,
+                                                "application_name": APPLICATION_NAME})
         self._profile = profile
         self.io = GateIO(key_row=self.key_row, profile=self.profile, record=self.record)
 
@@ -75,14 +81,40 @@ class AsyncPgGateIO:
             await self.close()
 
     async def key_row(self, key_id: str) -> Any:
-        async with self.pool.connection() as conn:
+        async def read(conn: Any) -> Any:
             cur = await conn.execute(_KEY_SQL, {"key_id": key_id})
             return await cur.fetchone()
+        return await self._on_pool(read, "the warehouse is unavailable")
 
     async def profile(self, ident: str) -> Any:
-        async with self.pool.connection() as conn:
-            return await self._profile(conn, ident)
+        return await self._on_pool(lambda conn: self._profile(conn, ident), "the warehouse is unavailable")
 
     async def record(self, rec: AccessRecord) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(_ACCESS_SQL, access_values(rec))
+        row = access_values(rec)
+        await self._on_pool(lambda conn: conn.execute(_ACCESS_SQL, row), "the access log could not be written")
+
+    async def _on_pool(self, work: Callable[[Any], Awaitable[Any]], failure: str) -> Any:
+        """``work(connection)`` on a pooled connection. When the connection turns out to be lost (a
+        server restart breaks every idle connection of the pool), the pool's idle connections are
+        checked — broken ones dropped — and the work is done once more on a sound one. (An access-log
+        row whose connection died just after its commit could so be written twice: an extra record,
+        never a missing one.) Still failing → :class:`TransientError` (the API answers 503)."""
+        from psycopg import OperationalError
+        from psycopg_pool import PoolTimeout
+
+        for attempt in (1, 2):
+            try:
+                async with self.pool.connection() as conn:
+                    return await work(conn)
+            except OperationalError as exc:
+                if attempt == 2:
+                    raise TransientError(f"{failure}: {_reason(exc)}") from exc
+                log.warning("profile API: a pooled connection was lost (%s); checking the pool", _reason(exc))
+                await self.pool.check()
+            except PoolTimeout as exc:
+                raise TransientError(f"{failure}: no connection within {WAIT_SECONDS:g} s ({_reason(exc)})") from exc
+        raise AssertionError("unreachable")
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

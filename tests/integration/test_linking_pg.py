@@ -80,4 +80,12 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
         assert body["person_uid"] == uid
         assert body["identity"]["id_number"]["source"]["batch"]
         assert client.get(f"/persons/{uid}").status_code == 401
+        # a server restart breaks the pool's idle connections: the next request is still answered
+        with engine.connect() as conn:
+            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                       "WHERE application_name = 'exchange-profile-api'")).scalar_one()
+        assert killed >= 1
+        again = client.get(f"/persons/{uid}", headers={"X-API-Key": "k", "X-Purpose": "after a restart"})
+        assert again.status_code == 200, again.text
+        assert again.json() == {**body, "query": uid}
     engine.dispose()

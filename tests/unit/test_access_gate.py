@@ -250,3 +250,46 @@ def test_the_http_api_goes_through_the_gate(engine: Any, grants: Any) -> None:
         (401, None, None, None), (400, None, None, None), (200, "低保审核", "MZ-1", "cw7"),
         (200, "review", "MZ-2", None)]
     assert log[2]["what"] == "GET /persons/MP0000000001" and log[2]["client"] == "testclient"
+
+
+def test_a_warehouse_outage_is_answered_503_and_still_logged(engine: Any, grants: Any) -> None:
+    """The profile read failing transiently (the server restarting, the pool empty) → 503 with a
+    message that says to retry, never a traceback or the driver's text; the request is on record."""
+    import dataclasses
+
+    from exchange.errors import TransientError
+    from exchange.spec.coroutines import run_inline
+
+    gate = _gate(engine, grants)
+    token = _key(engine, "police")
+
+    async def down(_ident: str) -> Any:
+        raise TransientError("the warehouse is unavailable: connection to server at 10.1.2.3 failed")
+
+    io = dataclasses.replace(gate.blocking_io, profile=down)
+    answer = run_inline(gate.respond(Request(token, "MP0000000001", purpose="侦查", user_id="u9"), io))
+    assert answer.status == 503 and answer.body == {"error": "the warehouse is unavailable: retry later"}
+    last = _log(engine)[-1]
+    assert (last["agency"], last["status"], last["outcome"], last["user_id"]) == (
+        "police", 503, "error: warehouse unavailable", "u9")
+
+    async def log_down(_rec: Any) -> None:
+        raise TransientError("the access log could not be written: server closed the connection")
+
+    io = dataclasses.replace(gate.blocking_io, record=log_down)
+    refused = run_inline(gate.respond(Request(token, "MP0000000001", purpose="侦查"), io))
+    assert refused.status == 503 and "access log is unavailable" in refused.body["error"]
+
+
+def test_run_inline_refuses_a_coroutine_that_really_suspends() -> None:
+    import asyncio
+
+    from exchange.spec.coroutines import inline, run_inline
+
+    assert run_inline(inline(lambda x: x + 1)(41)) == 42
+
+    async def sleeps() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="suspended"):
+        run_inline(sleeps())
