@@ -406,19 +406,24 @@ def export_cmd(table: Annotated[str | None, typer.Argument(
                out: Annotated[Path, typer.Option("--out", "-o", help="the file to write (.csv or .xlsx)")] = Path(),
                fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx (default: from --out)")] = None,
                query: Annotated[str | None, typer.Option(help="export the rows of this SELECT instead")] = None,
-               limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None) -> None:
+               limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
+               purpose: Annotated[str | None, typer.Option(help="why the data leaves the warehouse (recorded)")] = None,
+               case_number: Annotated[str | None, typer.Option(help="the case or file it is for (recorded)")] = None,
+               ) -> None:
     """Export a warehouse table (or a SELECT) to CSV or Excel for a spreadsheet.
 
     Cells that a spreadsheet would run as a formula (text starting with = + - @, TAB or CR) are
     neutralised: a ' in front in CSV, a string cell with Excel's quote prefix in XLSX. The values in
-    the warehouse are never changed."""
+    the warehouse are never changed. Every export is recorded in audit.access (channel export: user,
+    host, purpose, case number, what, rows) — see `exchange grants access`."""
     from exchange.runner import export_rows
 
     if out == Path():
         err.print("[red]--out is required: the .csv or .xlsx file to write[/]")
         raise typer.Exit(EXIT_ERROR)
     try:
-        result = export_rows(table, out, query=query, fmt=fmt, limit=limit)
+        result = export_rows(table, out, query=query, fmt=fmt, limit=limit, purpose=purpose,
+                             case_number=case_number)
     except ExchangeError as exc:
         _fail(exc)
     console.print(f"exported {result.rows:,} rows × {result.columns} columns of {escape(table or 'the query')} "

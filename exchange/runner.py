@@ -43,7 +43,7 @@ from exchange import staging
 from exchange.audit import ledger
 from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
-from exchange.errors import DataQualityError, TerminalError
+from exchange.errors import DataQualityError, ExchangeError, TerminalError
 from exchange.mapping import MappedChunk, Mapper, show_nul
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
@@ -1499,10 +1499,15 @@ _EXPORT_TABLE = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
 
 
 def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: str | None = None,
-                limit: int | None = None, settings: Settings | None = None) -> Any:
+                limit: int | None = None, settings: Settings | None = None, purpose: str | None = None,
+                case_number: str | None = None) -> Any:
     """Write a warehouse table or view (``core.person``, ``quarantine.person``, ``audit.batch``, …) or
     the rows of a SELECT to CSV or XLSX, formula injection neutralised (see exchange.export). The
-    warehouse's values are never changed. Returns ``exchange.export.ExportResult``."""
+    warehouse's values are never changed. Returns ``exchange.export.ExportResult``.
+
+    Every export that reaches the warehouse is a row of ``audit.access`` (channel ``export``, agency
+    ``operator``): the operating-system user and host, the purpose and case number given, what was
+    exported, how many rows to which file — or why it failed."""
     import itertools
     import re
 
@@ -1524,6 +1529,7 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                           f"(core.person, quarantine.person, core.person_history, audit.batch, …)")
     engine = make_engine(settings.warehouse_url, root=settings.root)
     source = table or "query"
+    record = _export_record(table, query, out, purpose, case_number)
     try:
         install_masks(engine)  # SQLite: the masks the share views call
         with engine.connect() as conn:
@@ -1544,8 +1550,49 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                 stmt = text(query or "")
             result = conn.execution_options(stream_results=True, yield_per=5_000).execute(stmt)
             rows = itertools.islice(result, limit) if limit is not None else result
-            return export.write_export(out, list(result.keys()), rows, fmt=kind, source=source)
+            written = export.write_export(out, list(result.keys()), rows, fmt=kind, source=source)
+        record.status, record.outcome, record.row_count = 200, "ok", written.rows
+        return written
     except SQLAlchemyError as exc:
+        record.status, record.outcome = 400, "failed: the query failed"
         raise ConfigError(f"export of {source}: the query failed: {getattr(exc, 'orig', None) or exc}") from None
+    except ExchangeError as exc:
+        from exchange.access.keys import clip
+        from exchange.formats.masking import redact
+
+        record.status, record.outcome = 400, clip(f"failed: {redact(str(exc))}") or "failed"
+        raise
     finally:
-        engine.dispose()
+        try:
+            _log_export(engine, record)
+        finally:
+            engine.dispose()
+
+
+def _export_record(table: str | None, query: str | None, out: Path, purpose: str | None,
+                   case_number: str | None) -> Any:
+    import getpass
+    import os
+    import socket
+
+    from exchange.access.keys import AccessRecord
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid {os.getuid()}"
+    what = f"export {table or 'query'} to {out.name}" + (f": {' '.join(query.split())}" if query else "")
+    return AccessRecord(agency="operator", what=what, status=0, outcome="failed: interrupted", user_id=user,
+                        purpose=purpose, case_number=case_number, entity=table or "query", client=socket.gethostname(),
+                        channel="export")
+
+
+def _log_export(engine: Any, record: Any) -> None:
+    """The export's row in audit.access; the data has left the warehouse, so a failure to record it
+    is an error of the command (the file is kept: deleting it would not undo a copy)."""
+    from exchange.access.keys import write_access
+
+    with outages_as_transient(engine, "recording the export in audit.access"):
+        ensure_tables(engine, [])  # audit.access (versioned migrations)
+        with engine.begin() as conn:
+            write_access(conn, record)

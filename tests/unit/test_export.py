@@ -174,3 +174,37 @@ def test_validate_shows_a_long_value_cut_short(project: Path, settings, tmp_path
     out = runner.invoke(app, ["validate", str(f), "--feed", "police.residents"])
     assert out.exit_code == 1, out.output
     assert "max_length" in out.output and "(+4,800 characters)" in out.output and "长" * 201 not in out.output
+
+
+def test_every_export_is_on_record(loaded, tmp_path: Path) -> None:
+    """Data leaving the warehouse by export is recorded like a profile read: audit.access, channel
+    export — who (user, host), why (purpose, case number), what, how many rows; failures too."""
+    import getpass
+
+    from exchange.access.tables import access
+
+    out = runner.invoke(app, ["export", "core.person", "-o", str(tmp_path / "p.csv"), "--purpose", "低保复核",
+                              "--case-number", "MZ-2026-7"])
+    assert out.exit_code == 0, out.output
+    query = "SELECT name FROM core.person WHERE id_number = '11010519491231002X'"
+    assert runner.invoke(app, ["export", "--query", query, "-o", str(tmp_path / "q.xlsx")]).exit_code == 0
+    assert runner.invoke(app, ["export", "core.nope", "-o", str(tmp_path / "n.csv")]).exit_code == 2
+    assert runner.invoke(app, ["export", "--query", "SELECT * FROM core.nope", "-o",
+                               str(tmp_path / "m.csv")]).exit_code == 2
+    engine = make_engine(loaded.warehouse_url, root=loaded.root)
+    try:
+        with engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(access.select().order_by(access.c.id)).mappings()]
+    finally:
+        engine.dispose()
+    assert [(r["channel"], r["agency"], r["status"], r["row_count"], r["entity"]) for r in rows] == [
+        ("export", "operator", 200, 5, "core.person"), ("export", "operator", 200, 0, "query"),
+        ("export", "operator", 400, 0, "core.nope"), ("export", "operator", 400, 0, "query")]
+    first = rows[0]
+    assert (first["purpose"], first["case_number"], first["what"]) == ("低保复核", "MZ-2026-7",
+                                                                       "export core.person to p.csv")
+    assert first["user_id"] == getpass.getuser() and first["client"] and first["outcome"] == "ok"
+    assert rows[1]["what"] == ("export query to q.xlsx: SELECT name FROM core.person "
+                               "WHERE id_number = '110105**********2X'")
+    assert rows[2]["outcome"].startswith("failed: export: no table 'core.nope'")
+    assert rows[3]["outcome"] == "failed: the query failed"
