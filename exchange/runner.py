@@ -43,7 +43,7 @@ from exchange import staging
 from exchange.audit import ledger
 from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
-from exchange.errors import DataQualityError, ExchangeError, TerminalError
+from exchange.errors import DataQualityError, ExchangeError, TerminalError, TransientError
 from exchange.mapping import MappedChunk, Mapper, show_nul
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
@@ -454,13 +454,11 @@ class BatchRun:
             log.info("batch %s of %s is already %s; nothing to do", batch_id, self.feed.feed_id, prior["state"])
             return self.outcome(batch_id, already_loaded=True)
         staging.discard_partial(folder)  # what a killed attempt was writing (we hold the feed's lock)
-        if prior and _rank(prior["state"]) >= _rank("extracted") and (folder / staging.RAW).exists() \
-                and (folder / staging.EXTRACT).exists():
-            # a run was interrupted part-way (killed, or the machine stopped): go on from its last stage
+        point = self._resume_point(prior, folder)
+        if point is not None:
             with self.engine.begin() as conn:
-                attempt = ledger.resume_batch(conn, batch_id)
-            log.info("batch %s of %s: attempt %s resumes after %s", batch_id, self.feed.feed_id, attempt,
-                     prior["state"])
+                attempt = ledger.resume_batch(conn, batch_id, state=point)
+            log.info("batch %s of %s: attempt %s resumes after %s", batch_id, self.feed.feed_id, attempt, point)
             return self.outcome(batch_id)
         with self.engine.begin() as conn:
             ledger.start_batch(conn, batch_id=batch_id, feed=self.feed.feed_id, agency=self.feed.agency,
@@ -481,6 +479,26 @@ class BatchRun:
             self._failed(batch_id, exc, "extract")
             raise
         return self.outcome(batch_id)
+
+    def _resume_point(self, prior: dict[str, Any] | None, folder: Path) -> str | None:
+        """The stage a new attempt of this batch can go on from, or None to start again from the source.
+
+        A run interrupted part-way (killed, the machine stopped) goes on from its last recorded stage.
+        A run that failed with a TransientError (the warehouse restarting, a lost connection) goes
+        on from the last stage it completed — its staged files are sealed and checked again before
+        they are loaded — if the code is the same; any other failure (one that would repeat, or code
+        that may have been fixed since) redoes every stage."""
+        if not prior or not (folder / staging.RAW).exists() or not (folder / staging.EXTRACT).exists():
+            return None
+        if prior["state"] != "failed":
+            return prior["state"] if _rank(prior["state"]) >= _rank("extracted") else None
+        if not str(prior.get("error") or "").startswith(f"{TransientError.__name__}:") \
+                or prior.get("code_version") != code_version(self.settings.root):
+            return None
+        done = json.loads(prior.get("timings") or "{}")
+        reached = [state for stage, state in (("extract", "extracted"), ("validate", "validated"),
+                                              ("stage", "staged")) if stage in done]
+        return reached[-1] if reached else None
 
     def _extract_to(self, folder: Path, connector: Any, progress: Progress | None) -> tuple[int, list[str]]:
         sink: staging.ParquetSink | None = None

@@ -34,7 +34,7 @@ def start_batch(conn: Connection, *, batch_id: str, feed: str, agency: str, enti
     values = dict(feed=feed, agency=agency, entity=entity, schema_version=schema_version,
                   fingerprint=fingerprint, source=json.dumps(source, ensure_ascii=False, sort_keys=True),
                   code_version=code_version, max_reject_ratio=max_reject_ratio, state="started",
-                  started_at=now, finished_at=None, error=None)
+                  started_at=now, finished_at=None, error=None, timings="{}")  # a fresh attempt: no stage done yet
     if existing is None:
         conn.execute(insert(batch).values(batch_id=batch_id, attempts=1, **values))
         return 1
@@ -43,15 +43,20 @@ def start_batch(conn: Connection, *, batch_id: str, feed: str, agency: str, enti
     return attempt
 
 
-def resume_batch(conn: Connection, batch_id: str) -> int:
-    """Record a new attempt of a batch an interrupted run left part-way (its state is kept: the
-    attempt goes on from there); return the attempt number."""
+def resume_batch(conn: Connection, batch_id: str, *, state: str | None = None) -> int:
+    """Record a new attempt of a batch an earlier run left part-way — interrupted (its state is kept)
+    or failed after ``state`` was reached (the state is set back to it) — that goes on from there;
+    return the attempt number."""
     existing = get_batch(conn, batch_id)
     if existing is None:
         raise ValueError(f"no batch {batch_id!r} to resume")
     attempt = int(existing["attempts"] or 0) + 1
-    conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(attempts=attempt, finished_at=None,
-                                                                           error=None))
+    values: dict[str, Any] = {"attempts": attempt, "finished_at": None, "error": None}
+    if state is not None:
+        if state not in STATES or state == "failed":
+            raise ValueError(f"cannot resume batch {batch_id!r} at {state!r}")
+        values["state"] = state
+    conn.execute(update(batch).where(batch.c.batch_id == batch_id).values(**values))
     return attempt
 
 

@@ -55,13 +55,19 @@ def assert_transient_exit(proc_result: tuple[int, str], *needles: str) -> None:
         assert needle in flat, out[-3000:]
 
 
-def assert_failed_then_rerun_loads_once(settings: Settings, rows: int, rejected: int, because: str) -> None:
+def assert_failed_then_rerun_loads_once(settings: Settings, rows: int, rejected: int, because: str,
+                                        resumes: bool = False) -> None:
     """The outage left the batch failed with its TransientError and nothing in core; a rerun takes up the
-    same batch (a second attempt) and loads every row once."""
-    (batch_id, state, error), = q(settings, "SELECT batch_id, state, error FROM audit.batch")
+    same batch (a second attempt) and loads every row once — from its sealed staged files, not read
+    from the source again, when the outage came after they were sealed."""
+    (batch_id, state, error, folder), = q(settings, "SELECT batch_id, state, error, staging_path FROM audit.batch")
     assert state == "failed" and error.startswith("TransientError: ") and because in error, error
     assert q(settings, "SELECT count(*) FROM core.person") == [(0,)]
+    staged = {f.name: f.stat().st_mtime_ns for f in Path(folder).iterdir()} if resumes else {}
+    if resumes:
+        assert {"raw.parquet", "valid.parquet", "manifest.json"} <= set(staged), staged
     out = run_feed(FEED_ID, settings=settings)
+    assert {f: Path(folder, f).stat().st_mtime_ns for f in staged} == staged  # resumed: nothing rewritten
     assert (out.state, out.batch_id, out.rows_in, out.rows_loaded, out.rows_quarantined) == (
         "published", batch_id, rows, rows - rejected, rejected)
     assert q(settings, "SELECT count(*), count(DISTINCT source_record_id) FROM core.person") == [
@@ -171,7 +177,7 @@ def test_warehouse_restart_is_transient_then_rerun_loads_once(
     private_pg.restart()
     marker.unlink()  # the child goes on, into a server session that is gone
     assert_transient_exit(finish(proc), *RESTARTS[point])
-    assert_failed_then_rerun_loads_once(settings, 6000, bad, because=RESTARTS[point][-2])
+    assert_failed_then_rerun_loads_once(settings, 6000, bad, because=RESTARTS[point][-2], resumes=True)
 
 
 # --- an HTTP API that stops answering ------------------------------------------------------------------

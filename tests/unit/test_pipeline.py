@@ -115,6 +115,56 @@ def test_changed_rows_make_new_versions_and_keep_history(project: Path, settings
     assert hist == [("李四", out.batch_id)]
 
 
+def _staged_times(settings) -> dict[str, int]:
+    (folder,), = _sql(settings, "SELECT staging_path FROM audit.batch")
+    return {f.name: f.stat().st_mtime_ns for f in Path(folder).iterdir() if f.suffix in (".parquet", ".json")}
+
+
+@pytest.mark.parametrize("same_code", [True, False])
+def test_a_transient_failure_resumes_from_the_staged_files(project: Path, settings, monkeypatch: pytest.MonkeyPatch,
+                                                           same_code: bool) -> None:
+    """An outage during the load (TransientError) → the next run goes on from the sealed staged files
+    (checked again) instead of reading the source again; with other code it redoes every stage."""
+    from exchange import runner
+    from exchange.errors import TransientError
+
+    _setup(project, settings, GOOD_ROWS + list(BAD_ROWS)[:2])
+    real = runner.upsert_core
+
+    def outage(*args, **kwargs):
+        raise TransientError("the database is unavailable (the connection is lost)")
+
+    monkeypatch.setattr(runner, "upsert_core", outage)
+    with pytest.raises(TransientError):
+        run_feed("police.residents", settings=settings, today=TODAY)
+    assert _sql(settings, "SELECT state, attempts FROM audit.batch") == [("failed", 1)]
+    before = _staged_times(settings)
+    assert {"raw.parquet", "valid.parquet", "rejects.parquet", "manifest.json"} <= set(before)
+    monkeypatch.setattr(runner, "upsert_core", real)
+    if not same_code:
+        monkeypatch.setattr(runner, "code_version", lambda _root: "0.0.0+fixed")
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    assert (out.state, out.rows_loaded, out.rows_quarantined) == ("published", 3, 2)
+    assert _sql(settings, "SELECT state, attempts, error FROM audit.batch") == [("published", 2, None)]
+    assert _sql(settings, "SELECT count(*) FROM core.person") == [(3,)]
+    after = _staged_times(settings)
+    if same_code:
+        assert after == before
+    else:
+        assert after["raw.parquet"] != before["raw.parquet"] and after["manifest.json"] != before["manifest.json"]
+
+
+def test_a_failure_that_would_repeat_redoes_every_stage(project: Path, settings) -> None:
+    _setup(project, settings, GOOD_ROWS[:1] + list(BAD_ROWS)[:3])
+    for attempt in (1, 2):
+        before = _staged_times(settings) if attempt == 2 else {}
+        with pytest.raises(DataQualityError):
+            run_feed("police.residents", settings=settings, today=TODAY)
+        if attempt == 2:
+            assert _staged_times(settings)["raw.parquet"] != before["raw.parquet"]
+    assert _sql(settings, "SELECT state, attempts FROM audit.batch") == [("failed", 2)]
+
+
 def test_batch_over_reject_ratio_fails_and_publishes_nothing(project: Path, settings) -> None:
     _setup(project, settings, GOOD_ROWS[:1] + list(BAD_ROWS)[:3])
     with pytest.raises(DataQualityError, match=r"reject ratio 75\.0% exceeds"):
