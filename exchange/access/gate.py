@@ -86,9 +86,8 @@ class ProfileGate:
         self.master = master
         self.admin_key = admin_key or None
         self._policies: dict[str, ProfilePolicy | None] = {}
-        if engine is not None and profile is not None:
-            self.blocking_io = GateIO(key_row=inline(self._key_row), profile=inline(profile),
-                                      record=inline(self._record))
+        self.blocking_io = None if engine is None or profile is None else GateIO(
+            key_row=inline(self._key_row), profile=inline(profile), record=inline(self._record))
 
     def _key_row(self, key_id: str) -> Any:
         with self.engine.connect() as conn:
@@ -107,6 +106,9 @@ class ProfileGate:
 
     def handle(self, req: Request) -> Answer:
         """The answer to one request, with the blocking I/O given to the constructor."""
+        if self.blocking_io is None:
+            raise TypeError("ProfileGate.handle needs the engine and the profile function; without them, "
+                            "await respond(request, io) with the server's own GateIO")
         return run_inline(self.respond(req, self.blocking_io))
 
     async def respond(self, req: Request, io: GateIO) -> Answer:
