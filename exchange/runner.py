@@ -1336,8 +1336,7 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
             answer = gate.handle(GateRequest(**info))
             return answer.status, answer.json()
 
-        app = create_app(profile, admin_key_authorizer(key), gate=through_gate)
-        return app
+        return create_app(profile, admin_key_authorizer(key), gate=through_gate)
 
     # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
     # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
@@ -1345,6 +1344,7 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     # each — flushed to disk before the answer unless EXCHANGE_ACCESS_LOG_SYNC=off.
     from exchange.access.gate_pg import AsyncPgGateIO
 
+    engine.dispose()  # it served the migrations; requests use the pool below (no idle connection per worker)
     gate = ProfileGate(None, grants, master=master, admin_key=key)
     pg = AsyncPgGateIO(settings.warehouse_url, reader.profile_json_async, sync_commit=settings.access_log_sync)
 
@@ -1352,8 +1352,7 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
         answer = await gate.respond(GateRequest(**info), pg.io)
         return answer.status, answer.json()
 
-    app = create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pg.lifespan)
-    return app
+    return create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pg.lifespan)
 
 
 # --- sharing: grants, API keys, the consumers' catalogue (exchange.access) ---------------------------------
