@@ -106,16 +106,22 @@ def test_fast_path_reads_every_file_like_the_csv_module(tmp_path: Path, seed: in
             assert got == expected, (path.read_bytes(), delimiter, size, fast_csv.BLOCK_BYTES)
 
 
-def test_clean_files_take_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Well-formed files (quoted fields with delimiters, quotes and line breaks included) never fall back."""
-    fallbacks: list[int] = []
+def _spy_fallbacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every fall back to the csv module, as the number of records it skips (read by Arrow before it)."""
+    skips: list[int] = []
     original = CsvReader._parsed_chunks
 
     def spy(self: CsvReader, size: int, skip: int = 0):  # type: ignore[no-untyped-def]
-        fallbacks.append(skip)
+        skips.append(skip)
         return original(self, size, skip)
 
     monkeypatch.setattr(CsvReader, "_parsed_chunks", spy)
+    return skips
+
+
+def test_clean_files_take_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Well-formed files (quoted fields with delimiters, quotes and line breaks included) never fall back."""
+    fallbacks = _spy_fallbacks(monkeypatch)
     rng = random.Random(7)
     for i in range(60):
         delimiter = rng.choice([",", "\t", ";"])
@@ -138,14 +144,7 @@ def test_fallback_resumes_after_the_records_already_read(tmp_path: Path, monkeyp
     rows[1700] = '"quoted\nacross lines",x,y'
     path = tmp_path / "late.csv"
     path.write_text("id,name,n\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    skips: list[int] = []
-    original = CsvReader._parsed_chunks
-
-    def spy(self: CsvReader, size: int, skip: int = 0):  # type: ignore[no-untyped-def]
-        skips.append(skip)
-        return original(self, size, skip)
-
-    monkeypatch.setattr(CsvReader, "_parsed_chunks", spy)
+    skips = _spy_fallbacks(monkeypatch)
     got = read_all(path, ",", 100, fast=True)
     assert skips and skips[0] > 0 and skips[0] % 100 == 0
     skips.clear()
