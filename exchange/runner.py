@@ -1314,7 +1314,6 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     engine = make_engine(settings.warehouse_url, root=settings.root)
     linking.ensure_mdm_tables(engine)
     ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
-    reader = linking.ProfileReader()
     key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")
     # Sharing: per-agency API keys (audit.api_key), a purpose on every request, the agency's grant
     # (masks and rows) applied to the profile, every request in audit.access.
@@ -1322,15 +1321,19 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     from exchange.access.gate import Request as GateRequest
     from exchange.access.masks import KEY_ENV, master_key
 
+    from exchange.access.profile import evidence_columns
+
     grants = load_grants(settings)
     master = master_key() if os.environ.get(KEY_ENV) else None
+    reader = linking.ProfileReader(evidence_columns=evidence_columns(grants))
+    rank = linking.load_link_config(settings.root).survivorship.rank
 
-    def profile(ident: str) -> Any:
+    def profile(ident: str, evidence: bool = False) -> Any:
         with engine.connect() as conn:
-            return reader.profile(conn, ident)
+            return reader.profile(conn, ident, evidence)
 
     if not postgres:  # the embedded default: the blocking gate, run in the server's thread pool
-        gate = ProfileGate(engine, grants, profile, master=master, admin_key=key)
+        gate = ProfileGate(engine, grants, profile, master=master, admin_key=key, rank=rank)
 
         def through_gate(info: dict[str, Any]) -> tuple[int, str]:
             answer = gate.handle(GateRequest(**info))
@@ -1345,7 +1348,7 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     from exchange.access.gate_pg import AsyncPgGateIO
 
     engine.dispose()  # it served the migrations; requests use the pool below (no idle connection per worker)
-    gate = ProfileGate(None, grants, master=master, admin_key=key)
+    gate = ProfileGate(None, grants, master=master, admin_key=key, rank=rank)
     pg = AsyncPgGateIO(settings.warehouse_url, reader.profile_json_async, sync_commit=settings.access_log_sync)
 
     async def through_async_gate(info: dict[str, Any]) -> tuple[int, str]:

@@ -18,16 +18,18 @@ from sqlalchemy import Engine
 
 from exchange.access.keys import KEY_LOOKUP, AccessRecord, KeyHolder, clip, holder_of, parse_token, write_access
 from exchange.access.masks import consumer_key
-from exchange.access.profile import ProfilePolicy
+from exchange.access.profile import ProfilePolicy, Rank
 from exchange.access.spec import GrantSet
 from exchange.errors import TransientError
 from exchange.spec.coroutines import inline, run_inline
 
 log = logging.getLogger(__name__)
 
-ProfileFn = Callable[[str], Any]
-"""id → the profile: a dict, an object with ``person_uid``, ``status`` and ``body`` (the profile
-serialised as JSON by the database), or None."""
+ProfileFn = Callable[[str, bool], Any]
+"""(id, evidence) → the profile: a dict, an object with ``person_uid``, ``status`` and ``body`` (the
+profile serialised as JSON by the database), or None. With ``evidence`` the profile carries every linked
+record with what it says (``evidence``): what an agency's grant is applied to (the admin key's
+answers go without)."""
 ADMIN = "admin"
 MAX_IDENT = 64
 
@@ -66,8 +68,8 @@ class GateIO:
 
     key_row: Callable[[str], Awaitable[Any]]
     """key id → its ``audit.api_key`` row (``keys.KEY_LOOKUP``) or None."""
-    profile: Callable[[str], Awaitable[Any]]
-    """id → the profile (see :data:`ProfileFn`)."""
+    profile: Callable[[str, bool], Awaitable[Any]]
+    """(id, evidence) → the profile (see :data:`ProfileFn`)."""
     record: Callable[[AccessRecord], Awaitable[None]]
     """Write one ``audit.access`` row, committed before the answer is sent."""
 
@@ -79,8 +81,9 @@ class ProfileGate:
     the blocking engine and profile function given here."""
 
     def __init__(self, engine: Engine | None, grants: GrantSet, profile: ProfileFn | None = None, *,
-                 master: bytes | None = None, admin_key: str | None = None) -> None:
+                 master: bytes | None = None, admin_key: str | None = None, rank: Rank | None = None) -> None:
         self.engine = engine
+        self.rank = rank
         self.grants = grants
         self.profile = profile
         self.master = master
@@ -101,7 +104,7 @@ class ProfileGate:
         if agency not in self._policies:  # grants are fixed for the gate's life
             grant = self.grants.grants.get(agency)
             key = consumer_key(self.master, agency) if self.master and grant is not None else None
-            self._policies[agency] = None if grant is None else ProfilePolicy(grant, key)
+            self._policies[agency] = None if grant is None else ProfilePolicy(grant, key, self.rank)
         return self._policies[agency]
 
     def handle(self, req: Request) -> Answer:
@@ -163,7 +166,7 @@ class ProfileGate:
                                              f"(grants/{holder.agency}.yaml: profile_api: true)"}, holder.agency)
             policy = self._policy(holder.agency)
         ident = req.ident.strip()
-        found = await io.profile(ident)
+        found = await io.profile(ident, policy is not None)
         missing = Answer(404, {"error": f"no person with id {ident!r} (a person_uid MP… or an 18-digit ID number)"
                                         + ("" if policy is None else " within your grant")}, holder.agency)
         if policy is None:  # the admin key: everything, still on record

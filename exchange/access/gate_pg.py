@@ -32,8 +32,8 @@ APPLICATION_NAME = "exchange-profile-api"
 WAIT_SECONDS = 10.0
 """How long a request waits for a pooled connection before it is answered 503."""
 
-AsyncProfileFn = Callable[[Any, str], Awaitable[Any]]
-"""(psycopg AsyncConnection, id) → the profile (see ``gate.ProfileFn``)."""
+AsyncProfileFn = Callable[[Any, str, bool], Awaitable[Any]]
+"""(psycopg AsyncConnection, id, evidence) → the profile (see ``gate.ProfileFn``)."""
 
 _DIALECT = pg_dialect.dialect()
 _KEY_SQL = str(KEY_LOOKUP.compile(dialect=_DIALECT))
@@ -86,8 +86,8 @@ class AsyncPgGateIO:
             return await cur.fetchone()
         return await self._on_pool(read, "the warehouse is unavailable")
 
-    async def profile(self, ident: str) -> Any:
-        return await self._on_pool(lambda conn: self._profile(conn, ident), "the warehouse is unavailable")
+    async def profile(self, ident: str, evidence: bool) -> Any:
+        return await self._on_pool(lambda conn: self._profile(conn, ident, evidence), "the warehouse is unavailable")
 
     async def record(self, rec: AccessRecord) -> None:
         row = access_values(rec)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import psycopg as _psycopg_dialect
 
 from exchange.formats import check_char_of
 from exchange.linking.config import GOLDEN_FIELDS
+from exchange.linking.records import PERSON_SOURCES, RecordSource
 from exchange.linking.stable import is_uid
 from exchange.spec.coroutines import inline, run_inline
 
@@ -41,6 +42,21 @@ PROFILE_INDEXES: tuple[tuple[str, str, str], ...] = (
     ("case", "ix_case_case_number", "case_number"),
 )
 """(core table, index name, column): what the profile looks up besides primary keys."""
+
+RELATED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "person": (("household", "household_number", "division_code"),),
+    "case_party": (("case", "case_number", "division_code"),),
+}
+"""entity → (related entity, shared key column, the related entity's division column): the relations a
+row without a division of its own is placed through (a member by its household, a party by its case).
+An evidence entry carries the related rows' divisions under ``"<entity>.<key>.<division>"``."""
+
+EvidenceColumns = dict[str, tuple[str, ...]]
+"""entity → the columns of its rows an evidence entry carries (what the grants' row rules read)."""
+
+
+def related_key(entity: str, column: str, division: str) -> str:
+    return f"{entity}.{column}.{division}"
 
 
 def ensure_profile_indexes(engine: Engine, schema: str = "core") -> list[str]:
@@ -97,12 +113,18 @@ class ProfileJson:
 class ProfileReader:
     """Reads profiles; table locations are passed in (``core`` and ``mdm`` by default)."""
 
-    def __init__(self, core: str = "core", mdm: str = "mdm") -> None:
+    def __init__(self, core: str = "core", mdm: str = "mdm", evidence_columns: EvidenceColumns | None = None) -> None:
         self.core = core
         self.mdm = mdm
-        self._pg_sql = {key: text(_PG_PROFILE.format(core=core, mdm=mdm, where=where))
+        self.evidence_columns = dict(evidence_columns) if evidence_columns is not None else None
+        variants = {False: ""}
+        if self.evidence_columns is not None:
+            variants[True] = ",\n  'evidence', " + _pg_evidence(core, self.evidence_columns)
+        self._pg_sql = {(key, with_evidence): text(_PG_PROFILE.format(core=core, mdm=mdm, where=where)
+                                                   .replace("{evidence}", extra))
                         for key, where in (("uid", "person_uid = :key"),
-                                           ("id", "id_number = :key AND status = 'active'"))}
+                                           ("id", "id_number = :key AND status = 'active'"))
+                        for with_evidence, extra in variants.items()}
         # the same statements for a psycopg connection itself (the hot path: no SQLAlchemy layer)
         self._pg_raw = {key: str(stmt.compile(dialect=_PSYCOPG)) for key, stmt in self._pg_sql.items()}
 
@@ -133,22 +155,30 @@ class ProfileReader:
 
     # -- PostgreSQL: one statement -------------------------------------------------------------
 
-    def profile_json(self, conn: Connection, ident: str) -> ProfileJson | None:
-        """PostgreSQL: the profile built by the database in one round trip (merges followed)."""
+    def _check_evidence(self, evidence: bool) -> None:
+        if evidence and self.evidence_columns is None:
+            raise ValueError("this ProfileReader was made without evidence_columns: it cannot give evidence")
+
+    def profile_json(self, conn: Connection, ident: str, evidence: bool = False) -> ProfileJson | None:
+        """PostgreSQL: the profile built by the database in one round trip (merges followed); with
+        ``evidence``, every linked record with what it says (what a grant is applied to)."""
+        self._check_evidence(evidence)
         driver = getattr(conn.connection, "driver_connection", None)
         if driver is not None and type(driver).__module__.startswith("psycopg"):
             # the hot path: psycopg prepares it server-side after a few runs (parsed and planned once)
             def fetch(kind: str, params: dict[str, Any]) -> Any:
-                return driver.execute(self._pg_raw[kind], params).fetchone()
+                return driver.execute(self._pg_raw[(kind, evidence)], params).fetchone()
         else:
             def fetch(kind: str, params: dict[str, Any]) -> Any:
-                return conn.execute(self._pg_sql[kind], params).first()
+                return conn.execute(self._pg_sql[(kind, evidence)], params).first()
         return run_inline(self._follow(inline(fetch), ident))
 
-    async def profile_json_async(self, aconn: Any, ident: str) -> ProfileJson | None:
+    async def profile_json_async(self, aconn: Any, ident: str, evidence: bool = False) -> ProfileJson | None:
         """:meth:`profile_json` on a psycopg ``AsyncConnection`` (the asyncio API server)."""
+        self._check_evidence(evidence)
+
         async def fetch(kind: str, params: dict[str, Any]) -> Any:
-            cur = await aconn.execute(self._pg_raw[kind], params)
+            cur = await aconn.execute(self._pg_raw[(kind, evidence)], params)
             return await cur.fetchone()
         return await self._follow(fetch, ident)
 
@@ -180,15 +210,16 @@ class ProfileReader:
 
     # -- portable: a few queries ---------------------------------------------------------------
 
-    def profile(self, conn: Connection, ident: str) -> dict[str, Any] | None:
+    def profile(self, conn: Connection, ident: str, evidence: bool = False) -> dict[str, Any] | None:
         """The profile as a dict (PostgreSQL: built by the database; elsewhere: a few queries)."""
         if conn.dialect.name == "postgresql":
-            found = self.profile_json(conn, ident)
+            found = self.profile_json(conn, ident, evidence)
             return None if found is None else json.loads(found.body)
-        return self.profile_portable(conn, ident)
+        return self.profile_portable(conn, ident, evidence)
 
-    def profile_portable(self, conn: Connection, ident: str) -> dict[str, Any] | None:
+    def profile_portable(self, conn: Connection, ident: str, evidence: bool = False) -> dict[str, Any] | None:
         """The same profile from a handful of plain queries (any database)."""
+        self._check_evidence(evidence)
         person, followed = self.resolve(conn, ident)
         if person is None:
             return None
@@ -217,7 +248,38 @@ class ProfileReader:
         out["disputes"] = self._disputes(conn, keys.get("dispute", {}), roles)
         out["programmes"] = self._programmes(conn, keys.get("special_population", {}))
         out["organizations"] = self._organizations(conn, keys.get("organization", {}))
+        if evidence and self.evidence_columns is not None:
+            out["evidence"] = self._evidence(conn, uid, self.evidence_columns)
         return out
+
+    def _evidence(self, conn: Connection, uid: str, columns: EvidenceColumns) -> list[dict[str, Any]]:
+        """Every linked record with what it says of the person and what the grants' row rules read."""
+        out = []
+        for source in PERSON_SOURCES:
+            row_cols = columns.get(source.entity, ())
+            picks = [f'CAST(c."{col}" AS TEXT) AS "v_{col}"' for col in sorted(set(source.columns.values()))]
+            picks += [f'CAST(c."{col}" AS TEXT) AS "r_{col}"' for col in row_cols]
+            rows = _rows(conn, f"SELECT l.link_id, l.source_agency, l.entity, l.source_record_id, l.role, l.batch_id, "
+                               f"l.loaded_at, {', '.join(picks)} FROM {self.mdm}.person_link l "
+                               f'JOIN {self.core}."{source.entity}" c ON c.source_agency = l.source_agency '
+                               f"AND c.source_record_id = l.source_record_id WHERE l.person_uid = :uid "
+                               f"AND l.entity = :entity AND l.role = :role", uid=uid, entity=source.entity,
+                         role=source.role)
+            for r in rows:
+                related: dict[str, list[Any]] = {}
+                for entity, key, division in RELATED.get(source.entity, ()):
+                    value = _rows(conn, f'SELECT CAST(c."{key}" AS TEXT) AS k FROM {self.core}."{source.entity}" c '
+                                        f"WHERE c.source_agency = :a AND c.source_record_id = :r",
+                                  a=r["source_agency"], r=r["source_record_id"])[0]["k"]
+                    related[related_key(entity, key, division)] = [x["d"] for x in _rows(
+                        conn, f'SELECT {division} AS d FROM {self.core}."{entity}" WHERE "{key}" = :k '
+                              f"ORDER BY source_agency, source_record_id", k=value)] if value is not None else []
+                out.append({"link": r["link_id"], "agency": r["source_agency"], "entity": r["entity"],
+                            "record": r["source_record_id"], "role": r["role"], "batch": r["batch_id"],
+                            "loaded_at": r["loaded_at"], "columns": dict(source.columns),
+                            "values": {col: r[f"v_{col}"] for col in sorted(set(source.columns.values()))},
+                            "row": {col: r[f"r_{col}"] for col in row_cols}, "related": related})
+        return sorted(out, key=lambda e: (e["agency"], e["entity"], e["record"], e["role"]))
 
     @staticmethod
     def _identity(person: dict[str, Any], by_link: dict[Any, dict[str, Any]]) -> dict[str, Any]:
@@ -253,7 +315,8 @@ class ProfileReader:
         hh_rows = _rows(conn, f"SELECT source_agency, source_record_id, _batch_id, household_number, household_type, "
                               f"head_name, address, division_code, member_count, low_income "
                               f"FROM {self.core}.household WHERE household_number IN :nums", nums=sorted(numbers))
-        members = _rows(conn, f"SELECT p.household_number, p.name, p.gender, p.birth_date, p.source_agency, "
+        members = _rows(conn, f"SELECT p.household_number, p.name, p.gender, p.birth_date, p.division_code, "
+                              f"p.source_agency, "
                               f"p.source_record_id, p._batch_id, l.person_uid FROM {self.core}.person p "
                               f"LEFT JOIN {self.mdm}.person_link l ON l.source_agency = p.source_agency "
                               f"AND l.entity = 'person' AND l.source_record_id = p.source_record_id "
@@ -278,7 +341,8 @@ class ProfileReader:
                                               "gender": best["gender"], "birth_date": best["birth_date"],
                                               "sources": []})
                 entry["sources"].append({"agency": m["source_agency"], "record": m["source_record_id"],
-                                         "batch": m["_batch_id"]})
+                                         "batch": m["_batch_id"], "name": m["name"], "gender": m["gender"],
+                                         "birth_date": m["birth_date"], "division_code": m["division_code"]})
             order = sorted(seen, key=lambda k: (seen[k]["person_uid"] != uid, seen[k]["birth_date"] or "", k))
             out.append({"household_number": number, "relation": sorted(numbers[number]), "registrations": registers,
                         "members": [seen[k] for k in order[:MAX_MEMBERS]], "member_total": len(order)})
@@ -361,6 +425,36 @@ def _src(alias: str) -> str:
             f"'batch', {alias}._batch_id)")
 
 
+def _json_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _pg_evidence_branch(core: str, source: RecordSource, row_cols: tuple[str, ...]) -> str:
+    values = ", ".join(f"{_json_literal(col)}, CAST(c.\"{col}\" AS text)"
+                       for col in sorted(set(source.columns.values())))
+    columns = ", ".join(f"{_json_literal(a)}, {_json_literal(col)}" for a, col in source.columns.items())
+    row = ", ".join(f"{_json_literal(col)}, CAST(c.\"{col}\" AS text)" for col in row_cols)
+    related = ", ".join(
+        f"{_json_literal(related_key(entity, key, division))}, coalesce((SELECT json_agg(j.{division} "
+        f"ORDER BY j.source_agency COLLATE \"C\", j.source_record_id COLLATE \"C\") FROM {core}.\"{entity}\" j "
+        f"WHERE j.\"{key}\" = c.\"{key}\"), '[]'::json)" for entity, key, division in RELATED.get(source.entity, ()))
+    return (f"SELECT l.source_agency AS a, l.entity AS e, l.source_record_id AS r, l.role AS ro, json_build_object("
+            f"'link', l.link_id, 'agency', l.source_agency, 'entity', l.entity, 'record', l.source_record_id, "
+            f"'role', l.role, 'batch', l.batch_id, 'loaded_at', l.loaded_at, "
+            f"'columns', json_build_object({columns}), 'values', json_build_object({values}), "
+            f"'row', json_build_object({row}), 'related', json_build_object({related})) AS doc "
+            f"FROM l JOIN {core}.\"{source.entity}\" c ON c.source_agency = l.source_agency "
+            f"AND c.source_record_id = l.source_record_id "
+            f"WHERE l.entity = {_json_literal(source.entity)} AND l.role = {_json_literal(source.role)}")
+
+
+def _pg_evidence(core: str, columns: EvidenceColumns) -> str:
+    """The profile statement's ``evidence`` member: :meth:`ProfileReader._evidence` in one subquery."""
+    branches = "\n UNION ALL ".join(_pg_evidence_branch(core, s, columns.get(s.entity, ())) for s in PERSON_SOURCES)
+    return (f"coalesce((SELECT json_agg(x.doc ORDER BY x.a COLLATE \"C\", x.e COLLATE \"C\", x.r COLLATE \"C\", "
+            f"x.ro COLLATE \"C\") FROM ({branches}) x), '[]'::json)")
+
+
 _IDENTITY_VALUES = ", ".join(f"({i}, '{f}', to_json(p.{f}), p.{f}_link)" for i, f in enumerate(GOLDEN_FIELDS))
 
 # One statement per profile (PostgreSQL). Lists are ordered exactly as the portable reader
@@ -418,7 +512,8 @@ ELSE json_build_object(
                    (array_agg(c.gender ORDER BY c.source_agency, c.source_record_id))[1] AS gender,
                    (array_agg(c.birth_date ORDER BY c.source_agency, c.source_record_id))[1] AS birth_date,
                    json_agg(json_build_object('agency', c.source_agency, 'record', c.source_record_id,
-                            'batch', c._batch_id) ORDER BY c.source_agency, c.source_record_id) AS sources
+                            'batch', c._batch_id, 'name', c.name, 'gender', c.gender, 'birth_date', c.birth_date,
+                            'division_code', c.division_code) ORDER BY c.source_agency, c.source_record_id) AS sources
               FROM {core}.person c
               LEFT JOIN {mdm}.person_link l2 ON l2.source_agency = c.source_agency AND l2.entity = 'person'
                AND l2.source_record_id = c.source_record_id AND l2.role = 'subject'
@@ -467,7 +562,7 @@ ELSE json_build_object(
        'division_code', o.division_code, 'established_date', o.established_date, 'source', {src_o},
        'role', 'legal_representative') ORDER BY o.credit_code, o.source_agency, o.source_record_id)
      FROM {core}.organization o JOIN lk ON lk.entity = 'organization' AND o.source_agency = lk.source_agency
-      AND o.source_record_id = lk.source_record_id), '[]'::json)
+      AND o.source_record_id = lk.source_record_id), '[]'::json){{evidence}}
 )::text END AS body
 FROM p
 """.replace("{identity}", _IDENTITY_VALUES).replace("{max_members}", str(MAX_MEMBERS)) \

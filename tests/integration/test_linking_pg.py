@@ -59,7 +59,11 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
     # the one-statement profile (PostgreSQL) and the portable one agree exactly, section by section
     from exchange.linking import ProfileReader
 
-    reader = ProfileReader()
+    # with the evidence a grant is applied to: every row rule column of the demo grants
+    from exchange.access.profile import evidence_columns
+    from exchange.runner import load_grants
+
+    reader = ProfileReader(evidence_columns=evidence_columns(load_grants(pg_settings)))
     with engine.connect() as conn:
         sample = [r[0] for r in conn.execute(text(
             "SELECT person_uid FROM (SELECT person_uid, row_number() OVER (PARTITION BY entity ORDER BY person_uid) n "
@@ -70,6 +74,10 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
             fast = reader.profile_json(conn, ident)
             assert fast is not None and fast.person_uid == ident
             assert json.loads(fast.body) == reader.profile_portable(conn, ident), ident
+            with_evidence = reader.profile_json(conn, ident, evidence=True)
+            doc = json.loads(with_evidence.body)
+            assert doc == reader.profile_portable(conn, ident, evidence=True), ident
+            assert len(doc["evidence"]) == len(doc["records"]), ident
         assert reader.profile_json(conn, id_number).person_uid == uid
         assert reader.profile_json(conn, "MP9999999999") is None
 

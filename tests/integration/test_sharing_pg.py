@@ -21,9 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import secrets
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,23 +29,20 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import errors as pg_errors
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from exchange.access import masks
-from exchange.access.apply import group_role, login_role, password_env
+from exchange.access.apply import group_role
 from exchange.access.gate import ProfileGate, Request
-from exchange.access.profile import row_allowed
+from exchange.access.profile import evidence_columns, row_allowed
 from exchange.errors import ConfigError
 from exchange.formats import resident_id_check_char
-from exchange.runner import load_grants, run_demo, sharing_catalogue, sync_grants
-from exchange.spec.catalog import load_catalog
-from exchange.spec.settings import Settings
+from exchange.runner import sharing_catalogue, sync_grants
 from tests.conftest import REPO
-from tests.integration.conftest import PG_ADMIN_URL, unavailable
+from tests.pg_city import KEY, City, demo_city
 
 PROTECTED = ("core", "quarantine", "mdm", "audit")
 VALID_ID = re.compile(r"[0-9]{17}[0-9X]")
-KEY = "integration-pseudonym-key-" + "0" * 16
 
 
 def is_valid_id(value: Any) -> bool:
@@ -55,70 +50,9 @@ def is_valid_id(value: Any) -> bool:
     return bool(VALID_ID.fullmatch(s)) and resident_id_check_char([s[:17]]).to_pylist()[0] == s[17]
 
 
-@dataclasses.dataclass
-class City:
-    settings: Settings
-    url: str  # the admin URL of the test database
-    dbname: str
-    prefix: str
-    grants: Any
-    passwords: dict[str, str]
-
-    def consumer(self, agency: str) -> psycopg.Connection:
-        g = self.grants.get(agency)
-        role = login_role(self.prefix, agency, g.logins[0])
-        conn = psycopg.connect(host="127.0.0.1", port=5432, dbname=self.dbname, user=role,
-                               password=self.passwords[role], autocommit=True)
-        return conn
-
-    def admin(self) -> Any:
-        return create_engine(self.url)
-
-
-def _pg_admin() -> Any:
-    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
-    admin = _pg_admin()
-    dbname = f"exchange_sharing_{uuid.uuid4().hex[:10]}"
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "service missing"
-        admin.dispose()
-        unavailable("PostgreSQL", exc, "Start it (127.0.0.1:5432, user postgres, trust auth) or set "
-                    "EXCHANGE_TEST_PG, then `make test`.")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{dbname}"
-    work = tmp_path_factory.mktemp("sharing")
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setenv("EXCHANGE_PSEUDONYM_KEY", KEY)
-        mp.setenv("EXCHANGE_GRANT_ROLE_PREFIX", prefix)
-        settings = Settings(root=REPO, warehouse_url=url, landing_dir=work / "landing",
-                            staging_dir=work / "staging", reports_dir=work / "reports")
-        catalog = load_catalog(REPO)
-        grants = load_grants(settings, catalog)
-        passwords = {}
-        for g in grants:
-            for lg in g.logins:
-                pw = secrets.token_urlsafe(12) + "'$x$\\"  # quotes and dollars must not break the DDL
-                passwords[login_role(prefix, g.consumer, lg)] = pw
-                mp.setenv(password_env(g.consumer, lg), pw)
-        run_demo(settings, catalog, persons=300, seed=7, say=lambda _m: None)
-        sync_grants(apply=True, settings=settings, catalog=catalog, by="integration-test")
-        yield City(settings, url, dbname, prefix, grants, passwords)
-    finally:
-        mp.undo()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-            roles = [r[0] for r in conn.execute(text("SELECT rolname FROM pg_roles WHERE starts_with(rolname, :p) "
-                                                     "ORDER BY rolcanlogin DESC"), {"p": prefix})]
-            for role in roles:
-                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-        admin.dispose()
+    yield from demo_city(tmp_path_factory.mktemp("sharing"))
 
 
 def _admin_rows(city: City, sql: str, **params: Any) -> list[Any]:
@@ -223,14 +157,19 @@ def test_masked_columns_never_hold_a_valid_id_number(city: City) -> None:
 
 
 def test_masks_in_the_database_equal_the_python_masks(city: City) -> None:
-    rows = _admin_rows(city, "SELECT d.applicant_id_number AS raw, v.applicant_id_number AS shared, "
-                             "d.applicant_phone AS phone, v.applicant_phone AS phone_shared FROM core.dispute d "
-                             "JOIN share_police.dispute v USING (source_agency, source_record_id)")
+    rows = _admin_rows(city, "SELECT d.applicant_id_number AS raw, v.applicant_id_number AS shared "
+                             "FROM core.dispute d JOIN share_police.dispute v USING (source_agency, source_record_id)")
     key = masks.consumer_key(KEY.encode(), "police")
     assert rows
     for r in rows:
         assert r.shared == masks.pseudonym(key, r.raw)
+    rows = _admin_rows(city, "SELECT d.applicant_phone AS phone, v.applicant_phone AS phone_shared, d.applicant_name "
+                             "AS name, v.applicant_name AS name_shared FROM core.dispute d "
+                             "JOIN share_street_office_hanbin.dispute v USING (source_agency, source_record_id)")
+    assert rows
+    for r in rows:
         assert r.phone_shared == masks.partial("phone", r.phone)
+        assert r.name_shared == masks.partial("name", r.name)
 
 
 def _keys_allowed(city: City, g: Any, entity: str) -> tuple[set[tuple[str, str]], int]:
@@ -375,11 +314,11 @@ def test_injection_through_api_parameters_is_inert(city: City) -> None:
     from exchange.access.keys import create_key
 
     engine = city.admin()
-    reader = linking.ProfileReader()
+    reader = linking.ProfileReader(evidence_columns=evidence_columns(city.grants))
 
-    def profile(ident: str) -> Any:
+    def profile(ident: str, evidence: bool) -> Any:
         with engine.connect() as conn:
-            return reader.profile(conn, ident)
+            return reader.profile(conn, ident, evidence)
 
     gate = ProfileGate(engine, city.grants, profile, master=KEY.encode())
     with engine.begin() as conn:
@@ -416,13 +355,14 @@ def test_async_api_answers_exactly_as_the_blocking_gate(city: City) -> None:
     from exchange.runner import api_app
 
     engine = city.admin()
-    reader = linking.ProfileReader()
+    reader = linking.ProfileReader(evidence_columns=evidence_columns(city.grants))
 
-    def profile(ident: str) -> Any:
+    def profile(ident: str, evidence: bool) -> Any:
         with engine.connect() as conn:
-            return reader.profile_json(conn, ident)
+            return reader.profile_json(conn, ident, evidence)
 
-    blocking = ProfileGate(engine, city.grants, profile, master=KEY.encode(), admin_key="adm-key")
+    blocking = ProfileGate(engine, city.grants, profile, master=KEY.encode(), admin_key="adm-key",
+                           rank=linking.load_link_config(REPO).survivorship.rank)
     with engine.begin() as conn:
         _, civil = create_key(conn, "civil_affairs", label="async")
         _, health = create_key(conn, "health", label="async")

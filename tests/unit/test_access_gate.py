@@ -38,8 +38,8 @@ PROFILE: dict[str, Any] = {
     "agencies": ["civil_affairs", "health", "justice", "police"],
     "records": [
         {"agency": "police", "entity": "person", "record": "P1", "role": "subject", "batch": "b1"},
-        {"agency": "police", "entity": "case_party", "record": "CP1", "role": "suspect", "batch": "b1"},
-        {"agency": "police", "entity": "case_party", "record": "CP9", "role": "victim", "batch": "b1"},
+        {"agency": "police", "entity": "case_party", "record": "CP1", "role": "subject", "batch": "b1"},
+        {"agency": "police", "entity": "case_party", "record": "CP9", "role": "subject", "batch": "b1"},
         {"agency": "justice", "entity": "dispute", "record": "D1", "role": "applicant", "batch": "b1"},
         {"agency": "health", "entity": "special_population", "record": "S1", "role": "subject", "batch": "b1"},
     ],
@@ -68,6 +68,39 @@ PROFILE: dict[str, Any] = {
 }
 
 
+def _evidence(link: int, agency: str, entity: str, record: str, role: str, columns: dict[str, str],
+              values: dict[str, Any], row: dict[str, Any], related: dict[str, list[Any]] | None = None) -> dict:
+    return {"link": link, "agency": agency, "entity": entity, "record": record, "role": role, "batch": "b1",
+            "loaded_at": "2026-01-01 00:00:00", "columns": columns, "values": values, "row": row,
+            "related": related or {}}
+
+
+PERSON_COLUMNS = {k: k for k in PROFILE["identity"]}
+PROFILE["evidence"] = [
+    _evidence(1, "police", "person", "P1", "subject", PERSON_COLUMNS,
+              {k: v["value"] for k, v in PROFILE["identity"].items()},
+              {"division_code": "610902001001", "household_number": "H1"},
+              {"household.household_number.division_code": ["610902001001"]}),
+    _evidence(2, "police", "case_party", "CP1", "subject",
+              {"id_number": "id_number", "name": "name", "gender": "gender", "phone": "phone"},
+              {"id_number": ID, "name": "张三", "gender": "F", "phone": "13812345678"}, {"case_number": "A1"},
+              {"case.case_number.division_code": ["610902001001"]}),
+    _evidence(3, "police", "case_party", "CP9", "subject",
+              {"id_number": "id_number", "name": "name", "gender": "gender", "phone": "phone"},
+              {"id_number": ID, "name": "张三", "gender": "F", "phone": None}, {"case_number": "A9"},
+              {"case.case_number.division_code": ["610921100001"]}),
+    _evidence(4, "justice", "dispute", "D1", "applicant",
+              {"id_number": "applicant_id_number", "name": "applicant_name", "phone": "applicant_phone",
+               "division_code": "division_code"},
+              {"applicant_id_number": ID, "applicant_name": "张三", "applicant_phone": "13812345678",
+               "division_code": "610902001001"}, {"division_code": "610902001001"}),
+    _evidence(5, "health", "special_population", "S1", "subject",
+              {"id_number": "id_number", "name": "name", "gender": "gender", "division_code": "division_code"},
+              {"id_number": ID, "name": "张三", "gender": "F", "division_code": "610902001001"},
+              {"division_code": "610902001001", "programme": "severe_mental_disorder"}),
+]
+
+
 @pytest.fixture
 def grants() -> Any:
     cat = load_catalog(REPO)
@@ -84,8 +117,14 @@ def engine(settings: Any) -> Any:
 
 def _gate(engine: Any, grants: Any, profile: dict[str, Any] | None = None) -> ProfileGate:
     people = {"MP0000000001": profile or PROFILE, ID: profile or PROFILE}
-    return ProfileGate(engine, grants, lambda ident: copy.deepcopy(people.get(ident)), master=MASTER,
-                       admin_key="admin-key-for-tests")
+
+    def read(ident: str, evidence: bool) -> dict[str, Any] | None:
+        found = copy.deepcopy(people.get(ident))
+        if found is not None and not evidence:
+            found.pop("evidence", None)
+        return found
+
+    return ProfileGate(engine, grants, read, master=MASTER, admin_key="admin-key-for-tests")
 
 
 def _key(engine: Any, agency: str) -> str:
@@ -158,10 +197,10 @@ def test_police_sees_everything_except_what_its_grant_masks(engine: Any, grants:
     body = _gate(engine, grants).handle(Request(_key(engine, "police"), "MP0000000001", purpose="侦查")).body
     assert body["identity"]["id_number"]["value"] == ID
     assert len(body["cases"]) == 2
-    d = body["disputes"][0]
-    assert "amount" not in d and d["applicant_name"] == "张三"
+    # dispute parties are pseudonymised for the police: linking one to a named person would undo it
+    assert body["disputes"] == []
     assert body["programmes"] == []  # severe_mental_disorder is not in the police grant's programmes
-    assert {r["record"] for r in body["records"]} == {"P1", "CP1", "CP9", "D1"}
+    assert {r["record"] for r in body["records"]} == {"P1", "CP1", "CP9"}
     low_income = body["households"][0]["registrations"][0]
     assert "low_income" not in low_income
 
@@ -181,17 +220,25 @@ def test_a_person_outside_the_jurisdiction_is_not_disclosed(engine: Any, grants:
     elsewhere = copy.deepcopy(PROFILE)
     elsewhere["identity"]["division_code"]["value"] = "610921100001"
     elsewhere["households"][0]["registrations"][0]["division_code"] = "610921100001"
+    elsewhere["evidence"][0]["row"]["division_code"] = "610921100001"
+    elsewhere["evidence"][0]["related"]["household.household_number.division_code"] = ["610921100001"]
     policy = ProfilePolicy(grants.get("civil_affairs"))
     assert policy.apply(elsewhere).profile is not None  # 6109: the whole city
     narrow = ProfilePolicy(grants.get("police_hanbin"))
-    assert narrow.apply(elsewhere).profile is None  # no person grant at all
+    # no person grant, but the district bureau reads the party of case A1 (in 汉滨区): it knows the person
+    # through that row only — identity from it, masked as its case_party view masks it
+    seen = narrow.apply(elsewhere).profile
+    assert [r["record"] for r in seen["records"]] == ["CP1"]
+    assert seen["identity"]["id_number"] == {"value": "110105**********2X", "source": {
+        "agency": "police", "entity": "case_party", "record": "CP1", "batch": "b1"}}
+    assert "birth_date" not in seen["identity"] and "households" not in seen
     import dataclasses
 
     hanbin = dataclasses.replace(grants.get("civil_affairs"),
                                  entities={**grants.get("civil_affairs").entities,
                                            "person": grants.get("street_office_hanbin").entities["person"]})
     served = ProfilePolicy(hanbin).apply(elsewhere)
-    assert served.profile is None and served.reason == "outside jurisdiction"
+    assert served.profile is None and served.reason == "outside grant"
     assert ProfilePolicy(hanbin).apply(PROFILE).profile is not None
 
 
@@ -208,7 +255,9 @@ def test_rows_and_masks_of_sections_follow_the_grant(grants: Any) -> None:
     health = grants.get("health")
     g = dataclasses.replace(health, entities={**health.entities, "person": police.entities["person"]})
     body = ProfilePolicy(g, masks.consumer_key(MASTER, "health")).apply(copy.deepcopy(PROFILE)).profile
-    assert body["programmes"][0]["programme"] == "severe_mental_disorder"
+    # health reads its programme's rows with the ID number as a pseudonym: the programme row is not
+    # linked to the named person for it (that link would undo the pseudonym)
+    assert body["programmes"] == [] and {r["entity"] for r in body["records"]} == {"person"}
 
 
 @pytest.mark.parametrize("ident", ["' OR 1=1 --", "MP0000000001'; DROP TABLE audit.access; --", "x" * 100,
@@ -263,7 +312,7 @@ def test_a_warehouse_outage_is_answered_503_and_still_logged(engine: Any, grants
     gate = _gate(engine, grants)
     token = _key(engine, "police")
 
-    async def down(_ident: str) -> Any:
+    async def down(_ident: str, _evidence: bool) -> Any:
         raise TransientError("the warehouse is unavailable: connection to server at 10.1.2.3 failed")
 
     io = dataclasses.replace(gate.blocking_io, profile=down)

@@ -105,18 +105,14 @@ SELECT t."source_agency",
        t."status",
        t."accepted_date",
        t."closed_date",
-       t."applicant_name",
        'ps_' || left(encode("public".hmac(convert_to(t."applicant_id_number", 'UTF8'), (SELECT k.key FROM share_fn.pseudonym_key AS k WHERE k.consumer = 'police'), 'sha256'), 'hex'), 32) AS "applicant_id_number",
-       share_fn.mask_phone(t."applicant_phone") AS "applicant_phone",
-       t."respondent_name",
        'ps_' || left(encode("public".hmac(convert_to(t."respondent_id_number", 'UTF8'), (SELECT k.key FROM share_fn.pseudonym_key AS k WHERE k.consumer = 'police'), 'sha256'), 'hex'), 32) AS "respondent_id_number",
        t."division_code",
-       t."summary",
        t."_batch_id",
        t."_loaded_at"
 FROM core."dispute" AS t;
 
-COMMENT ON VIEW "share_police"."dispute" IS $c$A mediation case of the dispute mediation centre (矛盾纠纷调解), received at one of its intake windows; status runs accepted → mediating → resolved → judicially confirmed. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:c289f09ef27cca19]$c$;
+COMMENT ON VIEW "share_police"."dispute" IS $c$A mediation case of the dispute mediation centre (矛盾纠纷调解), received at one of its intake windows; status runs accepted → mediating → resolved → judicially confirmed. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:5d7a2f6750b84cab]$c$;
 
 COMMENT ON COLUMN "share_police"."dispute"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -130,19 +126,11 @@ COMMENT ON COLUMN "share_police"."dispute"."accepted_date" IS $c$Date accepted. 
 
 COMMENT ON COLUMN "share_police"."dispute"."closed_date" IS $c$Date resolved or closed. [pii: none; mask: full]$c$;
 
-COMMENT ON COLUMN "share_police"."dispute"."applicant_name" IS $c$Name of the applicant party. [pii: direct_identifier; mask: full]$c$;
-
 COMMENT ON COLUMN "share_police"."dispute"."applicant_id_number" IS $c$Resident identity number of the applicant. [pii: direct_identifier; mask: pseudonym]$c$;
-
-COMMENT ON COLUMN "share_police"."dispute"."applicant_phone" IS $c$Applicant's phone. [pii: direct_identifier; mask: partial (phone)]$c$;
-
-COMMENT ON COLUMN "share_police"."dispute"."respondent_name" IS $c$Name of the respondent (person or organization). [pii: direct_identifier; mask: full]$c$;
 
 COMMENT ON COLUMN "share_police"."dispute"."respondent_id_number" IS $c$Resident identity number of the respondent, if a person. [pii: direct_identifier; mask: pseudonym]$c$;
 
 COMMENT ON COLUMN "share_police"."dispute"."division_code" IS $c$Where the dispute arose. [pii: none; mask: full]$c$;
-
-COMMENT ON COLUMN "share_police"."dispute"."summary" IS $c$Summary of the dispute. [pii: sensitive; mask: full]$c$;
 
 CREATE VIEW "share_police"."household" WITH (security_barrier = true) AS
 SELECT t."source_agency",

@@ -49,13 +49,9 @@ SELECT t."source_agency",
        t."status",
        t."accepted_date",
        t."closed_date",
-       t."applicant_name",
        exchange_pseudonym('police', t."applicant_id_number") AS "applicant_id_number",
-       exchange_mask('phone', t."applicant_phone") AS "applicant_phone",
-       t."respondent_name",
        exchange_pseudonym('police', t."respondent_id_number") AS "respondent_id_number",
        t."division_code",
-       t."summary",
        t."_batch_id",
        t."_loaded_at"
 FROM "dispute" AS t;
