@@ -1320,7 +1320,6 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     from exchange.access.gate import ProfileGate
     from exchange.access.gate import Request as GateRequest
     from exchange.access.masks import KEY_ENV, master_key
-
     from exchange.access.profile import evidence_columns
 
     grants = load_grants(settings)

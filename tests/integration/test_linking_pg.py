@@ -57,10 +57,9 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
     assert after == before
 
     # the one-statement profile (PostgreSQL) and the portable one agree exactly, section by section
-    from exchange.linking import ProfileReader
-
     # with the evidence a grant is applied to: every row rule column of the demo grants
     from exchange.access.profile import evidence_columns
+    from exchange.linking import ProfileReader
     from exchange.runner import load_grants
 
     reader = ProfileReader(evidence_columns=evidence_columns(load_grants(pg_settings)))
