@@ -203,7 +203,8 @@ def test_police_views_carry_nothing_that_names_a_pseudonymised_party(city: City)
                 tried += 1
                 rows = conn.execute(
                     f"SELECT d.source_agency, d.source_record_id, min(p.id_number), count(*) "
-                    f'FROM share_police.dispute d JOIN share_police.person p ON CAST(d."{dcol}" AS text) = CAST(p."{pcol}" AS text) '
+                    f"FROM share_police.dispute d JOIN share_police.person p "
+                    f'ON CAST(d."{dcol}" AS text) = CAST(p."{pcol}" AS text) '
                     f"GROUP BY 1, 2 HAVING count(*) = 1").fetchall()
                 resolved += sum(1 for a, r, found, _ in rows if truth.get((a, r)) == found)
     assert tried and resolved == 0
