@@ -365,33 +365,25 @@ def migrate_cmd() -> None:
 @app.command("sql")
 def sql(query: Annotated[str, typer.Argument(help="a SELECT over core.*, quarantine.*, audit.*")],
         limit: int = 50,
-        max_chars: Annotated[int, typer.Option(help="characters shown of a long value (0: all)")] = 1000) -> None:
-    """Run a read-only query against the warehouse and print the result.
+        max_chars: Annotated[int, typer.Option(help="characters shown of a long value (0: all)")] = 1000,
+        purpose: Annotated[str | None, typer.Option(help="why you read (recorded in audit.access)")] = None,
+        case_number: Annotated[str | None, typer.Option(help="the case or file it is for (recorded)")] = None,
+        ) -> None:
+    """Run one read-only query against the warehouse and print the result.
 
-    A terminal table, not a file format: control characters in values are shown escaped (\\x1b),
-    never sent to the terminal. To hand rows to a spreadsheet use ``exchange export``."""
-    from sqlalchemy import text
+    One statement, in a read-only transaction with a timeout (EXCHANGE_OPERATOR_TIMEOUT, seconds); on
+    PostgreSQL as a one-query login role that can read and nothing else. Recorded in audit.access
+    (your OS account, the database role, the whole query, the rows read). A terminal table, not a file
+    format: control characters in values are shown escaped (\\x1b), never sent to the terminal. To
+    hand rows to a spreadsheet use ``exchange export``."""
+    from exchange.runner import operator_query
 
-    from exchange.warehouse.engine import make_engine
-
-    if not query.lstrip().lower().startswith(("select", "with")):
-        err.print("[red]only SELECT / WITH queries are allowed here[/]")
-        raise typer.Exit(EXIT_ERROR)
     try:
         settings, _ = _catalog()
-        engine = make_engine(settings.warehouse_url, root=settings.root)
-        from exchange.access.sqlite import install as install_masks
-
-        install_masks(engine)  # SQLite: the masks the share views call
-        with engine.connect() as conn:
-            res = conn.execute(text(query))
-            cols = list(res.keys())
-            rows = res.fetchmany(limit)
+        cols, rows, _role = operator_query(query, limit=limit, settings=settings, purpose=purpose,
+                                           case_number=case_number)
     except ExchangeError as exc:
         _fail(exc)
-    except Exception as exc:  # noqa: BLE001 - SQL errors are shown, not raised
-        err.print(f"[red]query failed:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_ERROR) from None
     t = Table(title_justify="left")
     for c in cols:
         t.add_column(_plain(c), overflow="fold")
@@ -849,14 +841,17 @@ def _print_profile(p: dict[str, Any]) -> None:
 
 @app.command("person")
 def person(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or an 18-digit resident ID number")],
-           as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+           as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+           purpose: Annotated[str | None, typer.Option(help="why you read (recorded in audit.access)")] = None,
+           case_number: Annotated[str | None, typer.Option(help="the case or file it is for (recorded)")] = None,
+           ) -> None:
     """A person's profile across agencies: identity, households, cases with roles, disputes,
     special-population programmes and organizations — every fact with its source agency and batch."""
     from exchange.runner import person_profile
 
     try:
         settings, _ = _catalog()
-        found = person_profile(ident, settings=settings)
+        found = person_profile(ident, settings=settings, purpose=purpose, case_number=case_number)
     except ExchangeError as exc:
         _fail(exc)
     if found is None:

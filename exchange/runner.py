@@ -43,7 +43,7 @@ from exchange import staging
 from exchange.audit import ledger
 from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
-from exchange.errors import DataQualityError, ExchangeError, TerminalError, TransientError
+from exchange.errors import ConfigError, DataQualityError, ExchangeError, TerminalError, TransientError
 from exchange.mapping import MappedChunk, Mapper, show_nul
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
@@ -1285,18 +1285,80 @@ def link_persons(settings: Settings | None = None, catalog: Catalog | None = Non
     return result
 
 
-def person_profile(ident: str, *, settings: Settings | None = None) -> dict[str, Any] | None:
-    """The profile of a person_uid or ID number (``exchange person ID``); None if nobody matches."""
+def person_profile(ident: str, *, settings: Settings | None = None, purpose: str | None = None,
+                   case_number: str | None = None) -> dict[str, Any] | None:
+    """The profile of a person_uid or ID number (``exchange person ID``); None if nobody matches.
+    An operator read: on record in ``audit.access`` (channel ``cli``) like an agency's request."""
     from exchange import linking
 
     settings = settings or Settings.from_env()
     engine = make_engine(settings.warehouse_url, root=settings.root)
+    record = _operator_record("cli", f"person {ident}", "person_profile", purpose, case_number)
     try:
         linking.ensure_mdm_tables(engine)
+        ensure_tables(engine, [])
         with engine.connect() as conn:
-            return linking.person_profile(conn, ident)
+            found = linking.person_profile(conn, ident)
+        record.status, record.outcome = (200, "ok") if found else (404, "not found")
+        record.subject, record.row_count = (found or {}).get("person_uid"), len((found or {}).get("records") or [])
+        return found
     finally:
-        engine.dispose()
+        try:
+            _log_export(engine, record)
+        finally:
+            engine.dispose()
+
+
+def operator_query(query: str, *, limit: int | None = None, settings: Settings | None = None,
+                   purpose: str | None = None, case_number: str | None = None) -> tuple[list[str], list[Any], str]:
+    """``exchange sql``: one read-only statement (``exchange.access.operator``): (columns, rows, role).
+    On record in ``audit.access``: OS user, database role, the whole normalised query, rows read."""
+    import itertools
+
+    from exchange.access.apply import role_prefix
+    from exchange.access.operator import check_select, normalise_query, read_only
+    from exchange.access.sqlite import install as install_masks
+
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    record = _operator_record("sql", f"sql: {normalise_query(query)}", "query", purpose, case_number,
+                              detail=normalise_query(query))
+    try:
+        check_select(query, "exchange sql")  # refused here, and still on record
+        ensure_tables(engine, [])
+        install_masks(engine)  # SQLite: the masks the share views call
+        with _query_errors("exchange sql"), read_only(engine, query, prefix=role_prefix()) as result:
+            record.db_role = result.db_role
+            rows = list(itertools.islice(result.rows, limit) if limit is not None else result.rows)
+        record.status, record.outcome, record.row_count = 200, "ok", len(rows)
+        return result.columns, rows, result.db_role
+    except ExchangeError as exc:
+        from exchange.access.keys import clip
+        from exchange.formats.masking import redact
+
+        record.status, record.outcome = 400, clip(f"failed: {redact(str(exc))}") or "failed"
+        raise
+    finally:
+        try:
+            _log_export(engine, record)
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def _query_errors(what: str) -> Iterator[None]:
+    """A database's refusal of an operator query as a ConfigError naming it (never a traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"{what}: the query failed: {getattr(exc, 'orig', None) or exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("psycopg", "sqlite3")):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"{what}: the query failed: {first}") from None
+        raise
 
 
 def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -> Any:
@@ -1530,10 +1592,12 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
     import itertools
     import re
 
-    from sqlalchemy import MetaData, Table, inspect, select, text
+    from sqlalchemy import MetaData, Table, inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
     from exchange import export
+    from exchange.access.apply import role_prefix
+    from exchange.access.operator import read_only
     from exchange.access.sqlite import install as install_masks
     from exchange.errors import ConfigError
 
@@ -1552,7 +1616,7 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
     try:
         install_masks(engine)  # SQLite: the masks the share views call
         with engine.connect() as conn:
-            if table is not None:
+            if table is not None:  # a table or view the exchange names: read with the warehouse's own role
                 namespace, name = table.split(".")
                 inspector = inspect(conn)
                 try:
@@ -1565,11 +1629,17 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                     raise ConfigError(f"export: no table {table!r} in the warehouse (tables of {namespace!r}: "
                                       f"{listed})")
                 stmt: Any = select(Table(name, MetaData(), schema=namespace, autoload_with=conn))
-            else:
-                stmt = text(query or "")
-            result = conn.execution_options(stream_results=True, yield_per=5_000).execute(stmt)
-            rows = itertools.islice(result, limit) if limit is not None else result
-            written = export.write_export(out, list(result.keys()), rows, fmt=kind, source=source)
+                result = conn.execution_options(stream_results=True, yield_per=5_000).execute(stmt)
+                rows = itertools.islice(result, limit) if limit is not None else result
+                written = export.write_export(out, list(result.keys()), rows, fmt=kind, source=source)
+                if conn.dialect.name == "postgresql":
+                    record.db_role = conn.exec_driver_sql("SELECT current_user").scalar()
+        if query is not None:  # the operator's own SELECT: read-only role, one statement, a timeout
+            with _query_errors(f"export of {source}"), \
+                    read_only(engine, query, prefix=role_prefix()) as found:
+                record.db_role = found.db_role
+                rows = itertools.islice(found.rows, limit) if limit is not None else found.rows
+                written = export.write_export(out, found.columns, rows, fmt=kind, source=source)
         record.status, record.outcome, record.row_count = 200, "ok", written.rows
         return written
     except SQLAlchemyError as exc:
@@ -1590,20 +1660,24 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
 
 def _export_record(table: str | None, query: str | None, out: Path, purpose: str | None,
                    case_number: str | None) -> Any:
-    import getpass
-    import os
-    import socket
+    from exchange.access.operator import normalise_query
 
+    what = f"export {table or 'query'} to {out.name}" + (f": {normalise_query(query)}" if query else "")
+    return _operator_record("export", what, table or "query", purpose, case_number,
+                            detail=normalise_query(query) if query else None)
+
+
+def _operator_record(channel: str, what: str, entity: str, purpose: str | None, case_number: str | None,
+                     detail: str | None = None) -> Any:
+    """The ``audit.access`` row of an operator's read: agency ``operator``, the OS account (from the
+    process's uid, not ``$USER``) and host; outcome "interrupted" until the read completes."""
     from exchange.access.keys import AccessRecord
+    from exchange.access.operator import Operator
 
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container)
-        user = f"uid {os.getuid()}"
-    what = f"export {table or 'query'} to {out.name}" + (f": {' '.join(query.split())}" if query else "")
-    return AccessRecord(agency="operator", what=what, status=0, outcome="failed: interrupted", user_id=user,
-                        purpose=purpose, case_number=case_number, entity=table or "query", client=socket.gethostname(),
-                        channel="export")
+    who = Operator.current()
+    return AccessRecord(agency="operator", what=what, status=0, outcome="failed: interrupted", user_id=who.user,
+                        purpose=purpose, case_number=case_number, entity=entity, client=who.host, channel=channel,
+                        detail=detail)
 
 
 def _log_export(engine: Any, record: Any) -> None:

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from exchange.access.tables import access, api_key
 from exchange.errors import ConfigError
+from exchange.formats.masking import scrub_identifiers
 
 TOKEN_RE = re.compile(r"^exk_([0-9a-f]{12})\.([A-Za-z0-9_\-]{43})$")
 MAX_TEXT = 200
@@ -101,6 +103,13 @@ def clip(value: str | None) -> str | None:
     return cleaned[:MAX_TEXT] or None
 
 
+def _fold(text: str) -> str:
+    """Full-width digits and letters as ASCII, separators inside digit runs removed, so an ID number
+    typed ``６１０９０２…`` or ``610902 1990…`` is recognised (and masked) like any other."""
+    folded = unicodedata.normalize("NFKC", text)
+    return re.sub(r"(?<=[0-9])[\s\-\u00a0]+(?=[0-9Xx])", "", folded)
+
+
 def mask_ids(text: str) -> str:
     """ID numbers in a request path are logged masked (the served person_uid identifies the subject)."""
     return ID_LIKE.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 8) + m.group(0)[-2:], text)
@@ -121,6 +130,8 @@ class AccessRecord:
     subject: str | None = None
     client: str | None = None
     channel: str = "api"
+    db_role: str | None = None
+    detail: str | None = None
 
 
 def access_values(record: AccessRecord, *, at: dt.datetime | None = None) -> dict[str, Any]:
@@ -128,7 +139,11 @@ def access_values(record: AccessRecord, *, at: dt.datetime | None = None) -> dic
     row = asdict(record)
     for k in ("user_id", "purpose", "case_number", "client"):
         row[k] = clip(row[k])
-    row["what"] = clip(mask_ids(row["what"])) or "-"
+        if row[k] is not None:  # whatever the caller typed, an identifier is never stored whole
+            row[k] = clip(scrub_identifiers(row[k]))
+    row["what"] = clip(scrub_identifiers(mask_ids(_fold(row["what"])))) or "-"
+    if row["detail"] is not None:
+        row["detail"] = scrub_identifiers(mask_ids(_fold(row["detail"])))
     return {"accessed_at": at or _now(), **row}
 
 

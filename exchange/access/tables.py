@@ -30,6 +30,8 @@ access = Table(
     Column("status", Integer(), nullable=False, comment="HTTP status"),
     Column("outcome", Text(), nullable=False, comment="ok, or why it was refused"),
     Column("client", Text(), comment="client address"),
+    Column("db_role", Text(), comment="database role the read ran as (operator reads)"),
+    Column("detail", Text(), comment="the whole query, comments removed, identifiers masked"),
     Index("ix_access_agency", "agency", "accessed_at"),
     schema="audit",
     comment="Who read what and why: every request of the profile API, refused ones included.",

@@ -203,8 +203,53 @@ def test_every_export_is_on_record(loaded, tmp_path: Path) -> None:
     first = rows[0]
     assert (first["purpose"], first["case_number"], first["what"]) == ("低保复核", "MZ-2026-7",
                                                                        "export core.person to p.csv")
-    assert first["user_id"] == getpass.getuser() and first["client"] and first["outcome"] == "ok"
+    import os
+    import pwd
+
+    assert first["user_id"].startswith(f"{pwd.getpwuid(os.getuid()).pw_name} (uid {os.getuid()})")
+    assert first["client"] and first["outcome"] == "ok"
+    del getpass
     assert rows[1]["what"] == ("export query to q.xlsx: SELECT name FROM core.person "
                                "WHERE id_number = '110105**********2X'")
     assert rows[2]["outcome"].startswith("failed: export: no table 'core.nope'")
-    assert rows[3]["outcome"] == "failed: the query failed"
+    assert rows[3]["outcome"].startswith("failed: export of query: the query failed: no such table")
+
+
+def test_operator_reads_are_read_only_and_on_record(loaded: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """``exchange sql`` (and export --query) run one statement on a query-only connection, and the
+    OS account comes from the process, not from ``$USER``; the whole query is kept, a comment cannot
+    hide it, identifiers masked (SQLite here; tests/security does the same on PostgreSQL)."""
+    from exchange.access.tables import access
+
+    monkeypatch.setenv("USER", "somebody-else")
+    monkeypatch.setenv("LOGNAME", "somebody-else")
+    before = _count(loaded, "core.person")
+    for attack in ("SELECT 1; DELETE FROM core.person", "WITH x AS (SELECT 1) DELETE FROM core.person",
+                   "DELETE FROM core.person", "PRAGMA query_only = OFF"):
+        got = runner.invoke(app, ["sql", attack])
+        assert got.exit_code == 2, (attack, got.output)
+    assert _count(loaded, "core.person") == before
+    hidden = "/*" + " padding" * 200 + " */ SELECT name FROM core.person WHERE id_number = '11010519491231002X'"
+    assert runner.invoke(app, ["sql", hidden, "--purpose", "核查"]).exit_code == 0
+    engine = make_engine(loaded.warehouse_url, root=loaded.root)
+    try:
+        with engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(access.select().order_by(access.c.id)).mappings()]
+    finally:
+        engine.dispose()
+    assert [r["status"] for r in rows] == [400, 400, 400, 400, 200]
+    last = rows[-1]
+    assert last["channel"] == "sql" and "somebody-else" in last["user_id"] and "(uid " in last["user_id"]
+    assert last["detail"] == "SELECT name FROM core.person WHERE id_number = '110105**********2X'"
+    assert last["db_role"].startswith("sqlite") and last["purpose"] == "核查"
+
+
+def _count(settings: Any, table: str) -> int:
+    from sqlalchemy import text
+
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    finally:
+        engine.dispose()
