@@ -1327,8 +1327,8 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
         check_select(query, "exchange sql")  # refused here, and still on record
         ensure_tables(engine, [])
         install_masks(engine)  # SQLite: the masks the share views call
-        with _query_errors("exchange sql"), read_only(engine, query, prefix=role_prefix()) as result:
-            record.db_role = result.db_role
+        with _query_errors("exchange sql"), read_only(engine, query, prefix=role_prefix(),
+                                                      on_role=lambda role: setattr(record, "db_role", role)) as result:
             rows = list(itertools.islice(result.rows, limit) if limit is not None else result.rows)
         record.status, record.outcome, record.row_count = 200, "ok", len(rows)
         return result.columns, rows, result.db_role
@@ -1636,8 +1636,8 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                     record.db_role = conn.exec_driver_sql("SELECT current_user").scalar()
         if query is not None:  # the operator's own SELECT: read-only role, one statement, a timeout
             with _query_errors(f"export of {source}"), \
-                    read_only(engine, query, prefix=role_prefix()) as found:
-                record.db_role = found.db_role
+                    read_only(engine, query, prefix=role_prefix(),
+                              on_role=lambda role: setattr(record, "db_role", role)) as found:
                 rows = itertools.islice(found.rows, limit) if limit is not None else found.rows
                 written = export.write_export(out, found.columns, rows, fmt=kind, source=source)
         record.status, record.outcome, record.row_count = 200, "ok", written.rows

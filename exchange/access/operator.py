@@ -25,7 +25,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +39,7 @@ MARK = "exchange-operator read-only"
 TIMEOUT_ENV = "EXCHANGE_OPERATOR_TIMEOUT"
 DEFAULT_TIMEOUT_S = 120.0
 READ_SCHEMAS = ("core", "quarantine", "mdm", "audit")
+SQLITE_ROLE = "sqlite (no roles: PRAGMA query_only)"
 _FIRST_WORD = re.compile(r"^\s*(\w+)", re.S)
 
 
@@ -140,14 +141,17 @@ def group_role(prefix: str) -> str:
 
 @contextmanager
 def read_only(engine: Engine, query: str, *, prefix: str, timeout_s: float | None = None,
-              chunk: int = 2_000) -> Iterator[ReadResult]:
-    """Run ``query`` (one read statement) read-only; yield its columns, a row iterator and the role."""
+              chunk: int = 2_000, on_role: Callable[[str], None] | None = None) -> Iterator[ReadResult]:
+    """Run ``query`` (one read statement) read-only; yield its columns, a row iterator and the role.
+    ``on_role(role)`` hears the role before the query runs (so a refused query is recorded with it)."""
     timeout_s = timeout_s or timeout_seconds()
     check_select(query, "query")
+    on_role = on_role or (lambda _role: None)
     if engine.dialect.name == "postgresql":
-        with _pg_read(engine, query, prefix=prefix, timeout_s=timeout_s, chunk=chunk) as result:
+        with _pg_read(engine, query, prefix=prefix, timeout_s=timeout_s, chunk=chunk, on_role=on_role) as result:
             yield result
     else:
+        on_role(SQLITE_ROLE)
         with _sqlite_read(engine, query, timeout_s=timeout_s, chunk=chunk) as result:
             yield result
 
@@ -183,10 +187,12 @@ def ensure_group(conn: Any, prefix: str) -> str:
 
 
 @contextmanager
-def _pg_read(engine: Engine, query: str, *, prefix: str, timeout_s: float, chunk: int) -> Iterator[ReadResult]:
+def _pg_read(engine: Engine, query: str, *, prefix: str, timeout_s: float, chunk: int,
+             on_role: Callable[[str], None]) -> Iterator[ReadResult]:
     import psycopg
 
     login = f"{group_role(prefix)}__{secrets.token_hex(4)}"
+    on_role(login)
     password = secrets.token_urlsafe(24)
     with engine.begin() as conn:
         group = ensure_group(conn, prefix)
@@ -200,23 +206,26 @@ def _pg_read(engine: Engine, query: str, *, prefix: str, timeout_s: float, chunk
         conn.exec_driver_sql(f"ALTER ROLE {_q(login)} SET idle_in_transaction_session_timeout = "
                              f"'{int(timeout_s * 1000) + 5000}ms'")
     url = engine.url
+    pg = None
     try:
-        with psycopg.connect(host=url.host or "localhost", port=url.port or 5432, dbname=url.database, user=login,
-                             password=password, application_name="exchange-operator-read",
-                             connect_timeout=10) as pg:
-            pg.read_only = True
-            with pg.cursor() as cur:
-                stream = cur.stream(query, size=1)  # the extended protocol: exactly one statement
-                first = next(stream, None)
-                columns = [d.name for d in cur.description or []]
+        pg = psycopg.connect(host=url.host or "localhost", port=url.port or 5432, dbname=url.database, user=login,
+                             password=password, application_name="exchange-operator-read", connect_timeout=10)
+        pg.read_only = True
+        with pg.cursor() as cur:
+            stream = cur.stream(query, size=1)  # the extended protocol: exactly one statement
+            first = next(stream, None)
+            columns = [d.name for d in cur.description or []]
 
-                def rows() -> Iterator[tuple[Any, ...]]:
-                    if first is not None:
-                        yield first
-                    yield from stream
+            def rows() -> Iterator[tuple[Any, ...]]:
+                if first is not None:
+                    yield first
+                yield from stream
 
-                yield ReadResult(columns, rows(), login)
+            yield ReadResult(columns, rows(), login)
     finally:
+        if pg is not None:  # never committed: whatever a read-only transaction could still do (a large
+            pg.rollback()   # object, a session setting) is rolled back with it
+            pg.close()
         with engine.begin() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :r"),
                          {"r": login})
@@ -242,7 +251,7 @@ def _sqlite_read(engine: Engine, query: str, *, timeout_s: float, chunk: int) ->
             while batch := cur.fetchmany(chunk):
                 yield from batch
 
-        yield ReadResult(columns, rows(), "sqlite (no roles: PRAGMA query_only)")
+        yield ReadResult(columns, rows(), SQLITE_ROLE)
         cur.close()
     finally:
         dbapi.set_progress_handler(None, 0)

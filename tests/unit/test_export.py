@@ -9,6 +9,7 @@ import decimal
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
