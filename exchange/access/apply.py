@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from exchange.access import sql
+from exchange.access import hardening, sql
 from exchange.access.masks import consumer_key, master_key
 from exchange.access.spec import NAME_RE, Grant, GrantSet
 from exchange.errors import ConfigError
@@ -44,6 +44,8 @@ PROTECTED = ("core", "quarantine", "mdm", "audit", sql.FN_SCHEMA)
 ROLE_PREFIX_ENV = "EXCHANGE_GRANT_ROLE_PREFIX"
 PASSWORD_ENV = "EXCHANGE_GRANT_PASSWORD_{consumer}__{login}"
 DEFAULT_PREFIX = "exchange_"
+LOCK_TIMEOUT_ENV = "EXCHANGE_GRANTS_LOCK_TIMEOUT"
+OPERATOR_GROUP = "operator_read"  # exchange.access.operator's group role (after the prefix)
 MARK = sql.MARK
 
 
@@ -77,6 +79,13 @@ class Change:
     detail: str
     statements: tuple[str, ...] = ()
     secret: tuple[str, ...] = field(default=(), repr=False)  # executed, never shown or recorded
+    fallback: tuple[str, ...] = ()
+    """Run instead when the statements fail (a role that cannot be dropped is disabled instead)."""
+
+    @property
+    def refused(self) -> bool:
+        """What the exchange will not do itself (the detail says what to do): reported, never run."""
+        return self.action in ("refused", "failed") or self.action.endswith("_refused")
 
     def as_payload(self) -> dict[str, Any]:
         return {"consumer": self.consumer, "action": self.action, "object": self.object, "detail": self.detail,
@@ -362,6 +371,14 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
                 drop = f"DROP {'VIEW' if have['kind'] == 'v' else 'TABLE'} {q(sch)}.{q(entity)} CASCADE"
                 changes.append(Change(g.consumer, "replace_view", f"{sch}.{entity}", f"{why}; {detail}",
                                       (drop, *create)))
+    replacing = {c.object for c in changes if c.action in ("create_view", "replace_view")}
+    edited = hardening.view_differences(conn, {key: select for key, (_g, _s, select) in wanted_views.items()
+                                               if f"{key[0]}.{key[1]}" not in replacing})
+    for (sch, entity), why in sorted(edited.items()):
+        g, share, _select = wanted_views[(sch, entity)]
+        create = tuple(sql.create_view(g, share, "postgresql", pgcrypto or "public"))
+        changes.append(Change(g.consumer, "replace_view", f"{sch}.{entity}", why,
+                              (f"DROP VIEW {q(sch)}.{q(entity)} CASCADE", *create)))
     for (sch, rel), have in sorted(st.views.items()):
         mark = st.schemas.get(sch)
         if mark is not None and (sch, rel) not in wanted_views and sch in {g.schema_name for g in grants}:
@@ -423,9 +440,43 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
                    or (info["login"] and name not in wanted_roles)),
                   key=lambda item: (not item[1]["login"], item[0]))
     for name, info in gone:
+        disable = (f"DROP OWNED BY {q(name)}", f"ALTER ROLE {q(name)} NOLOGIN NOINHERIT",
+                   *(f"REVOKE {q(grp)} FROM {q(name)}" for grp in sorted(st.members.get(name, ()))),
+                   _terminate(name))
+        elsewhere = _owned_elsewhere(conn, name)
+        if elsewhere:  # it cannot be dropped from here: disable it, and say what is left to do
+            changes.append(Change(info["consumer"], "drop_role_refused", name, f"grant or login removed, but the "
+                                  f"role owns objects in {elsewhere}: its logins are disabled and its privileges here "
+                                  f"revoked; run REASSIGN OWNED BY {name} TO <owner> and DROP OWNED BY {name} in "
+                                  f"that database, then apply again", disable))
+            continue
         changes.append(Change(info["consumer"], "drop_role", name, "grant or login removed",
-                              (f"DROP OWNED BY {q(name)}", f"DROP ROLE {q(name)}")))
+                              (_terminate(name), f"DROP OWNED BY {q(name)}", f"DROP ROLE {q(name)}"), fallback=disable))
+
+    # 7. what else could undo a grant: owners, SECURITY DEFINER functions, default and database privileges
+    operators = {r.rolname for r in _rows(conn, "SELECT rolname FROM pg_roles WHERE rolname = :g OR "
+                                                "starts_with(rolname, :g || '__')", g=f"{prefix}{OPERATOR_GROUP}")}
+    managed = set(st.roles) | operators
+    groups = {group_role(prefix, g.consumer) for g in grants} | ({f"{prefix}{OPERATOR_GROUP}"} & operators)
+    changes += hardening.plan_ownership(conn, managed, Change)
+    changes += hardening.plan_functions(conn, managed, Change)
+    changes += hardening.plan_default_privileges(conn, managed, Change)
+    changes += hardening.plan_database(conn, groups, managed, Change)
     return changes
+
+
+def _terminate(role: str) -> str:
+    """End every session of ``role`` (its access is being taken away)."""
+    return f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {sql.literal(role)}"
+
+
+def _owned_elsewhere(conn: Connection, role: str) -> str:
+    """Other databases in which ``role`` owns objects or holds privileges ('' when none)."""
+    rows = _rows(conn, "SELECT d.datname, count(*) AS n FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+                       "WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles "
+                       "WHERE rolname = :r) AND s.dbid <> (SELECT oid FROM pg_database WHERE datname = "
+                       "current_database()) GROUP BY 1 ORDER BY 1", r=role)
+    return ", ".join(f"database {r.datname} ({r.n} object(s))" for r in rows)
 
 
 def _consumer_of(grantee: str, st: PgState) -> str:
@@ -494,16 +545,42 @@ def plan(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: 
     raise ConfigError(f"grants: the {conn.dialect.name} warehouse is not supported (PostgreSQL or SQLite)")
 
 
+def lock_timeout_ms(env: dict[str, str] | None = None) -> int:
+    raw = (env if env is not None else os.environ).get(LOCK_TIMEOUT_ENV) or "5"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise ConfigError(f"{LOCK_TIMEOUT_ENV}: {raw!r} is not a number of seconds above 0")
+    return int(seconds * 1000)
+
+
 def apply_changes(conn: Connection, changes: Iterable[Change], grants: GrantSet,
-                  record: Recorder | None = None) -> list[Change]:
-    """Run every change in the caller's transaction; then record each (the ledger append comes last)."""
-    done = []
+                  record: Recorder | None = None, *, prefix: str | None = None) -> list[Change]:
+    """Run every change in the caller's transaction; then record each (the ledger append comes last).
+
+    PostgreSQL: each change runs in a savepoint with a lock timeout, so one change that cannot be made —
+    a view a consumer's open transaction holds, a role that owns objects elsewhere — never undoes the
+    others. A change blocked by a lock is retried once after the sessions of its consumer are ended; one
+    that still fails runs its ``fallback`` (disable instead of drop) or is reported ``failed`` with the
+    reason (``grants check`` keeps showing it)."""
+    done: list[Change] = []
+    pg = conn.dialect.name == "postgresql"
     cursor = conn.connection.cursor()  # the DBAPI cursor: DDL is run verbatim, no placeholder parsing
     try:
+        if pg:
+            cursor.execute(f"SET LOCAL lock_timeout = '{lock_timeout_ms()}ms'")
         for change in changes:
-            for stmt in (*change.statements, *change.secret):
-                cursor.execute(stmt)
-            done.append(change)
+            if change.refused:
+                done.append(change)
+                continue
+            if not pg:
+                for stmt in (*change.statements, *change.secret):
+                    cursor.execute(stmt)
+                done.append(change)
+                continue
+            done.append(_apply_one(cursor, change, prefix))
     finally:
         cursor.close()
     if record is not None:
@@ -512,14 +589,49 @@ def apply_changes(conn: Connection, changes: Iterable[Change], grants: GrantSet,
     return done
 
 
+def _attempt(cursor: Any, statements: Iterable[str]) -> str | None:
+    """Run ``statements`` in a savepoint; None when done, else the database's reason (rolled back)."""
+    cursor.execute("SAVEPOINT exchange_change")
+    try:
+        for stmt in statements:
+            cursor.execute(stmt)
+    except Exception as exc:  # noqa: BLE001 - any refusal of the database is reported with the change
+        cursor.execute("ROLLBACK TO SAVEPOINT exchange_change")
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    cursor.execute("RELEASE SAVEPOINT exchange_change")
+    return None
+
+
+def _apply_one(cursor: Any, change: Change, prefix: str | None) -> Change:
+    import dataclasses
+
+    error = _attempt(cursor, (*change.statements, *change.secret))
+    if error and "lock timeout" in error and prefix and change.consumer != "*":
+        log.warning("grants: %s %s waited for a lock; ending the sessions of %s and trying again",
+                    change.action, change.object, change.consumer)
+        group = prefix + change.consumer
+        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
+                       f"{sql.literal(group)} OR starts_with(usename, {sql.literal(group + '__')})")
+        error = _attempt(cursor, (*change.statements, *change.secret))
+    if error is None:
+        return change
+    if change.fallback and _attempt(cursor, change.fallback) is None:
+        return dataclasses.replace(change, action=f"{change.action}_refused", statements=change.fallback, secret=(),
+                                   detail=f"{change.detail}; could not be done ({error}): disabled instead")
+    return dataclasses.replace(change, action="failed", statements=(), secret=(),
+                               detail=f"{change.action}: {change.detail}; the database refused: {error}")
+
+
 def sync(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: dict[str, str] | None = None,
          reset_passwords: bool = False, record: Recorder | None = None) -> list[Change]:
     """Plan and apply until the database matches the grants (a second plan must come back empty)."""
+    if conn.dialect.name == "postgresql":
+        prefix = prefix or role_prefix(env)
     changes = plan(conn, grants, prefix=prefix, env=env, reset_passwords=reset_passwords)
     if any(c.action == "create_extension" for c in changes):
         # pgcrypto's schema is only known once it exists: create it, then plan again
         first = [c for c in changes if c.action in ("create_extension", "create_functions")]
-        apply_changes(conn, first, grants, record)
+        apply_changes(conn, first, grants, record, prefix=prefix)
         rest = plan(conn, grants, prefix=prefix, env=env, reset_passwords=reset_passwords)
-        return first + apply_changes(conn, rest, grants, record)
-    return apply_changes(conn, changes, grants, record)
+        return first + apply_changes(conn, rest, grants, record, prefix=prefix)
+    return apply_changes(conn, changes, grants, record, prefix=prefix)

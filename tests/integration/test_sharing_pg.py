@@ -225,8 +225,18 @@ def test_a_consumer_function_cannot_see_filtered_rows(city: City) -> None:
                      f"division_code, id_number) AND division_code LIKE '6%'").fetchall()
         return [s.split("|")[1:] for s in seen if s.startswith("LEAK|")]
 
-    with city.consumer("street_office_hanbin") as conn:
-        seen = attack(conn, "share_street_office_hanbin.person")
+    grp = group_role(city.prefix, "street_office_hanbin")
+    with city.consumer("street_office_hanbin") as conn:  # a consumer has nowhere to create a function
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute(leak)
+    # as if TEMPORARY had been left to it (PUBLIC's default): security_barrier still holds
+    city.execute(f'GRANT TEMPORARY ON DATABASE "{city.dbname}" TO "{grp}"')
+    try:
+        with city.consumer("street_office_hanbin") as conn:
+            seen = attack(conn, "share_street_office_hanbin.person")
+    except BaseException:
+        city.execute(f'REVOKE TEMPORARY ON DATABASE "{city.dbname}" FROM "{grp}"')
+        raise
     assert seen, "the function must have run"
     assert {tuple(s[0].split(":", 1)) for s in seen} <= allowed
     for _key, division, id_number in seen:
@@ -235,7 +245,6 @@ def test_a_consumer_function_cannot_see_filtered_rows(city: City) -> None:
 
     # control: the same view without security_barrier, readable by the same role — the attack leaks
     engine = city.admin()
-    grp = group_role(city.prefix, "street_office_hanbin")
     select = _admin_rows(city, "SELECT definition FROM pg_views WHERE schemaname = 'share_street_office_hanbin' "
                                "AND viewname = 'person'")[0][0]
     with engine.begin() as conn:
@@ -251,6 +260,7 @@ def test_a_consumer_function_cannot_see_filtered_rows(city: City) -> None:
     finally:
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA leak_control CASCADE"))
+            conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{city.dbname}" FROM "{grp}"'))
         engine.dispose()
     assert len(allowed) < total
 
