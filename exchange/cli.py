@@ -931,7 +931,8 @@ def grants_list() -> None:
 
 @grants_app.command("check")
 def grants_check() -> None:
-    """Compare grants/*.yaml with the warehouse: roles, share views, privileges. Exit 0 in sync, 1 on drift."""
+    """Compare grants/*.yaml with the warehouse: roles, share views (as PostgreSQL deparses them), privileges,
+    owners, SECURITY DEFINER functions, default and database privileges. Exit 0 in sync, 1 on drift."""
     from exchange.runner import sync_grants
 
     try:
@@ -962,6 +963,12 @@ def grants_apply(passwords: Annotated[bool, typer.Option(
     _sqlite_note(result.dialect)
     if result.changes:
         console.print(_changes_table(result.changes, f"{len(result.changes)} change(s) applied to {result.warehouse}"))
+    refused = [c for c in result.changes if c.refused]
+    if refused:
+        err.print(f"[bold red]{len(refused)} change(s) could not be made[/] (the others were): "
+                  + "; ".join(escape(f"{c.object}: {c.detail}") for c in refused[:5])
+                  + " — `exchange grants check` lists what is left")
+        raise typer.Exit(EXIT_INVALID_ROWS)
     console.print(f"[green]grants applied[/]: {len(result.changes)} change(s); the warehouse matches grants/")
 
 

@@ -572,7 +572,7 @@ def apply_changes(conn: Connection, changes: Iterable[Change], grants: GrantSet,
         if pg:
             cursor.execute(f"SET LOCAL lock_timeout = '{lock_timeout_ms()}ms'")
         for change in changes:
-            if change.refused:
+            if not change.statements and not change.secret:  # reported only (refused, failed)
                 done.append(change)
                 continue
             if not pg:
