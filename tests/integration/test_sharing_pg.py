@@ -226,9 +226,9 @@ def test_a_consumer_function_cannot_see_filtered_rows(city: City) -> None:
         return [s.split("|")[1:] for s in seen if s.startswith("LEAK|")]
 
     grp = group_role(city.prefix, "street_office_hanbin")
-    with city.consumer("street_office_hanbin") as conn:  # a consumer has nowhere to create a function
-        with pytest.raises(pg_errors.InsufficientPrivilege):
-            conn.execute(leak)
+    # a consumer has nowhere to create a function
+    with city.consumer("street_office_hanbin") as conn, pytest.raises(pg_errors.InsufficientPrivilege):
+        conn.execute(leak)
     # as if TEMPORARY had been left to it (PUBLIC's default): security_barrier still holds
     city.execute(f'GRANT TEMPORARY ON DATABASE "{city.dbname}" TO "{grp}"')
     try:
