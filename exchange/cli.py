@@ -486,19 +486,18 @@ def _audit_engine() -> Any:
 @audit_app.command("verify")
 def audit_verify(anchor: Annotated[list[str] | None, typer.Option(
         help="SEQ:HASH printed by an earlier verify and kept outside the warehouse; repeatable")] = None) -> None:
-    """Check the whole hash chain (and audit.batch / audit.validation against it); name the first
-    broken entry. Exit 0 intact, 1 broken. Prints the head to record elsewhere."""
-    from exchange.audit import chain, records
+    """Check the whole hash chain and the tables it vouches for, both ways: audit.batch and
+    audit.validation, API keys (audit.api_key) and the sealed ranges of the access log (audit.access).
+    Names the first broken entry. Exit 0 intact, 1 broken. Prints the head to record elsewhere."""
+    from exchange.runner import verify_audit
 
     try:
-        engine = _audit_engine()
-        with engine.connect() as conn:
-            result = chain.verify(conn, anchors=anchor or [])
-            mismatches = records.crosscheck(conn)
+        checked = verify_audit(anchor or [], settings=_catalog()[0])
     except ValueError as exc:
         _fail(ConfigError(str(exc)))
     except ExchangeError as exc:
         _fail(exc)
+    result, mismatches = checked.verification, checked.mismatches
     if result.ok:
         console.print(f"[green]ledger intact[/]: {result.entries:,} entries, every hash and link checks out")
     else:
@@ -507,9 +506,29 @@ def audit_verify(anchor: Annotated[list[str] | None, typer.Option(
             err.print(f"  also {escape(str(p))}")
     for m in mismatches:
         err.print(f"[red]differs from the ledger:[/] {escape(m)}")
+    if checked.unsealed_access_rows:
+        console.print(f"[yellow]{checked.unsealed_access_rows:,} audit.access row(s) since the last seal[/]: not "
+                      f"protected until `exchange audit seal` records them")
     console.print(f"head (record it elsewhere; check it later with --anchor): {result.anchor}")
     if not result.ok or mismatches:
         raise typer.Exit(EXIT_INVALID_ROWS)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Record the digest of the audit.access rows since the last seal in the ledger, so that deleting or
+    altering them is found by `exchange audit verify` (rows younger than a minute wait for the next seal)."""
+    from exchange.runner import seal_access_log
+
+    try:
+        entry = seal_access_log(settings=_catalog()[0])
+    except ExchangeError as exc:
+        _fail(exc)
+    if entry is None:
+        console.print("nothing to seal: no audit.access row since the last seal is older than a minute")
+        return
+    console.print(f"sealed {entry.data['rows']:,} audit.access row(s), ids {entry.data['first_id']}–"
+                  f"{entry.data['last_id']}: ledger entry {entry.seq}")
 
 
 @audit_app.command("log")
@@ -540,7 +559,7 @@ def audit_lineage(table: Annotated[str, typer.Argument(help="core.<entity>, e.g.
                   as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Where one warehouse row came from: batch, source and its SHA-256, schema and code version,
     validation result, staged files re-checked against the manifest and the ledger, earlier versions.
-    Exit 1 when a staged file or the manifest no longer matches."""
+    Exit 1 when a staged file or the manifest no longer matches, or the row was edited after it was loaded."""
     from exchange.runner import row_lineage
 
     try:
@@ -556,7 +575,7 @@ def audit_lineage(table: Annotated[str, typer.Argument(help="core.<entity>, e.g.
     else:
         _print_lineage(found)
     staged = found.get("staged") or {}
-    if found.get("current") and not staged.get("ok"):
+    if found.get("current") and (not staged.get("ok") or found.get("row_hash_ok") is False):
         raise typer.Exit(EXIT_INVALID_ROWS)
 
 
@@ -609,6 +628,11 @@ def _print_lineage(found: dict[str, Any]) -> None:
                           f"{staged.get('ledger_entry')}[/]")
         else:
             err.print(f"[bold red]lineage evidence broken:[/] {escape(str(staged.get('problem')))}")
+    if found.get("row_hash_ok") is True:
+        console.print("[green]the warehouse row equals its sealed staged row[/]")
+    elif found.get("current"):
+        err.print(f"[bold red]the warehouse row does not match what was loaded:[/] "
+                  f"{escape(str(found.get('row_hash_problem')))}")
     if found.get("versions"):
         h = Table(title="earlier versions (newest first)", title_justify="left")
         for col in ("batch", "loaded", "superseded", "by batch", "source", "fields changed since"):
@@ -992,7 +1016,7 @@ def grant_key_revoke(key_id: Annotated[str, typer.Argument(help="the key id (exk
     from exchange.runner import revoke_api_key
 
     try:
-        done = revoke_api_key(key_id)
+        done = revoke_api_key(key_id, by=os.environ.get("USER"))
     except ExchangeError as exc:
         _fail(exc)
     if not done:

@@ -1470,6 +1470,7 @@ def sync_grants(*, apply: bool, settings: Settings | None = None, catalog: Catal
 
         with engine.begin() as conn:
             changes = sharing.sync(conn, grants, reset_passwords=reset_passwords, record=record)
+            _seal(conn)  # the access log so far goes on record with the grants it was read under
         return GrantSync(changes, dialect, True, describe(engine))
     finally:
         engine.dispose()
@@ -1485,6 +1486,7 @@ def create_api_key(agency: str, *, label: str | None = None, by: str | None = No
                    settings: Settings | None = None) -> tuple[str, str]:
     """A new API key of a consumer agency with a grant: (key id, token — shown once, stored hashed)."""
     from exchange.access import keys
+    from exchange.audit import chain
 
     settings = settings or Settings.from_env()
     grants = load_grants(settings)
@@ -1492,21 +1494,109 @@ def create_api_key(agency: str, *, label: str | None = None, by: str | None = No
     engine = _access_engine(settings)
     try:
         with engine.begin() as conn:
-            return keys.create_key(conn, agency, label=label, by=by)
+            key_id, token = keys.create_key(conn, agency, label=label, by=by)
+            chain.append(conn, "api_key", key_id, {"action": "create", **keys.key_record(conn, key_id)})
+            return key_id, token
     finally:
         engine.dispose()
 
 
-def revoke_api_key(key_id: str, *, settings: Settings | None = None) -> bool:
+def revoke_api_key(key_id: str, *, settings: Settings | None = None, by: str | None = None) -> bool:
     from exchange.access import keys
+    from exchange.audit import chain
 
     settings = settings or Settings.from_env()
     engine = _access_engine(settings)
     try:
         with engine.begin() as conn:
-            return keys.revoke_key(conn, key_id)
+            done = keys.revoke_key(conn, key_id)
+            if done:
+                chain.append(conn, "api_key", key_id, {"action": "revoke", "by": by, **keys.key_record(conn, key_id)})
+            return done
     finally:
         engine.dispose()
+
+
+def seal_access_log(*, settings: Settings | None = None, settle_seconds: float | None = None) -> Any:
+    """Append the digest of the ``audit.access`` rows since the last seal to the ledger (kind
+    ``access_digest``); returns the ledger entry, or None when there was nothing to seal."""
+    settings = settings or Settings.from_env()
+    engine = _access_engine(settings)
+    try:
+        with engine.begin() as conn:
+            return _seal(conn, settle_seconds)
+    finally:
+        engine.dispose()
+
+
+def _seal(conn: Any, settle_seconds: float | None = None) -> Any:
+    from exchange.access import digest
+    from exchange.audit import chain
+
+    chain.lock(conn)  # one sealer at a time: the range starts where the last seal ended
+    last = chain.latest_of_kind(conn, "access_digest")
+    after = int(last.data["last_id"]) if last else 0
+    found = digest.sealable(conn, after, settle_seconds=digest.SETTLE_SECONDS if settle_seconds is None
+                            else settle_seconds)
+    if found is None:
+        return None
+    return chain.append(conn, "access_digest", f"audit.access {found.first_id}-{found.last_id}", found.payload())
+
+
+@dataclass
+class AuditCheck:
+    verification: Any
+    """``exchange.audit.chain.Verification`` of the ledger itself."""
+    mismatches: list[str]
+    """Tables that no longer say what the ledger recorded (batches, validations, API keys, the access log)."""
+    unsealed_access_rows: int
+
+
+def verify_audit(anchors: list[str] | None = None, *, settings: Settings | None = None) -> AuditCheck:
+    """``exchange audit verify``: the ledger's chain, and the tables it vouches for, both ways — every
+    ledger record against its table (batches, validation results, API keys, sealed access-log ranges) and
+    every batch and key against the ledger (a row written behind the exchange's back has no entry)."""
+    from exchange.access import digest, keys
+    from exchange.audit import chain
+
+    settings = settings or Settings.from_env()
+    engine = _audit_engine(settings)
+    try:
+        with engine.connect() as conn:
+            verification = chain.verify(conn, anchors=anchors or [])
+            mismatches = audit_records.crosscheck(conn)
+            mismatches += keys.crosscheck(conn, [(e.seq, e.subject, e.data) for e in chain.entries(conn,
+                                                                                                   kind="api_key")])
+            after = 0
+            for e in chain.entries(conn, kind="access_digest"):
+                recorded = e.data
+                first, last = int(recorded["first_id"]), int(recorded["last_id"])
+                if first != after + 1:
+                    mismatches.append(f"audit.access: sealed ranges are not contiguous: entry {e.seq} starts at id "
+                                      f"{first}, the previous seal ended at {after}")
+                now = digest.digest(conn, first, last)
+                if (now.rows, now.sha256) != (int(recorded["rows"]), recorded["sha256"]):
+                    mismatches.append(f"audit.access rows {first}–{last}: {now.rows} row(s) now, ledger entry {e.seq} "
+                                      f"sealed {recorded['rows']}; "
+                                      + ("rows were deleted or added" if now.rows != int(recorded["rows"])
+                                         else "rows were altered"))
+                after = last
+            unsealed = digest.unsealed(conn, after)
+        return AuditCheck(verification, mismatches, unsealed)
+    finally:
+        engine.dispose()
+
+
+def _audit_engine(settings: Settings) -> Any:
+    """The warehouse, migrated only if it has no ledger yet (so a read-only auditor can verify)."""
+    from sqlalchemy import inspect
+
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    with engine.connect() as conn:
+        migrated = inspect(conn).has_table("ledger", schema="audit")
+    if not migrated:
+        ensure_tables(engine, [], audit_tables.metadata)
+    return engine
 
 
 def api_keys(agency: str | None = None, *, settings: Settings | None = None) -> list[dict[str, Any]]:

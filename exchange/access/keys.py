@@ -56,6 +56,42 @@ def revoke_key(conn: Connection, key_id: str, *, at: dt.datetime | None = None) 
     return bool(res.rowcount)
 
 
+def key_record(conn: Connection, key_id: str) -> dict[str, Any]:
+    """What the ledger records of a key (never the secret: its SHA-256, which cannot be reversed)."""
+    row = conn.execute(select(api_key).where(api_key.c.key_id == key_id)).mappings().one()
+    return {"agency": row["agency"], "label": row["label"], "secret_sha256": row["secret_sha256"],
+            "created_by": row["created_by"], "revoked": row["revoked_at"] is not None}
+
+
+def crosscheck(conn: Connection, recorded: list[tuple[int, str, dict[str, Any]]]) -> list[str]:
+    """``audit.api_key`` against the ledger's ``api_key`` entries (seq, key id, payload), both ways."""
+    problems = []
+    created: dict[str, tuple[int, dict[str, Any]]] = {}
+    revoked: set[str] = set()
+    for seq, key_id, data in recorded:
+        if data.get("action") == "create":
+            created[key_id] = (seq, data)
+        elif data.get("action") == "revoke":
+            revoked.add(key_id)
+    rows = {r["key_id"]: dict(r) for r in conn.execute(select(api_key)).mappings()}
+    for key_id, row in sorted(rows.items()):
+        if key_id not in created:
+            problems.append(f"audit.api_key {key_id} ({row['agency']}): no ledger entry created it (a key inserted "
+                            f"behind the exchange's back)")
+            continue
+        seq, data = created[key_id]
+        for k in ("agency", "secret_sha256"):
+            if data.get(k) != row[k]:
+                problems.append(f"audit.api_key {key_id}: {k} differs from ledger entry {seq}")
+        if key_id in revoked and row["revoked_at"] is None:
+            problems.append(f"audit.api_key {key_id}: revoked in the ledger, active in the table (re-enabled)")
+        if key_id not in revoked and row["revoked_at"] is not None:
+            problems.append(f"audit.api_key {key_id}: revoked in the table without a ledger entry")
+    for key_id in sorted(set(created) - set(rows)):
+        problems.append(f"audit.api_key {key_id}: created in ledger entry {created[key_id][0]}, gone from the table")
+    return problems
+
+
 def list_keys(conn: Connection, agency: str | None = None) -> list[dict[str, Any]]:
     q = select(api_key.c.key_id, api_key.c.agency, api_key.c.label, api_key.c.created_at, api_key.c.created_by,
                api_key.c.revoked_at).order_by(api_key.c.agency, api_key.c.created_at)

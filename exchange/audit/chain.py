@@ -50,7 +50,8 @@ GENESIS = "0" * 64
 SEP = "\x1f"
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"agency-data-exchange:audit.ledger").digest()[:8], "big", signed=True)
 
-KINDS = ("batch_manifest", "validation_result", "batch_load", "grant_change", "quarantine_resolution")
+KINDS = ("batch_manifest", "validation_result", "batch_load", "grant_change", "quarantine_resolution",
+         "api_key", "access_digest")
 
 
 def _plain(value: Any) -> Any:
@@ -111,6 +112,16 @@ class Entry:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def lock(conn: Connection) -> None:
+    """Take the ledger lock until the transaction ends (what :func:`append` takes)."""
+    _lock(conn)
+
+
+def latest_of_kind(conn: Connection, kind: str) -> Entry | None:
+    found = entries(conn, kind=kind, newest_first=True, limit=1)
+    return found[0] if found else None
 
 
 def _lock(conn: Connection) -> None:

@@ -94,6 +94,39 @@ def staged_check(conn: Connection, batch_id: str, staging_path: str | None) -> d
     return out
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as stored and as staged (a database may hand back a date or number as another type)."""
+    if a == b or str(a) == str(b):
+        return True
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def staged_row_check(staging_path: str | None, current: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """The warehouse row against its own row in the batch's sealed ``valid.parquet``: a row edited in the
+    warehouse after it was loaded no longer equals what was validated (and its ``_row_hash``)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = Path(staging_path or "") / "valid.parquet"
+    if not staging_path or not path.exists():
+        return {"ok": None, "problem": f"no staged valid rows at {path}: the row cannot be checked"}
+    table = pq.read_table(path)
+    found = table.filter(pc.equal(table.column(SOURCE_RECORD_ID), current[SOURCE_RECORD_ID]))
+    if found.num_rows == 0:
+        return {"ok": False, "problem": "the row is not among the batch's staged valid rows"}
+    staged = found.to_pylist()[-1]
+    changed = [f for f in fields if f in staged and not _same(current.get(f), staged[f])]
+    if "_row_hash" in staged and staged["_row_hash"] != current.get("_row_hash"):
+        changed.append("_row_hash")
+    if changed:
+        return {"ok": False, "changed": changed, "problem": f"edited in the warehouse after it was loaded: "
+                                                            f"{', '.join(changed)} differ from the sealed staged row"}
+    return {"ok": True}
+
+
 def _changed(newer: dict[str, Any], older: dict[str, Any], fields: list[str]) -> list[str]:
     return [f for f in fields if newer.get(f) != older.get(f)]
 
@@ -125,6 +158,8 @@ def lineage(conn: Connection, *, core: Table, history: Table, quarantine: Table 
         out["batch"] = batch
         out["validation"] = validation_summary(conn, cur["_batch_id"])
         out["staged"] = staged_check(conn, cur["_batch_id"], (batch or {}).get("staging_path"))
+        row = staged_row_check((batch or {}).get("staging_path"), cur, fields)
+        out["row_hash_ok"], out["row_hash_problem"] = row["ok"], row.get("problem")
         out["ledger"] = [{"seq": e.seq, "kind": e.kind, "hash": e.hash, "recorded_at": str(e.recorded_at)}
                          for kind in ("validation_result", "batch_manifest", "batch_load", "quarantine_resolution")
                          for e in chain.entries(conn, kind=kind, subject=cur["_batch_id"])]

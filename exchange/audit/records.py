@@ -113,6 +113,11 @@ def crosscheck(conn: Connection) -> list[str]:
                                                                            "staged"):
             problems.append(f"audit.batch {subject}: state is {row.get('state')!r}, ledger entry {e.seq} "
                             f"recorded {data.get('state')!r}")
+    loads = _latest_by_subject(conn, "batch_load")
+    for batch_id, row in sorted(batches.items()):  # and the other way: every loaded batch is on record
+        if row.get("state") in ("loaded", "published") and batch_id not in loads:
+            problems.append(f"audit.batch {batch_id}: state {row.get('state')!r} but the ledger has no record of its "
+                            f"load (a row written behind the exchange's back)")
     for subject, e in _latest_by_subject(conn, "validation_result").items():
         if subject not in batches:
             continue

@@ -23,11 +23,10 @@ from typing import Any
 import pytest
 
 from exchange import linking
-from exchange.access.keys import create_key
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy, evidence_columns
 from exchange.formats import resident_id_check_char
-from exchange.runner import api_app, link_persons
+from exchange.runner import api_app, create_api_key, link_persons
 from tests.pg_city import KEY, City
 
 
@@ -147,10 +146,8 @@ def test_over_http_an_excluded_programme_is_not_found(city: City, planted: dict)
 
     from exchange.access.masks import KEY_ENV
 
-    engine = city.admin()
-    with engine.begin() as conn:
-        tokens = {g.consumer: create_key(conn, g.consumer, label="security")[1] for g in city.grants if g.profile_api}
-    engine.dispose()
+    tokens = {g.consumer: create_api_key(g.consumer, label="security", settings=city.settings)[1]
+              for g in city.grants if g.profile_api}
     patient = planted["patient"]
     mp = pytest.MonkeyPatch()
     mp.setenv(KEY_ENV, KEY)
