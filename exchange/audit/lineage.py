@@ -158,7 +158,8 @@ def lineage(conn: Connection, *, core: Table, history: Table, quarantine: Table 
         out["batch"] = batch
         out["validation"] = validation_summary(conn, cur["_batch_id"])
         out["staged"] = staged_check(conn, cur["_batch_id"], (batch or {}).get("staging_path"))
-        row = staged_row_check((batch or {}).get("staging_path"), cur, fields)
+        row = staged_row_check((batch or {}).get("staging_path"), cur, fields) if out["staged"]["ok"] else {
+            "ok": None, "problem": "not checked: the staged files are not the sealed ones"}
         out["row_hash_ok"], out["row_hash_problem"] = row["ok"], row.get("problem")
         out["ledger"] = [{"seq": e.seq, "kind": e.kind, "hash": e.hash, "recorded_at": str(e.recorded_at)}
                          for kind in ("validation_result", "batch_manifest", "batch_load", "quarantine_resolution")

@@ -134,6 +134,22 @@ def test_lineage_reports_a_staged_file_changed_after_sealing(project: Path, sett
     assert not found["staged"]["ok"] and "valid.parquet changed since it was sealed" in found["staged"]["problem"]
 
 
+def test_lineage_reports_a_row_edited_in_the_warehouse(project: Path, settings) -> None:
+    from sqlalchemy import text
+
+    from exchange.warehouse.engine import make_engine
+
+    _setup(project, settings, GOOD_ROWS)
+    run_feed("police.residents", settings=settings, today=TODAY)
+    assert row_lineage("core.person", "police:P1", settings=settings)["row_hash_ok"] is True
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE core.person SET name = '李四' WHERE source_record_id = 'P1'"))
+    engine.dispose()
+    found = row_lineage("core.person", "police:P1", settings=settings)
+    assert found["staged"]["ok"] and found["row_hash_ok"] is False and "name" in found["row_hash_problem"]
+
+
 def test_lineage_catches_a_resealed_manifest(project: Path, settings) -> None:
     _setup(project, settings, GOOD_ROWS)
     out = run_feed("police.residents", settings=settings, today=TODAY)
