@@ -689,6 +689,12 @@ class BatchRun:
                                     f"nothing to publish")
             if row["state"] == "loaded":
                 ledger.set_state(conn, batch_id, "published", finished_at=_now())
+        from exchange.access.apply import refresh_shares
+
+        with self.engine.begin() as conn:  # the shares that hold copies of filtered rows (PostgreSQL)
+            refreshed = refresh_shares(conn, self.schema.name)
+        if refreshed:
+            log.info("refreshed %s shared materialized view(s) over core.%s", len(refreshed), self.schema.name)
         refresh_reports_index(self.engine, self.settings)
         return self.outcome(batch_id)
 

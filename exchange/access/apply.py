@@ -6,7 +6,8 @@ default ``exchange_``, because roles are shared by every database of a server):
 
 - group role ``exchange_c`` (NOLOGIN) and login roles ``exchange_c__<login>`` that inherit it
   (passwords from ``EXCHANGE_GRANT_PASSWORD_C__<LOGIN>``, never from YAML);
-- schema ``share_c`` of ``security_barrier`` views, one per granted entity;
+- schema ``share_c`` of ``security_barrier`` views, one per granted entity (materialized views where the
+  grant filters rows, so that no plan shows a count of hidden rows; refreshed when a batch is published);
 - ``GRANT USAGE`` on ``share_c`` and ``SELECT`` on its views, and nothing else: any other privilege
   a managed role (or PUBLIC, on ``core``, ``quarantine``, ``mdm``, ``audit``, ``share_fn``) holds on a
   schema or relation is revoked;
@@ -185,7 +186,8 @@ def read_pg_state(conn: Connection, prefix: str) -> PgState:
                          r"ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
                          r"AND NOT a.attisdropped ORDER BY a.attnum) AS cols "
                          r"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                         r"WHERE n.nspname LIKE 'share\_%' AND n.nspname <> :fn", fn=sql.FN_SCHEMA):
+                         r"WHERE n.nspname LIKE 'share\_%' AND n.nspname <> :fn "
+                         r"AND c.relkind IN ('v', 'm', 'r', 'p', 'f')", fn=sql.FN_SCHEMA):
         comment = r.c or ""
         m = re.search(r"sha256:([0-9a-f]{16})\]$", comment)
         views[(r.nspname, r.relname)] = {
@@ -365,24 +367,27 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
                       f"{describe_rows(share)}")
             if have is None:
                 changes.append(Change(g.consumer, "create_view", f"{sch}.{entity}", detail, create))
-            elif have["kind"] != "v" or have["fingerprint"] != fp or not have["barrier"]:
-                why = ("not a view" if have["kind"] != "v" else "not security_barrier" if not have["barrier"]
+            elif have["kind"] != sql.relation_kind(share) or have["fingerprint"] != fp \
+                    or (have["kind"] == "v" and not have["barrier"]):
+                why = (f"not a {_KIND_NAME[sql.relation_kind(share)]}" if have["kind"] != sql.relation_kind(share)
+                       else "not security_barrier" if have["kind"] == "v" and not have["barrier"]
                        else "definition differs from the grant")
-                drop = f"DROP {'VIEW' if have['kind'] == 'v' else 'TABLE'} {q(sch)}.{q(entity)} CASCADE"
+                drop = f"DROP {_DROP.get(have['kind'], 'TABLE')} {q(sch)}.{q(entity)} CASCADE"
                 changes.append(Change(g.consumer, "replace_view", f"{sch}.{entity}", f"{why}; {detail}",
                                       (drop, *create)))
     replacing = {c.object for c in changes if c.action in ("create_view", "replace_view")}
-    edited = hardening.view_differences(conn, {key: select for key, (_g, _s, select) in wanted_views.items()
+    edited = hardening.view_differences(conn, {key: (select, sql.relation_kind(share))
+                                               for key, (_g, share, select) in wanted_views.items()
                                                if f"{key[0]}.{key[1]}" not in replacing})
     for (sch, entity), why in sorted(edited.items()):
         g, share, _select = wanted_views[(sch, entity)]
         create = tuple(sql.create_view(g, share, "postgresql", pgcrypto or "public"))
         changes.append(Change(g.consumer, "replace_view", f"{sch}.{entity}", why,
-                              (f"DROP VIEW {q(sch)}.{q(entity)} CASCADE", *create)))
+                              (f"DROP {_DROP[sql.relation_kind(share)]} {q(sch)}.{q(entity)} CASCADE", *create)))
     for (sch, rel), have in sorted(st.views.items()):
         mark = st.schemas.get(sch)
         if mark is not None and (sch, rel) not in wanted_views and sch in {g.schema_name for g in grants}:
-            kind = "VIEW" if have["kind"] == "v" else "TABLE" if have["kind"] in ("r", "p") else None
+            kind = _DROP.get(have["kind"])
             if kind:
                 changes.append(Change(mark, "drop_view", f"{sch}.{rel}", "no longer granted",
                                       (f"DROP {kind} {q(sch)}.{q(rel)} CASCADE",)))
@@ -463,6 +468,26 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
     changes += hardening.plan_default_privileges(conn, managed, Change)
     changes += hardening.plan_database(conn, groups, managed, Change)
     return changes
+
+
+_DROP = {"v": "VIEW", "m": "MATERIALIZED VIEW", "r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE"}
+_KIND_NAME = {"v": "security_barrier view", "m": "materialized view"}
+
+
+def refresh_shares(conn: Connection, entity: str, schema: str = "core") -> list[str]:
+    """PostgreSQL: refresh every shared materialized view that reads ``<schema>.<entity>`` (directly or
+    through a via rule); run when a batch of the entity is published. Returns the views refreshed."""
+    if conn.dialect.name != "postgresql":
+        return []
+    names = [r.name for r in _rows(
+        conn, r"SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname) AS name FROM pg_depend d "
+              r"JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class "
+              r"JOIN pg_namespace n ON n.oid = v.relnamespace WHERE d.classid = 'pg_rewrite'::regclass "
+              r"AND d.refobjid = to_regclass(:t) AND v.relkind = 'm' AND n.nspname LIKE 'share\_%' ORDER BY 1",
+        t=f'{schema}."{entity}"')]
+    for name in names:
+        conn.exec_driver_sql(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {name}")
+    return names
 
 
 def _terminate(role: str) -> str:

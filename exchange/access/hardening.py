@@ -66,21 +66,24 @@ def compiled_definition(conn: Connection, select: str) -> str:
         nested.rollback()
 
 
-def view_differences(conn: Connection, wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
-    """(schema, view) → why the view in the database is not what its grant compiles to (only views
-    that exist; a missing one is the plan's ``create_view``)."""
+def view_differences(conn: Connection, wanted: dict[tuple[str, str], tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(schema, view) → why the view in the database is not what its grant compiles to; ``wanted`` maps
+    each to (its SELECT, its relkind). Only relations of the right kind that exist are compared (a missing
+    or mistyped one is the plan's own ``create_view`` / ``replace_view``)."""
     actual = {(r.nspname, r.relname): r for r in _rows(
-        conn, r"SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) AS definition, "
+        conn, r"SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid) AS definition, "
               r"coalesce(c.reloptions, '{}') AS options FROM pg_class c "
-              r"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND n.nspname LIKE 'share\_%'")}
+              r"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') "
+              r"AND n.nspname LIKE 'share\_%'")}
     out = {}
-    for key, select in sorted(wanted.items()):
+    for key, (select, kind) in sorted(wanted.items()):
         have = actual.get(key)
-        if have is None:
+        if have is None or have.relkind != kind:
             continue
         options = sorted(o.replace("=on", "=true") for o in have.options)
-        if options != VIEW_OPTIONS:
-            out[key] = f"options {options} differ from {VIEW_OPTIONS}"
+        expected = VIEW_OPTIONS if kind == "v" else []
+        if options != expected:
+            out[key] = f"options {options} differ from {expected}"
         elif have.definition != compiled_definition(conn, select):
             out[key] = "definition edited in place: it differs from what the grant compiles to"
     return out

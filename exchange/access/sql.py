@@ -1,10 +1,11 @@
 """SQL of the shared views, generated from a grant (pure functions: golden-tested).
 
-PostgreSQL: ``share_<consumer>.<entity>``, a ``security_barrier`` view over ``core.<entity>``
-that selects the granted columns (masks computed by the database: ``share_fn.mask_*``
-functions and pgcrypto's ``hmac``) and only the rows of the consumer's jurisdiction. The
-view filters first and the consumer's own predicates run after it (``security_barrier``), so
-a consumer-defined function in a WHERE clause never sees a filtered row.
+PostgreSQL: ``share_<consumer>.<entity>``, a ``security_barrier`` view over ``core.<entity>`` (a
+materialized view when the grant filters rows: see :func:`materialized`) that selects the granted
+columns (masks computed by the database: ``share_fn.mask_*`` functions and pgcrypto's ``hmac``) and
+only the rows of the consumer's jurisdiction. The view filters first and the consumer's own
+predicates run after it (``security_barrier``), so a consumer-defined function in a WHERE clause
+never sees a filtered row (a materialized view holds no other row to see).
 
 Pseudonyms read the consumer's HMAC key with a scalar subquery on ``share_fn.pseudonym_key``,
 a table no consumer role can read; the view (run with its owner's rights on tables) can. There
@@ -160,14 +161,34 @@ def pg_string(value: str) -> str:
     return f"${tag}${value}${tag}$"
 
 
+def materialized(share: EntityShare) -> bool:
+    """PostgreSQL: is this share a materialized view? Every share that filters rows is: a consumer's
+    ``EXPLAIN ANALYZE`` on a view shows how many base-table rows its filter removed (and, with a pushed-down
+    condition of the consumer's own, whether a given hidden row exists); a materialized view holds only
+    the rows the consumer may read, already masked, so its plans count nothing else. Refreshed when a
+    batch of the entity is published. A share of every row stays a ``security_barrier`` view."""
+    return not share.rows.unrestricted
+
+
+def relation_kind(share: EntityShare) -> str:
+    """The pg_class.relkind a share's relation has on PostgreSQL."""
+    return "m" if materialized(share) else "v"
+
+
 def create_view(grant: Grant, share: EntityShare, dialect: Dialect, pgcrypto: str = "public") -> list[str]:
     """The statements creating one view (after any old one was dropped)."""
     select = select_sql(grant, share, dialect, pgcrypto)
     name = qualified_view(grant.consumer, share.entity, dialect)
     if dialect == "sqlite":
         return [f"CREATE VIEW {name} AS\n{select}"]
-    out = [f"CREATE VIEW {name} WITH (security_barrier = true) AS\n{select}",
-           f"COMMENT ON VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
+    if materialized(share):
+        index = ident(f"{share.entity}__key")
+        out = [f"CREATE MATERIALIZED VIEW {name} AS\n{select}\nWITH DATA",
+               f"CREATE UNIQUE INDEX {index} ON {name} (source_agency, source_record_id)",
+               f"COMMENT ON MATERIALIZED VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
+    else:
+        out = [f"CREATE VIEW {name} WITH (security_barrier = true) AS\n{select}",
+               f"COMMENT ON VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
     for rule in share.columns:
         out.append(f"COMMENT ON COLUMN {name}.{ident(rule.name)} IS {pg_string(column_comment(rule))}")
     return out

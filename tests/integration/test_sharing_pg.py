@@ -117,7 +117,8 @@ def test_every_protected_table_refuses_every_consumer(city: City) -> None:
 
 def test_views_outside_the_grant_are_refused(city: City) -> None:
     views = _admin_rows(city, r"SELECT schemaname, viewname FROM pg_views WHERE schemaname LIKE 'share\_%' "
-                              r"AND schemaname <> 'share_fn'")
+                              r"AND schemaname <> 'share_fn' UNION ALL SELECT schemaname, matviewname "
+                              r"FROM pg_matviews WHERE schemaname LIKE 'share\_%'")
     assert len(views) == sum(len(g.entities) for g in city.grants)
     for agency in _consumers(city):
         g = city.grants.get(agency)
@@ -245,8 +246,7 @@ def test_a_consumer_function_cannot_see_filtered_rows(city: City) -> None:
 
     # control: the same view without security_barrier, readable by the same role — the attack leaks
     engine = city.admin()
-    select = _admin_rows(city, "SELECT definition FROM pg_views WHERE schemaname = 'share_street_office_hanbin' "
-                               "AND viewname = 'person'")[0][0]
+    select = _admin_rows(city, "SELECT pg_get_viewdef('share_street_office_hanbin.person'::regclass)")[0][0]
     with engine.begin() as conn:
         conn.execute(text("CREATE SCHEMA leak_control"))
         conn.execute(text(f"CREATE VIEW leak_control.person AS {select}"))
@@ -271,8 +271,9 @@ def test_no_pseudonym_oracle_and_no_key_in_sight(city: City) -> None:
         functions = {r[0] for r in conn.execute("SELECT proname FROM pg_proc WHERE pronamespace = "
                                                 "'share_fn'::regnamespace")}
         assert functions == {"mask_id", "mask_phone", "mask_credit_code", "mask_division", "mask_name", "mask_year"}
-        definitions = " ".join(r[0] for r in conn.execute("SELECT definition FROM pg_views WHERE schemaname = "
-                                                          "'share_health'"))
+        definitions = " ".join(r[0] for r in conn.execute("SELECT pg_get_viewdef(c.oid) FROM pg_class c WHERE "
+                                                          "c.relnamespace = 'share_health'::regnamespace AND "
+                                                          "c.relkind IN ('v', 'm')"))
     key = masks.consumer_key(KEY.encode(), "health")
     assert "pseudonym_key" in definitions and key.hex() not in definitions and KEY not in definitions
 
@@ -415,13 +416,13 @@ def test_drift_is_found_and_removed(city: City) -> None:
         conn.execute(text(f'GRANT USAGE ON SCHEMA core TO "{grp}"'))
         conn.execute(text(f'GRANT SELECT ON core.person TO "{grp}"'))
         conn.execute(text(f'GRANT SELECT (id_number) ON core.special_population TO "{grp}"'))
-        conn.execute(text("ALTER VIEW share_health.special_population SET (security_barrier = false)"))
+        conn.execute(text("ALTER VIEW share_police.person SET (security_barrier = false)"))
     engine.dispose()
     with city.consumer("health") as conn:
         conn.execute("SELECT 1 FROM core.person LIMIT 1").fetchall()  # the drift is real
     found = {(c.action, c.object) for c in sync_grants(apply=False, settings=city.settings).changes}
     assert {("revoke", "core"), ("revoke", "core.person"), ("revoke", "core.special_population.id_number"),
-            ("replace_view", "share_health.special_population")} <= found
+            ("replace_view", "share_police.person")} <= found
     sync_grants(apply=True, settings=city.settings)
     assert sync_grants(apply=False, settings=city.settings).changes == []
     with city.consumer("health") as conn:

@@ -46,17 +46,45 @@ def restored(city: City) -> Iterator[City]:
 # --- M2: a view edited in place ----------------------------------------------------------------------------
 
 
+PSEUDONYMS = "SELECT applicant_id_number FROM {view} WHERE applicant_id_number IS NOT NULL"
+
+
 def test_a_view_edited_in_place_is_found_and_replaced(restored: City) -> None:
+    """CREATE OR REPLACE VIEW keeps the view's comment (and so the fingerprint the exchange wrote there):
+    the pseudonymised dispute parties of the police view become raw ID numbers."""
+    city = restored
+    view = "share_police.dispute"
+    (definition,) = city.rows("SELECT pg_get_viewdef(CAST(:v AS regclass))", v=view)[0]
+    raw = re.sub(r"\('ps_'::text \|\| .*?\) AS (\w+)", r"t.\1 AS \1", definition, flags=re.S)
+    assert raw != definition and "hmac" not in raw
+    with city.consumer("police") as conn:
+        assert all(str(v).startswith("ps_") for (v,) in conn.execute(PSEUDONYMS.format(view=view)))
+    city.execute(f"CREATE OR REPLACE VIEW {view} WITH (security_barrier = true) AS {raw}")
+    with city.consumer("police") as conn:  # the attack is real: raw ID numbers
+        assert any(not str(v).startswith("ps_") for (v,) in conn.execute(PSEUDONYMS.format(view=view)))
+    assert ("replace_view", view) in _found(city)
+    sync_grants(apply=True, settings=city.settings)
+    with city.consumer("police") as conn:
+        assert all(str(v).startswith("ps_") for (v,) in conn.execute(PSEUDONYMS.format(view=view)))
+
+
+def test_a_materialized_share_recreated_with_its_comment_is_found(restored: City) -> None:
+    """A filtered share is a materialized view: dropped and created again over every row, with the
+    exchange's comment copied back and the consumer's SELECT granted again."""
     city = restored
     view = "share_street_office_hanbin.person"
-    (definition,) = city.rows("SELECT pg_get_viewdef(CAST(:v AS regclass))", v=view)[0]
+    grp = group_role(city.prefix, "street_office_hanbin")
+    (definition, comment) = city.rows("SELECT pg_get_viewdef(CAST(:v AS regclass)), "
+                                      "obj_description(CAST(:v AS regclass), 'pg_class')", v=view)[0]
     raw = re.sub(r"share_fn\.mask_year\(\(?(t\.\w+)\)?(?:::date)?\)", r"(\1)::text", definition)
     raw = re.sub(r"share_fn\.mask_\w+\((t\.\w+)\)", r"\1", raw)
     raw = raw[:raw.index("WHERE")] if "WHERE" in raw else raw
     with city.consumer("street_office_hanbin") as conn:
         before = conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
-    city.execute(f"CREATE OR REPLACE VIEW {view} WITH (security_barrier = true) AS {raw}")
-    with city.consumer("street_office_hanbin") as conn:  # the attack is real: city-wide rows, raw ID numbers
+    quoted = comment.replace("'", "''")
+    city.execute(f"DROP MATERIALIZED VIEW {view}", f"CREATE MATERIALIZED VIEW {view} AS {raw}",
+                 f"COMMENT ON MATERIALIZED VIEW {view} IS '{quoted}'", f'GRANT SELECT ON {view} TO "{grp}"')
+    with city.consumer("street_office_hanbin") as conn:  # the attack is real: city-wide rows
         assert conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0] > before
     assert ("replace_view", view) in _found(city)
     sync_grants(apply=True, settings=city.settings)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from exchange import linking
+from exchange.access.apply import refresh_shares
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy, evidence_columns
 from exchange.formats import resident_id_check_char
@@ -78,6 +79,11 @@ def planted(city: City) -> Iterator[dict[str, dict[str, Any]]]:
         else:
             row["case_number"] = case
         _insert(city, p["entity"], row)
+    engine = city.admin()
+    with engine.begin() as conn:  # as publishing a batch does
+        for entity in {p["entity"] for p in PLANTED.values()}:
+            refresh_shares(conn, entity)
+    engine.dispose()
     link_persons(city.settings)
     out = {}
     for name, p in PLANTED.items():

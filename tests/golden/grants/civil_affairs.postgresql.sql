@@ -1,4 +1,4 @@
-CREATE VIEW "share_civil_affairs"."compound" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_civil_affairs"."compound" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."name",
@@ -11,9 +11,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."compound" AS t
-WHERE (t."division_code" LIKE '6109%');
+WHERE (t."division_code" LIKE '6109%')
+WITH DATA;
 
-COMMENT ON VIEW "share_civil_affairs"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:93878176c4040f39]$c$;
+CREATE UNIQUE INDEX "compound__key" ON "share_civil_affairs"."compound" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_civil_affairs"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:93878176c4040f39]$c$;
 
 COMMENT ON COLUMN "share_civil_affairs"."compound"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -31,7 +34,7 @@ COMMENT ON COLUMN "share_civil_affairs"."compound"."has_property_management" IS 
 
 COMMENT ON COLUMN "share_civil_affairs"."compound"."assessed_date" IS $c$Date of the last assessment. [pii: none; mask: full]$c$;
 
-CREATE VIEW "share_civil_affairs"."household" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_civil_affairs"."household" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."household_number",
@@ -45,9 +48,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."household" AS t
-WHERE (t."division_code" LIKE '6109%');
+WHERE (t."division_code" LIKE '6109%')
+WITH DATA;
 
-COMMENT ON VIEW "share_civil_affairs"."household" IS $c$A registered household (户), as kept by civil affairs or the household registration office. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:94f0d5f4c7ffbd9e]$c$;
+CREATE UNIQUE INDEX "household__key" ON "share_civil_affairs"."household" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_civil_affairs"."household" IS $c$A registered household (户), as kept by civil affairs or the household registration office. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:94f0d5f4c7ffbd9e]$c$;
 
 COMMENT ON COLUMN "share_civil_affairs"."household"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -67,7 +73,7 @@ COMMENT ON COLUMN "share_civil_affairs"."household"."member_count" IS $c$Number 
 
 COMMENT ON COLUMN "share_civil_affairs"."household"."low_income" IS $c$Receives minimum living allowance (低保). [pii: sensitive; mask: full]$c$;
 
-CREATE VIEW "share_civil_affairs"."organization" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_civil_affairs"."organization" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."credit_code",
@@ -82,9 +88,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."organization" AS t
-WHERE (t."division_code" LIKE '6109%');
+WHERE (t."division_code" LIKE '6109%')
+WITH DATA;
 
-COMMENT ON VIEW "share_civil_affairs"."organization" IS $c$A registered organization (enterprise, social organization, institution) by its unified social credit code. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:df6d7c39c3e23d16]$c$;
+CREATE UNIQUE INDEX "organization__key" ON "share_civil_affairs"."organization" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_civil_affairs"."organization" IS $c$A registered organization (enterprise, social organization, institution) by its unified social credit code. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:df6d7c39c3e23d16]$c$;
 
 COMMENT ON COLUMN "share_civil_affairs"."organization"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -106,7 +115,7 @@ COMMENT ON COLUMN "share_civil_affairs"."organization"."industry" IS $c$Industry
 
 COMMENT ON COLUMN "share_civil_affairs"."organization"."registered_capital" IS $c$Registered capital in 10,000 CNY. [pii: none; mask: full]$c$;
 
-CREATE VIEW "share_civil_affairs"."person" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_civil_affairs"."person" AS
 SELECT t."source_agency",
        t."source_record_id",
        share_fn.mask_id(t."id_number") AS "id_number",
@@ -120,9 +129,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."person" AS t
-WHERE (t."division_code" LIKE '6109%' OR (t."division_code" IS NULL AND EXISTS (SELECT 1 FROM core."household" AS j WHERE j."household_number" = t."household_number" AND (j."division_code" LIKE '6109%'))));
+WHERE (t."division_code" LIKE '6109%' OR (t."division_code" IS NULL AND EXISTS (SELECT 1 FROM core."household" AS j WHERE j."household_number" = t."household_number" AND (j."division_code" LIKE '6109%'))))
+WITH DATA;
 
-COMMENT ON VIEW "share_civil_affairs"."person" IS $c$A resident as recorded by one agency (户籍人口, 服务对象, 当事人). The master person index links records of the same real person across agencies. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:e2167590bb558f37]$c$;
+CREATE UNIQUE INDEX "person__key" ON "share_civil_affairs"."person" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_civil_affairs"."person" IS $c$A resident as recorded by one agency (户籍人口, 服务对象, 当事人). The master person index links records of the same real person across agencies. — shared with civil_affairs (安康市民政局) for: 社会救助审核（最低生活保障、特困供养）与城乡社区治理 [exchange-grant civil_affairs sha256:e2167590bb558f37]$c$;
 
 COMMENT ON COLUMN "share_civil_affairs"."person"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 

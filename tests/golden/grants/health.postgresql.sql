@@ -1,4 +1,4 @@
-CREATE VIEW "share_health"."compound" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_health"."compound" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."name",
@@ -8,9 +8,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."compound" AS t
-WHERE (t."division_code" LIKE '6109%');
+WHERE (t."division_code" LIKE '6109%')
+WITH DATA;
 
-COMMENT ON VIEW "share_health"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with health (安康市卫生健康委员会) for: 严重精神障碍患者社区随访管理（精神卫生法第五十五条） [exchange-grant health sha256:57b5fe81ef982c76]$c$;
+CREATE UNIQUE INDEX "compound__key" ON "share_health"."compound" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_health"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with health (安康市卫生健康委员会) for: 严重精神障碍患者社区随访管理（精神卫生法第五十五条） [exchange-grant health sha256:57b5fe81ef982c76]$c$;
 
 COMMENT ON COLUMN "share_health"."compound"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -22,7 +25,7 @@ COMMENT ON COLUMN "share_health"."compound"."address" IS $c$Address. [pii: none;
 
 COMMENT ON COLUMN "share_health"."compound"."household_count" IS $c$Number of households. [pii: none; mask: full]$c$;
 
-CREATE VIEW "share_health"."special_population" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_health"."special_population" AS
 SELECT t."source_agency",
        t."source_record_id",
        'ps_' || left(encode("public".hmac(convert_to(t."id_number", 'UTF8'), (SELECT k.key FROM share_fn.pseudonym_key AS k WHERE k.consumer = 'health'), 'sha256'), 'hex'), 32) AS "id_number",
@@ -37,9 +40,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."special_population" AS t
-WHERE (t."division_code" LIKE '6109%') AND t."programme" IN ('severe_mental_disorder');
+WHERE (t."division_code" LIKE '6109%') AND t."programme" IN ('severe_mental_disorder')
+WITH DATA;
 
-COMMENT ON VIEW "share_health"."special_population" IS $c$A person under a special population programme (community correction, drug rehabilitation, severe mental disorder, released prisoners, left-behind children, HIV care). Highly sensitive: shared only under an explicit grant. — shared with health (安康市卫生健康委员会) for: 严重精神障碍患者社区随访管理（精神卫生法第五十五条） [exchange-grant health sha256:58447c9ab3ae4f4f]$c$;
+CREATE UNIQUE INDEX "special_population__key" ON "share_health"."special_population" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_health"."special_population" IS $c$A person under a special population programme (community correction, drug rehabilitation, severe mental disorder, released prisoners, left-behind children, HIV care). Highly sensitive: shared only under an explicit grant. — shared with health (安康市卫生健康委员会) for: 严重精神障碍患者社区随访管理（精神卫生法第五十五条） [exchange-grant health sha256:58447c9ab3ae4f4f]$c$;
 
 COMMENT ON COLUMN "share_health"."special_population"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 

@@ -243,7 +243,7 @@ COMMENT ON COLUMN "share_police"."person"."division_code" IS $c$Administrative d
 
 COMMENT ON COLUMN "share_police"."person"."household_number" IS $c$Household registration number (户号) the person belongs to, if known. [pii: quasi_identifier; mask: full]$c$;
 
-CREATE VIEW "share_police"."special_population" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_police"."special_population" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."id_number",
@@ -258,9 +258,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."special_population" AS t
-WHERE t."programme" IN ('community_correction', 'drug_rehabilitation', 'released_prisoner');
+WHERE t."programme" IN ('community_correction', 'drug_rehabilitation', 'released_prisoner')
+WITH DATA;
 
-COMMENT ON VIEW "share_police"."special_population" IS $c$A person under a special population programme (community correction, drug rehabilitation, severe mental disorder, released prisoners, left-behind children, HIV care). Highly sensitive: shared only under an explicit grant. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:f614a892d5c52716]$c$;
+CREATE UNIQUE INDEX "special_population__key" ON "share_police"."special_population" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_police"."special_population" IS $c$A person under a special population programme (community correction, drug rehabilitation, severe mental disorder, released prisoners, left-behind children, HIV care). Highly sensitive: shared only under an explicit grant. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:f614a892d5c52716]$c$;
 
 COMMENT ON COLUMN "share_police"."special_population"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 

@@ -1,4 +1,4 @@
-CREATE VIEW "share_police_hanbin"."case" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_police_hanbin"."case" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."case_number",
@@ -13,9 +13,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."case" AS t
-WHERE (t."division_code" LIKE '610902%');
+WHERE (t."division_code" LIKE '610902%')
+WITH DATA;
 
-COMMENT ON VIEW "share_police_hanbin"."case" IS $c$A police incident or case (警情/案件). — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:36f36c504f876993]$c$;
+CREATE UNIQUE INDEX "case__key" ON "share_police_hanbin"."case" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_police_hanbin"."case" IS $c$A police incident or case (警情/案件). — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:36f36c504f876993]$c$;
 
 COMMENT ON COLUMN "share_police_hanbin"."case"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -37,7 +40,7 @@ COMMENT ON COLUMN "share_police_hanbin"."case"."status" IS $c$Handling status. [
 
 COMMENT ON COLUMN "share_police_hanbin"."case"."handling_unit" IS $c$Police station or unit handling it. [pii: none; mask: full]$c$;
 
-CREATE VIEW "share_police_hanbin"."case_party" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_police_hanbin"."case_party" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."case_number",
@@ -49,9 +52,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."case_party" AS t
-WHERE (EXISTS (SELECT 1 FROM core."case" AS j WHERE j."case_number" = t."case_number" AND (j."division_code" LIKE '610902%')));
+WHERE (EXISTS (SELECT 1 FROM core."case" AS j WHERE j."case_number" = t."case_number" AND (j."division_code" LIKE '610902%')))
+WITH DATA;
 
-COMMENT ON VIEW "share_police_hanbin"."case_party" IS $c$A person's part in a police case (涉案人员), with role. — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:ce04c4f95892a311]$c$;
+CREATE UNIQUE INDEX "case_party__key" ON "share_police_hanbin"."case_party" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_police_hanbin"."case_party" IS $c$A person's part in a police case (涉案人员), with role. — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:ce04c4f95892a311]$c$;
 
 COMMENT ON COLUMN "share_police_hanbin"."case_party"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -67,7 +73,7 @@ COMMENT ON COLUMN "share_police_hanbin"."case_party"."gender" IS $c$Gender code.
 
 COMMENT ON COLUMN "share_police_hanbin"."case_party"."phone" IS $c$Contact number. [pii: direct_identifier; mask: partial (phone)]$c$;
 
-CREATE VIEW "share_police_hanbin"."compound" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_police_hanbin"."compound" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."name",
@@ -80,9 +86,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."compound" AS t
-WHERE (t."division_code" LIKE '610902%');
+WHERE (t."division_code" LIKE '610902%')
+WITH DATA;
 
-COMMENT ON VIEW "share_police_hanbin"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:4e84593351523c0a]$c$;
+CREATE UNIQUE INDEX "compound__key" ON "share_police_hanbin"."compound" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_police_hanbin"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:4e84593351523c0a]$c$;
 
 COMMENT ON COLUMN "share_police_hanbin"."compound"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 

@@ -1,4 +1,4 @@
-CREATE VIEW "share_street_office_hanbin"."compound" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_street_office_hanbin"."compound" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."name",
@@ -11,9 +11,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."compound" AS t
-WHERE (t."division_code" LIKE '610902%');
+WHERE (t."division_code" LIKE '610902%')
+WITH DATA;
 
-COMMENT ON VIEW "share_street_office_hanbin"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:4e84593351523c0a]$c$;
+CREATE UNIQUE INDEX "compound__key" ON "share_street_office_hanbin"."compound" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_street_office_hanbin"."compound" IS $c$A residential compound (小区), the fifth level below the community/village. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:4e84593351523c0a]$c$;
 
 COMMENT ON COLUMN "share_street_office_hanbin"."compound"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -31,7 +34,7 @@ COMMENT ON COLUMN "share_street_office_hanbin"."compound"."has_property_manageme
 
 COMMENT ON COLUMN "share_street_office_hanbin"."compound"."assessed_date" IS $c$Date of the last assessment. [pii: none; mask: full]$c$;
 
-CREATE VIEW "share_street_office_hanbin"."dispute" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_street_office_hanbin"."dispute" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."dispute_number",
@@ -47,9 +50,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."dispute" AS t
-WHERE (t."division_code" LIKE '610902%');
+WHERE (t."division_code" LIKE '610902%')
+WITH DATA;
 
-COMMENT ON VIEW "share_street_office_hanbin"."dispute" IS $c$A mediation case of the dispute mediation centre (矛盾纠纷调解), received at one of its intake windows; status runs accepted → mediating → resolved → judicially confirmed. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:ad7100c7dff8545a]$c$;
+CREATE UNIQUE INDEX "dispute__key" ON "share_street_office_hanbin"."dispute" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_street_office_hanbin"."dispute" IS $c$A mediation case of the dispute mediation centre (矛盾纠纷调解), received at one of its intake windows; status runs accepted → mediating → resolved → judicially confirmed. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:ad7100c7dff8545a]$c$;
 
 COMMENT ON COLUMN "share_street_office_hanbin"."dispute"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -73,7 +79,7 @@ COMMENT ON COLUMN "share_street_office_hanbin"."dispute"."division_code" IS $c$W
 
 COMMENT ON COLUMN "share_street_office_hanbin"."dispute"."amount" IS $c$Amount in dispute, CNY. [pii: sensitive; mask: full]$c$;
 
-CREATE VIEW "share_street_office_hanbin"."household" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_street_office_hanbin"."household" AS
 SELECT t."source_agency",
        t."source_record_id",
        t."household_number",
@@ -86,9 +92,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."household" AS t
-WHERE (t."division_code" LIKE '610902%');
+WHERE (t."division_code" LIKE '610902%')
+WITH DATA;
 
-COMMENT ON VIEW "share_street_office_hanbin"."household" IS $c$A registered household (户), as kept by civil affairs or the household registration office. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:7cb1fd1d428bd8e5]$c$;
+CREATE UNIQUE INDEX "household__key" ON "share_street_office_hanbin"."household" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_street_office_hanbin"."household" IS $c$A registered household (户), as kept by civil affairs or the household registration office. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:7cb1fd1d428bd8e5]$c$;
 
 COMMENT ON COLUMN "share_street_office_hanbin"."household"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -106,7 +115,7 @@ COMMENT ON COLUMN "share_street_office_hanbin"."household"."division_code" IS $c
 
 COMMENT ON COLUMN "share_street_office_hanbin"."household"."member_count" IS $c$Number of registered members. [pii: none; mask: full]$c$;
 
-CREATE VIEW "share_street_office_hanbin"."person" WITH (security_barrier = true) AS
+CREATE MATERIALIZED VIEW "share_street_office_hanbin"."person" AS
 SELECT t."source_agency",
        t."source_record_id",
        share_fn.mask_id(t."id_number") AS "id_number",
@@ -120,9 +129,12 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM core."person" AS t
-WHERE (t."division_code" LIKE '610902%' OR (t."division_code" IS NULL AND EXISTS (SELECT 1 FROM core."household" AS j WHERE j."household_number" = t."household_number" AND (j."division_code" LIKE '610902%'))));
+WHERE (t."division_code" LIKE '610902%' OR (t."division_code" IS NULL AND EXISTS (SELECT 1 FROM core."household" AS j WHERE j."household_number" = t."household_number" AND (j."division_code" LIKE '610902%'))))
+WITH DATA;
 
-COMMENT ON VIEW "share_street_office_hanbin"."person" IS $c$A resident as recorded by one agency (户籍人口, 服务对象, 当事人). The master person index links records of the same real person across agencies. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:7babb54597717af1]$c$;
+CREATE UNIQUE INDEX "person__key" ON "share_street_office_hanbin"."person" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_street_office_hanbin"."person" IS $c$A resident as recorded by one agency (户籍人口, 服务对象, 当事人). The master person index links records of the same real person across agencies. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:7babb54597717af1]$c$;
 
 COMMENT ON COLUMN "share_street_office_hanbin"."person"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
