@@ -1383,6 +1383,9 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     linking.ensure_mdm_tables(engine)
     ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
     key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")
+    from exchange.access.keys import check_admin_key
+
+    check_admin_key(key)  # a weak admin key: the API refuses to start
     # Sharing: per-agency API keys (audit.api_key), a purpose on every request, the agency's grant
     # (masks and rows) applied to the profile, every request in audit.access.
     from exchange.access.gate import ProfileGate
@@ -1406,7 +1409,10 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
             answer = gate.handle(GateRequest(**info))
             return answer.status, answer.json()
 
-        return create_app(profile, admin_key_authorizer(key), gate=through_gate)
+        def other(info: dict[str, Any], status: int) -> None:
+            gate.handle_other(GateRequest(**info), status)
+
+        return create_app(profile, admin_key_authorizer(key), gate=through_gate, on_other=other)
 
     # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
     # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
@@ -1422,7 +1428,11 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
         answer = await gate.respond(GateRequest(**info), pg.io)
         return answer.status, answer.json()
 
-    return create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pg.lifespan)
+    async def other(info: dict[str, Any], status: int) -> None:
+        await gate.record_other(GateRequest(**info), status, pg.io)
+
+    return create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pg.lifespan,
+                      on_other=other)
 
 
 # --- sharing: grants, API keys, the consumers' catalogue (exchange.access) ---------------------------------
@@ -1718,6 +1728,8 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                 try:
                     known = set(inspector.get_table_names(schema=namespace)) | set(
                         inspector.get_view_names(schema=namespace))
+                    if conn.dialect.name == "postgresql":  # filtered shares are materialized views
+                        known |= set(inspector.get_materialized_view_names(schema=namespace))
                 except SQLAlchemyError:
                     known = set()
                 if name not in known:

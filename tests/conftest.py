@@ -36,3 +36,7 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+ADMIN = "test-admin-key-kV3o9xQ2mZt8LpRw4YbNc7HsJd1F"
+"""An admin key strong enough for the API to start (32+ characters, many different)."""

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN_KEY = "bench-admin-key"
+ADMIN_KEY = "bench-admin-key-" + "0123456789abcdefghij"  # 36 characters: the API refuses a weak key
 
 
 def _sample_ids(url: str, n: int, seed: int) -> list[str]:

@@ -10,13 +10,24 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from exchange.access.keys import KEY_LOOKUP, AccessRecord, KeyHolder, clip, holder_of, parse_token, write_access
+from exchange.access.keys import (
+    KEY_LOOKUP,
+    AccessRecord,
+    KeyHolder,
+    clip,
+    holder_of,
+    parse_token,
+    refusal_of,
+    write_access,
+)
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy, Rank
 from exchange.access.spec import GrantSet
@@ -34,6 +45,38 @@ ADMIN = "admin"
 MAX_IDENT = 64
 
 
+class FailureLimiter:
+    """Failed key attempts per client address: after ``limit`` failures within ``window`` seconds the
+    address is answered 429 until the window has passed (every refusal is still on record). Per server
+    process: with N workers an address gets at most N × ``limit`` tries per window."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        now = self.clock()
+        times = self._failures.setdefault(client, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, client: str | None) -> int:
+        """Seconds to wait (0: not blocked)."""
+        if not client:
+            return 0
+        times = self._recent(client)
+        if len(times) < self.limit:
+            if not times:
+                self._failures.pop(client, None)
+            return 0
+        return max(1, int(times[0] + self.window - self.clock() + 0.999))
+
+    def failed(self, client: str | None) -> None:
+        if client:
+            self._recent(client).append(self.clock())
+
+
 @dataclass(frozen=True)
 class Request:
     """What the caller sent: the key and the parameters the access log records."""
@@ -46,6 +89,8 @@ class Request:
     client: str | None = None
     method: str = "GET"
     path: str = ""
+    problem: str | None = None
+    """What was wrong with the request before it reached the gate (an undecodable header): answered 400."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +134,7 @@ class ProfileGate:
         self.master = master
         self.admin_key = admin_key or None
         self._policies: dict[str, ProfilePolicy | None] = {}
+        self.limiter = FailureLimiter()
         self.blocking_io = None if engine is None or profile is None else GateIO(
             key_row=inline(self._key_row), profile=inline(profile), record=inline(self._record))
 
@@ -134,21 +180,49 @@ class ProfileGate:
                           rec.agency)
         return answer
 
-    async def _holder(self, token: str | None, io: GateIO) -> KeyHolder | None:
+    def handle_other(self, req: Request, status: int) -> None:
+        """Put a request that reached no gated route on record (blocking I/O given to the constructor)."""
+        if self.blocking_io is not None:
+            run_inline(self.record_other(req, status, self.blocking_io))
+
+    async def record_other(self, req: Request, status: int, io: GateIO) -> None:
+        """An unknown path, /docs, /openapi.json: on record with the key id it carried (never checked)."""
+        parsed = parse_token(req.token)
+        rec = AccessRecord(agency="-", what=f"{req.method} {req.path}", status=status, outcome="no data path",
+                           key_id=parsed[0] if parsed else None, client=req.client, entity=None)
+        try:
+            await io.record(rec)
+        except Exception:
+            log.exception("could not write audit.access for %s %s", req.method, req.path)
+
+    async def _holder(self, token: str | None, io: GateIO, rec: AccessRecord) -> KeyHolder | None:
         if token and self.admin_key and hmac.compare_digest(token.encode(), self.admin_key.encode()):
             return KeyHolder("admin", ADMIN)
         parsed = parse_token(token)
         if parsed is None:
+            rec.outcome = "refused: missing or unknown API key" if token else "refused: no API key"
             return None
-        return holder_of(*parsed, await io.key_row(parsed[0]))
+        row = await io.key_row(parsed[0])
+        why = refusal_of(row, parsed[1])
+        if why is not None:  # the key id is on record: whose key was tried, or revoked, matters
+            rec.key_id, rec.outcome = parsed[0], f"refused: {why}" + (f" (a key of {row[0]})" if row else "")
+            return None
+        return holder_of(*parsed, row)
 
     async def _decide(self, req: Request, rec: AccessRecord, io: GateIO) -> Answer:
-        holder = await self._holder(req.token, io)
+        wait = self.limiter.blocked(req.client)
+        if wait:
+            rec.outcome = "refused: too many failed key attempts"
+            return Answer(429, {"error": f"too many failed API key attempts from this address: retry in {wait} s"})
+        holder = await self._holder(req.token, io, rec)
         if holder is None:
-            rec.outcome = "refused: missing or unknown API key"
+            self.limiter.failed(req.client)
             return Answer(401, {"error": "missing or unknown API key: send X-API-Key: exk_… (exchange grants key "
                                          "create AGENCY)"})
         rec.agency, rec.key_id = holder.agency, holder.key_id
+        if req.problem:
+            rec.outcome = "refused: undecodable header"
+            return Answer(400, {"error": req.problem}, holder.agency)
         if not clip(req.purpose):
             rec.outcome = "refused: no purpose"
             return Answer(400, {"error": "say why you ask: give purpose (query parameter or X-Purpose header), "

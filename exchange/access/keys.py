@@ -117,6 +117,33 @@ KEY_LOOKUP = select(api_key.c.agency, api_key.c.secret_sha256, api_key.c.revoked
 """What checking a key reads: its ``audit.api_key`` row by ``key_id`` (see :func:`holder_of`)."""
 
 
+MIN_ADMIN_KEY_CHARS = 32
+MIN_ADMIN_KEY_DISTINCT = 10
+
+
+def check_admin_key(key: str | None, env_name: str = "EXCHANGE_API_ADMIN_KEY") -> None:
+    """Refuse a guessable admin key: at least 32 characters, at least 10 of them different."""
+    if key is None or key == "":
+        return
+    if len(key) < MIN_ADMIN_KEY_CHARS or len(set(key)) < MIN_ADMIN_KEY_DISTINCT:
+        raise ConfigError(f"{env_name}: the admin key must be at least {MIN_ADMIN_KEY_CHARS} random characters "
+                          f"(it has {len(key)}, {len(set(key))} different); make one with "
+                          f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'` — the API will not start "
+                          f"with a weak one")
+
+
+def refusal_of(row: Any, secret: str) -> str | None:
+    """Why a well-formed key is refused (None: it is good): unknown, revoked, or the wrong secret."""
+    if row is None:
+        return "unknown API key"
+    _agency, secret_sha256, revoked_at = row
+    if revoked_at is not None:
+        return "revoked API key"
+    if not hmac.compare_digest(secret_sha256, _sha256(secret)):
+        return "wrong secret for the key id"
+    return None
+
+
 def holder_of(key_id: str, secret: str, row: Any) -> KeyHolder | None:
     """The holder, given the key's row (``KEY_LOOKUP``, or None when unknown): None when revoked
     or the secret does not match."""

@@ -13,6 +13,7 @@ import hmac
 import inspect
 import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -108,16 +109,70 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class UndecodableHeader(ValueError):
+    """A header whose bytes are not UTF-8 text (nor RFC 8187 ``UTF-8''…`` percent-encoding)."""
+
+
+def header_text(value: str | None, name: str) -> str | None:
+    """A header's text. HTTP headers are bytes (Starlette hands them over as Latin-1): UTF-8 bytes are
+    decoded as UTF-8, ``UTF-8''%E4%BE%A6%E6%9F%A5`` (RFC 8187) is percent-decoded; anything else is
+    refused (:class:`UndecodableHeader`) rather than stored as mojibake."""
+    if value is None:
+        return None
+    if value[:7].lower() == "utf-8''":
+        try:
+            return urllib.parse.unquote(value[7:], encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise UndecodableHeader(name) from None
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value
+    if raw.isascii():
+        return value
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UndecodableHeader(name) from None
+
+
 def _param(request: Request, name: str, header: str) -> str | None:
-    return request.query_params.get(name) or request.headers.get(header)
+    return request.query_params.get(name) or header_text(request.headers.get(header), header)
 
 
 def _gate_request(request: Request, ident: str) -> dict[str, Any]:
-    return {"token": _key(request), "ident": ident, "purpose": _param(request, "purpose", "x-purpose"),
-            "case_number": _param(request, "case_number", "x-case-number"),
-            "user_id": _param(request, "user_id", "x-user-id"),
-            "client": request.client.host if request.client else None, "method": request.method,
-            "path": request.url.path}
+    info: dict[str, Any] = {"token": _key(request), "ident": ident,
+                            "client": request.client.host if request.client else None, "method": request.method,
+                            "path": request.url.path}
+    for name, header in (("purpose", "x-purpose"), ("case_number", "x-case-number"), ("user_id", "x-user-id")):
+        try:
+            info[name] = _param(request, name, header)
+        except UndecodableHeader:
+            info[name] = None
+            info["problem"] = (f"the {header} header is not UTF-8 text: send it as UTF-8''<percent-encoded UTF-8> "
+                               f"(RFC 8187), e.g. X-Purpose: UTF-8''%E4%BE%A6%E6%9F%A5, or use the {name} query "
+                               f"parameter")
+    return info
+
+
+OtherHook = Callable[[dict[str, Any], int], Any]
+"""(request info, status) for a request that reached no gated route (an unknown path, /docs): put on
+record like every other; may be a coroutine function."""
+
+
+def _log_other_requests(app: FastAPI, on_other: OtherHook) -> None:
+    @app.middleware("http")
+    async def record_other(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        path = request.url.path
+        gated = path.startswith("/persons/") and path.count("/") == 2 and request.method in ("GET", "HEAD")
+        if not gated and path != "/health":
+            info = {"token": _key(request), "ident": "", "client": request.client.host if request.client else None,
+                    "method": request.method, "path": path}
+            done = on_other(info, response.status_code)
+            if inspect.isawaitable(done):
+                await done
+        return response
 
 
 def _json_response(answer: tuple[int, str]) -> Response:
@@ -132,12 +187,15 @@ agency and batch. Say why: ``purpose`` (or ``X-Purpose``) is required, ``case_nu
 
 def create_app(profile: ProfileFn, authorize: Authorizer, *, on_access: AccessHook | None = None,
                title: str = "Agency Data Exchange", gate: Gate | None = None,
-               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
+               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+               on_other: OtherHook | None = None) -> FastAPI:
     """The app. ``profile(id)`` returns a person profile (or None); ``authorize(key)`` the caller.
     With a ``gate`` (per-agency keys and grants, see ``exchange.access``), every request goes through it.
     ``lifespan`` opens and closes what the gate holds (a connection pool on the server's event loop)."""
     app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None, lifespan=lifespan)
-    responses: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 410: {}, 503: {}}
+    responses: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 410: {}, 429: {}, 503: {}}
+    if on_other is not None:
+        _log_other_requests(app, on_other)
 
     if gate is not None and inspect.iscoroutinefunction(gate):
         @app.get("/persons/{ident}", responses=responses, description=PERSON_DOC)

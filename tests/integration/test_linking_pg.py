@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine
-from tests.conftest import REPO
+from tests.conftest import ADMIN, REPO
 
 
 @pytest.fixture
@@ -80,8 +80,8 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
         assert reader.profile_json(conn, id_number).person_uid == uid
         assert reader.profile_json(conn, "MP9999999999") is None
 
-    with TestClient(api_app(pg_settings, admin_key="k")) as client:  # the lifespan opens the pool
-        got = client.get(f"/persons/{id_number}", headers={"X-API-Key": "k", "X-Purpose": "integration test"})
+    with TestClient(api_app(pg_settings, admin_key=ADMIN)) as client:  # the lifespan opens the pool
+        got = client.get(f"/persons/{id_number}", headers={"X-API-Key": ADMIN, "X-Purpose": "integration test"})
         assert got.status_code == 200, got.text
         body = got.json()
         assert body["person_uid"] == uid
@@ -92,7 +92,7 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
             killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                        "WHERE application_name = 'exchange-profile-api'")).scalar_one()
         assert killed >= 1
-        again = client.get(f"/persons/{uid}", headers={"X-API-Key": "k", "X-Purpose": "after a restart"})
+        again = client.get(f"/persons/{uid}", headers={"X-API-Key": ADMIN, "X-Purpose": "after a restart"})
         assert again.status_code == 200, again.text
         assert again.json() == {**body, "query": uid}
     engine.dispose()

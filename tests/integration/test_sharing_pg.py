@@ -38,7 +38,7 @@ from exchange.access.profile import evidence_columns, row_allowed
 from exchange.errors import ConfigError
 from exchange.formats import resident_id_check_char
 from exchange.runner import sharing_catalogue, sync_grants
-from tests.conftest import REPO
+from tests.conftest import ADMIN, REPO
 from tests.pg_city import KEY, City, demo_city
 
 PROTECTED = ("core", "quarantine", "mdm", "audit")
@@ -372,7 +372,7 @@ def test_async_api_answers_exactly_as_the_blocking_gate(city: City) -> None:
         with engine.connect() as conn:
             return reader.profile_json(conn, ident, evidence)
 
-    blocking = ProfileGate(engine, city.grants, profile, master=KEY.encode(), admin_key="adm-key",
+    blocking = ProfileGate(engine, city.grants, profile, master=KEY.encode(), admin_key=ADMIN,
                            rank=linking.load_link_config(REPO).survivorship.rank)
     with engine.begin() as conn:
         _, civil = create_key(conn, "civil_affairs", label="async")
@@ -384,12 +384,12 @@ def test_async_api_answers_exactly_as_the_blocking_gate(city: City) -> None:
     merged = _admin_rows(city, "SELECT person_uid FROM mdm.person WHERE status <> 'active' LIMIT 2")
     idents = [r[0] for r in people] + [r[1] for r in people if r[1]][:6] + [r[0] for r in merged]
     idents += ["MP9999999999", "110101199003077777", "not an id"]
-    asks = [(token, ident, "复核") for token in ("adm-key", civil, health) for ident in idents]
+    asks = [(token, ident, "复核") for token in (ADMIN, civil, health) for ident in idents]
     asks += [(None, idents[0], "x"), (revoked, idents[0], "x"), ("exk_000000000000." + "a" * 43, idents[0], "x"),
-             (civil, idents[0], None), ("adm-key", "x" * 80, "x")]
+             (civil, idents[0], None), (ADMIN, "x" * 80, "x")]
     (start,) = _admin_rows(city, "SELECT coalesce(max(id), 0) FROM audit.access")[0]
     statuses = set()
-    with TestClient(api_app(city.settings, admin_key="adm-key")) as client:
+    with TestClient(api_app(city.settings, admin_key=ADMIN)) as client:
         for token, ident, purpose in asks:
             headers = {"X-User-Id": "u1"} | ({"X-API-Key": token} if token else {})
             got = client.get(f"/persons/{ident}", headers=headers, params={"purpose": purpose} if purpose else {})

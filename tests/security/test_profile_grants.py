@@ -28,6 +28,7 @@ from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy, evidence_columns
 from exchange.formats import resident_id_check_char
 from exchange.runner import api_app, create_api_key, link_persons
+from tests.conftest import ADMIN
 from tests.pg_city import KEY, City
 
 
@@ -158,7 +159,7 @@ def test_over_http_an_excluded_programme_is_not_found(city: City, planted: dict)
     mp = pytest.MonkeyPatch()
     mp.setenv(KEY_ENV, KEY)
     try:
-        with TestClient(api_app(city.settings, admin_key="a" * 40)) as client:
+        with TestClient(api_app(city.settings, admin_key=ADMIN)) as client:
             for agency, token in tokens.items():
                 for ident in (patient["uid"], patient["id"]):
                     got = client.get(f"/persons/{ident}", headers={"X-API-Key": token, "X-Purpose": "security test"})

@@ -169,7 +169,7 @@ def test_every_request_is_logged_refused_ones_too(engine: Any, grants: Any) -> N
     assert [a.status for a in answers] == [401, 401, 400, 400, 403, 200, 404]
     log = _log(engine)
     assert [(r["agency"], r["status"], r["outcome"]) for r in log] == [
-        ("-", 401, "refused: missing or unknown API key"),
+        ("-", 401, "refused: no API key"),
         ("-", 401, "refused: missing or unknown API key"),
         ("police", 400, "refused: no purpose"),
         ("police", 400, "refused: no purpose"),
@@ -342,3 +342,102 @@ def test_run_inline_refuses_a_coroutine_that_really_suspends() -> None:
 
     with pytest.raises(RuntimeError, match="suspended"):
         run_inline(sleeps())
+
+
+def test_refused_keys_are_on_record_with_their_id(engine: Any, grants: Any) -> None:
+    gate = _gate(engine, grants)
+    token = _key(engine, "police")
+    key_id = token[4:16]
+    assert gate.handle(Request(token[:-1] + ("A" if token[-1] != "A" else "B"), "MP0000000001",
+                               purpose="x")).status == 401
+    with engine.begin() as conn:
+        revoke_key(conn, key_id)
+    assert gate.handle(Request(token, "MP0000000001", purpose="x")).status == 401
+    log = _log(engine)
+    assert [(r["key_id"], r["outcome"]) for r in log] == [
+        (key_id, "refused: wrong secret for the key id (a key of police)"),
+        (key_id, "refused: revoked API key (a key of police)")]
+
+
+def test_failed_key_attempts_are_rate_limited_per_client(engine: Any, grants: Any) -> None:
+    from exchange.access.gate import FailureLimiter
+
+    now = [1000.0]
+    gate = _gate(engine, grants)
+    gate.limiter = FailureLimiter(limit=3, window=60, clock=lambda: now[0])
+    statuses = [gate.handle(Request("exk_000000000000.nope", "MP0000000001", purpose="x", client="10.9.9.9")).status
+                for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    token = _key(engine, "police")  # another address is not affected, nor is a good key from it later
+    assert gate.handle(Request(token, "MP0000000001", purpose="x", client="10.9.9.8")).status == 200
+    now[0] += 61
+    assert gate.handle(Request(token, "MP0000000001", purpose="x", client="10.9.9.9")).status == 200
+    log = _log(engine)
+    assert [r["outcome"] for r in log][3:5] == ["refused: too many failed key attempts"] * 2
+    assert all(r["status"] == 429 for r in log[3:5])
+
+
+@pytest.mark.parametrize("weak", ["7", "admin", "x" * 40, "0123456789" * 3])
+def test_a_weak_admin_key_is_refused(weak: str) -> None:
+    from exchange.access.keys import check_admin_key
+    from exchange.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least 32 random characters"):
+        check_admin_key(weak)
+    check_admin_key("kV3o-9xQ_2mZt8LpRw4YbNc7HsJd1FgE")
+
+
+def test_non_ascii_headers_are_decoded_or_refused_and_other_paths_logged(engine: Any, grants: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from exchange.access.gate import Request as GateRequest
+    from exchange.api import admin_key_authorizer, create_app
+
+    gate = _gate(engine, grants)
+
+    def through(info: dict[str, Any]) -> tuple[int, str]:
+        answer = gate.handle(GateRequest(**info))
+        return answer.status, answer.json()
+
+    def other(info: dict[str, Any], status: int) -> None:
+        gate.handle_other(GateRequest(**info), status)
+
+    client = TestClient(create_app(lambda _i: None, admin_key_authorizer(None), gate=through, on_other=other))
+    token = _key(engine, "police")
+    app = client.app
+    raw = _asgi_get(app, "/persons/MP0000000001", [(b"x-api-key", token.encode()),
+                                                   (b"x-purpose", "刑事侦查".encode())])
+    rfc = _asgi_get(app, "/persons/MP0000000001", [(b"x-api-key", token.encode()),
+                                                   (b"x-purpose", b"UTF-8''%E5%88%91%E4%BA%8B%E4%BE%A6%E6%9F%A5")])
+    bad = _asgi_get(app, "/persons/MP0000000001", [(b"x-api-key", token.encode()), (b"x-purpose", b"\xff\xfe\xb0")])
+    assert (raw[0], rfc[0], bad[0]) == (200, 200, 400)
+    assert "RFC 8187" in bad[1]
+    assert client.get("/nope", headers={"X-API-Key": token}).status_code == 404
+    assert client.get("/docs").status_code == 200
+    log = _log(engine)
+    assert [r["purpose"] for r in log[:2]] == ["刑事侦查", "刑事侦查"]
+    assert (log[2]["status"], log[2]["outcome"]) == (400, "refused: undecodable header")
+    assert [(r["what"], r["status"], r["outcome"]) for r in log[3:]] == [
+        ("GET /nope", 404, "no data path"), ("GET /docs", 200, "no data path")]
+    assert log[3]["key_id"] == token[4:16]
+
+
+def _asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+    """One GET with header bytes exactly as given (an HTTP client library would re-encode them)."""
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+             "client": ("10.1.1.1", 5000), "server": ("testserver", 80)}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body.decode()

@@ -19,7 +19,7 @@ from exchange.linking.records import normalize_id_numbers, normalize_records, pi
 from exchange.linking.stable import describe_changes, greedy_assign
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine, namespace_file
-from tests.conftest import REPO
+from tests.conftest import ADMIN, REPO
 
 PERSONS = 900
 SEED = 4242
@@ -290,17 +290,18 @@ def test_api_serves_profiles_to_the_admin_key(city: dict, monkeypatch: pytest.Mo
     settings = _settings(city["root"], monkeypatch)
     engine = make_engine(settings.warehouse_url)
     uid, id_number = _rich_person(engine)
-    client = TestClient(api_app(settings, admin_key="s3cret"))
+    client = TestClient(api_app(settings, admin_key=ADMIN))
     assert client.get(f"/persons/{uid}").status_code == 401
     assert client.get(f"/persons/{uid}", headers={"X-API-Key": "wrong"}).status_code == 401
-    ok = client.get(f"/persons/{uid}", headers={"X-API-Key": "s3cret", "X-Purpose": "test"})
+    ok = client.get(f"/persons/{uid}", headers={"X-API-Key": ADMIN, "X-Purpose": "test"})
     assert ok.status_code == 200 and ok.headers["content-type"].startswith("application/json")
     body = ok.json()
     assert body["person_uid"] == uid and body["identity"]["id_number"]["value"] == id_number
     assert body["cases"] and body["households"]
-    by_id = client.get(f"/persons/{id_number}", headers={"Authorization": "Bearer s3cret"}, params={"purpose": "test"})
+    by_id = client.get(f"/persons/{id_number}", headers={"Authorization": f"Bearer {ADMIN}"},
+                       params={"purpose": "test"})
     assert by_id.status_code == 200 and by_id.json()["person_uid"] == uid
-    missing = client.get("/persons/MP9999999999", headers={"X-API-Key": "s3cret", "X-Purpose": "test"})
+    missing = client.get("/persons/MP9999999999", headers={"X-API-Key": ADMIN, "X-Purpose": "test"})
     assert missing.status_code == 404 and "MP9999999999" in missing.json()["error"]
 
 
