@@ -467,6 +467,7 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
     changes += hardening.plan_functions(conn, managed, Change)
     changes += hardening.plan_default_privileges(conn, managed, Change)
     changes += hardening.plan_database(conn, groups, managed, Change)
+    changes += hardening.plan_catalog(conn, Change)
     return changes
 
 

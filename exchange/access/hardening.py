@@ -192,3 +192,30 @@ def plan_database(conn: Connection, groups: set[str], managed: set[str], change:
             out.append(change("*", "revoke", "public", f"CREATE on schema public held by {r.grantee}",
                               (f"REVOKE CREATE ON SCHEMA public FROM {_who(r.grantee)}",)))
     return out
+
+
+CATALOG_RELATIONS = ("pg_views", "pg_matviews", "pg_rewrite", "pg_stat_all_tables", "pg_stat_user_tables",
+                     "pg_stat_xact_all_tables", "pg_stat_xact_user_tables", "pg_statio_all_tables",
+                     "pg_statio_user_tables", "pg_stat_all_indexes", "pg_stat_user_indexes")
+"""System views PUBLIC may read by default that tell a consumer about data it may not read: other
+agencies' view definitions (jurisdictions, masks), tables' live row counts and activity."""
+CATALOG_FUNCTIONS = ("pg_get_viewdef", "pg_get_ruledef")
+
+
+def plan_catalog(conn: Connection, change: Any) -> list[Any]:
+    """Revoke from PUBLIC, in the warehouse database, the catalog views and functions above (the
+    warehouse owner and superusers keep them; ``pg_class.reltuples`` stays readable: PostgreSQL clients
+    need ``pg_class``)."""
+    out = []
+    for r in _rows(conn, "SELECT c.relname FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', "
+                         "c.relowner))) a WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relname = ANY(:n) "
+                         "AND a.grantee = 0 AND a.privilege_type = 'SELECT' ORDER BY 1", n=list(CATALOG_RELATIONS)):
+        out.append(change("*", "revoke_catalog", f"pg_catalog.{r.relname}", "readable by PUBLIC: tells a consumer "
+                          "about data outside its grant", (f"REVOKE SELECT ON pg_catalog.{r.relname} FROM PUBLIC",)))
+    for r in _rows(conn, "SELECT p.oid::regprocedure::text AS fn FROM pg_proc p, aclexplode(coalesce(p.proacl, "
+                         "acldefault('f', p.proowner))) a WHERE p.pronamespace = 'pg_catalog'::regnamespace "
+                         "AND p.proname = ANY(:n) AND a.grantee = 0 AND a.privilege_type = 'EXECUTE' ORDER BY 1",
+                   n=list(CATALOG_FUNCTIONS)):
+        out.append(change("*", "revoke_catalog", r.fn, "executable by PUBLIC: prints any view's definition",
+                          (f"REVOKE EXECUTE ON FUNCTION {r.fn} FROM PUBLIC",)))
+    return out

@@ -271,9 +271,10 @@ def test_no_pseudonym_oracle_and_no_key_in_sight(city: City) -> None:
         functions = {r[0] for r in conn.execute("SELECT proname FROM pg_proc WHERE pronamespace = "
                                                 "'share_fn'::regnamespace")}
         assert functions == {"mask_id", "mask_phone", "mask_credit_code", "mask_division", "mask_name", "mask_year"}
-        definitions = " ".join(r[0] for r in conn.execute("SELECT pg_get_viewdef(c.oid) FROM pg_class c WHERE "
-                                                          "c.relnamespace = 'share_health'::regnamespace AND "
-                                                          "c.relkind IN ('v', 'm')"))
+        assert _denied(conn, "SELECT definition FROM pg_views")  # no agency reads another's rules either
+    definitions = " ".join(r[0] for r in _admin_rows(city, "SELECT pg_get_viewdef(c.oid) FROM pg_class c WHERE "
+                                                           "c.relnamespace = 'share_health'::regnamespace AND "
+                                                           "c.relkind IN ('v', 'm')"))
     key = masks.consumer_key(KEY.encode(), "health")
     assert "pseudonym_key" in definitions and key.hex() not in definitions and KEY not in definitions
 

@@ -59,3 +59,17 @@ def test_a_published_batch_refreshes_the_filtered_shares(city: City) -> None:
             refresh_shares(admin, "person")
         engine.dispose()
     assert division.startswith("610902")
+
+
+def test_a_consumer_reads_no_definition_and_no_table_statistics(city: City) -> None:
+    from psycopg import errors as pg_errors
+
+    for query in ("SELECT definition FROM pg_views", "SELECT * FROM pg_matviews", "SELECT * FROM pg_rewrite",
+                  "SELECT pg_get_viewdef(oid) FROM pg_class WHERE relkind IN ('v', 'm') LIMIT 1",
+                  "SELECT n_live_tup FROM pg_stat_user_tables", "SELECT * FROM pg_stat_all_tables"):
+        with city.consumer("street_office_hanbin") as conn:
+            try:
+                conn.execute(query).fetchall()
+            except pg_errors.InsufficientPrivilege:
+                continue
+            raise AssertionError(f"a consumer ran {query!r}")
