@@ -1412,7 +1412,8 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
         def other(info: dict[str, Any], status: int) -> None:
             gate.handle_other(GateRequest(**info), status)
 
-        return create_app(profile, admin_key_authorizer(key), gate=through_gate, on_other=other)
+        return create_app(profile, admin_key_authorizer(key), gate=through_gate, on_other=other,
+                          lifespan=_sealing(settings))
 
     # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
     # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
@@ -1431,8 +1432,49 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     async def other(info: dict[str, Any], status: int) -> None:
         await gate.record_other(GateRequest(**info), status, pg.io)
 
-    return create_app(profile, admin_key_authorizer(key), gate=through_async_gate, lifespan=pg.lifespan,
-                      on_other=other)
+    return create_app(profile, admin_key_authorizer(key), gate=through_async_gate,
+                      lifespan=_sealing(settings, pg.lifespan), on_other=other)
+
+
+SEAL_ENV = "EXCHANGE_ACCESS_SEAL_SECONDS"
+
+
+def _sealing(settings: Settings, inner: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    """The API server's lifespan: ``inner``'s, and a task that seals the access log every
+    ``EXCHANGE_ACCESS_SEAL_SECONDS`` (default 600; 0: never) while the server runs."""
+    import asyncio
+    import os
+
+    raw = os.environ.get(SEAL_ENV, "600")
+    try:
+        every = float(raw)
+    except ValueError:
+        raise ConfigError(f"{SEAL_ENV}: {raw!r} is not a number of seconds (0: never)") from None
+
+    async def seal_forever() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                entry = await asyncio.to_thread(seal_access_log, settings=settings)
+                if entry is not None:
+                    log.info("sealed audit.access ids %s-%s", entry.data["first_id"], entry.data["last_id"])
+            except Exception:
+                log.exception("could not seal audit.access")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        task = asyncio.create_task(seal_forever()) if every > 0 else None
+        try:
+            if inner is None:
+                yield
+            else:
+                async with inner(app):
+                    yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    return lifespan
 
 
 # --- sharing: grants, API keys, the consumers' catalogue (exchange.access) ---------------------------------
