@@ -441,3 +441,19 @@ def _asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, body.decode()
+
+
+def test_identifiers_never_reach_the_access_log_whole(engine: Any, grants: Any) -> None:
+    """Full-width digits, spaces or dashes inside an ID number, and identifiers typed into the user id,
+    case number or purpose are all stored masked."""
+    gate = _gate(engine, grants)
+    token = _key(engine, "police")
+    full_width = "１１０１０５１９４９１２３１００２X"
+    spaced = "110105 19491231 002X"
+    for ident in (full_width, spaced, "110105-19491231-002X"):
+        gate.handle(Request(token, ident, purpose=f"核查 {ID}", case_number=f"A-{ID}", user_id="13812345678",
+                            path=f"/persons/{ident}"))
+    for row in _log(engine):
+        text_ = " ".join(str(v) for v in row.values())
+        assert ID not in text_ and "1949123100" not in text_.replace(" ", "").replace("-", "")
+        assert "13812345678" not in text_
