@@ -1331,8 +1331,8 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
                               detail=normalise_query(query))
     try:
         check_select(query, "exchange sql")  # refused here, and still on record
+        install_masks(engine)  # SQLite: the masks the share views call (on every connection it opens)
         ensure_tables(engine, [])
-        install_masks(engine)  # SQLite: the masks the share views call
         with _query_errors("exchange sql"), read_only(engine, query, prefix=role_prefix(),
                                                       on_role=lambda role: setattr(record, "db_role", role)) as result:
             rows = list(itertools.islice(result.rows, limit) if limit is not None else result.rows)

@@ -183,4 +183,4 @@ def test_cli_grants_check_apply_keys_and_access(shared: Any, monkeypatch: pytest
     assert cli.invoke(app, ["grants", "access"]).exit_code == 0
     res = cli.invoke(app, ["sql", "SELECT name FROM core.share_street_office_hanbin__person WHERE source_record_id = "
                                   "'P1'"])
-    assert res.exit_code == 0 and "张*" in res.output
+    assert res.exit_code == 0 and "张*" in res.output, res.output
