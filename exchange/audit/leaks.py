@@ -70,6 +70,12 @@ KIND_TEXT = {ID: "resident ID number (valid check character)",
              SECRET: "secret"}
 
 _SEP = "[ \u00a0\u3000]"
+def _fraction(text: str, start: int) -> bool:
+    """Digits right after ``<digit>.`` are the fractional part of a decimal number (a probability
+    logged as ``0.002910…``), never an ID number."""
+    return start >= 2 and text[start - 1] == "." and text[start - 2].isdigit()
+
+
 _ID18 = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 # a legacy number stands alone: letters around 15 digits make it a code (a compound's XQ…)
 _ID15 = re.compile(r"(?<![0-9A-Za-z])[0-9]{15}(?![0-9A-Za-z])")
@@ -200,7 +206,7 @@ class LeakScanner:
         norm = text.translate(FULLWIDTH_DIGITS)  # same length: positions stay valid
         found: list[tuple[int, int, str, bool]] = []  # start, end, the 18 characters, spaced
         for m in _ID18.finditer(norm):
-            if not within_hex_token(norm, m.start(), m.end()):
+            if not within_hex_token(norm, m.start(), m.end()) and not _fraction(norm, m.start()):
                 found.append((m.start(), m.end(), m.group(0).upper(), False))
         for m in _ID18_SPACED.finditer(norm):
             if _SPACES.search(m.group(0)) and not within_hex_token(norm, m.start(), m.end()):

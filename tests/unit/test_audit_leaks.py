@@ -95,6 +95,7 @@ def test_finds_plausible_legacy_numbers_and_secrets_in_their_escaped_forms() -> 
     "legacy-shaped 999999491231002 and 110105491332002",  # unknown region; 13th month
     "count 123456789012345 rows",  # 15 digits: region 123456 is unknown
     "list " + " ".join(ID_A) + " 7",  # part of a longer spaced run of digits
+    f"'prior': 0.{ID_A}, 'records': 372",  # the fractional part of a probability
     "",
 ])
 def test_ignores_what_only_looks_like_an_id(text: str) -> None:
