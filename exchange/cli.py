@@ -798,19 +798,61 @@ def _metrics_line(m: dict[str, Any]) -> str:
 def link(evaluate: Annotated[bool, typer.Option("--evaluate", help="measure pairwise precision / recall / F1 "
                                                 "against the demo city's truth")] = False,
          retrain: Annotated[bool, typer.Option("--retrain", help="train and save a new model version first")]
-         = False) -> None:
+         = False,
+         truth: Annotated[Path | None, typer.Option(help="with --evaluate: a linking truth file (link_truth.json "
+                                                         "of `exchange hard-city`): per hard case and relation")]
+         = None) -> None:
     """Link every person record of the warehouse into the master person index (mdm.*): one
     stable person_uid per real person, golden records, merge/split events."""
-    from exchange.runner import link_persons
+    from exchange.runner import evaluate_linking, link_persons
 
     try:
         settings, cat = _catalog()
-        result = link_persons(settings, cat, retrain=retrain, evaluate=evaluate, say=lambda m: err.print(m))
+        result = link_persons(settings, cat, retrain=retrain, evaluate=evaluate and truth is None,
+                              say=lambda m: err.print(m))
+        measured = evaluate_linking(truth, settings=settings) if evaluate and truth is not None else None
     except ExchangeError as exc:
         _fail(exc)
     console.print(_link_table(result))
     if result.metrics:
         console.print(_metrics_line(result.metrics))
+    if measured:
+        _print_evaluation(measured)
+
+
+def _print_evaluation(m: dict[str, Any]) -> None:
+    o = m["overall"]
+    console.print(f"against the truth: pairwise precision {o['precision']:.4f}, recall {o['recall']:.4f}, "
+                  f"F1 {o['f1']:.4f} ({o['records']:,} records, {o['indexed']:,} in the index; "
+                  f"{o['persons_true']:,} true persons, {o['persons_found']:,} found)")
+    t = Table(title="per hard case (pairs involving a record with the tag)", title_justify="left")
+    for col in ("tag", "records", "not in index", "true pairs", "precision", "recall", "F1"):
+        t.add_column(col, justify="left" if col == "tag" else "right")
+    for tag, v in m["tags"].items():
+        t.add_row(tag, f"{v['records']:,}", f"{v['not_indexed']:,}", f"{v['true_pairs']:,}",
+                  f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}")
+    console.print(t)
+    merges = ", ".join(f"{k} {v}" for k, v in m["false_merges"].items())
+    console.print(f"false merges (distinct pairs of different persons in one person_uid): {merges}")
+
+
+@app.command("hard-city")
+def hard_city_cmd(out: Annotated[Path, typer.Argument(help="folder to write the project into")],
+                  persons: Annotated[int, typer.Option(help="persons in the city")] = 20_000,
+                  seed: Annotated[int, typer.Option(help="random seed")] = 20261205,
+                  run: Annotated[bool, typer.Option(help="load every feed, link and evaluate")] = True) -> None:
+    """A city of hard cases for the person index (typo'd and copied ID numbers, romanised and variant
+    names, twins, namesakes), with a truth per record: loads it through every stage and reports
+    precision / recall per hard case."""
+    from exchange.runner import hard_city
+
+    try:
+        measured = hard_city(out, persons=persons, seed=seed, run=run, say=lambda m: err.print(m))
+    except ExchangeError as exc:
+        _fail(exc)
+    if measured:
+        _print_evaluation(measured)
+    console.print(f"project: {out} (EXCHANGE_HOME={out} exchange link --evaluate --truth {out}/link_truth.json)")
 
 
 def _source_text(s: dict[str, Any] | None) -> str:

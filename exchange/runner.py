@@ -1291,6 +1291,47 @@ def link_persons(settings: Settings | None = None, catalog: Catalog | None = Non
     return result
 
 
+def evaluate_linking(truth_path: Path, *, settings: Settings | None = None) -> dict[str, Any]:
+    """The index against a linking truth file (``link_truth.json`` of a hard-case city): overall, per
+    hard-case tag, false merges by relation — see ``exchange.linking.evaluate``."""
+    from exchange.linking import evaluate as link_eval
+
+    settings = settings or Settings.from_env()
+    try:
+        truth = link_eval.read_truth(truth_path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{truth_path}: {exc}") from None
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        return link_eval.evaluate(engine, truth)
+    finally:
+        engine.dispose()
+
+
+def hard_city(out: Path, *, persons: int = 20_000, seed: int = 20261205, run: bool = True,
+              say: Callable[[str], None] = log.info) -> dict[str, Any] | None:
+    """Write a hard-case city project into ``out`` (``exchange.linking.hard_city``); with ``run``, load
+    every feed into its own SQLite warehouse, link, and return the evaluation."""
+    from exchange.linking.hard_city import HardCity
+
+    root = Path(exchange.__file__).resolve().parents[1]
+    started = time.perf_counter()
+    truth = HardCity(persons, seed).write(out, root)
+    say(f"hard city: {persons:,} persons written to {out} in {time.perf_counter() - started:.1f}s")
+    if not run:
+        return None
+    settings = Settings(root=out, warehouse_url=f"sqlite:///{out / 'var' / 'exchange.db'}",
+                        landing_dir=out / "var" / "landing", staging_dir=out / "var" / "staging",
+                        reports_dir=out / "var" / "reports")
+    catalog = load_catalog(out)
+    for feed_id in sorted(catalog.feeds):
+        outcome = _run_tolerant(feed_id, settings, catalog)
+        say(f"  {feed_id}: {outcome.rows_in:,} rows, {outcome.rows_loaded:,} loaded, "
+            f"{outcome.rows_quarantined:,} quarantined")
+    link_persons(settings, catalog, say=say)
+    return evaluate_linking(truth, settings=settings)
+
+
 def person_profile(ident: str, *, settings: Settings | None = None, purpose: str | None = None,
                    case_number: str | None = None) -> dict[str, Any] | None:
     """The profile of a person_uid or ID number (``exchange person ID``); None if nobody matches.
