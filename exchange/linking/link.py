@@ -161,11 +161,16 @@ def _load_records(con: Any, engine: Engine, tables: SourceTables, today: dt.date
     source = f"read_parquet('{folder}/*.parquet')"
     # pinyin once per distinct name
     names = con.sql(f"SELECT DISTINCT name FROM {source} WHERE name IS NOT NULL").to_arrow_table().column("name")
-    py, fpy = pinyin_columns(names)
-    con.register("_pinyin", pa.table({"name": names, "py": py, "fpy": fpy}))
+    py, fpy, tok = pinyin_columns(names)
+    con.register("_pinyin", pa.table({"name": names, "py": py, "fpy": fpy, "tok": tok}))
+    # name variants as blocking keys: pinyin words in a fixed order (romanised names either way round),
+    # the first two characters (a given-name character missing), the surname (张某, 张氏 placeholders)
     con.execute(f"CREATE TABLE rec AS SELECT (row_number() OVER (ORDER BY r.source_agency, r.entity, r.role, "
-                f"r.source_record_id) - 1)::BIGINT AS rid, r.* REPLACE (p.py AS name_py, p.fpy AS name_fpy) "
-                f"FROM {source} r LEFT JOIN _pinyin p USING (name)")
+                f"r.source_record_id) - 1)::BIGINT AS rid, r.* REPLACE (p.py AS name_py, p.fpy AS name_fpy), "
+                f"p.tok AS name_tok, CASE WHEN length(r.name) >= 2 AND p.tok IS NOT NULL AND NOT regexp_matches("
+                f"r.name, '^[A-Za-z]') THEN substr(r.name, 1, 2) END AS name_p2, "
+                f"CASE WHEN p.tok IS NOT NULL AND NOT regexp_matches(r.name, '^[A-Za-z]') THEN substr(r.name, 1, 1) "
+                f"END AS surname FROM {source} r LEFT JOIN _pinyin p USING (name)")
     con.unregister("_pinyin")
     shutil.rmtree(folder, ignore_errors=True)
     con.execute("CREATE TABLE idg AS SELECT id_number, "
@@ -179,13 +184,15 @@ def _prepare_model_inputs(con: Any, config: LinkConfig) -> None:
                 f"FROM rec GROUP BY name")
     con.execute("CREATE TABLE tf_name AS SELECT name, tf_name FROM name_freq")
     cols = (f"r.name, r.name_py, r.name_fpy, CASE WHEN f.n <= {config.name_frequency_cap} THEN r.name END "
-            f"AS name_rare, r.gender, r.birth_date, r.phone, r.address, r.division_code, r.household_number")
+            f"AS name_rare, r.name_tok, r.name_p2, r.surname, r.gender, r.birth_date, r.phone, r.address, "
+            f"r.division_code, r.household_number")
     con.execute(f"CREATE TABLE noid AS SELECT r.rid AS unique_id, {cols} FROM rec r JOIN name_freq f USING (name) "
                 f"WHERE r.id_number IS NULL")
     # only ID-bearing records that share a blocking key with some record without an ID number can
     # ever be paired; one row per distinct variant of their attributes
     con.execute(f"CREATE TABLE idvar AS SELECT min(unique_id) AS unique_id, id_number, name, name_py, name_fpy, "
-                f"name_rare, gender, birth_date, phone, address, division_code, household_number FROM ("
+                f"name_rare, name_tok, name_p2, surname, gender, birth_date, phone, address, division_code, "
+                f"household_number FROM ("
                 f"SELECT r.rid AS unique_id, r.id_number, {cols} FROM rec r JOIN name_freq f USING (name) "
                 f"WHERE r.id_number IS NOT NULL) r WHERE {blocking_filter_sql('r', 'noid')} GROUP BY ALL")
 
@@ -199,8 +206,9 @@ def _training_sample(con: Any, config: LinkConfig) -> str:
     keep = max(1, int(share * buckets))
     con.execute(
         f"CREATE OR REPLACE TABLE train_sample AS SELECT r.rid AS unique_id, r.id_number, r.name, r.name_py, "
-        f"r.name_fpy, NULL::VARCHAR AS name_rare, r.gender, r.birth_date, r.phone, r.address, r.division_code, "
-        f"r.household_number FROM rec r WHERE (r.id_number IS NOT NULL AND hash(r.id_number) % {buckets} < {keep}) "
+        f"r.name_fpy, NULL::VARCHAR AS name_rare, r.name_tok, r.name_p2, r.surname, r.gender, r.birth_date, "
+        f"r.phone, r.address, r.division_code, r.household_number FROM rec r "
+        f"WHERE (r.id_number IS NOT NULL AND hash(r.id_number) % {buckets} < {keep}) "
         f"OR (r.id_number IS NULL AND hash(r.rid) % {buckets} < {keep})")
     return "train_sample"
 

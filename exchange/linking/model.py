@@ -34,8 +34,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "exchange-person-model/1"
-COMPARED = ("name", "name_py", "name_fpy", "name_rare", "gender", "birth_date", "phone", "address",
-            "division_code", "household_number")
+COMPARED = ("name", "name_py", "name_fpy", "name_rare", "name_tok", "name_p2", "surname", "gender", "birth_date",
+            "phone", "address", "division_code", "household_number")
 """Columns of the tables handed to Splink (with ``unique_id``)."""
 
 
@@ -51,8 +51,13 @@ def _comparisons() -> list[Any]:
             cll.ExactMatchLevel("name", term_frequency_adjustments=True),
             cll.CustomLevel("name_py_l = name_py_r", "same pinyin (homophone)"),
             cll.CustomLevel("name_fpy_l = name_fpy_r", "same fuzzy pinyin (zh/z, l/n, -ng/-n)"),
+            cll.CustomLevel("name_tok_l = name_tok_r", "same pinyin words in another order (romanised)"),
             cll.CustomLevel("length(name_l) = length(name_r) AND levenshtein(name_l, name_r) <= 1",
                             "one character differs"),
+            cll.CustomLevel("abs(length(name_l) - length(name_r)) = 1 AND name_p2_l = name_p2_r",
+                            "one given-name character missing"),
+            cll.CustomLevel("surname_l = surname_r AND (regexp_matches(name_l, '^.[某氏]$') OR "
+                            "regexp_matches(name_r, '^.[某氏]$'))", "surname with a placeholder (张某, 张氏)"),
             cll.ElseLevel(),
         ])
     birth = cl.CustomComparison(
@@ -96,6 +101,11 @@ BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
     ("household_number",),
     ("name", "division_code"),
     ("name_rare",),
+    ("name_tok", "birth_date"),
+    ("name_tok", "division_code"),
+    ("surname", "birth_date"),
+    ("name_p2", "division_code"),
+    ("birth_date", "address"),
 )
 """Equi-join keys of the blocking rules; a pair is scored when it agrees on every column of one."""
 

@@ -136,18 +136,38 @@ def _char_pinyin(ch: str) -> tuple[str, str]:
     return syllable, fuzzy
 
 
-def pinyin_columns(names: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Toneless and fuzzy pinyin of every name, computed once per distinct name."""
+_ROMAN = re.compile(r"^[A-Za-z]+(?:[\s.\-·]+[A-Za-z]+)+$")
+
+
+def name_tokens(name: str) -> str | None:
+    """The name as pinyin words in a fixed order, so that 张怡晓, ``Zhang Yixiao`` and ``YIXIAO ZHANG``
+    agree: a Chinese name is its surname's and its given name's pinyin, a romanised one its words,
+    sorted and joined by ``|`` (None for a single word)."""
+    if _ROMAN.match(name):
+        words = [w.lower() for w in re.split(r"[\s.\-·]+", name) if w]
+    elif len(name) >= 2 and all("\u3400" <= c <= "\u9fff" for c in name):
+        words = [_char_pinyin(name[0])[0], "".join(_char_pinyin(c)[0] for c in name[1:])]
+    else:
+        return None
+    return "|".join(sorted(words)) if len(words) >= 2 else None
+
+
+def pinyin_columns(names: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Toneless and fuzzy pinyin of every name, and its pinyin words in a fixed order
+    (:func:`name_tokens`), computed once per distinct name. A romanised name's pinyin is its letters."""
     encoded = pc.dictionary_encode(names)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    py, fpy = [], []
+    py, fpy, tok = [], [], []
     for name in encoded.dictionary.to_pylist():
-        parts = [_char_pinyin(c) for c in name]
+        letters = name.replace(" ", "") if _ROMAN.match(name) else name
+        parts = [_char_pinyin(c) for c in letters]
         py.append("".join(p for p, _ in parts))
         fpy.append("".join(f for _, f in parts))
+        tok.append(name_tokens(name))
     indices = encoded.indices
-    return (pa.array(py, pa.string()).take(indices), pa.array(fpy, pa.string()).take(indices))
+    return (pa.array(py, pa.string()).take(indices), pa.array(fpy, pa.string()).take(indices),
+            pa.array(tok, pa.string()).take(indices))
 
 
 def normalize_id_numbers(values: Any, today: dt.date | None = None) -> pa.Array:
@@ -161,6 +181,31 @@ def normalize_id_numbers(values: Any, today: dt.date | None = None) -> pa.Array:
         ids = pc.if_else(legacy, upgraded, ids)
     reasons = check_resident_id(ids, today=today)
     return pc.if_else(pc.is_null(reasons), ids, pa.scalar(None, pa.string()))
+
+
+def _beyond_variation(recorded: str, encoded: str) -> bool:
+    """Two ``YYYY-MM-DD`` dates differ beyond a clerk's slip: more than one digit, and not month and
+    day swapped."""
+    if len(recorded) != len(encoded):
+        return True
+    if sum(a != b for a, b in zip(recorded, encoded, strict=True)) <= 1:
+        return False
+    return not (recorded[:4] == encoded[:4] and recorded[5:7] == encoded[8:10] and recorded[8:10] == encoded[5:7])
+
+
+def drop_contradicted_ids(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> pa.Array:
+    """A valid ID number is no key for a record whose own gender or birth date contradicts it (a number
+    copied from another row): such a record keeps no ID number here and is linked on its other
+    attributes by the model, never by rule."""
+    id_gender = resident_id_gender(ids)
+    id_birth = resident_id_birth_date(ids).cast(pa.string())
+    gender_off = pc.fill_null(pc.not_equal(gender, id_gender), False)
+    differs = pc.fill_null(pc.not_equal(birth, id_birth), False)
+    birth_off = [False] * len(ids)
+    for i in pc.indices_nonzero(differs).to_pylist():
+        birth_off[i] = _beyond_variation(birth[i].as_py(), id_birth[i].as_py())
+    drop = pc.or_(gender_off, pa.array(birth_off, pa.bool_()))
+    return pc.if_else(drop, pa.scalar(None, pa.string()), ids)
 
 
 def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: bool = True) -> pa.Table:
@@ -179,17 +224,20 @@ def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: 
         return arr.cast(pa.string())
 
     ids = normalize_id_numbers(col("id_number"), today)
-    name = remove_spaces(normalize_text(col("name")))
+    raw_name = normalize_text(col("name"))
+    roman = pc.match_substring_regex(raw_name, _ROMAN.pattern)
+    name = pc.if_else(pc.fill_null(roman, False), pc.utf8_title(raw_name), remove_spaces(raw_name))
     gender = pc.if_else(pc.is_in(col("gender"), pa.array(["M", "F"])), col("gender"), null)
-    gender = pc.coalesce(gender, resident_id_gender(ids))
     birth = pc.utf8_slice_codeunits(normalize_text(col("birth_date")), 0, 10)
+    ids = drop_contradicted_ids(ids, gender, birth)
+    gender = pc.coalesce(gender, resident_id_gender(ids))
     birth = pc.coalesce(birth, resident_id_birth_date(ids).cast(pa.string()))
     phone = normalize_phone(col("phone"))
     phone = pc.if_else(pc.is_null(check_phone(phone)), phone, null)
     address = remove_spaces(normalize_text(col("address")))
     address = pc.replace_substring_regex(address, _ADDRESS_PREFIX, "")
     address = pc.if_else(pc.equal(pc.utf8_length(address), 0), null, address)
-    name_py, name_fpy = pinyin_columns(name) if pinyin else (null, null)
+    name_py, name_fpy = pinyin_columns(name)[:2] if pinyin else (null, null)
     out = {
         "source_agency": col("source_agency"), "entity": col("entity"),
         "source_record_id": col("source_record_id"), "role": col("role"),
