@@ -63,6 +63,9 @@ class LinkConfig(_Strict):
     training_max_records: int = Field(default=400_000, ge=1000,
                                       description="records sampled to train the model")
     u_max_pairs: float = Field(default=4e6, ge=1e4, description="random pairs sampled to estimate u")
+    min_label_records: int = Field(default=200, ge=1, description=(
+        "records sharing a validated ID number needed to train m on them; with fewer, m is estimated by "
+        "expectation maximisation without labels"))
     seed: int = 20261128
     duckdb_memory_limit: str = Field(default="3GB", description="DuckDB's memory limit while linking")
     duckdb_threads: int | None = Field(default=None, ge=1)

@@ -33,7 +33,7 @@ from exchange.linking import tables as mdm
 from exchange.linking.cluster import cluster_records
 from exchange.linking.config import GOLDEN_FIELDS, LinkConfig
 from exchange.linking.golden import golden_sql, rank_table
-from exchange.linking.model import PersonModel, blocking_filter_sql, predict_pairs, train_model
+from exchange.linking.model import PersonModel, blocking_filter_sql, predict_pairs, train_model, train_model_em
 from exchange.linking.records import IDENTITY, RECORD_SCHEMA, SourceTables, pinyin_columns, read_person_records
 from exchange.linking.stable import UID_DIGITS, UID_PREFIX, describe_changes, greedy_assign, uid_number
 from exchange.linking.store import delete_keys, replace_rows, stream_query
@@ -221,7 +221,10 @@ def _prior(con: Any) -> float:
         "(SELECT coalesce(sum(k * (k - 1) / 2), 0) FROM (SELECT count(*) AS k FROM rec "
         "WHERE id_number IS NOT NULL GROUP BY id_number))").fetchall()[0]
     if n < 2 or not with_id or not pairs:
-        return 1e-4
+        # no labels: pairs agreeing on name, birth date and gender, taken to find 60 % of the matches
+        same = _one(con, "SELECT coalesce(sum(k * (k - 1) / 2), 0) FROM (SELECT count(*) AS k FROM rec WHERE "
+                         "birth_date IS NOT NULL GROUP BY name, birth_date, gender)")
+        return min(0.5, max(1e-12, float(same) / 0.6 / (n * (n - 1) / 2))) if n >= 2 and same else 1e-4
     share = with_id / n
     expected = float(pairs) / (share * share)
     return min(0.5, max(1e-12, expected / (n * (n - 1) / 2)))
@@ -285,14 +288,19 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
     trained = False
     if model is None and _one(con, "SELECT count(*) FROM noid"):
         sample = _training_sample(con, config)
-        if _one(con, f"SELECT count(*) - count(DISTINCT id_number) FROM {sample} WHERE id_number IS NOT NULL"):
-            say(f"training the person model on {_one(con, f'SELECT count(*) FROM {sample}'):,} records")
+        labelled = _one(con, f"SELECT count(*) - count(DISTINCT id_number) FROM {sample} WHERE id_number IS NOT NULL")
+        size = _one(con, f"SELECT count(*) FROM {sample}")
+        if labelled >= config.min_label_records:
+            say(f"training the person model on {size:,} records ({labelled:,} share a validated ID number)")
             model = train_model(con, sample, u_max_pairs=config.u_max_pairs, seed=config.seed)
+        elif size >= 2:
+            say(f"training the person model on {size:,} records without labels (expectation maximisation): only "
+                f"{labelled:,} share a validated ID number, fewer than {config.min_label_records:,}")
+            model = train_model_em(con, sample, u_max_pairs=config.u_max_pairs, seed=config.seed,
+                                   label_pairs=int(labelled))
+        if model is not None:
             save_model(engine, model)
             trained = True
-        else:
-            say("no two records share a validated ID number yet: nothing to train the model on; "
-                "records without an ID number stay unlinked this run")
         con.execute(f"DROP TABLE {sample}")
     clock.lap("train_model" if trained else "load_model")
 

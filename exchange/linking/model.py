@@ -52,8 +52,9 @@ def _comparisons() -> list[Any]:
             cll.CustomLevel("name_py_l = name_py_r", "same pinyin (homophone)"),
             cll.CustomLevel("name_fpy_l = name_fpy_r", "same fuzzy pinyin (zh/z, l/n, -ng/-n)"),
             cll.CustomLevel("name_tok_l = name_tok_r", "same pinyin words in another order (romanised)"),
-            cll.CustomLevel("length(name_l) = length(name_r) AND levenshtein(name_l, name_r) <= 1",
-                            "one character differs"),
+            cll.CustomLevel("length(name_l) = length(name_r) AND length(name_l) >= 3 AND "
+                            "levenshtein(name_l, name_r) <= 1",
+                            "one character differs (of a given name of two or more)"),
             cll.CustomLevel("abs(length(name_l) - length(name_r)) = 1 AND name_p2_l = name_p2_r",
                             "one given-name character missing"),
             cll.CustomLevel("surname_l = surname_r AND (regexp_matches(name_l, '^.[某氏]$') OR "
@@ -220,6 +221,45 @@ def train_model(con: Any, sample_table: str, *, u_max_pairs: float, seed: int) -
                "u_max_pairs": u_max_pairs, "seed": seed, "m_floor": M_FLOOR, "u_floor": U_FLOOR,
                "method": "u: random sampling; m: pairs sharing a validated ID number; additive smoothing"}
     log.info("person model trained in %.1fs on %s records", time.perf_counter() - started, rows[0])
+    return PersonModel.from_settings(settings, trained)
+
+
+EM_BLOCKS: tuple[tuple[str, ...], ...] = (("name_fpy", "birth_date"), ("birth_date", "phone"), ("name_fpy", "phone"))
+"""Expectation maximisation passes (no labels): each estimates m for every comparison but those its
+blocking columns decide, and together they cover all. Each blocks on two attributes so that most of
+its pairs are the same person — a block on a household or a phone alone is mostly family members,
+and EM would learn "family" as the match class."""
+
+
+def train_model_em(con: Any, sample_table: str, *, u_max_pairs: float, seed: int, label_pairs: int) -> PersonModel:
+    """Train without labels: u by random sampling, m by expectation maximisation (Splink) over the
+    pairs of :data:`EM_BLOCKS` — for a warehouse where too few records share a validated ID number."""
+    from splink import DuckDBAPI, Linker, block_on
+
+    _quiet_splink()
+    started = time.perf_counter()
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register(sample_table), settings_creator(prior=1e-4), log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed, min_count_per_level=None)
+    passes = []
+    for key in EM_BLOCKS:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*key), estimate_without_term_frequencies=True)
+            passes.append("+".join(key))
+        except Exception as exc:  # noqa: BLE001 - a pass with no pairs (no phones at all) is skipped, said why
+            log.warning("EM pass on %s skipped: %s", "+".join(key), str(exc).splitlines()[0] if str(exc) else exc)
+    settings = linker.misc.save_model_to_json()
+    rows = con.execute(f"SELECT count(*), count(id_number), count(DISTINCT id_number) FROM {sample_table}"
+                       ).fetchall()[0]
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    smooth(settings, m_pairs=max(1000, int(rows[0])), u_pairs=int(u_max_pairs))
+    trained = {"records": rows[0], "records_with_id": rows[1], "id_numbers": rows[2], "label_pairs": label_pairs,
+               "u_max_pairs": u_max_pairs, "seed": seed, "m_floor": M_FLOOR, "u_floor": U_FLOOR,
+               "em_passes": passes,
+               "method": "u: random sampling; m: expectation maximisation without labels (too few records share "
+                         "a validated ID number); additive smoothing"}
+    log.info("person model trained by EM in %.1fs on %s records", time.perf_counter() - started, rows[0])
     return PersonModel.from_settings(settings, trained)
 
 
