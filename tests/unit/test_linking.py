@@ -372,9 +372,10 @@ def test_record_normalisation() -> None:
     assert ids[0] == "11010519491231002X"
     assert ids[1] is not None and len(ids[1]) == 18 and ids[1].startswith("11010519491231")  # legacy upgraded
     assert ids[2:] == [None, None, None]
-    py, fpy = pinyin_columns(pa.array(["陈伟", "程伟", "张玲"]))
-    assert py.to_pylist() == ["chenwei", "chengwei", "zhangling"]
+    py, fpy, tok = pinyin_columns(pa.array(["陈伟", "程伟", "张玲", "Zhang Yixiao", "YIXIAO ZHANG", "张怡晓"]))
+    assert py.to_pylist()[:3] == ["chenwei", "chengwei", "zhangling"]
     assert fpy.to_pylist()[0] == fpy.to_pylist()[1] == "cenwei"  # chen/cheng: the usual confusion
+    assert tok.to_pylist()[3] == tok.to_pylist()[4] == tok.to_pylist()[5] == "yixiao|zhang"  # either word order
     raw = pa.table({"source_agency": ["police"], "entity": ["case_party"], "source_record_id": ["1"],
                     "role": ["subject"], "batch_id": ["b"], "loaded_at": ["2026-01-01"],
                     "id_number": ["11010519491231002X"], "name": [" 张 三 "], "phone": ["+86 138 0013 8000"],
@@ -399,3 +400,15 @@ def test_link_config_is_checked_at_the_boundary(tmp_path: Path) -> None:
     text_ = str(exc.value)
     assert "schemas/reference/person_linking.yaml: (top level): unknown key 'match_treshold'" in text_
     assert "shoe_size" in text_
+
+
+def test_an_id_number_its_own_record_contradicts_is_no_key() -> None:
+    """A valid ID number copied from another row: the record's own gender or birth date (beyond a
+    one-digit slip or a month/day swap) contradicts it, so it does not link by rule."""
+    raw = pa.table({"source_agency": ["a"] * 5, "entity": ["person"] * 5, "source_record_id": list("12345"),
+                    "role": ["subject"] * 5, "batch_id": ["b"] * 5, "loaded_at": ["2026-01-01"] * 5,
+                    "id_number": ["11010519491231002X"] * 5, "name": ["张三"] * 5,
+                    "gender": ["F", "M", "F", "F", "F"],
+                    "birth_date": ["1949-12-31", "1949-12-31", "1985-03-02", "1949-12-21", None]})
+    ids = [r["id_number"] for r in normalize_records(raw, today=dt.date(2026, 1, 1)).to_pylist()]
+    assert ids == ["11010519491231002X", None, None, "11010519491231002X", "11010519491231002X"]
