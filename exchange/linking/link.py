@@ -363,9 +363,10 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
 
 def _assign_ids(con: Any, engine: Engine, result: LinkResult, run_id: int) -> Any:
     _read_table(con, engine, "old_link",
-                f"SELECT {', '.join(IDENTITY)}, link_id, person_uid, match_rule, match_probability, batch_id "
-                f"FROM {mdm.SCHEMA}.person_link",
-                _strings(*IDENTITY, "link_id", "person_uid", "match_rule", "match_probability", "batch_id"))
+                f"SELECT {', '.join(IDENTITY)}, link_id, person_uid, match_rule, match_probability, batch_id, "
+                f"id_number FROM {mdm.SCHEMA}.person_link",
+                _strings(*IDENTITY, "link_id", "person_uid", "match_rule", "match_probability", "batch_id",
+                         "id_number"))
     _read_table(con, engine, "old_person",
                 f"SELECT person_uid, status, merged_into, created_run FROM {mdm.SCHEMA}.person",
                 _strings("person_uid", "status", "merged_into", "created_run"))
@@ -377,8 +378,14 @@ def _assign_ids(con: Any, engine: Engine, result: LinkResult, run_id: int) -> An
                 "GROUP BY ALL")
     con.execute("CREATE TABLE ov_simple AS SELECT c, uid FROM ov WHERE c IN (SELECT c FROM ov GROUP BY c "
                 "HAVING count(*) = 1) AND uid IN (SELECT uid FROM ov GROUP BY uid HAVING count(*) = 1)")
-    contested = con.execute("SELECT c, uid, n FROM ov ANTI JOIN ov_simple USING (c, uid)").fetchall()
-    chosen = greedy_assign([(int(c), u, int(n)) for c, u, n in contested])
+    # each id's anchor: the validated ID number of its oldest ID-bearing record (the one it was issued for)
+    con.execute("CREATE TABLE anchor AS SELECT person_uid AS uid, arg_min(id_number, CAST(link_id AS BIGINT)) "
+                "AS id_number FROM old_link WHERE id_number IS NOT NULL GROUP BY person_uid")
+    contested = con.execute(
+        "SELECT ov.c, ov.uid, ov.n, EXISTS (SELECT 1 FROM clu k JOIN rec r USING (rid) JOIN anchor a "
+        "ON a.id_number = r.id_number WHERE k.c = ov.c AND a.uid = ov.uid) AS anchored "
+        "FROM ov ANTI JOIN ov_simple USING (c, uid)").fetchall()
+    chosen = greedy_assign([(int(c), u, int(n), bool(a)) for c, u, n, a in contested])
     con.register("_chosen", pa.table({"c": pa.array(list(chosen), pa.int64()),
                                       "uid": pa.array(list(chosen.values()), pa.string())}))
     con.execute(f"CREATE TABLE cmap AS WITH kept AS (SELECT c, uid FROM ov_simple UNION ALL "

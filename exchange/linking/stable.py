@@ -1,7 +1,9 @@
 """Stable person_uids: a new clustering is mapped onto the ids already issued.
 
 Each new cluster is matched to the previous person_uid it shares most records with
-(greedy, largest overlap first, older ids first on ties, each id used once). Clusters left
+(greedy, largest overlap first, older ids first on ties, each id used once) — except that an id
+always stays with the validated ID number it was issued for: a split never hands it to another
+ID holder, whichever side keeps more records. Clusters left
 without one get new ids, numbered after the highest ever issued, in record order — so the
 same data always gives the same ids and nobody is renumbered when records arrive.
 
@@ -43,13 +45,16 @@ class Changes:
     retired: list[str] = field(default_factory=list)
 
 
-def greedy_assign(contested: list[tuple[int, str, int]]) -> dict[int, str]:
+def greedy_assign(contested: list[tuple[int, str, int]] | list[tuple[int, str, int, bool]]) -> dict[int, str]:
     """Clusters that share records with several previous ids (or ids shared by several
-    clusters): largest overlap first, older id first on ties, each cluster and id used once.
-    ``contested`` rows are (cluster, previous person_uid, records shared)."""
+    clusters): an id goes first to the cluster holding the validated ID number it was issued for
+    (its *anchor*: the ID number of its oldest ID-bearing record), then largest overlap first, older
+    id first on ties; each cluster and id used once. ``contested`` rows are (cluster, previous
+    person_uid, records shared[, the cluster holds the id's anchor])."""
     out: dict[int, str] = {}
     taken: set[str] = set()
-    for c, uid, _n in sorted(contested, key=lambda t: (-t[2], uid_number(t[1]), t[0])):
+    rows = [(t[0], t[1], t[2], bool(t[3]) if len(t) > 3 else False) for t in contested]
+    for c, uid, _n, _anchored in sorted(rows, key=lambda t: (not t[3], -t[2], uid_number(t[1]), t[0])):
         if c in out or uid in taken:
             continue
         out[c] = uid

@@ -412,3 +412,12 @@ def test_an_id_number_its_own_record_contradicts_is_no_key() -> None:
                     "birth_date": ["1949-12-31", "1949-12-31", "1985-03-02", "1949-12-21", None]})
     ids = [r["id_number"] for r in normalize_records(raw, today=dt.date(2026, 1, 1)).to_pylist()]
     assert ids == ["11010519491231002X", None, None, "11010519491231002X", "11010519491231002X"]
+
+
+def test_a_uid_stays_with_the_id_number_it_was_issued_for() -> None:
+    """A split: the id's records go to two clusters; the one with more of them holds another person's
+    ID number, the other holds the ID number the id was issued for — the id stays with its anchor."""
+    contested = [(7, "MP0000000001", 3, False), (2, "MP0000000001", 1, True)]
+    assert greedy_assign(contested) == {2: "MP0000000001"}
+    # without anchors the largest overlap wins, as before
+    assert greedy_assign([(7, "MP0000000001", 3), (2, "MP0000000001", 1)]) == {7: "MP0000000001"}
