@@ -38,6 +38,13 @@ grants_app = typer.Typer(help="Sharing: grants/<agency>.yaml → roles, masked s
 app.add_typer(grants_app, name="grants")
 grant_keys_app = typer.Typer(help="Per-agency API keys of the profile API (stored hashed).", no_args_is_help=True)
 grants_app.add_typer(grant_keys_app, name="key")
+link_app = typer.Typer(help="The master person index: link every person record (no subcommand), or work the "
+                            "clerical review queue.", invoke_without_command=True)
+app.add_typer(link_app, name="link")
+review_app = typer.Typer(help="Records the model could not place with confidence: see them, accept a candidate, "
+                              "or reject them all. Decisions persist, override the model and go to the ledger.",
+                         no_args_is_help=True)
+link_app.add_typer(review_app, name="review")
 
 # Wide tables when piped (CI logs, files); the terminal's width otherwise.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -794,8 +801,9 @@ def _metrics_line(m: dict[str, Any]) -> str:
             f"({m['records']:,} records of {m['persons_true']:,} true persons → {m['persons_found']:,} person_uids)")
 
 
-@app.command("link")
-def link(evaluate: Annotated[bool, typer.Option("--evaluate", help="measure pairwise precision / recall / F1 "
+@link_app.callback()
+def link(ctx: typer.Context,
+         evaluate: Annotated[bool, typer.Option("--evaluate", help="measure pairwise precision / recall / F1 "
                                                 "against the demo city's truth")] = False,
          retrain: Annotated[bool, typer.Option("--retrain", help="train and save a new model version first")]
          = False,
@@ -805,6 +813,9 @@ def link(evaluate: Annotated[bool, typer.Option("--evaluate", help="measure pair
     """Link every person record of the warehouse into the master person index (mdm.*): one
     stable person_uid per real person, golden records, merge/split events."""
     from exchange.runner import evaluate_linking, link_persons
+
+    if ctx.invoked_subcommand is not None:
+        return
 
     try:
         settings, cat = _catalog()
@@ -818,6 +829,90 @@ def link(evaluate: Annotated[bool, typer.Option("--evaluate", help="measure pair
         console.print(_metrics_line(result.metrics))
     if measured:
         _print_evaluation(measured)
+
+
+@review_app.command("list")
+def review_list(status: Annotated[str, typer.Option(help="pending, accepted, rejected, stale or all")] = "pending",
+                limit: int = 100) -> None:
+    """The review queue."""
+    from exchange.runner import link_reviews
+
+    try:
+        rows = link_reviews(None if status == "all" else status, limit=limit, settings=_catalog()[0])
+    except ExchangeError as exc:
+        _fail(exc)
+    t = Table(title=f"mdm.review ({status})", title_justify="left")
+    for col in ("review", "record", "candidates (probability)", "status", "run", "decided by"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        cands = json.loads(r["candidates"])
+        t.add_row(r["review_id"], f"{r['source_agency']}/{r['entity']}/{r['source_record_id']}",
+                  "; ".join(f"{_masked_id(c['id_number'])} ({c['probability']:.3f})" for c in cands), r["status"],
+                  str(r["created_run"]), r["decided_by"] or "")
+    console.print(t)
+
+
+def _masked_id(value: str | None) -> str:
+    from exchange.formats.masking import scrub_identifiers
+
+    return scrub_identifiers(value or "")
+
+
+@review_app.command("show")
+def review_show(review_id: str) -> None:
+    """One review: the record, both candidates and the evidence per comparison."""
+    from exchange.runner import link_review
+
+    try:
+        row = link_review(review_id, settings=_catalog()[0])
+    except ExchangeError as exc:
+        _fail(exc)
+    console.print(f"[bold]{row['review_id']}[/] {row['status']}: {row['source_agency']}/{row['entity']}/"
+                  f"{row['source_record_id']} ({row['role']}) — {row['reason']}")
+    cands = json.loads(row["candidates"])
+    t = Table(title_justify="left")
+    t.add_column("comparison")
+    t.add_column("this record", overflow="fold")
+    for i, c in enumerate(cands, 1):
+        t.add_column(f"candidate {i}: {c['id_number']} p={c['probability']:.3f} ({c['record']})", overflow="fold")
+    for f in cands[0]["evidence"]:
+        cells = [escape(str(cands[0]["evidence"][f]["record"] or ""))]
+        for c in cands:
+            e = c["evidence"][f]
+            mark = "" if e["agree"] is None else (" [green]=[/]" if e["agree"] else " [red]≠[/]")
+            cells.append(escape(str(e["candidate"] or "")) + mark)
+        t.add_row(f, *cells)
+    console.print(t)
+    console.print("accept: exchange link review accept REVIEW --id-number <candidate's ID number>; "
+                  "reject both: exchange link review reject REVIEW")
+
+
+@review_app.command("accept")
+def review_accept(review_id: str,
+                  id_number: Annotated[str, typer.Option("--id-number", help="the candidate the record belongs to")],
+                  by: Annotated[str | None, typer.Option(help="who decides (recorded)")] = None,
+                  note: Annotated[str | None, typer.Option(help="why (recorded)")] = None) -> None:
+    """Link the record to the candidate with this ID number (from the next `exchange link` on)."""
+    _decide(review_id, id_number, by, note)
+
+
+@review_app.command("reject")
+def review_reject(review_id: str, by: Annotated[str | None, typer.Option(help="who decides (recorded)")] = None,
+                  note: Annotated[str | None, typer.Option(help="why (recorded)")] = None) -> None:
+    """The record is none of its candidates (it is never linked to them)."""
+    _decide(review_id, None, by, note)
+
+
+def _decide(review_id: str, id_number: str | None, by: str | None, note: str | None) -> None:
+    from exchange.runner import decide_review
+
+    try:
+        entry = decide_review(review_id, accept=id_number, by=by or os.environ.get("USER"), note=note,
+                              settings=_catalog()[0])
+    except ExchangeError as exc:
+        _fail(exc)
+    console.print(f"{review_id} {'accepted' if id_number else 'rejected'}: ledger entry {entry.seq}; it takes "
+                  f"effect at the next `exchange link`")
 
 
 def _print_evaluation(m: dict[str, Any]) -> None:
@@ -862,6 +957,9 @@ def _source_text(s: dict[str, Any] | None) -> str:
 
 
 def _print_profile(p: dict[str, Any]) -> None:
+    for r in p.get("reviews") or []:
+        err.print(f"[yellow]pending review {r['review']}[/]: record {escape(r['record'])} may be this person "
+                  f"({escape(r['reason'])}) — exchange link review show {r['review']}")
     console.print(f"[bold]{p['person_uid']}[/] ({p['status']})"
                   + (f" — merged from {', '.join(p['merged_from'])}" if p.get("merged_from") else "")
                   + (f"; agencies: {', '.join(p.get('agencies', []))}" if p.get("agencies") else ""))

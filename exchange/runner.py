@@ -1291,6 +1291,64 @@ def link_persons(settings: Settings | None = None, catalog: Catalog | None = Non
     return result
 
 
+def link_reviews(status: str | None = "pending", *, limit: int = 100,
+                 settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The clerical review queue (``mdm.review``)."""
+    from exchange.linking import review, tables
+
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        tables.ensure_mdm_tables(engine)
+        with engine.connect() as conn:
+            return review.listing(conn, status, limit)
+    finally:
+        engine.dispose()
+
+
+def link_review(review_id: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    from exchange.linking import review, tables
+
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        tables.ensure_mdm_tables(engine)
+        with engine.connect() as conn:
+            row = review.get(conn, review_id)
+    finally:
+        engine.dispose()
+    if row is None:
+        raise ConfigError(f"no review {review_id!r} (exchange link review list)")
+    return row
+
+
+def decide_review(review_id: str, *, accept: str | None, by: str | None, note: str | None = None,
+                  settings: Settings | None = None) -> Any:
+    """Accept a candidate (its ID number) or reject all, in one transaction with its ledger entry
+    (kind ``review_decision``: the record, the decision, who and why; ID numbers as SHA-256 only)."""
+    from exchange.audit import chain
+    from exchange.linking import review, tables
+
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        tables.ensure_mdm_tables(engine)
+        ensure_tables(engine, [], audit_tables.metadata)
+        with engine.begin() as conn:
+            try:
+                row = review.decide(conn, review_id, accept=accept, by=by, note=note, at=_now())
+            except KeyError:
+                raise ConfigError(f"no review {review_id!r} (exchange link review list)") from None
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            return chain.append(conn, "review_decision", review_id, {
+                "record": f"{row['source_agency']}/{row['entity']}/{row['source_record_id']}/{row['role']}",
+                "decision": row["status"], "by": by, "note": note,
+                "chosen_sha256": hashlib.sha256(accept.encode()).hexdigest() if accept else None})
+    finally:
+        engine.dispose()
+
+
 def evaluate_linking(truth_path: Path, *, settings: Settings | None = None) -> dict[str, Any]:
     """The index against a linking truth file (``link_truth.json`` of a hard-case city): overall, per
     hard-case tag, false merges by relation — see ``exchange.linking.evaluate``."""

@@ -63,6 +63,9 @@ class LinkConfig(_Strict):
     training_max_records: int = Field(default=400_000, ge=1000,
                                       description="records sampled to train the model")
     u_max_pairs: float = Field(default=4e6, ge=1e4, description="random pairs sampled to estimate u")
+    review_margin_bits: float = Field(default=2.0, ge=0, description=(
+        "a record whose two best candidates (different ID numbers) are within this many bits of match weight "
+        "is not linked but sent to clerical review (0: never)"))
     min_label_records: int = Field(default=200, ge=1, description=(
         "records sharing a validated ID number needed to train m on them; with fewer, m is estimated by "
         "expectation maximisation without labels"))

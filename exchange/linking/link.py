@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy import Engine, func, select
 
+from exchange.linking import review
 from exchange.linking import tables as mdm
 from exchange.linking.cluster import cluster_records
 from exchange.linking.config import GOLDEN_FIELDS, LinkConfig
@@ -64,6 +65,10 @@ class LinkResult:
     """candidate pairs the blocking rules produced, every one scored by the model"""
     pairs_linked: int = 0
     pairs_refused: int = 0
+    reviews_pending: int = 0
+    """records left unlinked this run because their two best candidates were close (``mdm.review``)"""
+    reviews_decided: int = 0
+    """records whose link a records officer decided (the decision overrides the model)"""
     links_written: int = 0
     persons_written: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -317,6 +322,17 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
         con.execute(f"DROP TABLE IF EXISTS {done}")
     clock.lap("predict")
 
+    # clerical review: decisions override the model; doubtful records wait for one
+    with engine.connect() as conn:
+        decided = review.decisions(conn)
+    n_decided = review.apply_decisions(con, pairs, decided)
+    decided_rids = {r for (r,) in con.execute("SELECT rid FROM decided").fetchall()} if n_decided else set()
+    doubts = review.find_doubts(con, pairs, match_threshold=config.match_threshold,
+                                margin_bits=config.review_margin_bits, decided=decided_rids) \
+        if config.review_margin_bits > 0 else []
+    if doubts:
+        say(f"{len(doubts):,} record(s) not linked: their two best candidates are too close (exchange link review)")
+
     id_group = con.execute("SELECT coalesce(g.id_group, -1) AS g FROM rec LEFT JOIN idg g USING (id_number) "
                            "ORDER BY rid").fetchnumpy()["g"].astype(np.int64)
     edges = con.execute(f"SELECT unique_id_l, unique_id_r, match_probability FROM {pairs} "
@@ -332,6 +348,8 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
                         prior=prior,
                         records=records, records_with_id=with_id, pairs_scored=scored, pairs_linked=len(edges),
                         pairs_refused=refused, skipped_sources=list(tables.skipped))
+    result.reviews_decided = n_decided
+    result.reviews_pending = len(doubts)
     changes = _assign_ids(con, engine, result, run_id)
     clock.lap("stable_ids")
 
@@ -345,7 +363,7 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
 
     if truth is not None:
         result.metrics = evaluate_pairs(con, truth)
-    _write(con, engine, result, changes, run_id, started, config, clock)
+    _write(con, engine, result, changes, run_id, started, config, clock, doubts)
     if engine.dialect.name == "postgresql" and (result.links_written or result.persons_written):
         # fresh statistics: without them the planner guesses thousands of links per person, and the
         # profile's one-statement query crosses the JIT threshold (80 ms of compiling for 1 ms of work)
@@ -433,8 +451,9 @@ def _build_links(con: Any, model_version: str, config: LinkConfig, pairs: str) -
         f"CREATE TABLE lnk AS SELECT r.rid, "
         f"coalesce(o.link_id, {highest_link} + row_number() OVER (PARTITION BY o.link_id IS NULL ORDER BY r.rid)) "
         f"AS link_id, m.uid AS person_uid, "
-        f"CASE WHEN r.id_number IS NOT NULL THEN 'id_number' WHEN b.p IS NOT NULL THEN 'model:{model_version}' "
-        f"ELSE 'none' END AS match_rule, "
+        f"CASE WHEN r.id_number IS NOT NULL THEN 'id_number' "
+        f"WHEN r.rid IN (SELECT unique_id_l FROM {pairs} WHERE kind = 'review') THEN 'review' "
+        f"WHEN b.p IS NOT NULL THEN 'model:{model_version}' ELSE 'none' END AS match_rule, "
         f"CASE WHEN r.id_number IS NOT NULL THEN 1.0 ELSE b.p END AS match_probability "
         f"FROM rec r JOIN clu c ON c.rid = r.rid JOIN cmap m ON m.c = c.c "
         f"LEFT JOIN rec_old o ON o.rid = r.rid LEFT JOIN best b ON b.rid = r.rid")
@@ -451,7 +470,7 @@ def _golden_hash_sql(alias: str) -> str:
 
 
 def _write(con: Any, engine: Engine, result: LinkResult, changes: Any, run_id: int, started: dt.datetime,
-           config: LinkConfig, clock: _Clock) -> None:
+           config: LinkConfig, clock: _Clock, doubts: list[review.Doubt] | None = None) -> None:
     now = _now()
     old_links = _one(con, "SELECT count(*) FROM old_link")
     # links: new or changed rows, and rows whose record left the warehouse
@@ -504,6 +523,7 @@ def _write(con: Any, engine: Engine, result: LinkResult, changes: Any, run_id: i
             moves=result.moves, retired=result.retired, pairs_scored=result.pairs_scored,
             pairs_linked=result.pairs_linked, pairs_refused=result.pairs_refused,
             metrics=json.dumps(result.metrics) if result.metrics is not None else None))
+        review.save(conn, doubts or [], run_id, config.review_margin_bits)
         if n_link_changed:
             reader = con.sql(f"SELECT {link_cols.replace('run_id', f'{run_id}::BIGINT AS run_id')} "
                                  f"FROM link_changed").to_arrow_reader(200_000)

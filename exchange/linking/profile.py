@@ -248,6 +248,10 @@ class ProfileReader:
         out["disputes"] = self._disputes(conn, keys.get("dispute", {}), roles)
         out["programmes"] = self._programmes(conn, keys.get("special_population", {}))
         out["organizations"] = self._organizations(conn, keys.get("organization", {}))
+        out["reviews"] = [] if not person.get("id_number") else _rows(
+            conn, f"SELECT review_id AS review, source_agency || '/' || entity || '/' || source_record_id AS record, "
+                  f"reason FROM {self.mdm}.review WHERE status = 'pending' AND candidate_ids LIKE :pattern "
+                  f"ORDER BY review_id", pattern=f"%{person['id_number']}%")
         if evidence and self.evidence_columns is not None:
             out["evidence"] = self._evidence(conn, uid, self.evidence_columns)
         return out
@@ -562,7 +566,11 @@ ELSE json_build_object(
        'division_code', o.division_code, 'established_date', o.established_date, 'source', {src_o},
        'role', 'legal_representative') ORDER BY o.credit_code, o.source_agency, o.source_record_id)
      FROM {core}.organization o JOIN lk ON lk.entity = 'organization' AND o.source_agency = lk.source_agency
-      AND o.source_record_id = lk.source_record_id), '[]'::json){{evidence}}
+      AND o.source_record_id = lk.source_record_id), '[]'::json),
+  'reviews', coalesce((SELECT json_agg(json_build_object('review', v.review_id, 'record', v.source_agency || '/' ||
+       v.entity || '/' || v.source_record_id, 'reason', v.reason) ORDER BY v.review_id)
+     FROM {mdm}.review v WHERE v.status = 'pending' AND p.id_number IS NOT NULL
+      AND v.candidate_ids LIKE '%' || p.id_number || '%'), '[]'::json){{evidence}}
 )::text END AS body
 FROM p
 """.replace("{identity}", _IDENTITY_VALUES).replace("{max_members}", str(MAX_MEMBERS)) \

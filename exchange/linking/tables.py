@@ -7,7 +7,9 @@
   or model that linked it and the match probability;
 - ``mdm.person_event`` — merges, splits, moves and retirements, so consumers can follow ids;
 - ``mdm.link_run`` — one row per linking run (model, prior, counts, timings, accuracy);
-- ``mdm.link_model`` — every trained model (Splink JSON), versioned by content hash.
+- ``mdm.link_model`` — every trained model (Splink JSON), versioned by content hash;
+- ``mdm.review`` — records not linked silently because their two best candidates were close: the
+  clerical review queue, with each decision (which persists and overrides the model).
 
 ``metadata`` is public so the warehouse's migrations can include these tables.
 """
@@ -122,6 +124,30 @@ link_model = Table(
     Column("model", Text(), nullable=False, comment="the model (Splink settings JSON and training summary)"),
     PrimaryKeyConstraint("version", name="pk_mdm_link_model"),
     schema=SCHEMA, comment="Trained person-matching models, versioned; the newest is used.",
+)
+
+
+review = Table(
+    "review", metadata,
+    Column("review_id", Text(), nullable=False, comment="rv- + SHA-256 of the record and its candidates"),
+    Column("source_agency", Text(), nullable=False),
+    Column("entity", Text(), nullable=False),
+    Column("source_record_id", Text(), nullable=False),
+    Column("role", Text(), nullable=False),
+    Column("reason", Text(), nullable=False, comment="why the record was not linked silently"),
+    Column("candidate_ids", Text(), nullable=False, comment="the candidates' ID numbers, comma-separated"),
+    Column("candidates", Text(), nullable=False, comment="per candidate: probability, weight and the evidence "
+                                                          "per comparison (JSON)"),
+    Column("status", Text(), nullable=False, comment="pending, accepted, rejected or stale (no longer doubtful)"),
+    Column("chosen_id", Text(), comment="accepted: the ID number the record belongs to"),
+    Column("created_run", BigInteger(), nullable=False),
+    Column("updated_run", BigInteger(), nullable=False),
+    Column("decided_at", DateTime()),
+    Column("decided_by", Text()),
+    Column("note", Text()),
+    PrimaryKeyConstraint("review_id", name="pk_mdm_review"),
+    Index("ix_mdm_review_record", "source_agency", "entity", "source_record_id", "role"),
+    schema=SCHEMA, comment="Doubtful linking decisions waiting for (or decided by) a records officer.",
 )
 
 

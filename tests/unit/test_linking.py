@@ -5,6 +5,7 @@ the profile and its HTTP API."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -421,3 +422,49 @@ def test_a_uid_stays_with_the_id_number_it_was_issued_for() -> None:
     assert greedy_assign(contested) == {2: "MP0000000001"}
     # without anchors the largest overlap wins, as before
     assert greedy_assign([(7, "MP0000000001", 3), (2, "MP0000000001", 1)]) == {7: "MP0000000001"}
+
+
+def test_a_record_between_two_twins_waits_for_review_and_the_decision_holds(copy: dict) -> None:
+    """Twins with ID numbers, same birth date and household; a record without an ID number whose name
+    lost its last character fits both: it is not linked silently, but queued with both candidates and
+    the evidence; an accepted decision links it (rule 'review') on every later run."""
+    import datetime as _dt
+
+    from exchange.formats import resident_id_check_char
+    from exchange.linking import review
+
+    engine = copy["engine"]
+
+    def valid(first17: str) -> str:
+        return first17 + resident_id_check_char([first17]).to_pylist()[0]
+
+    twin_a, twin_b = valid("61090219880808123"), valid("61090219880808155")
+    rows = [("police", "TW-A", twin_a, "欧阳鑫阳"), ("police", "TW-B", twin_b, "欧阳鑫文"),
+            ("civil_affairs", "TW-R", None, "欧阳鑫")]
+    with engine.begin() as conn:
+        for agency, rid, ident, name in rows:
+            conn.execute(text(
+                "INSERT INTO core.person (source_agency, source_record_id, id_number, name, gender, birth_date, "
+                "address, division_code, household_number, _batch_id, _row_hash, _loaded_at) VALUES "
+                "(:a, :r, :i, :n, 'M', '1988-08-08', '北街9号', '610902001001', 'HH-TWINS', 'tw', 'x', "
+                "'2026-01-01 00:00:00')"), {"a": agency, "r": rid, "i": ident, "n": name})
+    result = link_persons(engine, CONFIG)
+    assert result.reviews_pending >= 1
+    with engine.connect() as conn:
+        queued = [r for r in review.listing(conn) if r["source_record_id"] == "TW-R"]
+    assert len(queued) == 1 and set(queued[0]["candidate_ids"].split(",")) == {twin_a, twin_b}
+    evidence = json.loads(queued[0]["candidates"])[0]["evidence"]
+    assert evidence["birth_date"]["agree"] is True and evidence["name"]["agree"] is False
+    links = _links(engine)
+    lone = links[("civil_affairs", "person", "TW-R", "subject")]
+    assert lone not in (links[("police", "person", "TW-A", "subject")], links[("police", "person", "TW-B", "subject")])
+    with engine.begin() as conn:
+        review.decide(conn, queued[0]["review_id"], accept=twin_b, by="records officer", note="register",
+                      at=_dt.datetime(2026, 12, 5))
+    for _ in range(2):  # the decision holds, run after run
+        link_persons(engine, CONFIG)
+        links = _links(engine)
+        assert links[("civil_affairs", "person", "TW-R", "subject")] == links[("police", "person", "TW-B", "subject")]
+    with engine.connect() as conn:
+        rule = conn.execute(text("SELECT match_rule FROM mdm.person_link WHERE source_record_id = 'TW-R'")).scalar()
+    assert rule == "review"
