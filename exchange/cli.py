@@ -475,19 +475,9 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
 
 def _audit_engine() -> Any:
     """The warehouse, migrated only if it has no ledger yet (so a read-only auditor can verify)."""
-    from sqlalchemy import inspect
+    from exchange.runner import audit_engine
 
-    from exchange.audit import tables as audit_tables
-    from exchange.warehouse.engine import make_engine
-    from exchange.warehouse.load import ensure_tables
-
-    settings, _ = _catalog()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    with engine.connect() as conn:
-        migrated = inspect(conn).has_table("ledger", schema="audit")
-    if not migrated:
-        ensure_tables(engine, [], audit_tables.metadata)
-    return engine
+    return audit_engine(_catalog()[0])
 
 
 @audit_app.command("verify")

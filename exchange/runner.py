@@ -1399,7 +1399,7 @@ def person_profile(ident: str, *, settings: Settings | None = None, purpose: str
     settings = settings or Settings.from_env()
     engine = make_engine(settings.warehouse_url, root=settings.root)
     record = _operator_record("cli", f"person {ident}", "person_profile", purpose, case_number)
-    try:
+    with _on_record(engine, record):
         linking.ensure_mdm_tables(engine)
         ensure_tables(engine, [])
         with engine.connect() as conn:
@@ -1407,11 +1407,6 @@ def person_profile(ident: str, *, settings: Settings | None = None, purpose: str
         record.status, record.outcome = (200, "ok") if found else (404, "not found")
         record.subject, record.row_count = (found or {}).get("person_uid"), len((found or {}).get("records") or [])
         return found
-    finally:
-        try:
-            _log_export(engine, record)
-        finally:
-            engine.dispose()
 
 
 def operator_query(query: str, *, limit: int | None = None, settings: Settings | None = None,
@@ -1428,7 +1423,7 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
     engine = make_engine(settings.warehouse_url, root=settings.root)
     record = _operator_record("sql", f"sql: {normalise_query(query)}", "query", purpose, case_number,
                               detail=normalise_query(query))
-    try:
+    with _on_record(engine, record):
         check_select(query, "exchange sql")  # refused here, and still on record
         install_masks(engine)  # SQLite: the masks the share views call (on every connection it opens)
         ensure_tables(engine, [])
@@ -1437,6 +1432,14 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
             rows = list(itertools.islice(result.rows, limit) if limit is not None else result.rows)
         record.status, record.outcome, record.row_count = 200, "ok", len(rows)
         return result.columns, rows, result.db_role
+
+
+@contextlib.contextmanager
+def _on_record(engine: Any, record: Any) -> Iterator[None]:
+    """An operator's read: a failure is put on its ``audit.access`` row with the reason (masked), and
+    the row is written whatever happens (the data may have left the warehouse already)."""
+    try:
+        yield
     except ExchangeError as exc:
         from exchange.access.keys import clip
         from exchange.formats.masking import redact
@@ -1542,13 +1545,10 @@ def _sealing(settings: Settings, inner: Callable[[Any], Any] | None = None) -> C
     """The API server's lifespan: ``inner``'s, and a task that seals the access log every
     ``EXCHANGE_ACCESS_SEAL_SECONDS`` (default 600; 0: never) while the server runs."""
     import asyncio
-    import os
 
-    raw = os.environ.get(SEAL_ENV, "600")
-    try:
-        every = float(raw)
-    except ValueError:
-        raise ConfigError(f"{SEAL_ENV}: {raw!r} is not a number of seconds (0: never)") from None
+    from exchange.spec.settings import env_seconds
+
+    every = env_seconds(SEAL_ENV, "600")
 
     async def seal_forever() -> None:
         while True:
@@ -1717,7 +1717,7 @@ def verify_audit(anchors: list[str] | None = None, *, settings: Settings | None 
     from exchange.audit import chain
 
     settings = settings or Settings.from_env()
-    engine = _audit_engine(settings)
+    engine = audit_engine(settings)
     try:
         with engine.connect() as conn:
             verification = chain.verify(conn, anchors=anchors or [])
@@ -1744,7 +1744,7 @@ def verify_audit(anchors: list[str] | None = None, *, settings: Settings | None 
         engine.dispose()
 
 
-def _audit_engine(settings: Settings) -> Any:
+def audit_engine(settings: Settings) -> Any:
     """The warehouse, migrated only if it has no ledger yet (so a read-only auditor can verify)."""
     from sqlalchemy import inspect
 
@@ -1860,7 +1860,7 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
     engine = make_engine(settings.warehouse_url, root=settings.root)
     source = table or "query"
     record = _export_record(table, query, out, purpose, case_number)
-    try:
+    with _on_record(engine, record), _query_errors(f"export of {source}"):
         install_masks(engine)  # SQLite: the masks the share views call
         with engine.connect() as conn:
             if table is not None:  # a table or view the exchange names: read with the warehouse's own role
@@ -1891,20 +1891,6 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                 written = export.write_export(out, found.columns, rows, fmt=kind, source=source)
         record.status, record.outcome, record.row_count = 200, "ok", written.rows
         return written
-    except SQLAlchemyError as exc:
-        record.status, record.outcome = 400, "failed: the query failed"
-        raise ConfigError(f"export of {source}: the query failed: {getattr(exc, 'orig', None) or exc}") from None
-    except ExchangeError as exc:
-        from exchange.access.keys import clip
-        from exchange.formats.masking import redact
-
-        record.status, record.outcome = 400, clip(f"failed: {redact(str(exc))}") or "failed"
-        raise
-    finally:
-        try:
-            _log_export(engine, record)
-        finally:
-            engine.dispose()
 
 
 def _export_record(table: str | None, query: str | None, out: Path, purpose: str | None,

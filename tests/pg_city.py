@@ -64,6 +64,17 @@ class City:
             engine.dispose()
 
 
+def denied(conn: psycopg.Connection, query: str) -> bool:
+    """Whether the server refuses ``query`` to this connection for lack of privilege."""
+    from psycopg import errors as pg_errors
+
+    try:
+        conn.execute(query).fetchall()
+    except pg_errors.InsufficientPrivilege:
+        return True
+    return False
+
+
 def _pg_admin() -> Any:
     return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 

@@ -38,6 +38,7 @@ from exchange.access import hardening, sql
 from exchange.access.masks import consumer_key, master_key
 from exchange.access.spec import NAME_RE, Grant, GrantSet
 from exchange.errors import ConfigError
+from exchange.spec.settings import env_seconds
 
 log = logging.getLogger(__name__)
 
@@ -572,14 +573,7 @@ def plan(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: 
 
 
 def lock_timeout_ms(env: dict[str, str] | None = None) -> int:
-    raw = (env if env is not None else os.environ).get(LOCK_TIMEOUT_ENV) or "5"
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1
-    if seconds <= 0:
-        raise ConfigError(f"{LOCK_TIMEOUT_ENV}: {raw!r} is not a number of seconds above 0")
-    return int(seconds * 1000)
+    return int(env_seconds(LOCK_TIMEOUT_ENV, "5", positive=True, environ=env) * 1000)
 
 
 def apply_changes(conn: Connection, changes: Iterable[Change], grants: GrantSet,

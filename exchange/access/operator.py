@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from exchange.errors import ConfigError
+from exchange.spec.settings import env_seconds
 
 GROUP = "operator_read"
 MARK = "exchange-operator read-only"
@@ -71,16 +72,7 @@ def _claimed_user() -> str | None:
 
 
 def timeout_seconds(env: dict[str, str] | None = None) -> float:
-    raw = (env if env is not None else os.environ).get(TIMEOUT_ENV)
-    if not raw:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise ConfigError(f"{TIMEOUT_ENV}: {raw!r} is not a number of seconds above 0")
-    return value
+    return env_seconds(TIMEOUT_ENV, str(DEFAULT_TIMEOUT_S), positive=True, environ=env)
 
 
 def normalise_query(query: str) -> str:

@@ -32,15 +32,22 @@ def _dir(root: Path, env: str, default: str) -> Path:
     return path if path.is_absolute() else (root / path)
 
 
-def _seconds(env: str, default: str) -> float:
-    raw = os.environ.get(env, default)
+def env_seconds(env: str, default: str, *, positive: bool = False, environ: dict[str, str] | None = None) -> float:
+    """A number of seconds from the environment variable ``env`` (``default`` when unset or empty);
+    ≥ 0, or > 0 with ``positive``; anything else is a ConfigError naming the variable."""
+    raw = (environ if environ is not None else os.environ).get(env) or default
     try:
         value = float(raw)
-        if value < 0:
+        if value < 0 or (positive and value == 0):
             raise ValueError
     except ValueError:
-        raise ConfigError(f"{env}: expected a number of seconds ≥ 0, got {raw!r}") from None
+        raise ConfigError(f"{env}: expected a number of seconds {'above' if positive else '≥'} 0, "
+                          f"got {raw!r}") from None
     return value
+
+
+def _seconds(env: str, default: str) -> float:
+    return env_seconds(env, default)
 
 
 def _switch(env: str, default: str) -> bool:

@@ -40,6 +40,7 @@ from exchange.formats import resident_id_check_char
 from exchange.runner import sharing_catalogue, sync_grants
 from tests.conftest import ADMIN, REPO
 from tests.pg_city import KEY, City, demo_city
+from tests.pg_city import denied as _denied
 
 PROTECTED = ("core", "quarantine", "mdm", "audit")
 VALID_ID = re.compile(r"[0-9]{17}[0-9X]")
@@ -56,24 +57,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 
 
 def _admin_rows(city: City, sql: str, **params: Any) -> list[Any]:
-    engine = city.admin()
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
-    finally:
-        engine.dispose()
+    return city.rows(sql, **params)
 
 
 def _consumers(city: City) -> list[str]:
     return [g.consumer for g in city.grants]
 
-
-def _denied(conn: psycopg.Connection, sql: str) -> bool:
-    try:
-        conn.execute(sql).fetchall()
-    except pg_errors.InsufficientPrivilege:
-        return True
-    return False
 
 
 # --- the state ------------------------------------------------------------------------------------------

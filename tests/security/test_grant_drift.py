@@ -16,24 +16,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import errors as pg_errors
 
 from exchange.access.apply import group_role, login_role
 from exchange.runner import sync_grants
 from tests.conftest import REPO
 from tests.pg_city import City
+from tests.pg_city import denied as _denied
 
 
 def _found(city: City) -> set[tuple[str, str]]:
     return {(c.action, c.object) for c in sync_grants(apply=False, settings=city.settings).changes}
 
-
-def _denied(conn: psycopg.Connection, query: str) -> bool:
-    try:
-        conn.execute(query).fetchall()
-    except pg_errors.InsufficientPrivilege:
-        return True
-    return False
 
 
 @pytest.fixture

@@ -182,7 +182,6 @@ def test_every_export_is_on_record(loaded, tmp_path: Path) -> None:
     export — who (user, host), why (purpose, case number), what, how many rows; failures too."""
     import getpass
 
-    from exchange.access.tables import access
 
     out = runner.invoke(app, ["export", "core.person", "-o", str(tmp_path / "p.csv"), "--purpose", "低保复核",
                               "--case-number", "MZ-2026-7"])
@@ -192,12 +191,7 @@ def test_every_export_is_on_record(loaded, tmp_path: Path) -> None:
     assert runner.invoke(app, ["export", "core.nope", "-o", str(tmp_path / "n.csv")]).exit_code == 2
     assert runner.invoke(app, ["export", "--query", "SELECT * FROM core.nope", "-o",
                                str(tmp_path / "m.csv")]).exit_code == 2
-    engine = make_engine(loaded.warehouse_url, root=loaded.root)
-    try:
-        with engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(access.select().order_by(access.c.id)).mappings()]
-    finally:
-        engine.dispose()
+    rows = _access_rows(loaded)
     assert [(r["channel"], r["agency"], r["status"], r["row_count"], r["entity"]) for r in rows] == [
         ("export", "operator", 200, 5, "core.person"), ("export", "operator", 200, 0, "query"),
         ("export", "operator", 400, 0, "core.nope"), ("export", "operator", 400, 0, "query")]
@@ -220,7 +214,6 @@ def test_operator_reads_are_read_only_and_on_record(loaded: Any, tmp_path: Path,
     """``exchange sql`` (and export --query) run one statement on a query-only connection, and the
     OS account comes from the process, not from ``$USER``; the whole query is kept, a comment cannot
     hide it, identifiers masked (SQLite here; tests/security does the same on PostgreSQL)."""
-    from exchange.access.tables import access
 
     monkeypatch.setenv("USER", "somebody-else")
     monkeypatch.setenv("LOGNAME", "somebody-else")
@@ -232,17 +225,23 @@ def test_operator_reads_are_read_only_and_on_record(loaded: Any, tmp_path: Path,
     assert _count(loaded, "core.person") == before
     hidden = "/*" + " padding" * 200 + " */ SELECT name FROM core.person WHERE id_number = '11010519491231002X'"
     assert runner.invoke(app, ["sql", hidden, "--purpose", "核查"]).exit_code == 0
-    engine = make_engine(loaded.warehouse_url, root=loaded.root)
-    try:
-        with engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(access.select().order_by(access.c.id)).mappings()]
-    finally:
-        engine.dispose()
+    rows = _access_rows(loaded)
     assert [r["status"] for r in rows] == [400, 400, 400, 400, 200]
     last = rows[-1]
     assert last["channel"] == "sql" and "somebody-else" in last["user_id"] and "(uid " in last["user_id"]
     assert last["detail"] == "SELECT name FROM core.person WHERE id_number = '110105**********2X'"
     assert last["db_role"].startswith("sqlite") and last["purpose"] == "核查"
+
+
+def _access_rows(settings: Any) -> list[dict[str, Any]]:
+    from exchange.access.tables import access
+
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(access.select().order_by(access.c.id)).mappings()]
+    finally:
+        engine.dispose()
 
 
 def _count(settings: Any, table: str) -> int:
