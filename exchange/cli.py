@@ -1226,6 +1226,19 @@ def catalog_cmd(agency: Annotated[str | None, typer.Option(help="only the views 
         _sqlite_note("sqlite")
 
 
+def _typer_click_errors() -> tuple[type[Exception], ...]:
+    """Typer ≥ 0.20 raises usage errors from its own copy of click (``typer._click``): exit 2 with
+    the usage text and the closest command name, like click's own."""
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+    except ImportError:
+        return ()
+    return (TyperClickException,)
+
+
+_TYPER_CLICK_ERRORS = _typer_click_errors()
+
+
 def run_cli() -> None:
     """Console entry point: expected errors are handled per command; anything else is a bug,
     reported in one line (the traceback only with --verbose, since it can hold row values)."""
@@ -1239,7 +1252,7 @@ def run_cli() -> None:
     except click.exceptions.Abort:
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except (click.ClickException, *_TYPER_CLICK_ERRORS) as exc:  # a mistyped command, a missing argument
         exc.show()
         sys.exit(exc.exit_code)
     except ExchangeError as exc:

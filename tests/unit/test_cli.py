@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from exchange.cli import app
@@ -54,3 +56,17 @@ def test_validate_unreadable_file_names_it(tmp_path: Path) -> None:
     out = runner.invoke(app, ["validate", str(f), "--feed", "police.residents"])
     assert out.exit_code == 2
     assert "bad.csv" in out.output
+
+
+@pytest.mark.parametrize(("argv", "says"), [(["serch"], "Did you mean 'serve'?"),
+                                            (["feeds", "status"], "unexpected extra argument")])
+def test_a_mistyped_command_gets_the_usage_and_exit_2(argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from exchange.cli import run_cli
+
+    monkeypatch.setattr(sys, "argv", ["exchange", *argv])
+    with pytest.raises(SystemExit) as exited:
+        run_cli()
+    out = capsys.readouterr()
+    assert exited.value.code == 2
+    assert says in out.err and "internal error" not in out.err + out.out
