@@ -23,7 +23,6 @@ from exchange.access.keys import (
     AccessRecord,
     KeyHolder,
     clip,
-    holder_of,
     parse_token,
     refusal_of,
     write_access,
@@ -207,7 +206,7 @@ class ProfileGate:
         if why is not None:  # the key id is on record: whose key was tried, or revoked, matters
             rec.key_id, rec.outcome = parsed[0], f"refused: {why}" + (f" (a key of {row[0]})" if row else "")
             return None
-        return holder_of(*parsed, row)
+        return KeyHolder(parsed[0], row[0])
 
     async def _decide(self, req: Request, rec: AccessRecord, io: GateIO) -> Answer:
         wait = self.limiter.blocked(req.client)

@@ -114,7 +114,7 @@ def parse_token(token: str | None) -> tuple[str, str] | None:
 
 KEY_LOOKUP = select(api_key.c.agency, api_key.c.secret_sha256, api_key.c.revoked_at).where(
     api_key.c.key_id == bindparam("key_id"))
-"""What checking a key reads: its ``audit.api_key`` row by ``key_id`` (see :func:`holder_of`)."""
+"""What checking a key reads: its ``audit.api_key`` row by ``key_id`` (see :func:`refusal_of`)."""
 
 
 MIN_ADMIN_KEY_CHARS = 32
@@ -142,17 +142,6 @@ def refusal_of(row: Any, secret: str) -> str | None:
     if not hmac.compare_digest(secret_sha256, _sha256(secret)):
         return "wrong secret for the key id"
     return None
-
-
-def holder_of(key_id: str, secret: str, row: Any) -> KeyHolder | None:
-    """The holder, given the key's row (``KEY_LOOKUP``, or None when unknown): None when revoked
-    or the secret does not match."""
-    if row is None:
-        return None
-    agency, secret_sha256, revoked_at = row
-    if revoked_at is not None or not hmac.compare_digest(secret_sha256, _sha256(secret)):
-        return None
-    return KeyHolder(key_id, agency)
 
 
 # --- the access log --------------------------------------------------------------------------------------------

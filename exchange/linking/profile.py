@@ -263,6 +263,7 @@ class ProfileReader:
             row_cols = columns.get(source.entity, ())
             picks = [f'CAST(c."{col}" AS TEXT) AS "v_{col}"' for col in sorted(set(source.columns.values()))]
             picks += [f'CAST(c."{col}" AS TEXT) AS "r_{col}"' for col in row_cols]
+            picks += [f'CAST(c."{key}" AS TEXT) AS "k_{key}"' for _e, key, _d in RELATED.get(source.entity, ())]
             rows = _rows(conn, f"SELECT l.link_id, l.source_agency, l.entity, l.source_record_id, l.role, l.batch_id, "
                                f"l.loaded_at, {', '.join(picks)} FROM {self.mdm}.person_link l "
                                f'JOIN {self.core}."{source.entity}" c ON c.source_agency = l.source_agency '
@@ -272,9 +273,7 @@ class ProfileReader:
             for r in rows:
                 related: dict[str, list[Any]] = {}
                 for entity, key, division in RELATED.get(source.entity, ()):
-                    value = _rows(conn, f'SELECT CAST(c."{key}" AS TEXT) AS k FROM {self.core}."{source.entity}" c '
-                                        f"WHERE c.source_agency = :a AND c.source_record_id = :r",
-                                  a=r["source_agency"], r=r["source_record_id"])[0]["k"]
+                    value = r[f"k_{key}"]
                     related[related_key(entity, key, division)] = [x["d"] for x in _rows(
                         conn, f'SELECT {division} AS d FROM {self.core}."{entity}" WHERE "{key}" = :k '
                               f"ORDER BY source_agency, source_record_id", k=value)] if value is not None else []
