@@ -442,6 +442,17 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
                               f"{grantee}", (f"REVOKE {', '.join(privs)} ON SCHEMA {q(sch)} FROM {who}",)))
 
     # 6. roles of consumers whose grant is gone (logins before their group)
+    changes += _plan_removed_roles(conn, st, grants, set(wanted_roles))
+    # 7. what else could undo a grant: owners, SECURITY DEFINER functions, default and database privileges
+    changes += _plan_hardening(conn, st, grants, prefix)
+    return changes
+
+
+def _plan_removed_roles(conn: Connection, st: PgState, grants: GrantSet, wanted_roles: set[str]) -> list[Change]:
+    """Drop the roles of removed grants and logins; one that owns objects in another database is
+    disabled instead (and so is one whose drop fails at apply: its ``fallback``)."""
+    q = sql.ident
+    changes = []
     gone = sorted(((name, info) for name, info in st.roles.items() if info["consumer"] not in grants.grants
                    or (info["login"] and name not in wanted_roles)),
                   key=lambda item: (not item[1]["login"], item[0]))
@@ -458,18 +469,19 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
             continue
         changes.append(Change(info["consumer"], "drop_role", name, "grant or login removed",
                               (_terminate(name), f"DROP OWNED BY {q(name)}", f"DROP ROLE {q(name)}"), fallback=disable))
+    return changes
 
-    # 7. what else could undo a grant: owners, SECURITY DEFINER functions, default and database privileges
+
+def _plan_hardening(conn: Connection, st: PgState, grants: GrantSet, prefix: str) -> list[Change]:
+    """``exchange.access.hardening``'s planners, for the roles the exchange manages (consumers and the
+    operators' read-only roles)."""
     operators = {r.rolname for r in _rows(conn, "SELECT rolname FROM pg_roles WHERE rolname = :g OR "
                                                 "starts_with(rolname, :g || '__')", g=f"{prefix}{OPERATOR_GROUP}")}
     managed = set(st.roles) | operators
     groups = {group_role(prefix, g.consumer) for g in grants} | ({f"{prefix}{OPERATOR_GROUP}"} & operators)
-    changes += hardening.plan_ownership(conn, managed, Change)
-    changes += hardening.plan_functions(conn, managed, Change)
-    changes += hardening.plan_default_privileges(conn, managed, Change)
-    changes += hardening.plan_database(conn, groups, managed, Change)
-    changes += hardening.plan_catalog(conn, Change)
-    return changes
+    return [*hardening.plan_ownership(conn, managed, Change), *hardening.plan_functions(conn, managed, Change),
+            *hardening.plan_default_privileges(conn, managed, Change),
+            *hardening.plan_database(conn, groups, managed, Change), *hardening.plan_catalog(conn, Change)]
 
 
 _DROP = {"v": "VIEW", "m": "MATERIALIZED VIEW", "r": "TABLE", "p": "TABLE", "f": "FOREIGN TABLE"}
