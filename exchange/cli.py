@@ -230,14 +230,14 @@ def feeds_list() -> None:
 
 def _outcome_table(outcomes: list[Any], title: str) -> Table:
     t = Table(title=title, title_justify="left")
-    for col in ("feed", "state", "rows in", "loaded", "quarantined", "reject %", "top reasons"):
-        t.add_column(col, overflow="fold", justify="right" if col in ("rows in", "loaded", "quarantined",
+    for col in ("feed", "state", "rows in", "loaded", "flagged", "quarantined", "reject %", "top reasons"):
+        t.add_column(col, overflow="fold", justify="right" if col in ("rows in", "loaded", "flagged", "quarantined",
                                                                          "reject %") else "left")
     for o in outcomes:
         state = o.state + (" (already)" if o.already_loaded else "")
         style = "green" if o.published else "red"
         reasons = "; ".join(f"{rule}{'(' + fld + ')' if fld else ''} ×{n}" for rule, fld, n in o.top_reasons)
-        t.add_row(o.feed, f"[{style}]{state}[/]", f"{o.rows_in:,}", f"{o.rows_loaded:,}",
+        t.add_row(o.feed, f"[{style}]{state}[/]", f"{o.rows_in:,}", f"{o.rows_loaded:,}", f"{o.rows_flagged:,}",
                   f"{o.rows_quarantined:,}", f"{o.reject_ratio:.1%}", reasons or "-")
     return t
 
@@ -308,18 +308,22 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
                                    progress=lambda _s, n: progress.advance(task, n))
     except ExchangeError as exc:
         _fail(exc)
-    t = Table(title=f"{file} as {feed}", title_justify="left")
-    for col in ("record", "source_record_id", "field", "rule", "value", "message"):
-        t.add_column(col, overflow="fold")
-    for r in report.rejects[:show]:
-        for reason in r["reasons"]:
-            # a message may quote the source (an unreadable record's text): masked and escaped like a value
-            t.add_row(str(r["row"]), _plain(r["source_record_id"]), reason["field"] or "", reason["rule"],
-                      _plain(redact(reason["value"])) if reason["value"] is not None else "",
-                      _plain(redact(reason["message"]), None))
-    if report.rejects:
-        console.print(t)
-    console.print(f"{report.rows_in:,} rows: {report.rows_valid:,} valid, {report.rows_rejected:,} would be "
+    for title, rows in ((f"{file} as {feed}: rows that would be quarantined", report.rejects),
+                        (f"{file} as {feed}: rows that would load with flagged fields (value kept as "
+                         f"<field>_unverified, the field left empty)", report.flagged)):
+        t = Table(title=title, title_justify="left")
+        for col in ("record", "source_record_id", "field", "rule", "value", "message"):
+            t.add_column(col, overflow="fold")
+        for r in rows[:show]:
+            for reason in r["reasons"]:
+                # a message may quote the source (an unreadable record's text): masked and escaped like a value
+                t.add_row(str(r["row"]), _plain(r["source_record_id"]), reason["field"] or "", reason["rule"],
+                          _plain(redact(reason["value"])) if reason["value"] is not None else "",
+                          _plain(redact(reason["message"]), None))
+        if rows:
+            console.print(t)
+    flagged = f" ({report.rows_flagged:,} of them with flagged fields)" if report.rows_flagged else ""
+    console.print(f"{report.rows_in:,} rows: {report.rows_valid:,} valid{flagged}, {report.rows_rejected:,} would be "
                   f"quarantined ({report.reject_ratio:.1%}; feed allows {report.max_reject_ratio:.0%})")
     if report.rows_rejected:
         raise typer.Exit(EXIT_INVALID_ROWS)

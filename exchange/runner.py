@@ -44,13 +44,14 @@ from exchange.audit import ledger
 from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
 from exchange.errors import ConfigError, DataQualityError, ExchangeError, TerminalError, TransientError
+from exchange.flagging import apply_severity, extra_columns
 from exchange.mapping import MappedChunk, Mapper, show_nul
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.feed import FeedSpec, FileSourceSpec
 from exchange.spec.reasons import GENERIC_MESSAGES, Reason
-from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
+from exchange.spec.schema import FLAGS, SOURCE_RECORD_ID, EntitySchema
 from exchange.spec.settings import Settings
 from exchange.validation.docs import DataDocs, write_index
 from exchange.warehouse.engine import make_engine
@@ -124,6 +125,8 @@ class BatchOutcome:
     rows_in: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_flagged: int = 0
+    """Loaded rows with flagged fields (inside rows_loaded)."""
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -149,6 +152,9 @@ class _Split:
     rows_valid: int = 0
     rows_rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
+    rows_flagged: int = 0
+    """Valid rows loaded with flagged fields (counted inside rows_valid)."""
+    flags: Counter = field(default_factory=Counter)
 
 
 class MemoryKeys:
@@ -218,21 +224,25 @@ class FeedRun:
                 source_columns = source_columns_of(rb.schema.names)
             rows = mapped.table.column("_source_row").to_pylist()
             found = validator.validate(mapped.table.select(list(self.schema.fields)), rows)
-            reasons = _merge(mapped.reasons, found)
-            self._flag_duplicates(mapped.table, reasons, keys)
+            flagged = apply_severity(self.schema, mapped.table, _merge(mapped.reasons, found))
+            table, reasons = flagged.table, flagged.reasons
+            self._flag_duplicates(table, reasons, keys)
             bad = sorted(reasons)
             good_mask = pa.array([True] * rb.num_rows)
             if bad:
                 good_mask = pc.invert(pc.is_in(pa.array(range(rb.num_rows)), pa.array(bad)))
-            valid = mapped.table.filter(good_mask)
+            valid = table.filter(good_mask)
             on_valid(self._typed(valid, hashes.filter(good_mask)))
-            on_reject(self._rejects(rb, mapped.table, reasons, bad, source_columns))
+            on_reject(self._rejects(rb, table, reasons, bad, source_columns))
             split.rows_in += rb.num_rows
             split.rows_valid += valid.num_rows
             split.rows_rejected += len(bad)
             for rs in reasons.values():
                 for r in rs:
                     split.reasons[(r.rule, r.field or "")] += 1
+            n_flagged, flags = flagged.counts(reasons)
+            split.rows_flagged += n_flagged
+            split.flags.update(flags)
             if progress:
                 progress("validate", rb.num_rows)
             faults.point("validate.chunk")
@@ -297,6 +307,8 @@ class FeedRun:
 
     def _typed(self, valid: pa.Table, hashes: pa.Array) -> pa.Table:
         typed = to_typed(valid, self.schema)
+        for name in [*extra_columns(self.schema), FLAGS]:
+            typed = typed.append_column(name, valid.column(name))
         typed = typed.append_column("_source_file", valid.column("_source_file"))
         typed = typed.append_column("_source_row", valid.column("_source_row").cast(pa.int64()))
         typed = typed.append_column("_row_hash", hashes)
@@ -401,7 +413,8 @@ class BatchRun:
         return BatchOutcome(
             feed=self.feed.feed_id, batch_id=batch_id, state=row.get("state", "started"),
             rows_in=row.get("rows_in") or 0, rows_loaded=row.get("rows_loaded") or 0,
-            rows_quarantined=row.get("rows_quarantined") or 0, inserted=row.get("rows_inserted") or 0,
+            rows_quarantined=row.get("rows_quarantined") or 0, rows_flagged=row.get("rows_flagged") or 0,
+            inserted=row.get("rows_inserted") or 0,
             updated=row.get("rows_updated") or 0, unchanged=row.get("rows_unchanged") or 0,
             reject_ratio=row.get("reject_ratio") or 0.0, max_reject_ratio=self.feed.quality.max_reject_ratio,
             report_path=row.get("report_path"), staging_path=row.get("staging_path"), error=row.get("error"),
@@ -572,6 +585,7 @@ class BatchRun:
             staging.write_json(folder / staging.VALIDATION, {
                 "batch_id": batch_id, "suite": self.run.compiled.suite.name, "rows_in": split.rows_in,
                 "rows_valid": split.rows_valid, "rows_rejected": split.rows_rejected, "reject_ratio": ratio,
+                "rows_flagged": split.rows_flagged, "top_flags": _top(split.flags),
                 "top_reasons": _top(split.reasons), "report": str(report) if report else None,
                 "expectations": summary})
             with self.engine.begin() as conn:
@@ -662,7 +676,9 @@ class BatchRun:
                 if self.held is not None:
                     self.held.check(conn)  # the feed's lock survived (a server restart drops it)
                 ledger.set_state(conn, batch_id, "failed" if over else "loaded", rows_valid=manifest.rows_valid,
-                                 rows_loaded=loaded, rows_quarantined=quarantined, rows_inserted=counts.inserted,
+                                 rows_loaded=loaded, rows_quarantined=quarantined,
+                                 rows_flagged=0 if over else int(checked.get("rows_flagged") or 0),
+                                 rows_inserted=counts.inserted,
                                  rows_updated=counts.updated, rows_unchanged=counts.unchanged, reject_ratio=ratio,
                                  timings=self._timed(conn, batch_id, "load", time.perf_counter() - t), error=error,
                                  finished_at=_now())
@@ -807,6 +823,10 @@ class ValidationReport:
     rows_rejected: int
     max_reject_ratio: float
     rejects: list[dict[str, Any]]
+    rows_flagged: int = 0
+    """Valid rows that load with flagged fields (inside rows_valid)."""
+    flagged: list[dict[str, Any]] = field(default_factory=list)
+    """The first of them: record, source_record_id and the flags (shaped like reasons)."""
 
     @property
     def reject_ratio(self) -> float:
@@ -833,11 +853,22 @@ def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
             rejects.append({"row": r["_source_row"], "source_record_id": r["source_record_id"],
                             "reasons": json.loads(r["reasons"])})
 
-    split = run.stream(connector.batches(), validator, lambda _t: None, on_reject, progress)
+    flagged: list[dict[str, Any]] = []
+
+    def on_valid(table: pa.Table) -> None:
+        if len(flagged) >= keep:
+            return
+        rows = table.filter(pc.is_valid(table.column(FLAGS))).select(["_source_row", SOURCE_RECORD_ID, FLAGS])
+        for r in rows.slice(0, keep - len(flagged)).to_pylist():
+            flagged.append({"row": r["_source_row"], "source_record_id": r[SOURCE_RECORD_ID],
+                            "reasons": json.loads(r[FLAGS])})
+
+    split = run.stream(connector.batches(), validator, on_valid, on_reject, progress)
     run.check_empty_source(connector, split)
     return ValidationReport(feed=feed_id, rows_in=split.rows_in, rows_valid=split.rows_valid,
                             rows_rejected=split.rows_rejected,
-                            max_reject_ratio=run.feed.quality.max_reject_ratio, rejects=rejects)
+                            max_reject_ratio=run.feed.quality.max_reject_ratio, rejects=rejects,
+                            rows_flagged=split.rows_flagged, flagged=flagged)
 
 
 @dataclass
@@ -866,13 +897,25 @@ def compare_with_truth(engine: Any, catalog: Catalog, outcomes: list[BatchOutcom
         ft = truth.feeds.get(o.feed)
         if ft is None:
             continue
-        if (o.rows_in, o.rows_loaded, o.rows_quarantined) != (ft.rows, ft.expected_loaded, len(ft.defects)):
-            problems.append(f"{o.feed}: in/loaded/quarantined {o.rows_in}/{o.rows_loaded}/"
-                            f"{o.rows_quarantined}, seeded {ft.rows}/{ft.expected_loaded}/{len(ft.defects)}")
-        q = EntityTables(catalog.schema_for(catalog.feed(o.feed))).quarantine
+        seen = (o.rows_in, o.rows_loaded, o.rows_quarantined, o.rows_flagged)
+        if seen != (ft.rows, ft.expected_loaded, len(ft.quarantined), len(ft.flagged)):
+            problems.append(f"{o.feed}: in/loaded/quarantined/flagged {'/'.join(map(str, seen))}, seeded "
+                            f"{ft.rows}/{ft.expected_loaded}/{len(ft.quarantined)}/{len(ft.flagged)}")
+        tables = EntityTables(catalog.schema_for(catalog.feed(o.feed)))
+        q, core = tables.quarantine, tables.core
         with engine.connect() as conn:
             got = {int(r): set(rules.split(",")) for r, rules in conn.execute(
                 select(q.c._source_row, q.c.rules).where(q.c._batch_id == o.batch_id))}
+            flagged = {int(r): {x["rule"] for x in json.loads(flags)} for r, flags in conn.execute(
+                select(core.c._source_row, core.c[FLAGS]).where(core.c._batch_id == o.batch_id,
+                                                               core.c[FLAGS].is_not(None)))}
+        for row in sorted(set(flagged) - set(ft.flagged_rows)):
+            problems.append(f"{o.feed}: record {row} loaded with flags ({','.join(sorted(flagged[row]))}) but not "
+                            f"seeded")
+        for row, d in sorted(ft.flagged_rows.items()):
+            if d.rule not in flagged.get(row, set()):
+                problems.append(f"{o.feed}: record {row} seeded {d.rule} (a flag), loaded with "
+                                f"{','.join(sorted(flagged.get(row, set()))) or 'no flag'}")
         seeded = ft.defect_rows
         for row in sorted(set(got) - set(seeded)):
             problems.append(f"{o.feed}: record {row} quarantined ({','.join(sorted(got[row]))}) but not seeded")
@@ -1107,7 +1150,7 @@ def _reprocess_validate(run: BatchRun, tables: EntityTables, batch_id: str, fold
     staging.write_json(folder / staging.VALIDATION, {
         "batch_id": batch_id, "suite": run.run.compiled.suite.name, "rows_in": split.rows_in,
         "rows_valid": counts["valid"], "rows_rejected": counts["rejected"], "reject_ratio": ratio,
-        "top_reasons": _top(split.reasons), "report": str(report) if report else None, "expectations": summary,
+        "rows_flagged": split.rows_flagged, "top_flags": _top(split.flags), "top_reasons": _top(split.reasons), "report": str(report) if report else None, "expectations": summary,
         "reprocessing": True, "superseded": superseded})
     with run.engine.begin() as conn:
         ledger.record_validation(conn, batch_id=batch_id, suite=run.run.compiled.suite.name, rows=summary, now=_now())
@@ -1183,7 +1226,8 @@ def _reprocess_load(run: BatchRun, tables: EntityTables, batch_id: str, folder: 
                                 f"{manifest.rows_valid} to load, but loaded {counts.total}, resolved {resolved} and "
                                 f"kept {still} open (expected {len(failing)}); the load was rolled back")
         ledger.set_state(conn, batch_id, "loaded", rows_valid=manifest.rows_valid, rows_loaded=resolved,
-                         rows_quarantined=still, rows_inserted=counts.inserted, rows_updated=counts.updated,
+                         rows_quarantined=still,
+                         rows_flagged=int(staging.read_json(folder / staging.VALIDATION).get("rows_flagged") or 0), rows_inserted=counts.inserted, rows_updated=counts.updated,
                          rows_unchanged=counts.unchanged, reject_ratio=still / manifest.rows_in,
                          timings=run._timed(conn, batch_id, "load", time.perf_counter() - t), finished_at=_now())
         audit_records.record_load(conn, batch_id)

@@ -23,6 +23,7 @@ from exchange.audit import chain
 from exchange.audit.ledger import get_batch
 from exchange.audit.records import MANIFEST, sha256_file
 from exchange.audit.tables import validation
+from exchange.spec.schema import FLAGS
 
 SOURCE_AGENCY, SOURCE_RECORD_ID = "source_agency", "source_record_id"
 LINEAGE = ("_batch_id", "_source_file", "_source_row", "_row_hash", "_loaded_at")
@@ -158,7 +159,8 @@ def lineage(conn: Connection, *, core: Table, history: Table, quarantine: Table 
         out["batch"] = batch
         out["validation"] = validation_summary(conn, cur["_batch_id"])
         out["staged"] = staged_check(conn, cur["_batch_id"], (batch or {}).get("staging_path"))
-        row = staged_row_check((batch or {}).get("staging_path"), cur, fields) if out["staged"]["ok"] else {
+        out["flags"] = json.loads(cur[FLAGS]) if cur.get(FLAGS) else []
+        row = staged_row_check((batch or {}).get("staging_path"), cur, [*fields, FLAGS]) if out["staged"]["ok"] else {
             "ok": None, "problem": "not checked: the staged files are not the sealed ones"}
         out["row_hash_ok"], out["row_hash_problem"] = row["ok"], row.get("problem")
         out["ledger"] = [{"seq": e.seq, "kind": e.kind, "hash": e.hash, "recorded_at": str(e.recorded_at)}

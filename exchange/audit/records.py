@@ -26,8 +26,8 @@ from exchange.audit.ledger import get_batch
 from exchange.audit.tables import batch, validation
 
 MANIFEST, EXTRACT, VALIDATION = "manifest.json", "extract.json", "validation.json"
-COUNTS = ("rows_in", "rows_valid", "rows_loaded", "rows_quarantined", "rows_inserted", "rows_updated",
-          "rows_unchanged")
+COUNTS = ("rows_in", "rows_valid", "rows_loaded", "rows_quarantined", "rows_flagged", "rows_inserted",
+          "rows_updated", "rows_unchanged")
 
 
 def sha256_file(path: Path) -> str | None:

@@ -38,6 +38,7 @@ batch = Table(
     Column("rows_valid", BigInteger(), comment="rows that passed validation (held if the batch failed)"),
     Column("rows_loaded", BigInteger(), comment="rows published to core (0 if the batch failed)"),
     Column("rows_quarantined", BigInteger()),
+    Column("rows_flagged", BigInteger(), comment="loaded rows with flagged fields (inside rows_loaded)"),
     Column("rows_inserted", BigInteger()),
     Column("rows_updated", BigInteger()),
     Column("rows_unchanged", BigInteger()),

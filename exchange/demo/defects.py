@@ -319,7 +319,7 @@ def seed_defects(table: FeedTable, spec: FeedSpec, ctx: MakeContext, rate: float
         name = fields[seed.column or ""]
         table.rows[i][col] = MAKERS[seed.rule](ctx, seed, name, table.rows[i][col])
         cell_rules[i] = (seed.rule, name)
-    return _assemble(table, key_cols, cell_rules, copies)
+    return _assemble(table, key_cols, cell_rules, copies, ctx.schema)
 
 
 def record_id(row: list[str], key_cols: list[int]) -> str:
@@ -327,7 +327,7 @@ def record_id(row: list[str], key_cols: list[int]) -> str:
 
 
 def _assemble(table: FeedTable, key_cols: list[int], cell_rules: dict[int, tuple[str, str | None]],
-              copies: dict[int, list[tuple[int, list[str]]]]) -> SeededTable:
+              copies: dict[int, list[tuple[int, list[str]]]], schema: EntitySchema) -> SeededTable:
     """Rows in file order with the copies inserted; a duplicate's field is ``source_record_id``
     (the natural key of every schema, derived from the feed's ``key`` where it names others)."""
     rows: list[list[str]] = []
@@ -340,7 +340,7 @@ def _assemble(table: FeedTable, key_cols: list[int], cell_rules: dict[int, tuple
             keys.append(table.person_keys[source])
         if rule is not None:
             defects.append(SeededDefect(row=len(rows), source_record_id=record_id(row, key_cols),
-                                        field=rule[1], rule=rule[0]))
+                                        field=rule[1], rule=rule[0], severity=schema.severity(rule[1], rule[0])))
 
     for i, row in enumerate(table.rows):
         for source, copy in copies.get(i, []):

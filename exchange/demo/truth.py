@@ -25,6 +25,8 @@ class SeededDefect:
     source_record_id: str
     field: str | None
     rule: str
+    severity: str = "quarantine"
+    """``quarantine`` (the row is rejected) or ``flag`` (the row loads, the value kept as unverified)."""
 
 
 @dataclass
@@ -40,16 +42,30 @@ class FeedTruth:
     """source_record_id → person_key of the true person, for person-bearing feeds."""
 
     @property
+    def quarantined(self) -> list[SeededDefect]:
+        return [d for d in self.defects if d.severity == "quarantine"]
+
+    @property
+    def flagged(self) -> list[SeededDefect]:
+        return [d for d in self.defects if d.severity == "flag"]
+
+    @property
     def expected_loaded(self) -> int:
-        return self.rows - len(self.defects)
+        """Rows that load, flagged ones included."""
+        return self.rows - len(self.quarantined)
 
     @property
     def defect_rows(self) -> dict[int, SeededDefect]:
-        return {d.row: d for d in self.defects}
+        return {d.row: d for d in self.quarantined}
+
+    @property
+    def flagged_rows(self) -> dict[int, SeededDefect]:
+        return {d.row: d for d in self.flagged}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["expected_loaded"] = self.expected_loaded
+        data["expected_flagged"] = len(self.flagged)
         return data
 
     @classmethod

@@ -43,8 +43,10 @@ from exchange.formats.resident_id import (
     check_resident_id,
     normalize_resident_id,
     resident_id_birth_date,
+    resident_id_birth_mismatch,
     resident_id_check_char,
     resident_id_gender,
+    upgrade_legacy_resident_id,
 )
 from exchange.formats.text import as_string_array, normalize_text
 
@@ -91,7 +93,9 @@ __all__ = [
     "normalize_text",
     "reason_message",
     "resident_id_birth_date",
+    "resident_id_birth_mismatch",
     "resident_id_check_char",
     "resident_id_gender",
+    "upgrade_legacy_resident_id",
     "scrub_identifiers",
 ]

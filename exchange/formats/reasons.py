@@ -6,8 +6,8 @@ __all__ = ["REASON_MESSAGES", "reason_message"]
 
 REASON_MESSAGES: dict[str, str] = {
     # resident identity number (GB 11643-1999)
-    "resident_id.legacy_15": "legacy 15-digit first-generation identity number; "
-                             "an 18-character number is required",
+    "resident_id.legacy_15": "legacy 15-digit first-generation identity number (its 18-character "
+                             "upgrade by the standard rule is kept as unverified where the field is flagged)",
     "resident_id.format": "not 17 digits followed by a digit or X",
     "resident_id.checksum": "check character does not match the first 17 digits (ISO 7064 MOD 11-2)",
     "resident_id.birth_date": "embedded birth date (positions 7-14) is not a real calendar date "
@@ -15,6 +15,7 @@ REASON_MESSAGES: dict[str, str] = {
     "resident_id.birth_future": "embedded birth date (positions 7-14) is in the future",
     "resident_id.region": "first 6 digits are not a known current or historical GB/T 2260 division code",
     "resident_id.gender": "sequence digit parity (17th digit: odd male, even female) contradicts the gender",
+    "resident_id.birth_mismatch": "embedded birth date (positions 7-14) contradicts the record's own birth date",
     # unified social credit code (GB 32100-2015)
     "credit_code.format": "not 18 characters of 0-9 and A-Y without I, O, S, V, Z, "
                           "with digits in positions 2-8",

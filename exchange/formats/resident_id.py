@@ -30,6 +30,8 @@ from exchange.formats.text import (
 __all__ = [
     "RESIDENT_ID_REASONS",
     "check_resident_id",
+    "resident_id_birth_mismatch",
+    "upgrade_legacy_resident_id",
     "normalize_resident_id",
     "resident_id_birth_date",
     "resident_id_check_char",
@@ -44,6 +46,7 @@ RESIDENT_ID_REASONS = (
     "resident_id.birth_future",
     "resident_id.region",
     "resident_id.gender",
+    "resident_id.birth_mismatch",
 )
 _REASON_CODES: tuple[str | None, ...] = (None, *RESIDENT_ID_REASONS)
 (_OK, _LEGACY, _FORMAT, _CHECKSUM, _BIRTH, _FUTURE, _REGION, _GENDER) = range(8)
@@ -210,3 +213,27 @@ def resident_id_gender(ids: Any) -> pa.StringArray:
         last = fixed_width_bytes(arr.take(pa.array(idx15)), 15)[:, 14].astype(np.int64) - 48
         index[idx15] = np.where(last % 2 == 1, 1, 2)
     return codes_to_array(index, (None, "M", "F"))
+
+
+def upgrade_legacy_resident_id(ids: Any) -> pa.StringArray:
+    """Legacy 15-digit numbers upgraded to 18 characters by the standard rule (``19`` inserted before
+    the two-digit year, the MOD 11-2 check character appended); every other value unchanged."""
+    arr = as_string_array(ids)
+    legacy = pc.fill_null(pc.match_substring_regex(arr, ID15_PATTERN), False)
+    if not pc.any(legacy).as_py():
+        return arr
+    first17 = pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 6), "19",
+                                          pc.utf8_slice_codeunits(arr, 6, 15), "")
+    return pc.if_else(legacy, pc.binary_join_element_wise(first17, resident_id_check_char(first17), ""), arr)
+
+
+def resident_id_birth_mismatch(ids: Any, births: Any) -> pa.BooleanArray:
+    """True where the birth date embedded in an 18- or 15-digit number is a real date that differs from
+    the record's own birth date (``YYYY-MM-DD``); false where either is missing or unreadable (those
+    are the format rules' business)."""
+    arr = as_string_array(ids)
+    dates = as_string_array(births)
+    if len(dates) != len(arr):
+        raise ValueError(f"resident_id_birth_mismatch: {len(arr)} ids but {len(dates)} birth dates")
+    embedded = resident_id_birth_date(arr).cast(pa.string())
+    return pc.fill_null(pc.not_equal(embedded, pc.utf8_slice_codeunits(dates, 0, 10)), False)

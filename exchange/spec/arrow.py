@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.spec.schema import SOURCE_AGENCY, EntitySchema, FieldType
+from exchange.spec.schema import FLAGS, SOURCE_AGENCY, EntitySchema, FieldType, unverified_column
 
 DECIMAL = pa.decimal128(20, 4)
 
@@ -41,10 +41,15 @@ def arrow_schema(schema: EntitySchema) -> pa.Schema:
     return pa.schema(fields, metadata={"schema": schema.name, "version": schema.version})
 
 
+def flag_fields(schema: EntitySchema) -> list[pa.Field]:
+    """The unverified value of each flagged field, and the row's flags (see ``exchange.flagging``)."""
+    return [*(pa.field(unverified_column(n), pa.string()) for n in schema.flagged_fields), pa.field(FLAGS, pa.string())]
+
+
 def staged_schema(schema: EntitySchema) -> pa.Schema:
-    """What a staged Parquet file of valid rows holds: typed fields + lineage."""
+    """What a staged Parquet file of valid rows holds: typed fields, flags + lineage."""
     base = arrow_schema(schema)
-    return pa.schema(list(base)[1:] + list(LINEAGE), metadata=base.metadata)
+    return pa.schema(list(base)[1:] + flag_fields(schema) + list(LINEAGE), metadata=base.metadata)
 
 
 def to_typed(table: pa.Table, schema: EntitySchema) -> pa.Table:

@@ -59,10 +59,16 @@ def compare(old: EntitySchema, new: EntitySchema, old_codes: Catalog | None = No
             changes.append(Change("major", f"{name}: allowed values removed: {sorted(old_allowed - new_allowed)}"))
         if new_allowed - old_allowed and old_allowed:
             changes.append(Change("minor", f"{name}: allowed values added: {sorted(new_allowed - old_allowed)}"))
-        if (f.not_future, f.historical_ok, f.gender_field) != (g.not_future, g.historical_ok, g.gender_field):
+        if (f.not_future, f.historical_ok, f.gender_field, f.birth_date_field) != (
+                g.not_future, g.historical_ok, g.gender_field, g.birth_date_field):
+            # a new cross-check refuses rows that loaded before — unless its failures are only flagged
+            stricter = (g.gender_field and not f.gender_field) or (g.birth_date_field and not f.birth_date_field)
             changes.append(Change("major" if (g.not_future and not f.not_future) or (f.historical_ok and not
-                                  g.historical_ok) or (g.gender_field and not f.gender_field) else "minor",
+                                  g.historical_ok) or (stricter and g.on_invalid == "quarantine") else "minor",
                                   f"{name}: validation options changed"))
+        if f.on_invalid != g.on_invalid:  # flag → quarantine drops rows that used to load
+            changes.append(Change("major" if g.on_invalid == "quarantine" else "minor",
+                                  f"{name}: on_invalid {f.on_invalid} → {g.on_invalid}"))
         if (f.pii, f.description) != (g.pii, g.description):
             changes.append(Change("patch", f"{name}: description or PII class changed"))
     for name, g in new.fields.items():

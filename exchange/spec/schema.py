@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 FieldType = Literal["string", "integer", "decimal", "date", "datetime", "boolean"]
 FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone"]
 PiiClass = Literal["direct_identifier", "quasi_identifier", "sensitive", "none"]
+Severity = Literal["quarantine", "flag"]
 
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 FIELD_RE = r"^[a-z][a-z0-9_]{0,62}$"
@@ -22,6 +23,17 @@ FIELD_RE = r"^[a-z][a-z0-9_]{0,62}$"
 # Columns every core table carries besides the schema's own fields.
 SOURCE_AGENCY = "source_agency"
 SOURCE_RECORD_ID = "source_record_id"
+FLAGS = "_flags"  # JSON list of the reasons a loaded row's flagged fields failed (null: none)
+UNVERIFIED_SUFFIX = "_unverified"
+RULE_FAMILY = {"resident_id": "resident_id.", "credit_code": "credit_code.", "division_code": "division_code.",
+               "phone": "phone.", "mobile": "phone.", "landline": "phone."}
+"""A field's format → the prefix of the rule codes its format rule and cross-checks return."""
+FLAGGABLE_FORMATS = tuple(RULE_FAMILY)
+
+
+def unverified_column(field: str) -> str:
+    """Where a flagged field's value is kept when it fails its format rule (``id_number_unverified``)."""
+    return field + UNVERIFIED_SUFFIX
 
 
 class StrictModel(BaseModel):
@@ -41,13 +53,23 @@ class FieldSpec(StrictModel):
     historical_ok: bool = Field(default=False, description="division_code: abolished codes accepted")
     gender_field: str | None = Field(
         default=None, description="resident_id: the field whose M/F must match the sequence digit parity")
+    birth_date_field: str | None = Field(
+        default=None, description="resident_id: the date field that must equal the number's embedded birth date")
+    on_invalid: Severity = Field(default="quarantine", description=(
+        "a value failing the field's format rule: quarantine the row, or flag the field (keep the row, "
+        "move the value to <field>_unverified with the reason, leave the field empty)"))
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
         if self.values is not None and self.code_list is not None:
             raise ValueError("give either 'values' or 'code_list', not both")
-        if self.gender_field and self.format != "resident_id":
-            raise ValueError("'gender_field' applies to format resident_id only")
+        for option in ("gender_field", "birth_date_field"):
+            if getattr(self, option) and self.format != "resident_id":
+                raise ValueError(f"'{option}' applies to format resident_id only")
+        if self.on_invalid == "flag" and self.format not in FLAGGABLE_FORMATS:
+            raise ValueError(f"on_invalid: flag applies to fields with a format ({', '.join(FLAGGABLE_FORMATS)})")
+        if self.on_invalid == "flag" and self.required:
+            raise ValueError("on_invalid: flag would leave a required field empty; a required field quarantines")
         if self.historical_ok and self.format != "division_code":
             raise ValueError("'historical_ok' applies to format division_code only")
         if self.not_future and self.type not in ("date", "datetime"):
@@ -91,7 +113,28 @@ class EntitySchema(StrictModel):
         for name, spec in self.fields.items():
             if spec.gender_field and spec.gender_field not in self.fields:
                 raise ValueError(f"fields.{name}.gender_field: unknown field {spec.gender_field!r}")
+            if spec.birth_date_field:
+                other = self.fields.get(spec.birth_date_field)
+                if other is None or other.type != "date":
+                    raise ValueError(f"fields.{name}.birth_date_field: {spec.birth_date_field!r} is not a date "
+                                     f"field of this schema")
+            if spec.on_invalid == "flag" and unverified_column(name) in self.fields:
+                raise ValueError(f"fields.{name}: on_invalid flag needs the column {unverified_column(name)!r}, "
+                                 f"which the schema already uses")
         return self
+
+    def severity(self, field: str | None, rule: str) -> Severity:
+        """What a failure of ``rule`` on ``field`` costs: the row (quarantine), or only the field (flag:
+        the field's format rule and cross-checks on a field declared ``on_invalid: flag``)."""
+        spec = self.fields.get(field or "")
+        if spec and spec.on_invalid == "flag" and spec.format and rule.startswith(RULE_FAMILY[spec.format]):
+            return "flag"
+        return "quarantine"
+
+    @property
+    def flagged_fields(self) -> list[str]:
+        """Fields whose format failures are flagged, not quarantined (each has an ``_unverified`` column)."""
+        return [name for name, f in self.fields.items() if f.on_invalid == "flag"]
 
     def allowed_values(self, field: str, codes: dict[str, CodeList]) -> list[str] | None:
         spec = self.fields[field]

@@ -25,6 +25,8 @@ from exchange.validation.suites import CompiledSuite, Rule
 log = logging.getLogger(__name__)
 
 SAMPLE_LIMIT = 20
+PAIR_RULES = {"resident_id.gender": "gender_field", "resident_id.birth_mismatch": "birth_date_field"}
+"""Rules on a pair of columns → the field option naming the second column (samples show both)."""
 
 def reason_message(rule: str) -> str:
     return formats.REASON_MESSAGES.get(rule) or GENERIC_MESSAGES.get(rule) or rule
@@ -106,7 +108,7 @@ class BatchValidator:
 
     def _sample_kind(self, rule: Rule) -> str:
         f = self.compiled.schema.fields[rule.field]
-        if rule.rule == "resident_id.gender":
+        if rule.rule in PAIR_RULES:
             return "pair"
         if f.format == "resident_id":
             return "resident_id"
@@ -146,8 +148,9 @@ class BatchValidator:
             values = frame[rule.field].iloc[indices]
             if len(stat.samples) < SAMPLE_LIMIT:
                 take = SAMPLE_LIMIT - len(stat.samples)
-                if rule.rule == "resident_id.gender":
-                    pairs = frame[[rule.field, self.compiled.schema.fields[rule.field].gender_field]]
+                if rule.rule in PAIR_RULES:
+                    other = getattr(self.compiled.schema.fields[rule.field], PAIR_RULES[rule.rule])
+                    pairs = frame[[rule.field, other]]
                     stat.samples.extend(pairs.iloc[indices[:take]].values.tolist())
                 else:
                     stat.samples.extend(values.iloc[:take].tolist())

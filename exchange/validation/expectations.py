@@ -72,6 +72,18 @@ class ColumnPairResidentIdGender(ColumnPairMapMetricProvider):
                          index=column_A.index)
 
 
+class ColumnPairResidentIdBirthDate(ColumnPairMapMetricProvider):
+    condition_metric_name = "column_pair_values.exchange_resident_id_birth_date"
+    condition_domain_keys = ("batch_id", "table", "column_A", "column_B", "row_condition",
+                             "condition_parser", "ignore_row_if")
+    condition_value_keys = ()
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(self, column_A: pd.Series, column_B: pd.Series, **kwargs: object) -> pd.Series:  # noqa: N803
+        mismatch = formats.resident_id_birth_mismatch(_arrow(column_A), _arrow(column_B))
+        return pd.Series(~np.asarray(mismatch.to_numpy(zero_copy_only=False), dtype=bool), index=column_A.index)
+
+
 class ColumnValuesCreditCode(ColumnMapMetricProvider):
     condition_metric_name = "column_values.exchange_credit_code"
     condition_value_keys = ()
@@ -147,6 +159,18 @@ class ExpectColumnPairResidentIdToMatchGender(ColumnPairMapExpectation):
     ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = (
         "either_value_is_missing")
     map_metric = "column_pair_values.exchange_resident_id_gender"
+    success_keys = ("column_A", "column_B", "ignore_row_if", "mostly")
+    args_keys = ("column_A", "column_B")
+    library_metadata: ClassVar[dict[str, object]] = _META
+
+
+class ExpectColumnPairResidentIdToMatchBirthDate(ColumnPairMapExpectation):
+    """Expect the birth date embedded in the resident identity number (column_A, positions 7-14) to
+    equal the record's own birth date (column_B)."""
+
+    ignore_row_if: Literal["both_values_are_missing", "either_value_is_missing", "neither"] = (
+        "either_value_is_missing")
+    map_metric = "column_pair_values.exchange_resident_id_birth_date"
     success_keys = ("column_A", "column_B", "ignore_row_if", "mostly")
     args_keys = ("column_A", "column_B")
     library_metadata: ClassVar[dict[str, object]] = _META

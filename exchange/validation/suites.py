@@ -79,6 +79,9 @@ def _field_expectations(name: str, f: FieldSpec, allowed: list[str] | None) -> l
         if f.gender_field:
             out.append((ex.ExpectColumnPairResidentIdToMatchGender(column_A=name, column_B=f.gender_field),
                         Rule(name, "resident_id.gender")))
+        if f.birth_date_field:
+            out.append((ex.ExpectColumnPairResidentIdToMatchBirthDate(column_A=name, column_B=f.birth_date_field),
+                        Rule(name, "resident_id.birth_mismatch")))
     elif f.format == "credit_code":
         out.append((ex.ExpectColumnValuesToBeValidCreditCode(column=name),
                     Rule(name, "credit_code", explain="credit_code")))

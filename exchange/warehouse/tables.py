@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from exchange.spec.schema import SOURCE_AGENCY, SOURCE_RECORD_ID, EntitySchema, FieldType
+from exchange.spec.schema import FLAGS, SOURCE_AGENCY, SOURCE_RECORD_ID, EntitySchema, FieldType, unverified_column
 
 SQL_TYPES: dict[FieldType, type[TypeEngine] | TypeEngine] = {
     "string": Text(),
@@ -40,6 +40,10 @@ def _data_columns(schema: EntitySchema) -> list[Column]:
     for name, f in schema.fields.items():
         cols.append(Column(name, SQL_TYPES[f.type], nullable=not f.required,
                            comment=f"{f.description} [pii: {f.pii}]"))
+    for name in schema.flagged_fields:
+        cols.append(Column(unverified_column(name), Text(), comment=(
+            f"{name} as received where it failed its checks (reason in {FLAGS}); {name} is then empty "
+            f"[pii: {schema.fields[name].pii}]")))
     return cols
 
 
@@ -49,6 +53,7 @@ def _lineage_columns() -> list[Column]:
         Column("_source_file", Text(), comment="source file (or table/endpoint) of the row"),
         Column("_source_row", BigInteger(), comment="record number in the source"),
         Column("_row_hash", Text(), nullable=False, comment="hash of the canonical values"),
+        Column(FLAGS, Text(), comment="why flagged fields were kept as unverified (JSON list of reasons)"),
         Column("_loaded_at", DateTime(), nullable=False, comment="when this version was loaded"),
     ]
 

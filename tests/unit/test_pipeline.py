@@ -41,7 +41,7 @@ GOOD_ROWS = [
     "P3,王五,,男,19900102,010-12345678,110105001",
 ]
 BAD_ROWS = {
-    "P4,赵六,110105194912310021,女,1949-12-31,13800138000,110105": ("id_number", "resident_id.checksum"),
+    "P4,赵六,,女,1949-12-31,13800138000,11010": ("division_code", "division_code.format"),
     "P5,,,男,1990-01-01,13800138000,110105": ("name", "required"),
     "P6,钱七,,男,1990-02-30,13800138000,110105": ("birth_date", "date.invalid"),
     "P7,孙八,,男,1990-01-01,12345,110105": ("phone", "phone.format"),
@@ -60,6 +60,50 @@ def _sql(settings, query: str) -> list[tuple]:
     engine = make_engine(settings.warehouse_url, root=settings.root)
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(query))]
+
+
+# ID number problems cost the field, not the row: kept as id_number_unverified with the reason
+FLAGGED_ROWS = {
+    "F1,赵六,110105194912310021,女,1949-12-31,13800138000,110105":
+        ("110105194912310021", ["resident_id.checksum"]),
+    "F2,钱二,110105491231002,女,1949-12-31,,110105": ("11010519491231002X", ["resident_id.legacy_15"]),
+    "F3,孙三,11010519491231002X,男,1949-12-31,,110105": ("11010519491231002X", ["resident_id.gender"]),
+    "F4,李四,11010519491231002X,女,1950-01-01,,110105": ("11010519491231002X", ["resident_id.birth_mismatch"]),
+}
+
+
+def test_identifier_problems_are_flags_and_the_row_loads(project: Path, settings) -> None:
+    # a flagged row that also breaks a row rule is quarantined with every reason
+    both = "F5,,110105194912310021,女,1949-12-31,,110105"
+    _setup(project, settings, GOOD_ROWS + list(FLAGGED_ROWS) + [both])
+    out = run_feed("police.residents", settings=settings, today=TODAY)
+    assert (out.rows_in, out.rows_loaded, out.rows_quarantined, out.rows_flagged) == (8, 7, 1, 4)
+    rows = {r[0]: r[1:] for r in _sql(settings, "SELECT source_record_id, id_number, id_number_unverified, _flags "
+                                                "FROM core.person")}
+    for line, (unverified, rules) in FLAGGED_ROWS.items():
+        key = line.split(",")[0]
+        id_number, kept, flags = rows[key]
+        assert id_number is None and kept == unverified, key
+        got = json.loads(flags)
+        assert [f["rule"] for f in got] == rules and got[0]["field"] == "id_number", (key, got)
+        assert got[0]["value"] == line.split(",")[2] and got[0]["message"]
+    assert rows["P1"] == ("11010519491231002X", None, None)
+    (reasons,) = _sql(settings, "SELECT reasons FROM quarantine.person")[0]
+    assert {(r["field"], r["rule"]) for r in json.loads(reasons)} == {("name", "required"),
+                                                                      ("id_number", "resident_id.checksum")}
+    assert _sql(settings, "SELECT rows_in, rows_loaded, rows_quarantined, rows_flagged FROM audit.batch") == [
+        (8, 7, 1, 4)]
+    checked = json.loads((Path(out.staging_path) / "validation.json").read_text(encoding="utf-8"))
+    assert checked["rows_flagged"] == 4
+    assert {(rule, field) for rule, field, _n in checked["top_flags"]} == {
+        ("resident_id.checksum", "id_number"), ("resident_id.legacy_15", "id_number"),
+        ("resident_id.gender", "id_number"), ("resident_id.birth_mismatch", "id_number")}
+    failed = dict(_sql(settings, "SELECT rule, unexpected_count FROM audit.validation WHERE NOT success"))
+    assert failed["resident_id.gender"] == 1 and failed["resident_id.birth_mismatch"] == 1
+    report = validate_file(settings.landing_dir / "police" / "r.csv", "police.residents", settings=settings,
+                           today=TODAY)
+    assert (report.rows_valid, report.rows_flagged, report.rows_rejected) == (7, 4, 1)
+    assert [f["source_record_id"] for f in report.flagged] == ["F1", "F2", "F3", "F4"]
 
 
 def test_valid_rows_load_and_invalid_rows_are_quarantined_with_reasons(project: Path, settings) -> None:
@@ -82,14 +126,14 @@ def test_valid_rows_load_and_invalid_rows_are_quarantined_with_reasons(project: 
     assert batch == [("published", 10, 3, 3, 7)]
     assert Path(out.report_path).exists()
     validation = _sql(settings, "SELECT rule, unexpected_count FROM audit.validation WHERE NOT success")
-    assert ("resident_id", 1) in validation and ("required", 1) in validation
+    assert ("division_code", 2) in validation and ("required", 1) in validation
 
 
 def test_report_masks_identifiers(project: Path, settings) -> None:
-    _setup(project, settings, GOOD_ROWS + list(BAD_ROWS))
+    _setup(project, settings, GOOD_ROWS + list(BAD_ROWS) + list(FLAGGED_ROWS))
     out = run_feed("police.residents", settings=settings, today=TODAY)
     html = Path(out.report_path).read_text(encoding="utf-8")
-    assert "110105194912310021" not in html and "110105**********21" in html
+    assert "110105194912310021" not in html and "110105**********21" in html  # flagged: samples masked too
     samples = _sql(settings, "SELECT sample_values FROM audit.validation WHERE rule = 'phone'")
     assert "12345" not in samples[0][0]
 
@@ -218,5 +262,5 @@ def test_validate_file_checks_without_loading(project: Path, settings) -> None:
     report = validate_file(settings.landing_dir / "police" / "r.csv", "police.residents", settings=settings,
                            catalog=cat, today=TODAY)
     assert (report.rows_in, report.rows_valid, report.rows_rejected) == (10, 3, 7)
-    assert report.rejects[0]["reasons"][0]["rule"] == "resident_id.checksum"
+    assert report.rejects[0]["reasons"][0]["rule"] == "division_code.format"
     assert not (project / "var" / "exchange.db").exists()
