@@ -1150,7 +1150,8 @@ def _reprocess_validate(run: BatchRun, tables: EntityTables, batch_id: str, fold
     staging.write_json(folder / staging.VALIDATION, {
         "batch_id": batch_id, "suite": run.run.compiled.suite.name, "rows_in": split.rows_in,
         "rows_valid": counts["valid"], "rows_rejected": counts["rejected"], "reject_ratio": ratio,
-        "rows_flagged": split.rows_flagged, "top_flags": _top(split.flags), "top_reasons": _top(split.reasons), "report": str(report) if report else None, "expectations": summary,
+        "rows_flagged": split.rows_flagged, "top_flags": _top(split.flags), "top_reasons": _top(split.reasons),
+        "report": str(report) if report else None, "expectations": summary,
         "reprocessing": True, "superseded": superseded})
     with run.engine.begin() as conn:
         ledger.record_validation(conn, batch_id=batch_id, suite=run.run.compiled.suite.name, rows=summary, now=_now())
@@ -1227,7 +1228,8 @@ def _reprocess_load(run: BatchRun, tables: EntityTables, batch_id: str, folder: 
                                 f"kept {still} open (expected {len(failing)}); the load was rolled back")
         ledger.set_state(conn, batch_id, "loaded", rows_valid=manifest.rows_valid, rows_loaded=resolved,
                          rows_quarantined=still,
-                         rows_flagged=int(staging.read_json(folder / staging.VALIDATION).get("rows_flagged") or 0), rows_inserted=counts.inserted, rows_updated=counts.updated,
+                         rows_flagged=int(staging.read_json(folder / staging.VALIDATION).get("rows_flagged") or 0),
+                         rows_inserted=counts.inserted, rows_updated=counts.updated,
                          rows_unchanged=counts.unchanged, reject_ratio=still / manifest.rows_in,
                          timings=run._timed(conn, batch_id, "load", time.perf_counter() - t), finished_at=_now())
         audit_records.record_load(conn, batch_id)

@@ -96,6 +96,6 @@ __all__ = [
     "resident_id_birth_mismatch",
     "resident_id_check_char",
     "resident_id_gender",
-    "upgrade_legacy_resident_id",
     "scrub_identifiers",
+    "upgrade_legacy_resident_id",
 ]

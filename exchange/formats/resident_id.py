@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.formats.dates import civil_days
+from exchange.formats.dates import check_date, civil_days
 from exchange.formats.division import DivisionCodes, load_division_codes
 from exchange.formats.text import (
     as_string_array,
@@ -30,12 +30,12 @@ from exchange.formats.text import (
 __all__ = [
     "RESIDENT_ID_REASONS",
     "check_resident_id",
-    "resident_id_birth_mismatch",
-    "upgrade_legacy_resident_id",
     "normalize_resident_id",
     "resident_id_birth_date",
+    "resident_id_birth_mismatch",
     "resident_id_check_char",
     "resident_id_gender",
+    "upgrade_legacy_resident_id",
 ]
 
 RESIDENT_ID_REASONS = (
@@ -229,11 +229,13 @@ def upgrade_legacy_resident_id(ids: Any) -> pa.StringArray:
 
 def resident_id_birth_mismatch(ids: Any, births: Any) -> pa.BooleanArray:
     """True where the birth date embedded in an 18- or 15-digit number is a real date that differs from
-    the record's own birth date (``YYYY-MM-DD``); false where either is missing or unreadable (those
+    the record's own birth date (``YYYY-MM-DD``); false where either is missing or not a real date (those
     are the format rules' business)."""
     arr = as_string_array(ids)
     dates = as_string_array(births)
     if len(dates) != len(arr):
         raise ValueError(f"resident_id_birth_mismatch: {len(arr)} ids but {len(dates)} birth dates")
+    own = pc.utf8_slice_codeunits(dates, 0, 10)
+    real = pc.and_(pc.is_null(check_date(own)), pc.is_valid(own))
     embedded = resident_id_birth_date(arr).cast(pa.string())
-    return pc.fill_null(pc.not_equal(embedded, pc.utf8_slice_codeunits(dates, 0, 10)), False)
+    return pc.fill_null(pc.and_(real, pc.not_equal(embedded, own)), False)

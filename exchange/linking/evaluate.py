@@ -6,6 +6,12 @@ and F1 over every record of the truth — a record the pipeline quarantined, so 
 counts as a person of its own (its pairs are missed) — then, per tag, the recall of the true pairs that
 involve a record with that tag and the precision of the predicted ones, and the false merges by the
 relation of the two persons merged (twins, namesakes born the same day, household members, others).
+
+Every figure is also given over the *informative* records only: those that say more about the person
+than a name and a gender (an ID number, even unverified, a birth date, a phone, an address or a
+household). A case party known only as 魏佳晶, male, cannot be told from the other 魏佳晶s and 魏嘉晶s of
+a city, and an index that linked it anyway would be guessing; its pairs count in the plain figures
+and not in the informative ones. A record the index never saw counts as informative (its loss shows).
 """
 
 from __future__ import annotations
@@ -43,14 +49,17 @@ def evaluate(engine: Engine, truth: dict[str, Any]) -> dict[str, Any]:
                                    link.c.person_uid)).all()
     found = {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
     recs = truth["records"]
-    clusters = [found.get((r["agency"], r["entity"], r["record"], r["role"])) for r in recs]
+    keys = [(r["agency"], r["entity"], r["record"], r["role"]) for r in recs]
+    clusters = [found.get(k) for k in keys]
+    says = _informative(engine)
+    info = [says.get(k, True) for k in keys]
     con = duckdb.connect()
     try:
         con.register("t0", pa.table({
             "i": pa.array(range(len(recs)), pa.int64()), "person": [r["person"] for r in recs],
             "tag": [r["tag"] for r in recs],
             "cluster": [c if c is not None else f"missing:{i}" for i, c in enumerate(clusters)],
-            "indexed": [c is not None for c in clusters]}))
+            "indexed": [c is not None for c in clusters], "info": info}))
         con.execute("CREATE TABLE t AS SELECT * FROM t0")
         con.execute(f"CREATE TABLE tp AS {_pairs('person')}")
         con.execute(f"CREATE TABLE pp AS {_pairs('cluster')}")
@@ -60,17 +69,16 @@ def evaluate(engine: Engine, truth: dict[str, Any]) -> dict[str, Any]:
         overall.update({"records": len(recs), "indexed": int(sum(1 for c in clusters if c is not None)),
                         "persons_true": len({r["person"] for r in recs}),
                         "persons_found": len(set(c for c in clusters if c is not None))})
+        both = "a.info AND b.info"
+        overall["informative"] = {"records": int(sum(info)), **_counted(con, both, [])}
         per_tag = {}
         for (tag,) in con.execute("SELECT DISTINCT tag FROM t ORDER BY 1").fetchall():
-            q = ("SELECT count(*) FROM {p} x JOIN t a ON a.i = x.i JOIN t b ON b.i = x.j "
-                 "WHERE a.tag = ? OR b.tag = ?")
-            t_true = con.execute(q.format(p="tp"), [tag, tag]).fetchone()[0]
-            t_pred = con.execute(q.format(p="pp"), [tag, tag]).fetchone()[0]
-            t_hit = con.execute("SELECT count(*) FROM tp x JOIN pp USING (i, j) JOIN t a ON a.i = x.i "
-                                "JOIN t b ON b.i = x.j WHERE a.tag = ? OR b.tag = ?", [tag, tag]).fetchone()[0]
-            n, missing = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT indexed) FROM t WHERE tag = ?",
-                                     [tag]).fetchone()
-            per_tag[tag] = {"records": n, "not_indexed": missing, **_prf(t_hit, t_pred, t_true)}
+            n, missing, n_info = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT indexed), "
+                                             "count(*) FILTER (WHERE info) FROM t WHERE tag = ?", [tag]).fetchone()
+            either = "(a.tag = ? OR b.tag = ?)"
+            per_tag[tag] = {"records": n, "not_indexed": missing, **_counted(con, either, [tag, tag]),
+                            "informative": {"records": n_info,
+                                            **_counted(con, f"{either} AND {both}", [tag, tag])}}
         relation: dict[frozenset[str], str] = {}
         for a, b, kind in truth.get("relations", []):
             key = frozenset((a, b))
@@ -85,6 +93,31 @@ def evaluate(engine: Engine, truth: dict[str, Any]) -> dict[str, Any]:
                 "relations": {k: sum(1 for v in relation.values() if v == k) for k in RELATION_ORDER}}
     finally:
         con.close()
+
+
+def _counted(con: Any, where: str, params: list[Any]) -> dict[str, Any]:
+    """Precision / recall / F1 over the true and predicted pairs whose records ``a``, ``b`` meet ``where``."""
+    q = "SELECT count(*) FROM {p} x JOIN t a ON a.i = x.i JOIN t b ON b.i = x.j WHERE " + where
+    t_true = con.execute(q.format(p="tp"), params).fetchone()[0]
+    t_pred = con.execute(q.format(p="pp"), params).fetchone()[0]
+    t_hit = con.execute("SELECT count(*) FROM tp x JOIN pp USING (i, j) JOIN t a ON a.i = x.i "
+                        "JOIN t b ON b.i = x.j WHERE " + where, params).fetchone()[0]
+    return _prf(t_hit, t_pred, t_true)
+
+
+def _informative(engine: Engine) -> dict[tuple[str, str, str, str], bool]:
+    """Record identity → does the record say more than a name and a gender (see the module's doc)."""
+    from exchange.linking.records import read_person_records
+
+    out: dict[tuple[str, str, str, str], bool] = {}
+    telling = ("id_number", "id_unverified", "birth_date", "phone", "address", "household_number")
+    for batch in read_person_records(engine, pinyin=False):
+        cols = {c: batch.column(c).to_pylist() for c in (*telling, "source_agency", "entity", "source_record_id",
+                                                          "role")}
+        for i in range(batch.num_rows):
+            key = (cols["source_agency"][i], cols["entity"][i], cols["source_record_id"][i], cols["role"][i])
+            out[key] = any(cols[c][i] is not None for c in telling)
+    return out
 
 
 def _prf(hits: int, predicted: int, true: int) -> dict[str, Any]:

@@ -178,9 +178,44 @@ def _load_records(con: Any, engine: Engine, tables: SourceTables, today: dt.date
                 f"END AS surname FROM {source} r LEFT JOIN _pinyin p USING (name)")
     con.unregister("_pinyin")
     shutil.rmtree(folder, ignore_errors=True)
+    _unkey_contradicted_names(con)
     con.execute("CREATE TABLE idg AS SELECT id_number, "
                 "(row_number() OVER (ORDER BY id_number) - 1)::BIGINT AS id_group "
                 "FROM (SELECT DISTINCT id_number FROM rec WHERE id_number IS NOT NULL)")
+
+
+_IDN = "coalesce(r.id_number, r.id_unverified)"
+_UNCONTESTED = "NOT coalesce(r.id_conflict, false)"
+ID_EVIDENCE = (f"{_IDN} AS idn, coalesce(r.id_conflict, false) AS id_conflict, "
+               f"CASE WHEN {_UNCONTESTED} THEN substr({_IDN}, 1, 14) END AS idn_a, "
+               f"CASE WHEN {_UNCONTESTED} THEN substr({_IDN}, 7, 12) END AS idn_b, "
+               f"CASE WHEN {_UNCONTESTED} THEN substr({_IDN}, 1, 6) || substr({_IDN}, 15, 4) END AS idn_c")
+"""The number a record holds (valid, else unverified) and three blocking keys on it: region + birth
+date, birth date + sequence + check, region + sequence + check — one slip leaves at least one whole."""
+
+
+def _unkey_contradicted_names(con: Any) -> int:
+    """No merge by rule against contrary evidence: a record sharing a valid ID number whose name shares no
+    character and no pinyin word with the name most of that number's records carry (the first record's on
+    a tie) keeps the number only as contradicted evidence; the model places it. Returns how many."""
+    con.execute(
+        "CREATE TEMP TABLE _anchor AS SELECT id_number, first(name ORDER BY n DESC, rid) AS name, "
+        "first(name_tok ORDER BY n DESC, rid) AS tok FROM (SELECT id_number, name, name_tok, count(*) "
+        "OVER (PARTITION BY id_number, name) AS n, rid FROM rec WHERE id_number IN (SELECT id_number FROM rec "
+        "WHERE id_number IS NOT NULL GROUP BY id_number HAVING count(DISTINCT name) > 1)) GROUP BY id_number")
+    con.execute(
+        "CREATE TEMP TABLE _unkey AS SELECT r.rid FROM rec r JOIN _anchor a USING (id_number) "
+        "WHERE r.name <> a.name AND r.name_tok IS NOT NULL AND a.tok IS NOT NULL "
+        "AND NOT list_has_any(string_split(r.name, ''), string_split(a.name, '')) "
+        "AND NOT list_has_any(string_split(r.name_tok, '|'), string_split(a.tok, '|'))")
+    n = _one(con, "SELECT count(*) FROM _unkey")
+    if n:
+        con.execute("UPDATE rec SET id_unverified = id_number, id_number = NULL, id_conflict = true "
+                    "WHERE rid IN (SELECT rid FROM _unkey)")
+        log.info("linking: %s record(s) share an ID number with records of another name: scored, not keyed", n)
+    con.execute("DROP TABLE _anchor")
+    con.execute("DROP TABLE _unkey")
+    return int(n)
 
 
 def _prepare_model_inputs(con: Any, config: LinkConfig) -> None:
@@ -190,14 +225,14 @@ def _prepare_model_inputs(con: Any, config: LinkConfig) -> None:
     con.execute("CREATE TABLE tf_name AS SELECT name, tf_name FROM name_freq")
     cols = (f"r.name, r.name_py, r.name_fpy, CASE WHEN f.n <= {config.name_frequency_cap} THEN r.name END "
             f"AS name_rare, r.name_tok, r.name_p2, r.surname, r.gender, r.birth_date, r.phone, r.address, "
-            f"r.division_code, r.household_number")
+            f"r.division_code, r.household_number, {ID_EVIDENCE}")
     con.execute(f"CREATE TABLE noid AS SELECT r.rid AS unique_id, {cols} FROM rec r JOIN name_freq f USING (name) "
                 f"WHERE r.id_number IS NULL")
     # only ID-bearing records that share a blocking key with some record without an ID number can
     # ever be paired; one row per distinct variant of their attributes
     con.execute(f"CREATE TABLE idvar AS SELECT min(unique_id) AS unique_id, id_number, name, name_py, name_fpy, "
                 f"name_rare, name_tok, name_p2, surname, gender, birth_date, phone, address, division_code, "
-                f"household_number FROM ("
+                f"household_number, idn, id_conflict, idn_a, idn_b, idn_c FROM ("
                 f"SELECT r.rid AS unique_id, r.id_number, {cols} FROM rec r JOIN name_freq f USING (name) "
                 f"WHERE r.id_number IS NOT NULL) r WHERE {blocking_filter_sql('r', 'noid')} GROUP BY ALL")
 
@@ -212,7 +247,7 @@ def _training_sample(con: Any, config: LinkConfig) -> str:
     con.execute(
         f"CREATE OR REPLACE TABLE train_sample AS SELECT r.rid AS unique_id, r.id_number, r.name, r.name_py, "
         f"r.name_fpy, NULL::VARCHAR AS name_rare, r.name_tok, r.name_p2, r.surname, r.gender, r.birth_date, "
-        f"r.phone, r.address, r.division_code, r.household_number FROM rec r "
+        f"r.phone, r.address, r.division_code, r.household_number, {ID_EVIDENCE} FROM rec r "
         f"WHERE (r.id_number IS NOT NULL AND hash(r.id_number) % {buckets} < {keep}) "
         f"OR (r.id_number IS NULL AND hash(r.rid) % {buckets} < {keep})")
     return "train_sample"

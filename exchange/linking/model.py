@@ -8,7 +8,9 @@ of two ID-bearing records are never generated.
 
 Comparisons: name (exact with term-frequency adjustment → same pinyin → same fuzzy pinyin →
 one character differs), birth date, gender, phone, residence (household number, then
-address), administrative division (12/9/6-digit prefixes). Blocking rules are equi-joins on
+address), administrative division (12/9/6-digit prefixes), and the ID number where one side
+holds only an unverified one (same number → one slip away → different; no evidence where the
+record's own birth date or gender contradicts its number). Blocking rules are equi-joins on
 phone, fuzzy pinyin + birth date, household number, name + division and — only for names at
 most ``name_frequency_cap`` records carry — the name alone, so each record without an ID
 number meets a bounded number of candidates and the work grows linearly with the records.
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "exchange-person-model/1"
 COMPARED = ("name", "name_py", "name_fpy", "name_rare", "name_tok", "name_p2", "surname", "gender", "birth_date",
-            "phone", "address", "division_code", "household_number")
+            "phone", "address", "division_code", "household_number", "idn", "id_conflict", "idn_a", "idn_b", "idn_c")
 """Columns of the tables handed to Splink (with ``unique_id``)."""
 
 
@@ -93,7 +95,17 @@ def _comparisons() -> list[Any]:
             cll.CustomLevel("substr(division_code_l, 1, 6) = substr(division_code_r, 1, 6)", "same county"),
             cll.ElseLevel(),
         ])
-    return [name, birth, cl.ExactMatch("gender"), cl.ExactMatch("phone"), residence, division]
+    number = cl.CustomComparison(
+        output_column_name="id_number",
+        comparison_description="ID numbers where one side is unverified (two valid ones never meet here)",
+        comparison_levels=[
+            cll.CustomLevel("idn_l IS NULL OR idn_r IS NULL OR id_conflict_l OR id_conflict_r",
+                            "no number, or one its own record contradicts").configure(is_null_level=True),
+            cll.CustomLevel("idn_l = idn_r", "same number"),
+            cll.CustomLevel("damerau_levenshtein(idn_l, idn_r) = 1", "one digit wrong or two adjacent digits swapped"),
+            cll.ElseLevel(),
+        ])
+    return [name, birth, cl.ExactMatch("gender"), cl.ExactMatch("phone"), residence, division, number]
 
 
 BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
@@ -107,6 +119,9 @@ BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
     ("surname", "birth_date"),
     ("name_p2", "division_code"),
     ("birth_date", "address"),
+    ("idn_a",),
+    ("idn_b",),
+    ("idn_c",),
 )
 """Equi-join keys of the blocking rules; a pair is scored when it agrees on every column of one."""
 
@@ -217,6 +232,7 @@ def train_model(con: Any, sample_table: str, *, u_max_pairs: float, seed: int) -
                               f"{sample_table} WHERE id_number IS NOT NULL GROUP BY id_number)").fetchall()[0][0]
     linker.table_management.delete_tables_created_by_splink_from_db()
     smooth(settings, m_pairs=int(label_pairs), u_pairs=int(u_max_pairs))
+    id_keying_prior(settings)
     trained = {"records": rows[0], "records_with_id": rows[1], "id_numbers": rows[2], "label_pairs": int(label_pairs),
                "u_max_pairs": u_max_pairs, "seed": seed, "m_floor": M_FLOOR, "u_floor": U_FLOOR,
                "method": "u: random sampling; m: pairs sharing a validated ID number; additive smoothing"}
@@ -254,6 +270,7 @@ def train_model_em(con: Any, sample_table: str, *, u_max_pairs: float, seed: int
                        ).fetchall()[0]
     linker.table_management.delete_tables_created_by_splink_from_db()
     smooth(settings, m_pairs=max(1000, int(rows[0])), u_pairs=int(u_max_pairs))
+    id_keying_prior(settings)
     trained = {"records": rows[0], "records_with_id": rows[1], "id_numbers": rows[2], "label_pairs": label_pairs,
                "u_max_pairs": u_max_pairs, "seed": seed, "m_floor": M_FLOOR, "u_floor": U_FLOOR,
                "em_passes": passes,
@@ -267,6 +284,26 @@ M_FLOOR = 1e-3
 """No disagreement level is taken as impossible among matches: the training pairs (records
 sharing an ID number) are cleaner than the records that lack one."""
 U_FLOOR = 1e-7
+
+
+ID_KEYING_ERROR = 0.02
+"""m of "one digit wrong or two adjacent digits swapped" between ID numbers: the share of a person's
+records whose number was keyed with one such slip. Training cannot see it — its labels are records
+whose numbers are equal and valid — so it is set from what registers show (1-3 % of hand-keyed numbers)."""
+
+
+def id_keying_prior(settings: dict[str, Any]) -> None:
+    """Give the ID comparison's one-slip level at least :data:`ID_KEYING_ERROR` of the matches (taken
+    from the exact level), so an unverified number one slip from a valid one is strong evidence."""
+    for comp in settings["comparisons"]:
+        if comp.get("output_column_name") != "id_number":
+            continue
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        exact, slip = levels[0], levels[1]
+        missing = max(0.0, ID_KEYING_ERROR - float(slip.get("m_probability") or 0.0))
+        if missing and float(exact.get("m_probability") or 0.0) > missing:
+            exact["m_probability"] = float(exact["m_probability"]) - missing
+            slip["m_probability"] = float(slip.get("m_probability") or 0.0) + missing
 
 
 def smooth(settings: dict[str, Any], *, m_pairs: int, u_pairs: int) -> None:

@@ -33,11 +33,12 @@ from exchange.formats import (
     normalize_resident_id,
     normalize_text,
     resident_id_birth_date,
-    resident_id_check_char,
     resident_id_gender,
+    upgrade_legacy_resident_id,
 )
 from exchange.formats.text import remove_spaces
 from exchange.linking.store import stream_query
+from exchange.spec.schema import UNVERIFIED_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,13 @@ RECORD_SCHEMA = pa.schema([
     ("role", pa.string()), ("batch_id", pa.string()), ("loaded_at", pa.string()),
     *[(a, pa.string()) for a in ATTRIBUTES],
     ("name_py", pa.string()), ("name_fpy", pa.string()),
+    ("id_unverified", pa.string()), ("id_conflict", pa.bool_()),
 ])
+"""``id_unverified``: an 18-character number the record holds but that is no key — kept unverified at
+validation (check character, legacy form upgraded, gender or birth date contradiction) or a valid
+number this record's own attributes contradict. Evidence for the model, never a key.
+``id_conflict``: the record's own birth date or gender contradicts that number beyond a clerk's slip
+(a number copied from another row): then it is no evidence either."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +73,23 @@ class RecordSource:
     require_id: bool = False
     """Only rows whose ID column is filled (e.g. a respondent that may be an organization)."""
 
-    def select_sql(self, schema: str) -> str:
+    @property
+    def unverified_column(self) -> str | None:
+        """Where the warehouse keeps this source's ID number when it failed its checks."""
+        return f"{self.columns['id_number']}{UNVERIFIED_SUFFIX}" if "id_number" in self.columns else None
+
+    def select_sql(self, schema: str, present: set[str] | None = None) -> str:
+        """The source's records; ``present``: the table's columns, when known (the unverified column
+        is read only where the warehouse has it)."""
         cols = [f"CAST({c} AS TEXT) AS {a}" if a == "birth_date" else f"{c} AS {a}"
                 for a, c in self.columns.items()]
+        unverified = self.unverified_column
+        if unverified and (present is None or unverified in present):
+            cols.append(f"{unverified} AS id_unverified")
         where = [f"{self.columns['name']} IS NOT NULL"]
         if self.require_id:
-            where.append(f"{self.columns['id_number']} IS NOT NULL")
+            where.append(f"({self.columns['id_number']} IS NOT NULL"
+                         + (f" OR {unverified} IS NOT NULL)" if "id_unverified" in cols[-1] else ")"))
         table = f'{schema}."{self.entity}"' if schema else f'"{self.entity}"'
         return (f"SELECT source_agency, source_record_id, _batch_id AS batch_id, "
                 f"CAST(_loaded_at AS TEXT) AS loaded_at, {', '.join(cols)} FROM {table} "
@@ -172,13 +190,7 @@ def pinyin_columns(names: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
 
 def normalize_id_numbers(values: Any, today: dt.date | None = None) -> pa.Array:
     """Valid 18-character ID numbers (legacy 15-digit ones upgraded), else null."""
-    ids = normalize_resident_id(values)
-    legacy = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]{15}$"), False)
-    if pc.any(legacy).as_py():
-        first17 = pc.binary_join_element_wise(pc.utf8_slice_codeunits(ids, 0, 6), "19",
-                                              pc.utf8_slice_codeunits(ids, 6, 15), "")
-        upgraded = pc.binary_join_element_wise(first17, resident_id_check_char(first17), "")
-        ids = pc.if_else(legacy, upgraded, ids)
+    ids = upgrade_legacy_resident_id(normalize_resident_id(values))
     reasons = check_resident_id(ids, today=today)
     return pc.if_else(pc.is_null(reasons), ids, pa.scalar(None, pa.string()))
 
@@ -193,10 +205,8 @@ def _beyond_variation(recorded: str, encoded: str) -> bool:
     return not (recorded[:4] == encoded[:4] and recorded[5:7] == encoded[8:10] and recorded[8:10] == encoded[5:7])
 
 
-def drop_contradicted_ids(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> pa.Array:
-    """A valid ID number is no key for a record whose own gender or birth date contradicts it (a number
-    copied from another row): such a record keeps no ID number here and is linked on its other
-    attributes by the model, never by rule."""
+def contradicted(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> pa.BooleanArray:
+    """Where the record's own gender, or its birth date beyond a clerk's slip, contradicts the number."""
     id_gender = resident_id_gender(ids)
     id_birth = resident_id_birth_date(ids).cast(pa.string())
     gender_off = pc.fill_null(pc.not_equal(gender, id_gender), False)
@@ -204,8 +214,22 @@ def drop_contradicted_ids(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> p
     birth_off = [False] * len(ids)
     for i in pc.indices_nonzero(differs).to_pylist():
         birth_off[i] = _beyond_variation(birth[i].as_py(), id_birth[i].as_py())
-    drop = pc.or_(gender_off, pa.array(birth_off, pa.bool_()))
-    return pc.if_else(drop, pa.scalar(None, pa.string()), ids)
+    return pc.or_(gender_off, pa.array(birth_off, pa.bool_()))
+
+
+def drop_contradicted_ids(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> pa.Array:
+    """A valid ID number is no key for a record whose own gender or birth date contradicts it (a number
+    copied from another row): such a record keeps no ID number here and is linked on its other
+    attributes by the model, never by rule."""
+    return pc.if_else(contradicted(ids, gender, birth), pa.scalar(None, pa.string()), ids)
+
+
+def unverified_ids(values: Any) -> pa.Array:
+    """Unverified numbers usable as evidence: 18 characters of the ID alphabet (legacy 15-digit numbers
+    upgraded), else null — a number with a digit missing or letters in it says too little."""
+    ids = upgrade_legacy_resident_id(normalize_resident_id(values))
+    return pc.if_else(pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]{17}[0-9X]$"), False), ids,
+                      pa.scalar(None, pa.string()))
 
 
 def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: bool = True) -> pa.Table:
@@ -229,9 +253,17 @@ def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: 
     name = pc.if_else(pc.fill_null(roman, False), pc.utf8_title(raw_name), remove_spaces(raw_name))
     gender = pc.if_else(pc.is_in(col("gender"), pa.array(["M", "F"])), col("gender"), null)
     birth = pc.utf8_slice_codeunits(normalize_text(col("birth_date")), 0, 10)
-    ids = drop_contradicted_ids(ids, gender, birth)
-    gender = pc.coalesce(gender, resident_id_gender(ids))
-    birth = pc.coalesce(birth, resident_id_birth_date(ids).cast(pa.string()))
+    # a valid number the record itself contradicts is no key: it becomes evidence like an unverified one
+    off = contradicted(ids, gender, birth)
+    # (and an invalid number in the ID column itself, as a warehouse loaded before flagging may hold)
+    unverified = pc.coalesce(unverified_ids(col("id_unverified")), pc.if_else(off, ids, null),
+                             pc.if_else(pc.is_null(ids), unverified_ids(col("id_number")), null))
+    ids = pc.if_else(off, null, ids)
+    conflict = pc.or_(off, contradicted(unverified, gender, birth))
+    trusted = pc.if_else(conflict, null, unverified)  # birth date and gender it encodes, where not contradicted
+    gender = pc.coalesce(gender, resident_id_gender(ids), resident_id_gender(trusted))
+    birth = pc.coalesce(birth, resident_id_birth_date(ids).cast(pa.string()),
+                        resident_id_birth_date(trusted).cast(pa.string()))
     phone = normalize_phone(col("phone"))
     phone = pc.if_else(pc.is_null(check_phone(phone)), phone, null)
     address = remove_spaces(normalize_text(col("address")))
@@ -247,6 +279,7 @@ def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: 
         "division_code": normalize_text(col("division_code")),
         "household_number": normalize_text(col("household_number")),
         "name_py": name_py, "name_fpy": name_fpy,
+        "id_unverified": unverified, "id_conflict": pc.and_(conflict, pc.is_valid(unverified)),
     }
     return pa.table(out, schema=RECORD_SCHEMA)
 
@@ -269,7 +302,8 @@ def read_person_records(engine: Engine, tables: SourceTables | None = None,
         if source.entity not in present:
             tables.skipped.append(f"{tables.schema}.{source.entity}")
             continue
-        for raw in stream_query(engine, source.select_sql(tables.schema), tables.batch_rows):
+        columns = {c["name"] for c in inspect(engine).get_columns(source.entity, schema=tables.schema or None)}
+        for raw in stream_query(engine, source.select_sql(tables.schema, columns), tables.batch_rows):
             n = raw.num_rows
             if not n:
                 continue

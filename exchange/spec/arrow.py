@@ -36,7 +36,7 @@ def arrow_schema(schema: EntitySchema) -> pa.Schema:
     """``source_agency`` + the schema's fields, typed, in declaration order."""
     fields = [pa.field(SOURCE_AGENCY, pa.string(), nullable=False)]
     for name, f in schema.fields.items():
-        fields.append(pa.field(name, ARROW_TYPES[f.type], nullable=not f.required,
+        fields.append(pa.field(name, ARROW_TYPES[f.type], nullable=f.nullable,
                                metadata={"pii": f.pii, "description": f.description}))
     return pa.schema(fields, metadata={"schema": schema.name, "version": schema.version})
 

@@ -57,7 +57,13 @@ class FieldSpec(StrictModel):
         default=None, description="resident_id: the date field that must equal the number's embedded birth date")
     on_invalid: Severity = Field(default="quarantine", description=(
         "a value failing the field's format rule: quarantine the row, or flag the field (keep the row, "
-        "move the value to <field>_unverified with the reason, leave the field empty)"))
+        "move the value to <field>_unverified with the reason, leave the field empty). On a required field "
+        "the source must still supply a value; only its checks are flagged"))
+
+    @property
+    def nullable(self) -> bool:
+        """May the stored column be empty: an optional field, or a required one whose failures are flagged."""
+        return not self.required or self.on_invalid == "flag"
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
@@ -68,8 +74,6 @@ class FieldSpec(StrictModel):
                 raise ValueError(f"'{option}' applies to format resident_id only")
         if self.on_invalid == "flag" and self.format not in FLAGGABLE_FORMATS:
             raise ValueError(f"on_invalid: flag applies to fields with a format ({', '.join(FLAGGABLE_FORMATS)})")
-        if self.on_invalid == "flag" and self.required:
-            raise ValueError("on_invalid: flag would leave a required field empty; a required field quarantines")
         if self.historical_ok and self.format != "division_code":
             raise ValueError("'historical_ok' applies to format division_code only")
         if self.not_future and self.type not in ("date", "datetime"):

@@ -38,7 +38,7 @@ SQL_TYPES: dict[FieldType, type[TypeEngine] | TypeEngine] = {
 def _data_columns(schema: EntitySchema) -> list[Column]:
     cols = [Column(SOURCE_AGENCY, Text(), nullable=False, comment="agency that supplied the record")]
     for name, f in schema.fields.items():
-        cols.append(Column(name, SQL_TYPES[f.type], nullable=not f.required,
+        cols.append(Column(name, SQL_TYPES[f.type], nullable=f.nullable,
                            comment=f"{f.description} [pii: {f.pii}]"))
     for name in schema.flagged_fields:
         cols.append(Column(unverified_column(name), Text(), comment=(

@@ -107,6 +107,11 @@ class Case:
         return {str(k): sorted(v) for k, v in (self.expect.get("quarantined") or {}).items()}
 
     @property
+    def flagged(self) -> dict[str, list[str]]:
+        """Rows that load with flagged fields (inside ``loaded``) → the rules of their flags."""
+        return {str(k): sorted(v) for k, v in (self.expect.get("flagged") or {}).items()}
+
+    @property
     def loaded_count(self) -> int:
         if "loaded_count" in self.expect:
             return int(self.expect["loaded_count"])
@@ -190,11 +195,13 @@ def run_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large_
         assert case.file in shown, f"the error does not name the file: {shown[-1000:]}"
         assert flat(case.error) in shown, shown[-2000:]
     else:
-        m = re.search(r"([\d,]+) rows: ([\d,]+) valid, ([\d,]+) would be quarantined", shown)
+        m = re.search(r"([\d,]+) rows: ([\d,]+) valid(?: \(([\d,]+) of them with flagged fields\))?, ([\d,]+) "
+                      r"would be quarantined", shown)
         assert m, shown[-2000:]
-        rows_in, valid, rejected = (int(g.replace(",", "")) for g in m.groups())
+        rows_in, valid, flagged, rejected = (int((g or "0").replace(",", "")) for g in m.groups())
         assert rows_in == valid + rejected
-        assert (valid, rejected) == (case.loaded_count, len(case.quarantined)), shown[-2000:]
+        assert (valid, flagged, rejected) == (case.loaded_count, len(case.flagged), len(case.quarantined)), \
+            shown[-2000:]
         assert code == (1 if rejected else 0), shown[-2000:]
 
     # --- exchange run FEED ---------------------------------------------------------------------------
@@ -269,6 +276,16 @@ def check_batch(case: Case, code: int, shown: str, batches: list[dict[str, Any]]
         else:
             assert len(ids) == case.loaded_count and set(case.expect.get("loaded_sample", [])) <= set(ids)
         by_id = {r["source_record_id"]: r for r in core}
+        # flagged rows: loaded, the field empty, the value kept unverified, every flag with its message
+        flagged = {}
+        for r in core:
+            if r["_flags"] is not None:
+                flags = json.loads(r["_flags"])
+                assert flags and all(f["rule"] and f["message"] and f["field"] for f in flags), r
+                for f in flags:
+                    assert r[f["field"]] is None and r[f"{f['field']}_unverified"] is not None, r
+                flagged[r["source_record_id"]] = sorted(dict.fromkeys(f["rule"] for f in flags))
+        assert flagged == case.flagged and b["rows_flagged"] == len(flagged), (flagged, b)
         for rid, values in (case.expect.get("values") or {}).items():
             for fld, want in values.items():
                 assert plain(by_id[str(rid)][fld]) == want, (rid, fld)
@@ -279,7 +296,7 @@ def check_batch(case: Case, code: int, shown: str, batches: list[dict[str, Any]]
             source_row = raw[r["_source_row"]]
             for fld in VERBATIM[case.entity]:
                 assert r[fld] == cleaned(source_row[column_of[fld]]), (r["source_record_id"], fld)
-    return {k: b[k] for k in ("state", "rows_in", "rows_valid", "rows_loaded", "rows_quarantined")}
+    return {k: b[k] for k in ("state", "rows_in", "rows_valid", "rows_loaded", "rows_quarantined", "rows_flagged")}
 
 
 def _shown_key(value: str | None) -> str | None:
