@@ -35,7 +35,14 @@ from exchange.linking.cluster import cluster_records
 from exchange.linking.config import GOLDEN_FIELDS, LinkConfig
 from exchange.linking.golden import golden_sql, rank_table
 from exchange.linking.model import PersonModel, blocking_filter_sql, predict_pairs, train_model, train_model_em
-from exchange.linking.records import IDENTITY, RECORD_SCHEMA, SourceTables, pinyin_columns, read_person_records
+from exchange.linking.records import (
+    IDENTITY,
+    RECORD_SCHEMA,
+    SourceTables,
+    pinyin_columns,
+    read_person_records,
+    surname_pinyin,
+)
 from exchange.linking.stable import UID_DIGITS, UID_PREFIX, describe_changes, greedy_assign, uid_number
 from exchange.linking.store import delete_keys, replace_rows, stream_query
 
@@ -167,7 +174,8 @@ def _load_records(con: Any, engine: Engine, tables: SourceTables, today: dt.date
     # pinyin once per distinct name
     names = con.sql(f"SELECT DISTINCT name FROM {source} WHERE name IS NOT NULL").to_arrow_table().column("name")
     py, fpy, tok = pinyin_columns(names)
-    con.register("_pinyin", pa.table({"name": names, "py": py, "fpy": fpy, "tok": tok}))
+    con.register("_pinyin", pa.table({"name": names, "py": py, "fpy": fpy, "tok": tok,
+                                      "sfpy": surname_pinyin(names)}))
     # name variants as blocking keys: pinyin words in a fixed order (romanised names either way round),
     # the first two characters (a given-name character missing), the surname (张某, 张氏 placeholders)
     con.execute(f"CREATE TABLE rec AS SELECT (row_number() OVER (ORDER BY r.source_agency, r.entity, r.role, "
@@ -175,7 +183,7 @@ def _load_records(con: Any, engine: Engine, tables: SourceTables, today: dt.date
                 f"p.tok AS name_tok, CASE WHEN length(r.name) >= 2 AND p.tok IS NOT NULL AND NOT regexp_matches("
                 f"r.name, '^[A-Za-z]') THEN substr(r.name, 1, 2) END AS name_p2, "
                 f"CASE WHEN p.tok IS NOT NULL AND NOT regexp_matches(r.name, '^[A-Za-z]') THEN substr(r.name, 1, 1) "
-                f"END AS surname FROM {source} r LEFT JOIN _pinyin p USING (name)")
+                f"END AS surname, p.sfpy AS surname_fpy FROM {source} r LEFT JOIN _pinyin p USING (name)")
     con.unregister("_pinyin")
     shutil.rmtree(folder, ignore_errors=True)
     _unkey_contradicted_names(con)
@@ -195,19 +203,28 @@ date, birth date + sequence + check, region + sequence + check — one slip leav
 
 
 def _unkey_contradicted_names(con: Any) -> int:
-    """No merge by rule against contrary evidence: a record sharing a valid ID number whose name shares no
-    character and no pinyin word with the name most of that number's records carry (the first record's on
-    a tie) keeps the number only as contradicted evidence; the model places it. Returns how many."""
+    """No merge by rule against contrary evidence: a record sharing a valid ID number whose name contradicts
+    the name of that number's anchor record keeps the number only as contradicted evidence; the model
+    places it. The anchor: the name most of the number's records carry, then the record that says the
+    most about the person (a register entry over a case party naming someone), then the first. Names
+    contradict when they share no character and no pinyin word, or when their surnames differ in sound
+    (刘 and 劉 agree) and their given names share no character. Returns how many were un-keyed."""
+    rich = ("(r.birth_date IS NOT NULL)::INT + (r.phone IS NOT NULL)::INT + (r.address IS NOT NULL)::INT + "
+            "(r.household_number IS NOT NULL)::INT + (r.division_code IS NOT NULL)::INT")
     con.execute(
-        "CREATE TEMP TABLE _anchor AS SELECT id_number, first(name ORDER BY n DESC, rid) AS name, "
-        "first(name_tok ORDER BY n DESC, rid) AS tok FROM (SELECT id_number, name, name_tok, count(*) "
-        "OVER (PARTITION BY id_number, name) AS n, rid FROM rec WHERE id_number IN (SELECT id_number FROM rec "
-        "WHERE id_number IS NOT NULL GROUP BY id_number HAVING count(DISTINCT name) > 1)) GROUP BY id_number")
+        f"CREATE TEMP TABLE _anchor AS SELECT id_number, first(name ORDER BY n DESC, rich DESC, rid) AS name, "
+        f"first(name_tok ORDER BY n DESC, rich DESC, rid) AS tok, first(surname ORDER BY n DESC, rich DESC, rid) "
+        f"AS surname, first(surname_fpy ORDER BY n DESC, rich DESC, rid) AS sfpy FROM (SELECT r.id_number, r.name, "
+        f"r.name_tok, r.surname, r.surname_fpy, r.rid, {rich} AS rich, count(*) OVER (PARTITION BY r.id_number, "
+        f"r.name) AS n FROM rec r WHERE r.id_number IN (SELECT id_number FROM rec WHERE id_number IS NOT NULL "
+        f"GROUP BY id_number HAVING count(DISTINCT name) > 1)) GROUP BY id_number")
     con.execute(
-        "CREATE TEMP TABLE _unkey AS SELECT r.rid FROM rec r JOIN _anchor a USING (id_number) "
-        "WHERE r.name <> a.name AND r.name_tok IS NOT NULL AND a.tok IS NOT NULL "
+        "CREATE TEMP TABLE _unkey AS SELECT r.rid FROM rec r JOIN _anchor a USING (id_number) WHERE r.name <> a.name "
+        "AND ((r.name_tok IS NOT NULL AND a.tok IS NOT NULL "
         "AND NOT list_has_any(string_split(r.name, ''), string_split(a.name, '')) "
-        "AND NOT list_has_any(string_split(r.name_tok, '|'), string_split(a.tok, '|'))")
+        "AND NOT list_has_any(string_split(r.name_tok, '|'), string_split(a.tok, '|'))) "
+        "OR (r.surname <> a.surname AND r.surname_fpy <> a.sfpy "
+        "AND NOT list_has_any(string_split(substr(r.name, 2), ''), string_split(substr(a.name, 2), ''))))")
     n = _one(con, "SELECT count(*) FROM _unkey")
     if n:
         con.execute("UPDATE rec SET id_unverified = id_number, id_number = NULL, id_conflict = true "

@@ -170,6 +170,15 @@ def name_tokens(name: str) -> str | None:
     return "|".join(sorted(words)) if len(words) >= 2 else None
 
 
+def surname_pinyin(names: pa.Array) -> pa.Array:
+    """Fuzzy pinyin of the first character of Chinese names (劉 and 刘 agree, 陈 and 程 do not); else null."""
+    out = []
+    for name in names.to_pylist():
+        first = name[:1] if name else ""
+        out.append(_char_pinyin(first)[1] if "\u3400" <= first <= "\u9fff" else None)
+    return pa.array(out, pa.string())
+
+
 def pinyin_columns(names: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Toneless and fuzzy pinyin of every name, and its pinyin words in a fixed order
     (:func:`name_tokens`), computed once per distinct name. A romanised name's pinyin is its letters."""
