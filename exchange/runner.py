@@ -916,7 +916,7 @@ def compare_with_truth(engine: Any, catalog: Catalog, outcomes: list[BatchOutcom
             if d.rule not in flagged.get(row, set()):
                 problems.append(f"{o.feed}: record {row} seeded {d.rule} (a flag), loaded with "
                                 f"{','.join(sorted(flagged.get(row, set()))) or 'no flag'}")
-        seeded = ft.defect_rows
+        seeded = ft.quarantined_rows
         for row in sorted(set(got) - set(seeded)):
             problems.append(f"{o.feed}: record {row} quarantined ({','.join(sorted(got[row]))}) but not seeded")
         for row, d in sorted(seeded.items()):
@@ -1280,11 +1280,12 @@ def audit_report(*, since: dt.date, until: dt.date | None = None, out: Path | No
     engine = make_engine(settings.warehouse_url, root=settings.root)
     try:
         ensure_tables(engine, schemas, audit_tables.metadata)
-        quarantines = {s.name: EntityTables(s).quarantine for s in schemas}
+        tables = [EntityTables(s) for s in schemas]
         with engine.connect() as conn:
             return audit_report_html.write_report(
                 conn, out or settings.reports_dir / "audit-report.html", since=since, until=until,
-                quarantines=quarantines, warehouse=describe(engine), now=_now())
+                quarantines={t.schema.name: t.quarantine for t in tables}, warehouse=describe(engine), now=_now(),
+                cores={t.schema.name: t.core for t in tables})
     finally:
         engine.dispose()
 

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, MetaData, Table, case, func, inspect, select
 from exchange.audit import chain, records
 from exchange.audit.tables import batch, ledger
 from exchange.formats.masking import scrub_identifiers
+from exchange.spec.schema import FLAGS
 
 
 def scrub(text: Any) -> str:
@@ -64,6 +65,8 @@ class FeedSection:
     batches: list[BatchLine] = field(default_factory=list)
     reasons: list[tuple[str, str, int]] = field(default_factory=list)
     quarantine: dict[str, int] = field(default_factory=dict)
+    flags: list[tuple[str, str, int]] = field(default_factory=list)
+    """Top flags of the rows loaded with flagged fields (still current in core)."""
 
     @property
     def regular(self) -> list[BatchLine]:
@@ -129,6 +132,18 @@ def _reasons_and_status(conn: Connection, q: Table | None, batch_ids: list[str]
     return [(rule, fld, n) for (rule, fld), n in counts.most_common(8)], dict(status)
 
 
+def _flags(conn: Connection, core: Table | None, batch_ids: list[str]) -> list[tuple[str, str, int]]:
+    counts: Counter = Counter()
+    if core is None or not batch_ids or FLAGS not in core.c:
+        return []
+    for i in range(0, len(batch_ids), 500):
+        for (flags,) in conn.execute(select(core.c[FLAGS]).where(core.c._batch_id.in_(batch_ids[i:i + 500]),
+                                                                 core.c[FLAGS].is_not(None))):
+            for r in dict.fromkeys((r.get("rule"), r.get("field") or "") for r in json.loads(flags)):
+                counts[r] += 1
+    return [(rule, fld, n) for (rule, fld), n in counts.most_common(8)]
+
+
 ACCESS_COLUMNS = {  # what the report needs → the names audit.access may use for it (sharing writes it)
     "consumer": ("agency", "consumer", "consumer_agency", "principal"),
     "at": ("accessed_at", "at", "ts", "requested_at", "created_at"),
@@ -170,7 +185,8 @@ def access_counts(conn: Connection, since: dt.datetime, until: dt.datetime) -> d
 
 
 def gather(conn: Connection, out_dir: Path, *, since: dt.datetime, until: dt.datetime,
-           quarantines: dict[str, Table], warehouse: str, now: dt.datetime) -> ReportData:
+           quarantines: dict[str, Table], warehouse: str, now: dt.datetime,
+           cores: dict[str, Table] | None = None) -> ReportData:
     rows = [dict(r) for r in conn.execute(
         select(batch).where(batch.c.started_at >= since, batch.c.started_at < until)
         .order_by(batch.c.feed, batch.c.started_at, batch.c.batch_id)).mappings()]
@@ -189,6 +205,7 @@ def gather(conn: Connection, out_dir: Path, *, since: dt.datetime, until: dt.dat
     for sec in feeds.values():
         ids = [b.batch_id for b in sec.regular]
         sec.reasons, sec.quarantine = _reasons_and_status(conn, quarantines.get(sec.entity), ids)
+        sec.flags = _flags(conn, (cores or {}).get(sec.entity), [b.batch_id for b in sec.batches])
     kinds = Counter(e.kind for e in chain.entries(conn, since=since, until=until))
     return ReportData(
         since=since, until=until, generated=now, warehouse=warehouse, verification=chain.verify(conn),
@@ -199,12 +216,14 @@ def gather(conn: Connection, out_dir: Path, *, since: dt.datetime, until: dt.dat
 
 
 def write_report(conn: Connection, out: Path, *, since: dt.date, until: dt.date | None = None,
-                 quarantines: dict[str, Table], warehouse: str, now: dt.datetime) -> Path:
+                 quarantines: dict[str, Table], warehouse: str, now: dt.datetime,
+                 cores: dict[str, Table] | None = None) -> Path:
     from exchange.audit.report_html import render
 
     start = dt.datetime.combine(since, dt.time())
     end = dt.datetime.combine(until, dt.time()) + dt.timedelta(days=1) if until else now + dt.timedelta(seconds=1)
-    data = gather(conn, out.parent, since=start, until=end, quarantines=quarantines, warehouse=warehouse, now=now)
+    data = gather(conn, out.parent, since=start, until=end, quarantines=quarantines, warehouse=warehouse, now=now,
+                  cores=cores)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(render(data), encoding="utf-8")

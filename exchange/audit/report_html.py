@@ -125,6 +125,10 @@ def _feed(sec: FeedSection) -> str:
                       for rule, fld, n in sec.reasons)
     reasons_html = (f"<table><thead><tr><th>rule</th><th>field</th><th class=\"num\">rows</th></tr></thead>"
                     f"<tbody>{reasons}</tbody></table>") if reasons else '<p class="empty">no rows quarantined</p>'
+    flags = "".join(f'<tr><td><code>{t(rule)}</code></td><td>{t(fld)}</td><td class="num">{_n(n)}</td></tr>'
+                    for rule, fld, n in sec.flags)
+    flags_html = (f"<table><thead><tr><th>rule</th><th>field</th><th class=\"num\">rows</th></tr></thead>"
+                  f"<tbody>{flags}</tbody></table>") if flags else '<p class="empty">no rows loaded with flags</p>'
     q = sec.quarantine
     reg_in, reg_loaded, reg_q = (sec.total(a) for a in ("rows_in", "rows_loaded", "rows_quarantined"))
     resolved = sec.total("rows_loaded", reprocessing=True)
@@ -135,7 +139,8 @@ def _feed(sec: FeedSection) -> str:
  · quarantine now: {_n(q.get('open', 0))} open, {_n(q.get('resolved', 0))} resolved
  · {_n(resolved)} rows loaded by reprocessing</p>
 <div class="top"><div><h3>Pass rate</h3>{trend_svg(sec.regular)}</div>
-<div class="reasons"><h3>Top failure reasons</h3>{reasons_html}</div></div>
+<div class="reasons"><h3>Top failure reasons</h3>{reasons_html}</div>
+<div class="reasons"><h3>Top flags (rows loaded, field kept as unverified)</h3>{flags_html}</div></div>
 <table><thead><tr><th>started (UTC)</th><th>batch</th><th>state</th><th class="num">rows in</th>
 <th class="num">loaded</th><th class="num">quarantined</th><th class="num">pass rate</th><th>schema</th><th>code</th>
 <th>ledger entries</th><th>validation</th></tr></thead>

@@ -56,6 +56,10 @@ class FeedTruth:
 
     @property
     def defect_rows(self) -> dict[int, SeededDefect]:
+        return {d.row: d for d in self.defects}
+
+    @property
+    def quarantined_rows(self) -> dict[int, SeededDefect]:
         return {d.row: d for d in self.quarantined}
 
     @property

@@ -20,7 +20,7 @@ from exchange.runner import audit_report, reprocess_quarantine, run_feed
 from exchange.warehouse.engine import make_engine
 from tests.conftest import write
 from tests.unit.test_audit_chain import flip_one_byte
-from tests.unit.test_pipeline import BAD_ROWS, FEED, GOOD_ROWS, HEADER, TODAY
+from tests.unit.test_pipeline import BAD_ROWS, FEED, FLAGGED_ROWS, GOOD_ROWS, HEADER, TODAY
 
 CHROMIUM = os.environ.get("EXCHANGE_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -53,7 +53,8 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
 def audited(project: Path, settings) -> dict:
     """One feed with quarantined rows, a reprocessing run, a grant change and an access log."""
     write(project / "feeds" / "police" / "residents.yaml", FEED)
-    write(settings.landing_dir / "police" / "r.csv", HEADER + "\n".join(GOOD_ROWS + list(BAD_ROWS)) + "\n")
+    write(settings.landing_dir / "police" / "r.csv",
+          HEADER + "\n".join(GOOD_ROWS + list(BAD_ROWS) + list(FLAGGED_ROWS)) + "\n")
     first = run_feed("police.residents", settings=settings, today=TODAY)
     reprocessed = reprocess_quarantine("police.residents", settings=settings, today=TODAY, requested_by="auditor-1")
     engine = make_engine(settings.warehouse_url, root=settings.root)

@@ -26,7 +26,7 @@ ROWS = [
     "P1,张三,11010519491231002X,女,1949年12月31日,13800138000,110105",  # fixed by the mapping
     "P2,李四,,男,1990/1/2,13900139000,110105",                         # loads at once
     "P3,王芳,,女,1990-03-04,13700137000,110105",                        # fixed by the mapping
-    "P4,赵六,110105194912310021,女,1949-12-31,13800138000,110105",     # also a bad check character
+    "P4,赵六,,女,1949-12-31,12345,110105",                             # also a bad phone number
     "P5,孙八,,男,1990-01-01,13800138000,110105,extra",                # ragged: stays a parse error
 ]
 
@@ -72,8 +72,8 @@ def test_reprocessing_after_a_mapping_fix(project: Path, settings) -> None:
     assert q["P1"][:2] == ("resolved", out.batch_id) and q["P3"][:2] == ("resolved", out.batch_id)
     status, resolved_by, rechecked_by, rules, recheck = q["P4"]
     assert (status, resolved_by, rechecked_by) == ("open", None, out.batch_id)
-    assert rules == "mapping.value,resident_id.checksum"  # the original reasons stay
-    assert [r["rule"] for r in json.loads(recheck)] == ["resident_id.checksum"]  # the new ones beside them
+    assert rules == "mapping.value,phone.format"  # the original reasons stay
+    assert [r["rule"] for r in json.loads(recheck)] == ["phone.format"]  # the new ones beside them
     assert [r["rule"] for r in json.loads(q["P5"][4])] == ["parse.error"]
 
     engine = make_engine(settings.warehouse_url, root=settings.root)

@@ -46,8 +46,16 @@ def test_validate_reports_rows_and_exit_code(tmp_path: Path) -> None:
               "P1,张三,11010519491231002X,女,1949-12-31,汉族,13800138000,北京,110105,H1\n"
               "P2,李四,110105194912310021,女,1949-12-31,汉族,13800138000,北京,110105,H1\n")
     out = runner.invoke(app, ["validate", str(f), "--feed", "police.residents"])
+    assert out.exit_code == 0, out.output  # a flagged ID number costs the field, not the row
+    assert "resident_id.checksum" in out.output and "rows that would load with flagged fields" in out.output
+    assert "2 rows: 2 valid (1 of them with flagged fields), 0 would be quarantined" in out.output
+    bad = write(tmp_path / "b.csv",
+                "人员编号,姓名,身份证号,性别,出生日期,民族,联系电话,住址,行政区划代码,户号\n"
+                "P1,张三,11010519491231002X,女,1949-12-31,汉族,13800138000,北京,110105,H1\n"
+                "P2,李四,,女,1949-12-31,汉族,12345,北京,110105,H1\n")
+    out = runner.invoke(app, ["validate", str(bad), "--feed", "police.residents"])
     assert out.exit_code == 1, out.output
-    assert "resident_id.checksum" in out.output and "2 rows: 1 valid, 1 would be quarantined" in out.output
+    assert "phone.format" in out.output and "2 rows: 1 valid, 1 would be quarantined" in out.output
 
 
 def test_validate_unreadable_file_names_it(tmp_path: Path) -> None:

@@ -221,7 +221,10 @@ def test_every_rule_is_seeded_within_bounds(city: tuple[Path, CityTruth]) -> Non
     assert set(truth.rule_counts()) == ALL_RULES
     for feed_id, ft in truth.feeds.items():
         assert 1 <= len(ft.defects) <= 0.15 * ft.rows, feed_id
-        assert ft.expected_loaded == ft.rows - len(ft.defects)
+        assert ft.expected_loaded == ft.rows - len(ft.quarantined)
+        for d in ft.defects:  # an ID number's problems cost the field (flag), every other rule the row
+            flag = d.rule.startswith("resident_id.") and feed_id != "market_regulation.enterprises"
+            assert d.severity == ("flag" if flag else "quarantine"), (feed_id, d)
         assert len({d.row for d in ft.defects}) == len(ft.defects), f"{feed_id}: one defect per row"
     parse_errors = [fid for fid, ft in truth.feeds.items() for d in ft.defects if d.rule == "parse.error"]
     assert parse_errors == ["police.residents"]
@@ -295,8 +298,10 @@ def test_truth_round_trips(city: tuple[Path, CityTruth], tmp_path: Path) -> None
     assert loaded == truth
     data = json.loads(path.read_text(encoding="utf-8"))
     ft = data["feeds"]["police.residents"]
-    assert ft["expected_loaded"] == ft["rows"] - len(ft["defects"])
-    assert set(ft["defects"][0]) == {"row", "source_record_id", "field", "rule"}
+    flagged = [d for d in ft["defects"] if d["severity"] == "flag"]
+    assert ft["expected_loaded"] == ft["rows"] - len(ft["defects"]) + len(flagged)
+    assert ft["expected_flagged"] == len(flagged) > 0
+    assert set(ft["defects"][0]) == {"row", "source_record_id", "field", "rule", "severity"}
 
 
 def test_person_keys(city: tuple[Path, CityTruth], catalog: Catalog) -> None:

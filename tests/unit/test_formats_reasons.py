@@ -27,6 +27,9 @@ CHECKS: dict[str, Callable[[Any], pa.Array]] = {
     "phone_landline": lambda v: fmt.check_phone(v, kind="landline"),
     "date": lambda v: fmt.check_date(v, not_future=True, today=TODAY),
     "datetime": lambda v: fmt.check_datetime(v, not_future=True, today=TODAY),
+    # the birth-date cross-check (a pair rule): every record here says it was born on 1900-01-01
+    "resident_id_birth": lambda v: pa.compute.if_else(fmt.resident_id_birth_mismatch(v, ["1900-01-01"] * len(v)),
+                                                      "resident_id.birth_mismatch", pa.scalar(None, pa.string())),
 }
 NORMALISERS: dict[str, Callable[[Any], pa.Array]] = {
     "text": fmt.normalize_text,

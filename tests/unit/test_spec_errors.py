@@ -47,7 +47,7 @@ CASES = [
      ["feeds/police/residents.yaml: target: unknown schema 'people'"]),
     ("wrong major",
      GOOD.replace("target: person@1", "target: person@2"),
-     ["feeds/police/residents.yaml: target: schema person is at version 1.0.0; the feed targets major 2"]),
+     ["feeds/police/residents.yaml: target: schema person is at version 1.1.0; the feed targets major 2"]),
     ("value not allowed",
      GOOD.replace("女: F", "女: Female"),
      ["feeds/police/residents.yaml: mapping.性别.values.女: 'Female' is not an allowed value of "
