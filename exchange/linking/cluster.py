@@ -11,18 +11,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a record says that two records of one person cannot disagree on: birth date (``YYYY-MM-DD``),
+    gender, and the name (with the fuzzy pinyin of its surname, for Chinese names)."""
+
+    birth: str | None = None
+    gender: str | None = None
+    name: str | None = None
+    surname: str | None = None
+    register: str | None = None
+    """The register (agency.entity) that lists each person at most once, when the record is from one."""
+    record: int = -1
+
+
+def _dates_differ(a: str, b: str) -> bool:
+    """Beyond a clerk's slip: more than one digit, and not month and day swapped."""
+    if len(a) != len(b):
+        return True
+    if sum(x != y for x, y in zip(a, b, strict=True)) <= 1:
+        return False
+    return not (a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7])
+
+
+def contradict(a: Facts, b: Facts) -> bool:
+    """Two records that cannot be one person: two entries of one register, genders that differ, birth dates
+    that differ beyond a slip, or names whose surnames differ in sound and whose given names share no
+    character (陈伟 / 李娜)."""
+    if a.register and a.register == b.register and a.record != b.record:
+        return True
+    if a.gender and b.gender and a.gender != b.gender:
+        return True
+    if a.birth and b.birth and a.birth != b.birth and _dates_differ(a.birth, b.birth):
+        return True
+    return bool(a.surname and b.surname and a.surname != b.surname and a.name and b.name
+                and not set(a.name[1:]) & set(b.name[1:]))
 
 
 class _Groups:
     """Union-find over record indices with the ID number of each group."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, facts: Mapping[int, Facts] | None = None) -> None:
         self.parent = np.arange(n, dtype=np.int64)
         self.ident: dict[int, int] = {}
         """root → ID group number, for groups holding ID-bearing records"""
+        self.facts: dict[int, set[Facts]] = {i: {f} for i, f in (facts or {}).items()}
+        """root → the distinct facts of its records that were handed in"""
+        self.contradicted = 0
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -42,26 +83,38 @@ class _Groups:
         ia, ib = self.ident.get(ra), self.ident.get(rb)
         if ia is not None and ib is not None and ia != ib:
             return False
+        fa, fb = self.facts.get(ra), self.facts.get(rb)
+        if fa and fb and any(contradict(x, y) for x in fa for y in fb):
+            self.contradicted += 1
+            return False
         if rb < ra:
             ra, rb = rb, ra
             ia, ib = ib, ia
+            fa, fb = fb, fa
         self.parent[rb] = ra
         ident = ia if ia is not None else ib
         self.ident.pop(rb, None)
         if ident is not None:
             self.ident[ra] = ident
+        if fb:
+            self.facts[ra] = (fa or set()) | fb
+            self.facts.pop(rb, None)
         return True
 
 
-def cluster_records(id_group: np.ndarray, edges: Iterable[tuple[int, int, float]]) -> tuple[np.ndarray, int]:
+def cluster_records(id_group: np.ndarray, edges: Iterable[tuple[int, int, float]],
+                    facts: Mapping[int, Facts] | None = None) -> tuple[np.ndarray, int]:
     """Cluster ``n`` records.
 
     ``id_group[i]`` is the ID-number group of record ``i`` (-1 when it has no valid ID number);
-    ``edges`` are scored pairs (record, record, probability) already filtered by the threshold.
+    ``edges`` are scored pairs (record, record, probability) already filtered by the threshold;
+    ``facts`` (record → :class:`Facts`, for the records the edges touch) are cannot-link constraints:
+    an edge that would put two contradicting records in one cluster is refused, so a chain of
+    plausible pairs (张某 to the father, 张某 to the son) never joins two different people.
     Returns (the smallest record index of each record's cluster, number of refused edges).
     """
     n = len(id_group)
-    groups = _Groups(n)
+    groups = _Groups(n, facts)
     with_id = np.flatnonzero(id_group >= 0)
     if with_id.size:
         order = with_id[np.argsort(id_group[with_id], kind="stable")]

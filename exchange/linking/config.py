@@ -69,6 +69,9 @@ class LinkConfig(_Strict):
     min_label_records: int = Field(default=200, ge=1, description=(
         "records sharing a validated ID number needed to train m on them; with fewer, m is estimated by "
         "expectation maximisation without labels"))
+    registers: list[str] = Field(default_factory=list, description=(
+        "sources (agency.entity) that list each person at most once, such as a household register: two of "
+        "their records are never linked as one person unless they share a validated ID number"))
     seed: int = 20261128
     duckdb_memory_limit: str = Field(default="3GB", description="DuckDB's memory limit while linking")
     duckdb_threads: int | None = Field(default=None, ge=1)

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, func, select
 
 from exchange.linking import review
 from exchange.linking import tables as mdm
-from exchange.linking.cluster import cluster_records
+from exchange.linking.cluster import Facts, cluster_records
 from exchange.linking.config import GOLDEN_FIELDS, LinkConfig
 from exchange.linking.golden import golden_sql, rank_table
 from exchange.linking.model import PersonModel, blocking_filter_sql, predict_pairs, train_model, train_model_em
@@ -389,7 +389,16 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
                            "ORDER BY rid").fetchnumpy()["g"].astype(np.int64)
     edges = con.execute(f"SELECT unique_id_l, unique_id_r, match_probability FROM {pairs} "
                         f"WHERE match_probability >= {config.match_threshold}").fetchall()
-    labels, refused = cluster_records(id_group, edges)
+    touched = sorted({int(r) for e in edges for r in e[:2]})
+    con.register("_touched", pa.table({"rid": pa.array(touched, pa.int64())}))
+    registers = {tuple(r.split(".", 1)) for r in config.registers}
+    facts = {int(rid): Facts(birth, gender, name, sfpy, f"{agency}.{entity}" if (agency, entity) in registers
+                             else None, int(rid))
+             for rid, birth, gender, name, sfpy, agency, entity in con.execute(
+                 "SELECT r.rid, r.birth_date, r.gender, r.name, r.surname_fpy, r.source_agency, r.entity "
+                 "FROM rec r JOIN _touched USING (rid)").fetchall()}
+    con.unregister("_touched")
+    labels, refused = cluster_records(id_group, edges, facts)
     con.register("_labels", pa.table({"rid": pa.array(np.arange(len(labels), dtype=np.int64)),
                                       "c": pa.array(labels)}))
     con.execute("CREATE TABLE clu AS SELECT * FROM _labels")

@@ -1,10 +1,11 @@
 """The person index on a city of hard cases written independently of the demo (exchange hard-city):
-every record through mapping, validation and quarantine, then linking, measured per hard case.
+every record through mapping, validation, flags and quarantine, then linking, measured per hard case.
 
-Regression guards at the level reached (issue 14's targets are higher: see the README): no twins and no
-namesakes merged, precision overall and on copied ID numbers, recall per name variant; the ID-number
-tags that the pipeline still quarantines are checked to be *not* in the index, so that the day they
-are (identifier problems as flags), this test says so."""
+Issue 14's targets, asserted on a 2,000-person city (the README has the 20,000-person figures): over the
+informative records (more than a name and a gender) F1 >= 0.99 and precision >= 0.998, no twin or
+namesake merged, every record indexed (ID-number problems are flags, not rejections), and recall >= 0.95
+for every hard case but placeholders (张某 with one shared attribute), which stay below on purpose: a
+surname and a family phone cannot tell a father from his son, and such a record goes to review."""
 
 from __future__ import annotations
 
@@ -21,20 +22,24 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_no_twin_or_namesake_is_merged_and_precision_holds(measured: dict) -> None:
     assert measured["false_merges"]["twins"] == 0 and measured["false_merges"]["namesake"] == 0
     assert measured["relations"]["twins"] > 10 and measured["relations"]["namesake"] > 10
-    assert measured["overall"]["precision"] >= 0.99
-    assert measured["tags"]["id_copied"]["precision"] >= 0.85  # copied ID numbers no longer merge by rule
+    informative = measured["overall"]["informative"]
+    assert informative["precision"] >= 0.998 and informative["f1"] >= 0.99, informative
+    assert measured["overall"]["precision"] >= 0.995
+    assert measured["tags"]["id_copied"]["precision"] >= 0.97  # copied ID numbers do not merge by rule
 
 
-@pytest.mark.parametrize("tag", ["clean", "no_id", "romanised", "traditional", "homophone", "missing_char"])
-def test_name_variants_are_linked(measured: dict, tag: str) -> None:
-    t = measured["tags"][tag]
-    assert t["records"] > 50 and t["not_indexed"] == 0
-    assert t["recall"] >= 0.8 and t["precision"] >= 0.97, t
+def test_every_record_reaches_the_index(measured: dict) -> None:
+    assert measured["overall"]["indexed"] == measured["overall"]["records"]
+    assert all(t["not_indexed"] == 0 for t in measured["tags"].values())
 
 
-def test_what_the_pipeline_still_quarantines_is_reported_as_missed(measured: dict) -> None:
-    for tag in ("id_typo", "id_transposed"):
-        t = measured["tags"][tag]
-        assert t["records"] > 50 and t["not_indexed"] == t["records"] and t["recall"] == 0.0
-    assert measured["overall"]["records"] > measured["overall"]["indexed"]
+@pytest.mark.parametrize("tag", ["clean", "no_id", "romanised", "traditional", "homophone", "missing_char",
+                                 "id_typo", "id_transposed", "id_legacy15", "id_copied", "register"])
+def test_every_hard_case_is_linked(measured: dict, tag: str) -> None:
+    t = measured["tags"][tag]["informative"]
+    assert t["records"] > 50 and t["recall"] >= 0.95 and t["precision"] >= 0.97, t
 
+
+def test_placeholders_are_linked_where_they_say_enough(measured: dict) -> None:
+    t = measured["tags"]["placeholder"]["informative"]
+    assert t["records"] > 50 and t["recall"] >= 0.9 and t["precision"] >= 0.95, t
