@@ -929,14 +929,17 @@ def _print_evaluation(m: dict[str, Any]) -> None:
 def hard_city_cmd(out: Annotated[Path, typer.Argument(help="folder to write the project into")],
                   persons: Annotated[int, typer.Option(help="persons in the city")] = 20_000,
                   seed: Annotated[int, typer.Option(help="random seed")] = 20261205,
-                  run: Annotated[bool, typer.Option(help="load every feed, link and evaluate")] = True) -> None:
+                  run: Annotated[bool, typer.Option(help="load every feed, link and evaluate")] = True,
+                  id_numbers: Annotated[bool, typer.Option(help="write ID numbers (--no-id-numbers: none at all, "
+                                                                "so the model trains without labels)")] = True) -> None:
     """A city of hard cases for the person index (typo'd and copied ID numbers, romanised and variant
     names, twins, namesakes), with a truth per record: loads it through every stage and reports
     precision / recall per hard case."""
     from exchange.runner import hard_city
 
     try:
-        measured = hard_city(out, persons=persons, seed=seed, run=run, say=lambda m: err.print(m))
+        measured = hard_city(out, persons=persons, seed=seed, run=run, id_numbers=id_numbers,
+                             say=lambda m: err.print(m))
     except ExchangeError as exc:
         _fail(exc)
     if measured:

@@ -1414,14 +1414,14 @@ def evaluate_linking(truth_path: Path, *, settings: Settings | None = None) -> d
 
 
 def hard_city(out: Path, *, persons: int = 20_000, seed: int = 20261205, run: bool = True,
-              say: Callable[[str], None] = log.info) -> dict[str, Any] | None:
+              id_numbers: bool = True, say: Callable[[str], None] = log.info) -> dict[str, Any] | None:
     """Write a hard-case city project into ``out`` (``exchange.linking.hard_city``); with ``run``, load
     every feed into its own SQLite warehouse, link, and return the evaluation."""
     from exchange.linking.hard_city import HardCity
 
     root = Path(exchange.__file__).resolve().parents[1]
     started = time.perf_counter()
-    truth = HardCity(persons, seed).write(out, root)
+    truth = HardCity(persons, seed, id_numbers=id_numbers).write(out, root)
     say(f"hard city: {persons:,} persons written to {out} in {time.perf_counter() - started:.1f}s")
     if not run:
         return None

@@ -107,7 +107,8 @@ def cluster_records(id_group: np.ndarray, edges: Iterable[tuple[int, int, float]
     """Cluster ``n`` records.
 
     ``id_group[i]`` is the ID-number group of record ``i`` (-1 when it has no valid ID number);
-    ``edges`` are scored pairs (record, record, probability) already filtered by the threshold;
+    ``edges`` are scored pairs (record, record, strength: match weight or probability) already filtered
+    by the threshold, applied strongest first;
     ``facts`` (record → :class:`Facts`, for the records the edges touch) are cannot-link constraints:
     an edge that would put two contradicting records in one cluster is refused, so a chain of
     plausible pairs (张某 to the father, 张某 to the son) never joins two different people.

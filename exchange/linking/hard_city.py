@@ -146,9 +146,12 @@ ENTITY = {"person@1": ("person", "subject"), "case_party@1": ("case_party", "sub
 class HardCity:
     """``HardCity(persons, seed).write(folder)`` → the project folder described in the module docstring."""
 
-    def __init__(self, persons: int = 20_000, seed: int = 20261205) -> None:
+    def __init__(self, persons: int = 20_000, seed: int = 20261205, *, id_numbers: bool = True) -> None:
         self.n = persons
         self.seed = seed
+        self.id_numbers = id_numbers
+        """False: every ID-number cell written empty (a warehouse with no labels; the special programmes,
+        which require a number, then quarantine their rows)"""
         self.rng = random.Random(seed)
         self.people: list[Person] = []
         self.truth = Truth()
@@ -349,7 +352,8 @@ class HardCity:
                 w = csv.DictWriter(fh, fieldnames=list(spec["columns"]))
                 w.writeheader()
                 for row in rows:
-                    w.writerow({c: ("" if row.get(c) is None else row[c]) for c in spec["columns"]})
+                    w.writerow({c: ("" if row.get(c) is None or (not self.id_numbers and "id_number" in c)
+                                    else row[c]) for c in spec["columns"]})
             feed_dir = folder / "feeds" / agency
             feed_dir.mkdir(parents=True, exist_ok=True)
             mapping = "\n".join(f"  {c}: {c}" for c in spec["columns"])

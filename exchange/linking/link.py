@@ -227,7 +227,10 @@ def _unkey_contradicted_names(con: Any) -> int:
         "AND NOT list_has_any(string_split(substr(r.name, 2), ''), string_split(substr(a.name, 2), ''))))")
     n = _one(con, "SELECT count(*) FROM _unkey")
     if n:
-        con.execute("UPDATE rec SET id_unverified = id_number, id_number = NULL, id_conflict = true "
+        # what the number encodes is no longer the record's: a copied number's birth date is another's
+        con.execute("UPDATE rec SET id_unverified = id_number, id_number = NULL, id_conflict = true, "
+                    "birth_date = CASE WHEN birth_from_id THEN NULL ELSE birth_date END, "
+                    "gender = CASE WHEN gender_from_id THEN NULL ELSE gender END "
                     "WHERE rid IN (SELECT rid FROM _unkey)")
         log.info("linking: %s record(s) share an ID number with records of another name: scored, not keyed", n)
     con.execute("DROP TABLE _anchor")
@@ -387,7 +390,8 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
 
     id_group = con.execute("SELECT coalesce(g.id_group, -1) AS g FROM rec LEFT JOIN idg g USING (id_number) "
                            "ORDER BY rid").fetchnumpy()["g"].astype(np.int64)
-    edges = con.execute(f"SELECT unique_id_l, unique_id_r, match_probability FROM {pairs} "
+    # strongest first by match weight: near 1 the probabilities of very different pairs are one float
+    edges = con.execute(f"SELECT unique_id_l, unique_id_r, match_weight FROM {pairs} "
                         f"WHERE match_probability >= {config.match_threshold}").fetchall()
     touched = sorted({int(r) for e in edges for r in e[:2]})
     con.register("_touched", pa.table({"rid": pa.array(touched, pa.int64())}))
@@ -395,7 +399,8 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
     facts = {int(rid): Facts(birth, gender, name, sfpy, f"{agency}.{entity}" if (agency, entity) in registers
                              else None, int(rid))
              for rid, birth, gender, name, sfpy, agency, entity in con.execute(
-                 "SELECT r.rid, r.birth_date, r.gender, r.name, r.surname_fpy, r.source_agency, r.entity "
+                 "SELECT r.rid, CASE WHEN NOT r.birth_from_id THEN r.birth_date END, CASE WHEN NOT r.gender_from_id "
+                 "THEN r.gender END, r.name, r.surname_fpy, r.source_agency, r.entity "
                  "FROM rec r JOIN _touched USING (rid)").fetchall()}
     con.unregister("_touched")
     labels, refused = cluster_records(id_group, edges, facts)

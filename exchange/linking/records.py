@@ -54,6 +54,7 @@ RECORD_SCHEMA = pa.schema([
     *[(a, pa.string()) for a in ATTRIBUTES],
     ("name_py", pa.string()), ("name_fpy", pa.string()),
     ("id_unverified", pa.string()), ("id_conflict", pa.bool_()),
+    ("birth_from_id", pa.bool_()), ("gender_from_id", pa.bool_()),
 ])
 """``id_unverified``: an 18-character number the record holds but that is no key — kept unverified at
 validation (check character, legacy form upgraded, gender or birth date contradiction) or a valid
@@ -269,10 +270,11 @@ def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: 
                              pc.if_else(pc.is_null(ids), unverified_ids(col("id_number")), null))
     ids = pc.if_else(off, null, ids)
     conflict = pc.or_(off, contradicted(unverified, gender, birth))
-    trusted = pc.if_else(conflict, null, unverified)  # birth date and gender it encodes, where not contradicted
-    gender = pc.coalesce(gender, resident_id_gender(ids), resident_id_gender(trusted))
-    birth = pc.coalesce(birth, resident_id_birth_date(ids).cast(pa.string()),
-                        resident_id_birth_date(trusted).cast(pa.string()))
+    # what a valid number encodes fills the record's gaps (an unverified one's may be the typo itself)
+    gender_from_id = pc.and_(pc.is_null(gender), pc.is_valid(ids))
+    birth_from_id = pc.and_(pc.is_null(birth), pc.is_valid(ids))
+    gender = pc.coalesce(gender, resident_id_gender(ids))
+    birth = pc.coalesce(birth, resident_id_birth_date(ids).cast(pa.string()))
     phone = normalize_phone(col("phone"))
     phone = pc.if_else(pc.is_null(check_phone(phone)), phone, null)
     address = remove_spaces(normalize_text(col("address")))
@@ -289,6 +291,7 @@ def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: 
         "household_number": normalize_text(col("household_number")),
         "name_py": name_py, "name_fpy": name_fpy,
         "id_unverified": unverified, "id_conflict": pc.and_(conflict, pc.is_valid(unverified)),
+        "birth_from_id": birth_from_id, "gender_from_id": gender_from_id,
     }
     return pa.table(out, schema=RECORD_SCHEMA)
 
