@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What a record says that two records of one person cannot disagree on: birth date (``YYYY-MM-DD``),
     gender, and the name (with the fuzzy pinyin of its surname, for Chinese names)."""
