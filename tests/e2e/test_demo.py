@@ -39,8 +39,9 @@ def test_demo_counts_match_the_seeded_defects_exactly(demo_settings: Settings) -
         o = by_feed[fid]
         assert o.state == "published", (fid, o.error)
         assert o.rows_in == ft["rows"]
-        assert o.rows_loaded == ft["expected_loaded"]
-        assert o.rows_quarantined == len(ft["defects"])
+        assert o.rows_loaded == ft["expected_loaded"]  # rows with flagged ID numbers load
+        assert o.rows_flagged == ft["expected_flagged"]
+        assert o.rows_quarantined == len(ft["defects"]) - ft["expected_flagged"]
         assert o.rows_in == o.rows_loaded + o.rows_quarantined
     assert sum(len(ft["defects"]) for ft in truth["feeds"].values()) > 0
     engine = make_engine(demo_settings.warehouse_url)

@@ -43,7 +43,8 @@ def use_project(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 
 
 def make_rows(n: int, *, bad_every: int = 100, seed: int = 1) -> tuple[str, int]:
-    """n resident rows with valid ID numbers; every ``bad_every``-th has a broken check character."""
+    """n resident rows with valid ID numbers; every ``bad_every``-th has a phone number that is none (a
+    quarantine reason: a wrong check character would only flag the ID number)."""
     rng = np.random.default_rng(seed)
     days = rng.integers(0, 20000, n)
     births = (np.datetime64("1950-01-01") + days).astype("datetime64[D]").astype(str)
@@ -54,11 +55,12 @@ def make_rows(n: int, *, bad_every: int = 100, seed: int = 1) -> tuple[str, int]
     bad = 0
     for i in range(n):
         rid = first17[i] + checks[i]
+        phone = f"138{i % 100000000:08d}"
         if bad_every and i % bad_every == bad_every - 1:
-            rid = first17[i] + ("0" if checks[i] != "0" else "1")
+            phone = "12345"
             bad += 1
         gender = "男" if int(first17[i][16]) % 2 else "女"
-        lines.append(f"R{i:07d},居民{i},{rid},{gender},{births[i]},138{i % 100000000:08d},610902")
+        lines.append(f"R{i:07d},居民{i},{rid},{gender},{births[i]},{phone},610902")
     return "\n".join(lines) + "\n", bad
 
 

@@ -300,8 +300,8 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
             [(expected.expected_loaded,)]
         batches = warehouse_rows(env, "SELECT batch_id, state, rows_in, rows_loaded, rows_quarantined "
                                       f"FROM audit.batch WHERE feed = '{FEED}'")
-        assert batches == [(batch_id, "published", expected.rows, expected.expected_loaded, len(expected.defects))]
-        assert expected.rows == expected.expected_loaded + len(expected.defects)
+        assert batches == [(batch_id, "published", expected.rows, expected.expected_loaded, len(expected.quarantined))]
+        assert expected.rows == expected.expected_loaded + len(expected.quarantined)
 
         # exactly one asset event for core.person (the run that loaded), consumed downstream
         events = stack.api("GET", "/assets/events", params={"source_dag_id": FEED_DAG})["asset_events"]

@@ -42,7 +42,7 @@ ROWS = [
     "P1,张三,11010519491231002X,女,1949年12月31日,13800138000,110105",
     "P2,李四,,男,1990/1/2,13900139000,110105",
     "P3,王芳,,女,1990-03-04,13700137000,110105",
-    "P4,赵六,110105194912310021,女,1949-12-31,13800138000,110105",
+    "P4,赵六,,女,1949-12-31,12345,110105",  # a bad phone number: still quarantined after the fix
 ]
 
 
@@ -105,7 +105,7 @@ def test_pipeline_reprocessing_lineage_and_report_on_pg(pg_project: Settings, pr
     statuses = dict(_q(settings, "SELECT source_record_id, status FROM quarantine.person"))
     assert statuses == {"P1": "resolved", "P3": "resolved", "P4": "open"}
     [(recheck,)] = _q(settings, "SELECT recheck_reasons FROM quarantine.person WHERE source_record_id = 'P4'")
-    assert json.loads(recheck)[0]["rule"] == "resident_id.checksum"
+    assert json.loads(recheck)[0]["rule"] == "phone.format"
 
     engine = create_engine(settings.warehouse_url)
     try:
@@ -120,7 +120,7 @@ def test_pipeline_reprocessing_lineage_and_report_on_pg(pg_project: Settings, pr
 
     found = row_lineage("core.person", "police:P3", settings=settings)
     assert found["batch"]["batch_id"] == out.batch_id and found["origin"]["batch_id"] == first.batch_id
-    assert found["staged"]["ok"] and found["validation"]["suite"] == "person_v1_0_0"
+    assert found["staged"]["ok"] and found["validation"]["suite"] == "person_v1_1_0"
 
     html = audit_report(since=dt.date.today() - dt.timedelta(days=1), settings=settings).read_text(encoding="utf-8")
     assert first.batch_id in html and out.batch_id in html and "intact" in html
