@@ -264,3 +264,37 @@ def test_validate_file_checks_without_loading(project: Path, settings) -> None:
     assert (report.rows_in, report.rows_valid, report.rows_rejected) == (10, 3, 7)
     assert report.rejects[0]["reasons"][0]["rule"] == "division_code.format"
     assert not (project / "var" / "exchange.db").exists()
+
+
+DISPUTES = """\
+agency: justice
+feed: disputes
+description: disputes
+source: {kind: file, path: justice/*.csv}
+target: dispute@1
+mapping:
+  编号: source_record_id
+  登记号: dispute_number
+  类别: {field: category, values: {劳动争议: labour}}
+  状态: {field: status, values: {已受理: accepted}}
+  受理日期: accepted_date
+  申请人: applicant_name
+  申请人身份证号: applicant_id_number
+  被申请人: respondent_name
+  被申请人身份证号: respondent_id_number
+quality: {max_reject_ratio: 0.5}
+"""
+
+
+def test_a_bad_respondent_number_never_costs_the_applicant(project: Path, settings) -> None:
+    write(project / "feeds" / "justice" / "disputes.yaml", DISPUTES)
+    write(settings.landing_dir / "justice" / "d.csv",
+          "编号,登记号,类别,状态,受理日期,申请人,申请人身份证号,被申请人,被申请人身份证号\n"
+          "D1,TJ1,劳动争议,已受理,2026-01-05,张三,11010519491231002X,李四,110105198001010111\n")
+    out = run_feed("justice.disputes", settings=settings, today=TODAY)
+    assert (out.rows_in, out.rows_loaded, out.rows_quarantined, out.rows_flagged) == (1, 1, 0, 1)
+    [row] = _sql(settings, "SELECT applicant_id_number, respondent_id_number, respondent_id_number_unverified, "
+                           "_flags FROM core.dispute")
+    assert row[:3] == ("11010519491231002X", None, "110105198001010111")
+    assert [(f["field"], f["rule"]) for f in json.loads(row[3])] == [("respondent_id_number",
+                                                                      "resident_id.checksum")]
