@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from exchange.access.apply import login_role, password_env
-from exchange.runner import load_grants, run_demo, sync_grants
 from exchange.spec.catalog import load_catalog
 from exchange.spec.settings import Settings
+from exchange.workspace.demo import run_demo
+from exchange.workspace.sharing import load_grants, sync_grants
 from tests.conftest import REPO
 from tests.integration.conftest import PG_ADMIN_URL, unavailable
 

@@ -47,7 +47,7 @@ def link_dag(entities: list[str]) -> DAG:
             "",
             "Scheduled on the assets of the person-bearing core tables: "
             + ", ".join(f"`core.{e}`" for e in entities) + ".",
-            "Runs `exchange.runner.link_persons` (deterministic rules on validated ID numbers, then the "
+            "Runs `exchange.workspace.persons.link_persons` (deterministic rules on validated ID numbers, then the "
             "Splink model) and emits `mdm.person`.",
         ]),
     ) as dag:

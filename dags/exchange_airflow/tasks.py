@@ -29,7 +29,6 @@ from exchange.errors import TransientError
 
 if TYPE_CHECKING:
     from exchange.runner import BatchOutcome, BatchRun
-
 log = logging.getLogger(__name__)
 
 EXTRACT = "extract"
@@ -248,12 +247,8 @@ def link_persons(**context: Any) -> dict[str, Any]:
     log.info("person linking triggered by %s asset event(s): %s", len(batches),
              ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
     with failing_fast("person linking"):
-        from exchange import runner
+        from exchange.workspace.persons import link_persons as linker
 
-        linker = getattr(runner, "link_persons", None)
-        if linker is None:
-            raise AirflowSkipException("exchange.runner.link_persons is not available in this version of the "
-                                       "exchange: person linking skipped (no mdm.person asset event)")
         settings, catalog = _settings_and_catalog()
         result = linker(settings=settings, catalog=catalog)
     summary = _summary(result)
@@ -269,7 +264,6 @@ def publish_catalog(**context: Any) -> dict[str, Any]:
              ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
     with failing_fast("publish shares"):
         from exchange.runner import publish_catalog as publish
-
         settings, catalog = _settings_and_catalog()
         snapshot = publish(settings=settings, catalog=catalog)
     return {"triggered_by": [b["batch_id"] for b in batches], **_summary(snapshot)}

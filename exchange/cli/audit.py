@@ -21,20 +21,13 @@ from exchange.cli.render import EXIT_INVALID_ROWS, _outcome_table, console, err
 from exchange.errors import ConfigError
 
 
-def _audit_engine() -> Any:
-    """The warehouse, migrated only if it has no ledger yet (so a read-only auditor can verify)."""
-    from exchange.runner import audit_engine
-
-    return audit_engine(_catalog()[0])
-
-
 @audit_app.command("verify")
 def audit_verify(anchor: Annotated[list[str] | None, typer.Option(
         help="SEQ:HASH printed by an earlier verify and kept outside the warehouse; repeatable")] = None) -> None:
     """Check the whole hash chain and the tables it vouches for, both ways: audit.batch and
     audit.validation, API keys (audit.api_key) and the sealed ranges of the access log (audit.access).
     Names the first broken entry. Exit 0 intact, 1 broken. Prints the head to record elsewhere."""
-    from exchange.runner import verify_audit
+    from exchange.workspace.audit import verify_audit
 
     try:
         checked = verify_audit(anchor or [], settings=_catalog()[0])
@@ -61,7 +54,7 @@ def audit_verify(anchor: Annotated[list[str] | None, typer.Option(
 def audit_seal() -> None:
     """Record the digest of the audit.access rows since the last seal in the ledger, so that deleting or
     altering them is found by `exchange audit verify` (rows younger than a minute wait for the next seal)."""
-    from exchange.runner import seal_access_log
+    from exchange.workspace.audit import seal_access_log
 
     entry = seal_access_log(settings=_catalog()[0])
     if entry is None:
@@ -76,11 +69,9 @@ def audit_log(kind: Annotated[str | None, typer.Option(help="only this kind of e
               subject: Annotated[str | None, typer.Option(help="only entries about this batch / grant / feed")]
               = None, limit: int = 30) -> None:
     """The newest ledger entries (audit.ledger)."""
-    from exchange.audit import chain
+    from exchange.workspace.audit import ledger_entries
 
-    engine = _audit_engine()
-    with engine.connect() as conn:
-        found = chain.entries(conn, kind=kind, subject=subject, newest_first=True, limit=limit)
+    found = ledger_entries(kind=kind, subject=subject, limit=limit, settings=_catalog()[0])
     t = Table(title="audit.ledger (newest first)", title_justify="left")
     for col in ("seq", "recorded (UTC)", "kind", "subject", "hash", "payload"):
         t.add_column(col, overflow="fold")
@@ -97,7 +88,7 @@ def audit_lineage(table: Annotated[str, typer.Argument(help="core.<entity>, e.g.
     """Where one warehouse row came from: batch, source and its SHA-256, schema and code version,
     validation result, staged files re-checked against the manifest and the ledger, earlier versions.
     Exit 1 when a staged file or the manifest no longer matches, or the row was edited after it was loaded."""
-    from exchange.runner import row_lineage
+    from exchange.workspace.audit import row_lineage
 
     settings, cat = _catalog()
     found = row_lineage(table, key, settings=settings, catalog=cat)
@@ -194,7 +185,7 @@ def audit_report_cmd(since: Annotated[str, typer.Option(help="first day, YYYY-MM
     pass-rate trends and Data Docs links; grant changes; access per consumer; ledger integrity."""
     import datetime as dt
 
-    from exchange.runner import audit_report
+    from exchange.workspace.audit import audit_report
 
     try:
         first = dt.date.fromisoformat(since)
@@ -231,29 +222,15 @@ def audit_scan(
     """Look for resident ID numbers (valid check character) and secrets in logs, reports, XCom
     dumps, manifests — anything that must hold neither. Prints file, line and a masked excerpt,
     never the value. Exit 0 clean, 1 something found."""
-    from exchange.audit import leaks
+    from exchange.workspace.audit import scan_for_leaks
 
-    secrets: dict[str, str] = leaks.secrets_from_env() if from_env else {}
-    for name in secret_env or []:
-        value = os.environ.get(name)
-        if not value:
-            raise ConfigError(f"--secret-env {name}: the variable is not set")
-        found = leaks.connection_secrets(name, value)
-        secrets.update({f"{name} (secret {i})": s for i, s in enumerate(found, 1)} if found else {name: value})
-    for path in secrets_file or []:
-        try:
-            secrets.update(leaks.secrets_from_file(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"--secrets-file {path}: cannot read it ({exc}); give a UTF-8 text file") from None
-    if not paths:
-        settings, _ = _catalog()
-        paths = [settings.reports_dir, settings.staging_dir]
-    scanner = leaks.LeakScanner(secrets, legacy_ids=legacy)
-    result = scanner.scan_paths(paths or [], all_files=all_files, exclude=exclude or [])
+    scan = scan_for_leaks(list(paths or []), from_env=from_env, secret_env=secret_env, secrets_files=secrets_file,
+                          legacy=legacy, all_files=all_files, exclude=exclude, settings=_catalog()[0])
+    result = scan.result
     if as_json:
         console.print_json(json.dumps({
             "clean": result.clean, "files_scanned": len(result.scanned), "skipped": result.skipped,
-            "secrets_searched": scanner.secret_count, "secrets_too_short": scanner.ignored_secrets,
+            "secrets_searched": scan.secrets_searched, "secrets_too_short": scan.secrets_too_short,
             "findings": [f.as_dict() for f in result.findings]}, ensure_ascii=False))
     else:
         for f in result.findings[:limit]:
@@ -261,10 +238,10 @@ def audit_scan(
         if len(result.findings) > limit:
             console.print(f"… and {len(result.findings) - limit:,} more (--limit, --json)")
         console.print(f"scanned {len(result.scanned):,} files for resident ID numbers and "
-                      f"{scanner.secret_count} secrets; skipped: {escape(result.skipped_summary())}")
-        if scanner.ignored_secrets:
-            err.print(f"[yellow]not searched (shorter than {leaks.MIN_SECRET_CHARS} characters):[/] "
-                      f"{escape(', '.join(scanner.ignored_secrets))}")
+                      f"{scan.secrets_searched} secrets; skipped: {escape(result.skipped_summary())}")
+        if scan.secrets_too_short:
+            err.print(f"[yellow]not searched (shorter than {scan.min_secret_chars} characters):[/] "
+                      f"{escape(', '.join(scan.secrets_too_short))}")
         if result.clean:
             console.print("[green]no resident ID number and no secret found[/]")
         else:

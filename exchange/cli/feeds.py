@@ -43,7 +43,6 @@ def feeds_list() -> None:
 
 def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress) -> Any:
     from exchange.runner import run_feed
-
     task = progress.add_task(feed_id, total=None)
     current = {"stage": ""}
 
@@ -89,7 +88,6 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
     """
     from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
     from exchange.runner import validate_file
-
     settings, cat = _catalog()
     with _progress() as progress:
         task = progress.add_task(str(file), total=None)
@@ -120,16 +118,9 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
 def batches(feed: Annotated[str | None, typer.Option(help="only this feed")] = None,
             limit: int = 20) -> None:
     """Show recent batches from the ledger (audit.batch)."""
-    from exchange.audit import ledger
-    from exchange.audit import tables as audit_tables
-    from exchange.warehouse.engine import make_engine
-    from exchange.warehouse.load import ensure_tables
+    from exchange.runner import recent_batches
 
-    settings, _ = _catalog()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    ensure_tables(engine, [], audit_tables.metadata)
-    with engine.connect() as conn:
-        rows = ledger.recent_batches(conn, feed, limit)
+    rows = recent_batches(feed, limit, settings=_catalog()[0])
     t = Table(title="audit.batch", title_justify="left")
     for col in ("batch", "feed", "state", "in", "valid", "loaded", "quarantined", "started", "error"):
         t.add_column(col, overflow="fold")
@@ -143,15 +134,13 @@ def batches(feed: Annotated[str | None, typer.Option(help="only this feed")] = N
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Create or upgrade the warehouse (Alembic): the fixed tables and every schema's tables."""
-    from exchange.warehouse.engine import describe, make_engine
-    from exchange.warehouse.migrate import migrate
+    from exchange.runner import migrate_warehouse
 
     settings, cat = _catalog()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    applied = migrate(engine, cat.schemas.values())
+    applied, warehouse = migrate_warehouse(settings=settings, catalog=cat)
     for line in applied:
         console.print(f"  {line}")
-    console.print(f"warehouse {describe(engine)} is up to date ({len(applied)} change(s) applied)")
+    console.print(f"warehouse {warehouse} is up to date ({len(applied)} change(s) applied)")
 
 
 @app.command("sql")
@@ -168,8 +157,7 @@ def sql(query: Annotated[str, typer.Argument(help="a SELECT over core.*, quarant
     (your OS account, the database role, the whole query, the rows read). A terminal table, not a file
     format: control characters in values are shown escaped (\\x1b), never sent to the terminal. To
     hand rows to a spreadsheet use ``exchange export``."""
-    from exchange.runner import operator_query
-
+    from exchange.workspace.sharing import operator_query
     settings, _ = _catalog()
     cols, rows, _role = operator_query(query, limit=limit, settings=settings, purpose=purpose,
                                        case_number=case_number)
@@ -197,8 +185,7 @@ def export_cmd(table: Annotated[str | None, typer.Argument(
     neutralised: a ' in front in CSV, a string cell with Excel's quote prefix in XLSX. The values in
     the warehouse are never changed. Every export is recorded in audit.access (channel export: user,
     host, purpose, case number, what, rows) — see `exchange grants access`."""
-    from exchange.runner import export_rows
-
+    from exchange.workspace.exports import export_rows
     if out == Path():
         err.print("[red]--out is required: the .csv or .xlsx file to write[/]")
         raise typer.Exit(EXIT_ERROR)
@@ -215,8 +202,7 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
          fresh: Annotated[bool, typer.Option(help="start from an empty landing zone, staging, "
                                                   "reports and warehouse")] = True) -> None:
     """Generate a synthetic city with several agencies and run every demo feed."""
-    from exchange.runner import run_demo
-
+    from exchange.workspace.demo import run_demo
     settings, cat = _catalog()
     with _progress() as progress:
         result = run_demo(settings, cat, persons=persons, seed=seed, fresh=fresh,

@@ -31,8 +31,7 @@ def link(ctx: typer.Context,
          = None) -> None:
     """Link every person record of the warehouse into the master person index (mdm.*): one
     stable person_uid per real person, golden records, merge/split events."""
-    from exchange.runner import evaluate_linking, link_persons
-
+    from exchange.workspace.persons import evaluate_linking, link_persons
     if ctx.invoked_subcommand is not None:
         return
 
@@ -51,8 +50,7 @@ def link(ctx: typer.Context,
 def review_list(status: Annotated[str, typer.Option(help="pending, accepted, rejected, stale or all")] = "pending",
                 limit: int = 100) -> None:
     """The review queue."""
-    from exchange.runner import link_reviews
-
+    from exchange.workspace.persons import link_reviews
     rows = link_reviews(None if status == "all" else status, limit=limit, settings=_catalog()[0])
     t = Table(title=f"mdm.review ({status})", title_justify="left")
     for col in ("review", "record", "candidates (probability)", "status", "run", "decided by"):
@@ -74,8 +72,7 @@ def _masked_id(value: str | None) -> str:
 @review_app.command("show")
 def review_show(review_id: str) -> None:
     """One review: the record, both candidates and the evidence per comparison."""
-    from exchange.runner import link_review
-
+    from exchange.workspace.persons import link_review
     row = link_review(review_id, settings=_catalog()[0])
     console.print(f"[bold]{row['review_id']}[/] {row['status']}: {row['source_agency']}/{row['entity']}/"
                   f"{row['source_record_id']} ({row['role']}) — {row['reason']}")
@@ -114,8 +111,7 @@ def review_reject(review_id: str, by: Annotated[str | None, typer.Option(help="w
 
 
 def _decide(review_id: str, id_number: str | None, by: str | None, note: str | None) -> None:
-    from exchange.runner import decide_review
-
+    from exchange.workspace.persons import decide_review
     entry = decide_review(review_id, accept=id_number, by=by or os.environ.get("USER"), note=note,
                           settings=_catalog()[0])
     console.print(f"{review_id} {'accepted' if id_number else 'rejected'}: ledger entry {entry.seq}; it takes "
@@ -148,8 +144,7 @@ def hard_city_cmd(out: Annotated[Path, typer.Argument(help="folder to write the 
     """A city of hard cases for the person index (typo'd and copied ID numbers, romanised and variant
     names, twins, namesakes), with a truth per record: loads it through every stage and reports
     precision / recall per hard case."""
-    from exchange.runner import hard_city
-
+    from exchange.workspace.persons import hard_city
     measured = hard_city(out, persons=persons, seed=seed, run=run, id_numbers=id_numbers,
                          say=lambda m: err.print(m))
     if measured:
@@ -218,8 +213,7 @@ def person(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or an
            ) -> None:
     """A person's profile across agencies: identity, households, cases with roles, disputes,
     special-population programmes and organizations — every fact with its source agency and batch."""
-    from exchange.runner import person_profile
-
+    from exchange.workspace.persons import person_profile
     settings, _ = _catalog()
     found = person_profile(ident, settings=settings, purpose=purpose, case_number=case_number)
     if found is None:
@@ -239,8 +233,7 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
     """Serve the HTTP API (GET /persons/{id}); the admin key is EXCHANGE_API_ADMIN_KEY."""
     import uvicorn
 
-    from exchange.runner import api_app
-
+    from exchange.api.serve import api_app
     settings, _ = _catalog()
     application = api_app(settings)
     if not os.environ.get("EXCHANGE_API_ADMIN_KEY"):

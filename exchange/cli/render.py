@@ -74,3 +74,12 @@ def _link_table(r: Any) -> Table:
 def _metrics_line(m: dict[str, Any]) -> str:
     return (f"pairwise precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f} "
             f"({m['records']:,} records of {m['persons_true']:,} true persons → {m['persons_found']:,} person_uids)")
+
+
+def when_text(value: Any) -> str:
+    """A moment as shown in tables (``never`` when it has not happened)."""
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def pct_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -16,7 +16,7 @@ from exchange.cli.app import (
     grant_keys_app,
     grants_app,
 )
-from exchange.cli.render import EXIT_INVALID_ROWS, console, err
+from exchange.cli.render import EXIT_INVALID_ROWS, console, err, pct_text, when_text
 
 
 def _changes_table(changes: list[Any], title: str) -> Table:
@@ -38,9 +38,8 @@ def _sqlite_note(dialect: str) -> None:
 @grants_app.command("list")
 def grants_list() -> None:
     """The grants: per consumer agency its purpose, jurisdiction and the entities it reads."""
-    from exchange.access.apply import describe_rows
-    from exchange.runner import load_grants
-
+    from exchange.workspace.sharing import describe_share_rows as describe_rows
+    from exchange.workspace.sharing import load_grants
     settings, cat = _catalog()
     grants = load_grants(settings, cat)
     t = Table(title="grants/", title_justify="left")
@@ -59,8 +58,7 @@ def grants_list() -> None:
 def grants_check() -> None:
     """Compare grants/*.yaml with the warehouse: roles, share views (as PostgreSQL deparses them), privileges,
     owners, SECURITY DEFINER functions, default and database privileges. Exit 0 in sync, 1 on drift."""
-    from exchange.runner import sync_grants
-
+    from exchange.workspace.sharing import sync_grants
     result = sync_grants(apply=False)
     _sqlite_note(result.dialect)
     if not result.changes:
@@ -77,8 +75,7 @@ def grants_apply(passwords: Annotated[bool, typer.Option(
                  by: Annotated[str | None, typer.Option(help="who applies (recorded in the ledger)")] = None) -> None:
     """Materialise the grants: group and login roles, share_<agency> security_barrier views, GRANT on those
     views only; revoke whatever a grant no longer allows. Idempotent; every change goes to the ledger."""
-    from exchange.runner import sync_grants
-
+    from exchange.workspace.sharing import sync_grants
     result = sync_grants(apply=True, reset_passwords=passwords, by=by or os.environ.get("USER"))
     _sqlite_note(result.dialect)
     if result.changes:
@@ -96,8 +93,7 @@ def grants_apply(passwords: Annotated[bool, typer.Option(
 def grant_key_create(agency: Annotated[str, typer.Argument(help="consumer agency (grants/<agency>.yaml)")],
                      label: Annotated[str | None, typer.Option(help="what the key is for")] = None) -> None:
     """Create an API key for an agency; the token is printed once (only its hash is stored)."""
-    from exchange.runner import create_api_key
-
+    from exchange.workspace.sharing import create_api_key
     key_id, token = create_api_key(agency, label=label, by=os.environ.get("USER"))
     err.print(f"API key {key_id} for {agency} — shown once, store it now:")
     console.print(token, highlight=False, soft_wrap=True)
@@ -106,8 +102,7 @@ def grant_key_create(agency: Annotated[str, typer.Argument(help="consumer agency
 @grant_keys_app.command("revoke")
 def grant_key_revoke(key_id: Annotated[str, typer.Argument(help="the key id (exk_<key id>.…)")]) -> None:
     """Revoke an API key."""
-    from exchange.runner import revoke_api_key
-
+    from exchange.workspace.sharing import revoke_api_key
     done = revoke_api_key(key_id, by=os.environ.get("USER"))
     if not done:
         err.print(f"[red]no active key {escape(key_id)}[/]")
@@ -118,8 +113,7 @@ def grant_key_revoke(key_id: Annotated[str, typer.Argument(help="the key id (exk
 @grant_keys_app.command("list")
 def grant_key_list(agency: Annotated[str | None, typer.Option(help="only this agency")] = None) -> None:
     """The API keys (ids, agencies, labels; never the secrets)."""
-    from exchange.runner import api_keys
-
+    from exchange.workspace.sharing import api_keys
     rows = api_keys(agency)
     t = Table(title="audit.api_key", title_justify="left")
     for col in ("key id", "agency", "label", "created", "by", "revoked"):
@@ -134,8 +128,7 @@ def grant_key_list(agency: Annotated[str | None, typer.Option(help="only this ag
 def grants_access(agency: Annotated[str | None, typer.Option(help="only this agency")] = None,
                   limit: int = 50) -> None:
     """The access log (audit.access): who asked for what, why, and what they got."""
-    from exchange.runner import access_log
-
+    from exchange.workspace.sharing import access_log
     rows = access_log(agency, limit=limit)
     t = Table(title="audit.access (newest first)", title_justify="left")
     for col in ("at (UTC)", "agency", "user", "purpose", "case", "what", "subject", "rows", "status", "outcome"):
@@ -153,14 +146,11 @@ def catalog_cmd(agency: Annotated[str | None, typer.Option(help="only the views 
                 = None) -> None:
     """The consumers' catalogue: every shared view with its description, fields, PII classes and masks,
     owner agency, freshness (last published batch) and quality score (pass rate of the last batches)."""
-    from exchange.access import catalogue
-    from exchange.runner import sharing_catalogue
-
+    from exchange.workspace.sharing import catalogue_html, sharing_catalogue
     cat = sharing_catalogue(agency)
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(catalogue.to_html(cat.entries, generated=cat.generated, warehouse=cat.warehouse,
-                                               enforced=cat.enforced), encoding="utf-8")
+        html_path.write_text(catalogue_html(cat), encoding="utf-8")
         console.print(f"catalogue of {len(cat.entries)} shared view(s): {html_path}")
         return
     t = Table(title=f"Shared data catalogue ({cat.warehouse})", title_justify="left")
@@ -171,7 +161,7 @@ def catalog_cmd(agency: Annotated[str | None, typer.Option(help="only the views 
         if en.hidden:
             fields += f"\n(not shared: {', '.join(en.hidden)})"
         t.add_row(en.view, escape(en.description), escape(fields), ", ".join(en.owners) or "-", escape(en.rows),
-                  catalogue.when(en.last_published), catalogue.pct(en.quality))
+                  when_text(en.last_published), pct_text(en.quality))
     console.print(t)
     if not cat.enforced:
         _sqlite_note("sqlite")

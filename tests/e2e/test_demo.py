@@ -9,10 +9,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from exchange.cli import app
-from exchange.runner import run_demo
 from exchange.spec.catalog import load_catalog
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine
+from exchange.workspace.demo import run_demo
 from tests.conftest import REPO
 
 

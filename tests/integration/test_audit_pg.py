@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from exchange.audit import chain, records
-from exchange.runner import audit_report, reprocess_quarantine, row_lineage, run_feed
+from exchange.runner import reprocess_quarantine, run_feed
 from exchange.spec.settings import Settings
+from exchange.workspace.audit import audit_report, row_lineage
 from tests.conftest import write
 from tests.integration.test_pg_warehouse import FEED, pg_project  # noqa: F401 - fixture
 from tests.unit.test_audit_chain import (

@@ -27,8 +27,10 @@ def pg_settings(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
     from fastapi.testclient import TestClient
 
-    from exchange.runner import api_app, link_persons, run_demo
+    from exchange.api.serve import api_app
     from exchange.spec.catalog import load_catalog
+    from exchange.workspace.demo import run_demo
+    from exchange.workspace.persons import link_persons
 
     catalog = load_catalog(REPO)
     result = run_demo(pg_settings, catalog, persons=600, seed=99)
@@ -60,8 +62,7 @@ def test_linking_and_profiles_on_postgresql(pg_settings: Settings) -> None:
     # with the evidence a grant is applied to: every row rule column of the demo grants
     from exchange.access.profile import evidence_columns
     from exchange.linking import ProfileReader
-    from exchange.runner import load_grants
-
+    from exchange.workspace.sharing import load_grants
     reader = ProfileReader(evidence_columns=evidence_columns(load_grants(pg_settings)))
     with engine.connect() as conn:
         sample = [r[0] for r in conn.execute(text(

@@ -37,7 +37,7 @@ from exchange.access.gate import ProfileGate, Request
 from exchange.access.profile import evidence_columns, row_allowed
 from exchange.errors import ConfigError
 from exchange.formats import resident_id_check_char
-from exchange.runner import sharing_catalogue, sync_grants
+from exchange.workspace.sharing import sharing_catalogue, sync_grants
 from tests.conftest import ADMIN, REPO
 from tests.pg_city import KEY, City, demo_city
 from tests.pg_city import denied as _denied
@@ -300,7 +300,6 @@ def test_injection_through_grant_names_is_rejected(city: City, tmp_path: Path) -
 
 def test_injection_through_feed_names_is_rejected(city: City) -> None:
     from exchange.runner import run_feed
-
     before = _fingerprint(city)
     for name in ("police.residents'; DROP TABLE core.person; --", 'police"."residents', "x; SELECT pg_sleep(10)"):
         with pytest.raises(ConfigError, match="unknown feed"):
@@ -353,8 +352,7 @@ def test_async_api_answers_exactly_as_the_blocking_gate(city: City) -> None:
 
     from exchange import linking
     from exchange.access.keys import create_key, revoke_key
-    from exchange.runner import api_app
-
+    from exchange.api.serve import api_app
     engine = city.admin()
     reader = linking.ProfileReader(evidence_columns=evidence_columns(city.grants))
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from exchange.access.apply import group_role, login_role
-from exchange.runner import sync_grants
+from exchange.workspace.sharing import sync_grants
 from tests.conftest import REPO
 from tests.pg_city import City
 from tests.pg_city import denied as _denied

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from exchange.errors import ConfigError
-from exchange.runner import export_rows, operator_query
+from exchange.workspace.exports import export_rows
+from exchange.workspace.sharing import operator_query
 from tests.pg_city import City
 
 ATTACKS = [

@@ -26,8 +26,10 @@ from exchange import linking
 from exchange.access.apply import refresh_shares
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy, evidence_columns
+from exchange.api.serve import api_app
 from exchange.formats import resident_id_check_char
-from exchange.runner import api_app, create_api_key, link_persons
+from exchange.workspace.persons import link_persons
+from exchange.workspace.sharing import create_api_key
 from tests.conftest import ADMIN
 from tests.pg_city import KEY, City
 

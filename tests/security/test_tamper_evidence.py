@@ -6,7 +6,8 @@ back, a batch row with no ledger record, a warehouse row edited after it was loa
 from __future__ import annotations
 
 from exchange.access.gate import ProfileGate, Request
-from exchange.runner import create_api_key, revoke_api_key, row_lineage, seal_access_log, verify_audit
+from exchange.workspace.audit import row_lineage, seal_access_log, verify_audit
+from exchange.workspace.sharing import create_api_key, revoke_api_key
 from tests.pg_city import City
 
 

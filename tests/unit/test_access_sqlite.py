@@ -13,11 +13,11 @@ from sqlalchemy import insert, text
 
 from exchange.access import masks
 from exchange.access.sqlite import install
-from exchange.runner import sync_grants
 from exchange.spec.catalog import load_catalog
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import ensure_tables
 from exchange.warehouse.tables import EntityTables
+from exchange.workspace.sharing import sync_grants
 from tests.conftest import REPO
 
 KEY = "unit-test-pseudonym-key-0123456789"

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from exchange.audit import chain, records
 from exchange.cli import app
 from exchange.errors import ConfigError
-from exchange.runner import row_lineage, run_feed
+from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
+from exchange.workspace.audit import row_lineage
 from tests.conftest import write
 from tests.unit.test_pipeline import BAD_ROWS, FEED, GOOD_ROWS, HEADER, TODAY
 

@@ -16,8 +16,9 @@ from sqlalchemy import text
 from exchange import formats
 from exchange.audit import chain
 from exchange.audit.report import scrub
-from exchange.runner import audit_report, reprocess_quarantine, run_feed
+from exchange.runner import reprocess_quarantine, run_feed
 from exchange.warehouse.engine import make_engine
+from exchange.workspace.audit import audit_report
 from tests.conftest import write
 from tests.unit.test_audit_chain import flip_one_byte
 from tests.unit.test_pipeline import BAD_ROWS, FEED, FLAGGED_ROWS, GOOD_ROWS, HEADER, TODAY

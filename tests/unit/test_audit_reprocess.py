@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from exchange.audit import chain
 from exchange.cli import app
 from exchange.errors import ConfigError
-from exchange.runner import reprocess_quarantine, row_lineage, run_feed
+from exchange.runner import reprocess_quarantine, run_feed
 from exchange.warehouse.engine import make_engine
+from exchange.workspace.audit import row_lineage
 from tests.conftest import write
 from tests.unit.test_pipeline import FEED, HEADER, TODAY
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.runner import hard_city
+from exchange.workspace.persons import hard_city
 
 
 @pytest.fixture(scope="module")

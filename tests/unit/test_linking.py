@@ -43,8 +43,8 @@ def _settings(root: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> Sett
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A demo city loaded through every feed and linked once (by run_demo)."""
-    from exchange.runner import run_demo
     from exchange.spec.catalog import load_catalog
+    from exchange.workspace.demo import run_demo
 
     root = tmp_path_factory.mktemp("linked_city")
     settings = _settings(root)
@@ -286,8 +286,7 @@ def test_profile_shows_every_fact_with_its_source(city: dict) -> None:
 def test_api_serves_profiles_to_the_admin_key(city: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
-    from exchange.runner import api_app
-
+    from exchange.api.serve import api_app
     settings = _settings(city["root"], monkeypatch)
     engine = make_engine(settings.warehouse_url)
     uid, id_number = _rich_person(engine)

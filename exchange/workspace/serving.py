@@ -1,0 +1,88 @@
+"""The profile service a face serves: the gate (keys, purpose, grant, access log) around the person
+profile, as plain callables. ``exchange.api.serve`` wraps them in the FastAPI app; nothing here knows
+HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from exchange import linking
+from exchange.access.gate import ProfileGate
+from exchange.access.gate import Request as GateRequest
+from exchange.access.keys import check_admin_key
+from exchange.access.masks import KEY_ENV, master_key
+from exchange.access.profile import evidence_columns
+from exchange.spec.settings import Settings
+from exchange.warehouse.engine import make_engine
+from exchange.warehouse.load import ensure_tables
+from exchange.workspace.sharing import load_grants
+
+
+@dataclass
+class ProfileService:
+    """``profile(ident, evidence)`` reads a profile; ``gate(info)`` answers a request through the sharing
+    gate (``(status, json)``; awaitable on PostgreSQL); ``on_other(info, status)`` records any other
+    request; ``lifespan`` is the server lifespan the service needs (its connection pool), if any."""
+
+    settings: Settings
+    admin_key: str | None
+    profile: Callable[[str, bool], Any]
+    gate: Callable[..., Any]
+    on_other: Callable[..., Any]
+    lifespan: Callable[[Any], Any] | None = None
+
+
+def profile_service(settings: Settings | None = None, *, admin_key: str | None = None) -> ProfileService:
+    """The profile API's service on the warehouse. The admin key comes from ``EXCHANGE_API_ADMIN_KEY``
+    unless given; a weak one refuses to start (``check_admin_key``)."""
+    settings = settings or Settings.from_env()
+    postgres = settings.warehouse_url.startswith("postgresql")
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    linking.ensure_mdm_tables(engine)
+    ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
+    key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")
+    check_admin_key(key)  # a weak admin key: the API refuses to start
+    # Sharing: per-agency API keys (audit.api_key), a purpose on every request, the agency's grant
+    # (masks and rows) applied to the profile, every request in audit.access.
+    grants = load_grants(settings)
+    master = master_key() if os.environ.get(KEY_ENV) else None
+    reader = linking.ProfileReader(evidence_columns=evidence_columns(grants))
+    rank = linking.load_link_config(settings.root).survivorship.rank
+
+    def profile(ident: str, evidence: bool = False) -> Any:
+        with engine.connect() as conn:
+            return reader.profile(conn, ident, evidence)
+
+    if not postgres:  # the embedded default: the blocking gate, run in the server's thread pool
+        gate = ProfileGate(engine, grants, profile, master=master, admin_key=key, rank=rank)
+
+        def through_gate(info: dict[str, Any]) -> tuple[int, str]:
+            answer = gate.handle(GateRequest(**info))
+            return answer.status, answer.json()
+
+        def other(info: dict[str, Any], status: int) -> None:
+            gate.handle_other(GateRequest(**info), status)
+
+        return ProfileService(settings, key, profile, through_gate, other)
+
+    # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
+    # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
+    # (served to the admin key as it comes) and the audit.access row, one autocommitted statement
+    # each — flushed to disk before the answer unless EXCHANGE_ACCESS_LOG_SYNC=off.
+    from exchange.access.gate_pg import AsyncPgGateIO
+
+    engine.dispose()  # it served the migrations; requests use the pool below (no idle connection per worker)
+    pg_gate = ProfileGate(None, grants, master=master, admin_key=key, rank=rank)
+    pg = AsyncPgGateIO(settings.warehouse_url, reader.profile_json_async, sync_commit=settings.access_log_sync)
+
+    async def through_async_gate(info: dict[str, Any]) -> tuple[int, str]:
+        answer = await pg_gate.respond(GateRequest(**info), pg.io)
+        return answer.status, answer.json()
+
+    async def other_async(info: dict[str, Any], status: int) -> None:
+        await pg_gate.record_other(GateRequest(**info), status, pg.io)
+
+    return ProfileService(settings, key, profile, through_async_gate, other_async, pg.lifespan)
