@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export PATH := $(abspath $(BIN)):$(PATH)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: demo test lint unit install clean
+.PHONY: demo test lint unit check install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
@@ -32,9 +32,16 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-## unit: the fast tests only
+## unit: the unit tests (no external service)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not slow"
+
+## check: the inner loop (< 60 s on 2 cores): lint, import contracts, and the unit tests that need
+## no Great Expectations, Airflow, PostgreSQL or subprocess
+check: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests/unit -q -m "not integration and not slow and not gx and not airflow"
 
 lint: $(STAMP)
 	$(BIN)/lint-imports

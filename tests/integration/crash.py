@@ -23,7 +23,7 @@ from exchange import formats
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import NAMESPACES, namespace_file
 from tests.conftest import write
-from tests.unit.test_pipeline import FEED  # police.residents, a file feed of person records
+from tests.residents import FEED  # police.residents, a file feed of person records
 
 __all__ = ["FEED", "Children", "finish", "make_rows", "q", "sigkill", "use_project", "wait_for"]
 

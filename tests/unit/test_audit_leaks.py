@@ -18,6 +18,8 @@ from exchange.audit import leaks
 from exchange.audit.leaks import LeakScanner, secrets_from_env, secrets_from_file
 from exchange.formats import resident_id_check_char, scrub_identifiers
 
+pytestmark = [pytest.mark.gx, pytest.mark.airflow]  # not in `make check`: see the Makefile
+
 
 def valid_id(first17: str) -> str:
     return first17 + resident_id_check_char([first17])[0].as_py()

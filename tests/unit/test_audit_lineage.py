@@ -20,7 +20,9 @@ from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.audit import row_lineage
 from tests.conftest import write
-from tests.unit.test_pipeline import BAD_ROWS, FEED, GOOD_ROWS, HEADER, TODAY
+from tests.residents import BAD_ROWS, FEED, GOOD_ROWS, HEADER, TODAY
+
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
 
 
 def _setup(project: Path, settings, rows: list[str], feed: str = FEED) -> Path:

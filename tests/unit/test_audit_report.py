@@ -20,8 +20,10 @@ from exchange.runner import reprocess_quarantine, run_feed
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.audit import audit_report
 from tests.conftest import write
+from tests.residents import BAD_ROWS, FEED, FLAGGED_ROWS, GOOD_ROWS, HEADER, TODAY
 from tests.unit.test_audit_chain import flip_one_byte
-from tests.unit.test_pipeline import BAD_ROWS, FEED, FLAGGED_ROWS, GOOD_ROWS, HEADER, TODAY
+
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
 
 CHROMIUM = os.environ.get("EXCHANGE_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

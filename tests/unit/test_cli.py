@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from exchange.cli import app
 from tests.conftest import write
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 runner = CliRunner()
 
 

@@ -21,6 +21,8 @@ from exchange.spec.feed import FileSourceSpec
 from exchange.warehouse.engine import make_engine
 from tests.conftest import write
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 HEADER = "id,name\n"
 
 

@@ -26,6 +26,8 @@ import yaml
 
 from tests.conftest import REPO, write
 
+pytestmark = [pytest.mark.gx, pytest.mark.airflow]  # not in `make check`: see the Makefile
+
 DAGS = REPO / "dags"
 GOLDEN = REPO / "tests" / "golden" / "dags"
 HEAVY = ("pandas", "pyarrow", "great_expectations", "splink", "duckdb", "exchange.runner", "exchange.validation",
@@ -52,6 +54,7 @@ def _record(name):
 connections.resolve_connection = _record
 
 from airflow.dag_processing.dagbag import BundleDagBag
+
 
 dags = Path(sys.argv[1])
 t = time.perf_counter()

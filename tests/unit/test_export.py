@@ -23,6 +23,8 @@ from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
 from tests.conftest import write
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 runner = CliRunner()
 FEED = """\
 agency: police

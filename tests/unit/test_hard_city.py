@@ -13,6 +13,8 @@ import pytest
 
 from exchange.workspace.persons import hard_city
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> dict:

@@ -17,6 +17,8 @@ import pytest
 from tests.hostile import generate
 from tests.hostile.corpus import CASES, FEEDS, HOSTILE, Case, case_params, flat, project, run_case
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 
 def test_the_corpus_is_complete() -> None:
     """At least 40 files, each case once, every committed file used and every large one generated."""

@@ -22,6 +22,8 @@ from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine, namespace_file
 from tests.conftest import ADMIN, REPO
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 PERSONS = 900
 SEED = 4242
 CONFIG = load_link_config(REPO)

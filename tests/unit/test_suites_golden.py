@@ -12,6 +12,8 @@ from exchange.spec.catalog import load_catalog
 from exchange.validation.suites import compile_suite, suite_to_golden
 from tests.conftest import REPO
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 GOLDEN = REPO / "tests" / "golden" / "suites"
 CATALOG = load_catalog(REPO, feeds=False)
 

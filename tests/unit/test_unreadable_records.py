@@ -21,6 +21,8 @@ from exchange.spec.feed import FileSourceSpec
 from exchange.warehouse.engine import make_engine
 from tests.conftest import write
 
+pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
+
 
 def read(tmp_path: Path, name: str) -> list[dict[str, Any]]:
     conn = connector_for(FileSourceSpec(kind="file", path=name), base_dir=tmp_path, feed_id="a.b")

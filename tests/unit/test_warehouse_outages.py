@@ -21,7 +21,9 @@ from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.outages import as_transient, is_outage, is_setup_error, outages_as_transient
 from tests.conftest import REPO, write
-from tests.unit.test_pipeline import FEED, GOOD_ROWS, HEADER
+from tests.residents import FEED, GOOD_ROWS, HEADER
+
+pytestmark = [pytest.mark.gx, pytest.mark.airflow]  # not in `make check`: see the Makefile
 
 
 def wrapped(cls: type[sa_exc.DBAPIError], orig: Exception, invalidated: bool = False) -> sa_exc.DBAPIError:
