@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from exchange.formats import upgrade_legacy_resident_id
+from exchange.formats.fields import severity
 from exchange.spec.reasons import Reason
 from exchange.spec.schema import FLAGS, EntitySchema, unverified_column
 
@@ -52,7 +53,7 @@ def apply_severity(schema: EntitySchema, table: pa.Table, reasons: dict[int, lis
     quarantine: dict[int, list[Reason]] = {}
     kept: dict[int, list[Reason]] = {}
     for i, rs in reasons.items():
-        (kept if all(schema.severity(r.field, r.rule) == "flag" for r in rs) else quarantine)[i] = rs
+        (kept if all(severity(schema, r.field, r.rule) == "flag" for r in rs) else quarantine)[i] = rs
     out = Flagged(table=table, reasons=quarantine, kept=kept)
     moved = {name: [None] * n for name in fields}
     flags: list[str | None] = [None] * n

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from exchange import formats
 from exchange.errors import SourceError
+from exchange.formats.fields import field_format
 from exchange.spec.feed import ColumnMapping, FeedSpec
 from exchange.spec.reasons import GENERIC_MESSAGES, Reason
 from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema, FieldSpec
@@ -44,14 +45,8 @@ _BOOLEAN_WORDS = {"true": "true", "false": "false", "1": "true", "0": "false", "
 
 
 def _normalizer(f: FieldSpec) -> Callable[[pa.Array], pa.Array]:
-    if f.format == "resident_id":
-        return formats.normalize_resident_id
-    if f.format == "credit_code":
-        return formats.normalize_credit_code
-    if f.format == "division_code":
-        return formats.normalize_division_code
-    if f.format in ("phone", "mobile", "landline"):
-        return formats.normalize_phone
+    if f.format:
+        return field_format(f.format).normalize
     if f.type == "date":
         return formats.normalize_dates
     if f.type == "datetime":

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exchange.errors import ConfigError
+from exchange.formats.fields import field_format
 from exchange.spec.loading import display_path, parse_model, read_yaml
 from exchange.spec.schema import EntitySchema, FieldSpec
 
@@ -221,14 +222,8 @@ def division_column(schema: EntitySchema) -> str | None:
 
 def partial_kind(f: FieldSpec) -> PartialKind | None:
     """What ``partial`` means for a field: by its format, else by its type; None if it has no meaning."""
-    if f.format == "resident_id":
-        return "id"
-    if f.format in ("phone", "mobile", "landline"):
-        return "phone"
-    if f.format == "credit_code":
-        return "credit_code"
-    if f.format == "division_code":
-        return "division"
+    if f.format:
+        return field_format(f.format).partial  # type: ignore[return-value]
     if f.type == "string":
         return "name"
     if f.type in ("date", "datetime"):

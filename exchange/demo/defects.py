@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from exchange.demo.geo import ABOLISHED_CITY_CODE
 from exchange.demo.truth import SeededDefect
 from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, resident_id_check_char
+from exchange.formats.fields import severity
 from exchange.spec.feed import FeedSpec
 from exchange.spec.schema import SOURCE_RECORD_ID, EntitySchema
 
@@ -340,7 +341,7 @@ def _assemble(table: FeedTable, key_cols: list[int], cell_rules: dict[int, tuple
             keys.append(table.person_keys[source])
         if rule is not None:
             defects.append(SeededDefect(row=len(rows), source_record_id=record_id(row, key_cols),
-                                        field=rule[1], rule=rule[0], severity=schema.severity(rule[1], rule[0])))
+                                        field=rule[1], rule=rule[0], severity=severity(schema, rule[1], rule[0])))
 
     for i, row in enumerate(table.rows):
         for source, copy in copies.get(i, []):

@@ -8,7 +8,7 @@ allowed values from a code list in ``schemas/reference/codes.yaml`` or list them
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,10 +25,7 @@ SOURCE_AGENCY = "source_agency"
 SOURCE_RECORD_ID = "source_record_id"
 FLAGS = "_flags"  # JSON list of the reasons a loaded row's flagged fields failed (null: none)
 UNVERIFIED_SUFFIX = "_unverified"
-RULE_FAMILY = {"resident_id": "resident_id.", "credit_code": "credit_code.", "division_code": "division_code.",
-               "phone": "phone.", "mobile": "phone.", "landline": "phone."}
-"""A field's format → the prefix of the rule codes its format rule and cross-checks return."""
-FLAGGABLE_FORMATS = tuple(RULE_FAMILY)
+FLAGGABLE_FORMATS = get_args(FieldFormat)  # every format: what each means is in exchange.formats.fields
 
 
 def unverified_column(field: str) -> str:
@@ -126,14 +123,6 @@ class EntitySchema(StrictModel):
                 raise ValueError(f"fields.{name}: on_invalid flag needs the column {unverified_column(name)!r}, "
                                  f"which the schema already uses")
         return self
-
-    def severity(self, field: str | None, rule: str) -> Severity:
-        """What a failure of ``rule`` on ``field`` costs: the row (quarantine), or only the field (flag:
-        the field's format rule and cross-checks on a field declared ``on_invalid: flag``)."""
-        spec = self.fields.get(field or "")
-        if spec and spec.on_invalid == "flag" and spec.format and rule.startswith(RULE_FAMILY[spec.format]):
-            return "flag"
-        return "quarantine"
 
     @property
     def flagged_fields(self) -> list[str]:

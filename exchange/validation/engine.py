@@ -19,7 +19,9 @@ from typing import Any
 import pyarrow as pa
 
 from exchange import formats
+from exchange.formats.fields import field_format
 from exchange.spec.reasons import GENERIC_MESSAGES, Reason
+from exchange.spec.schema import FieldSpec
 from exchange.validation.suites import CompiledSuite, Rule
 
 log = logging.getLogger(__name__)
@@ -32,23 +34,13 @@ def reason_message(rule: str) -> str:
     return formats.REASON_MESSAGES.get(rule) or GENERIC_MESSAGES.get(rule) or rule
 
 
-def _explain(rule: Rule, kwargs: dict[str, Any], values: pa.Array, pair: pa.Array | None,
-             today: dt.date) -> pa.Array:
+def _explain(rule: Rule, spec: FieldSpec, values: pa.Array, today: dt.date) -> pa.Array:
     """Precise reason codes for failing values of a format/date rule."""
-    family = rule.explain
-    if family == "resident_id":
-        return formats.check_resident_id(values, today=today)
-    if family == "credit_code":
-        return formats.check_credit_code(values)
-    if family == "division_code":
-        return formats.check_division_code(values, allow_historical=bool(kwargs.get("allow_historical")))
-    if family == "phone":
-        return formats.check_phone(values, kind=kwargs.get("kind", "any"))
-    if family == "date":
-        return formats.check_date(values, not_future=bool(kwargs.get("not_future")), today=today)
-    if family == "datetime":
-        return formats.check_datetime(values, not_future=bool(kwargs.get("not_future")), today=today)
-    raise AssertionError(f"no explainer for {family}")
+    if rule.explain == "date":
+        return formats.check_date(values, not_future=spec.not_future, today=today)
+    if rule.explain == "datetime":
+        return formats.check_datetime(values, not_future=spec.not_future, today=today)
+    return field_format(rule.explain or "").check(values, spec, today=today)
 
 
 def mask_samples(values: list[Any], kind: str) -> list[Any]:
@@ -110,12 +102,8 @@ class BatchValidator:
         f = self.compiled.schema.fields[rule.field]
         if rule.rule in PAIR_RULES:
             return "pair"
-        if f.format == "resident_id":
-            return "resident_id"
-        if f.format in ("phone", "mobile", "landline"):
-            return "phone"
-        if f.format == "credit_code":
-            return "credit_code"
+        if f.format and field_format(f.format).sample_mask != "by_pii":
+            return field_format(f.format).sample_mask
         if f.pii == "direct_identifier":
             return "name" if "name" in rule.field else "generic"
         if f.pii in ("sensitive", "quasi_identifier"):
@@ -156,15 +144,16 @@ class BatchValidator:
                     stat.samples.extend(values.iloc[:take].tolist())
                 rows = [row_numbers[k] for k in indices[:take]] if row_numbers else indices[:take]
                 stat.sample_rows.extend(rows)
-            self._add_reasons(reasons, rule, res.expectation_config.kwargs, indices, values)
+            self._add_reasons(reasons, rule, indices, values)
         self.rows_validated += len(frame)
         return reasons
 
-    def _add_reasons(self, reasons: dict[int, list[Reason]], rule: Rule, kwargs: dict[str, Any],
+    def _add_reasons(self, reasons: dict[int, list[Reason]], rule: Rule,
                      indices: list[int], values: Any) -> None:
         py = [None if v is None or v != v else str(v) for v in values.tolist()]
         if rule.explain:
-            codes = _explain(rule, kwargs, pa.array(py, type=pa.string()), None, self.today).to_pylist()
+            spec = self.compiled.schema.fields[rule.field]
+            codes = _explain(rule, spec, pa.array(py, type=pa.string()), self.today).to_pylist()
         else:
             codes = [rule.rule] * len(indices)
         for idx, value, code in zip(indices, py, codes, strict=True):

@@ -227,3 +227,10 @@ class ExpectColumnValuesToBeIsoDatetime(ColumnMapExpectation):
     success_keys = ("not_future", "today", "mostly")
     args_keys = ("column",)
     library_metadata: ClassVar[dict[str, object]] = _META
+
+
+FORMAT_EXPECTATIONS: dict[str, type[ColumnMapExpectation]] = {
+    "resident_id": ExpectColumnValuesToBeValidResidentId, "credit_code": ExpectColumnValuesToBeValidCreditCode,
+    "division_code": ExpectColumnValuesToBeValidDivisionCode, "phone": ExpectColumnValuesToBeValidPhone,
+}
+"""A field format's expectation (``exchange.formats.fields``, ``FieldFormat.expectation``) → its GX class."""

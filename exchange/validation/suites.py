@@ -13,6 +13,7 @@ from typing import Any
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from exchange.formats.fields import field_format
 from exchange.spec.catalog import Catalog
 from exchange.spec.schema import EntitySchema, FieldSpec
 from exchange.validation import expectations as ex
@@ -23,7 +24,6 @@ TYPE_PATTERNS = {
     "decimal": r"^[+-]?[0-9]{1,15}(?:\.[0-9]{1,4})?$",
     "boolean": r"^(?:true|false)$",
 }
-PHONE_KIND = {"phone": "any", "mobile": "mobile", "landline": "landline"}
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,17 @@ def _field_expectations(name: str, f: FieldSpec, allowed: list[str] | None) -> l
     elif f.type == "datetime":
         out.append((ex.ExpectColumnValuesToBeIsoDatetime(column=name, not_future=f.not_future),
                     Rule(name, "datetime", explain="datetime")))
-    if f.format == "resident_id":
-        out.append((ex.ExpectColumnValuesToBeValidResidentId(column=name),
-                    Rule(name, "resident_id", explain="resident_id")))
-        if f.gender_field:
-            out.append((ex.ExpectColumnPairResidentIdToMatchGender(column_A=name, column_B=f.gender_field),
-                        Rule(name, "resident_id.gender")))
-        if f.birth_date_field:
-            out.append((ex.ExpectColumnPairResidentIdToMatchBirthDate(column_A=name, column_B=f.birth_date_field),
-                        Rule(name, "resident_id.birth_mismatch")))
-    elif f.format == "credit_code":
-        out.append((ex.ExpectColumnValuesToBeValidCreditCode(column=name),
-                    Rule(name, "credit_code", explain="credit_code")))
-    elif f.format == "division_code":
-        out.append((ex.ExpectColumnValuesToBeValidDivisionCode(column=name, allow_historical=f.historical_ok),
-                    Rule(name, "division_code", explain="division_code")))
-    elif f.format in PHONE_KIND:
-        out.append((ex.ExpectColumnValuesToBeValidPhone(column=name, kind=PHONE_KIND[f.format]),
-                    Rule(name, "phone", explain="phone")))
+    if f.format:
+        kind = field_format(f.format)
+        expected = kind.expectation(f)
+        out.append((ex.FORMAT_EXPECTATIONS[expected.name](column=name, **expected.options),
+                    Rule(name, kind.rule_family, explain=f.format)))
+    if f.gender_field:
+        out.append((ex.ExpectColumnPairResidentIdToMatchGender(column_A=name, column_B=f.gender_field),
+                    Rule(name, "resident_id.gender")))
+    if f.birth_date_field:
+        out.append((ex.ExpectColumnPairResidentIdToMatchBirthDate(column_A=name, column_B=f.birth_date_field),
+                    Rule(name, "resident_id.birth_mismatch")))
     return out
 
 
