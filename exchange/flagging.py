@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from exchange.formats import upgrade_legacy_resident_id
-from exchange.formats.fields import severity
+from exchange.formats.fields import field_format, severity
 from exchange.spec.reasons import Reason
 from exchange.spec.schema import FLAGS, EntitySchema, unverified_column
 
@@ -67,8 +66,7 @@ def apply_severity(schema: EntitySchema, table: pa.Table, reasons: dict[int, lis
             column = table.column(name).combine_chunks()
             table = table.set_column(table.schema.get_field_index(name), name,
                                      pa.compute.if_else(values.is_null(), column, pa.scalar(None, pa.string())))
-            if schema.fields[name].format == "resident_id":
-                values = upgrade_legacy_resident_id(values)
+            values = field_format(schema.fields[name].format or "").unverified(values)
         table = table.append_column(unverified_column(name), values)
     out.table = table.append_column(FLAGS, pa.array(flags, pa.string()))
     return out

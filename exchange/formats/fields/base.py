@@ -35,3 +35,7 @@ class FieldFormat:
 
     def expectation(self, spec: Any) -> Expectation:
         raise NotImplementedError
+
+    def unverified(self, values: pa.Array) -> pa.Array:
+        """What a flagged field keeps of a failing value (``<field>_unverified``): the value as received."""
+        return values

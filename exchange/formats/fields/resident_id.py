@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from exchange.formats.fields.base import Expectation, FieldFormat
-from exchange.formats.resident_id import check_resident_id, normalize_resident_id
+from exchange.formats.resident_id import check_resident_id, normalize_resident_id, upgrade_legacy_resident_id
 
 
 class ResidentId(FieldFormat):
@@ -25,3 +25,7 @@ class ResidentId(FieldFormat):
 
     def expectation(self, spec: Any) -> Expectation:
         return Expectation("resident_id", {})
+
+    def unverified(self, values: pa.Array) -> pa.Array:
+        """A legacy 15-digit number upgraded to 18 characters by the standard rule; others as received."""
+        return upgrade_legacy_resident_id(values)
