@@ -240,12 +240,26 @@ def read_pg_state(conn: Connection, prefix: str) -> PgState:
 
 def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, str] | None = None,
             reset_passwords: bool = False) -> list[Change]:
+    """Every change that brings the database to the grants, in the order they are applied: mask functions
+    and keys, roles and memberships, schemas and views, privileges, removed consumers, hardening."""
     env = dict(os.environ if env is None else env)
     st = read_pg_state(conn, prefix)
-    changes: list[Change] = []
-    q = sql.ident
+    wanted_roles = _refuse_unmanaged(st, grants, prefix)
+    changes, pgcrypto = _plan_functions(conn, st, grants)
+    changes += _plan_keys(st, grants, env)
+    changes += _plan_roles(st, grants, prefix, env, reset_passwords)
+    changes += _plan_memberships(st, grants, prefix)
+    view_changes, wanted_views = _plan_views(conn, st, grants, pgcrypto)
+    changes += view_changes
+    changes += _plan_privileges(st, grants, prefix, wanted_views, changes)
+    changes += _plan_removed_roles(conn, st, grants, set(wanted_roles))  # logins before their group
+    # what else could undo a grant: owners, SECURITY DEFINER functions, default and database privileges
+    changes += _plan_hardening(conn, st, grants, prefix)
+    return changes
 
-    # 0. refuse to take over roles we did not create
+
+def _refuse_unmanaged(st: PgState, grants: GrantSet, prefix: str) -> dict[str, str]:
+    """The roles the grants want (role → consumer); refuse to take over roles or schemas we did not create."""
     wanted_roles = {group_role(prefix, g.consumer): g.consumer for g in grants}
     wanted_roles.update({login_role(prefix, g.consumer, lg): g.consumer for g in grants for lg in g.logins})
     clashes = sorted(r for r in wanted_roles if r in st.unmanaged)
@@ -258,8 +272,12 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
     if clashes:
         raise ConfigError("these schemas exist but were not created by `exchange grants apply`; drop or rename them",
                           clashes)
+    return wanted_roles
 
-    # 1. share_fn: functions, key table, pgcrypto
+
+def _plan_functions(conn: Connection, st: PgState, grants: GrantSet) -> tuple[list[Change], str | None]:
+    """share_fn: the mask functions, the pseudonym key table and pgcrypto; (changes, pgcrypto's schema)."""
+    changes: list[Change] = []
     need_crypto = any(_uses_pseudonym(g) for g in grants)
     fn_stmts = []
     if not st.fn_schema or any(st.functions.get(n) != _mask_body(n) for n in sql.MASK_FUNCTIONS) \
@@ -273,8 +291,13 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
         changes.append(Change("*", "create_extension", "pgcrypto", "hmac() for pseudonym masks",
                               ("CREATE EXTENSION IF NOT EXISTS pgcrypto",)))
         pgcrypto = "public"  # re-read after it is created (see apply_changes); public is the default
+    return changes, pgcrypto
 
-    # 2. pseudonym keys
+
+def _plan_keys(st: PgState, grants: GrantSet, env: dict[str, str]) -> list[Change]:
+    """One pseudonym key per consumer whose grant pseudonymises a column, derived from the master key."""
+    changes: list[Change] = []
+    need_crypto = any(_uses_pseudonym(g) for g in grants)
     wanted_keys: dict[str, bytes] = {}
     if need_crypto:
         master = master_key(env)
@@ -293,8 +316,14 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
         changes.append(Change(consumer, "drop_pseudonym_key", f"{sql.FN_SCHEMA}.{sql.KEY_TABLE}",
                               "no pseudonym mask left", (
             f"DELETE FROM {sql.FN_SCHEMA}.{sql.KEY_TABLE} WHERE consumer = {sql.literal(consumer)}",)))
+    return changes
 
-    # 3. roles
+
+def _plan_roles(st: PgState, grants: GrantSet, prefix: str, env: dict[str, str],
+                reset_passwords: bool) -> list[Change]:
+    """A NOLOGIN group role per consumer and its login roles, members of it and of nothing else."""
+    changes: list[Change] = []
+    q = sql.ident
     for g in grants:
         grp = group_role(prefix, g.consumer)
         mark = f"COMMENT ON ROLE {q(grp)} IS {_mark(g.consumer)}"
@@ -331,7 +360,13 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
             if reset_passwords and pw:
                 changes.append(Change(g.consumer, "set_password", name, f"password from {password_env(g.consumer, lg)}",
                                       (), (f"ALTER ROLE {q(name)} PASSWORD {_dollar(pw)}",)))
-    # memberships: a group role belongs to no role; a managed group has only its grant's logins as members
+    return changes
+
+
+def _plan_memberships(st: PgState, grants: GrantSet, prefix: str) -> list[Change]:
+    """A group role belongs to no role; a managed group has only its grant's logins as members."""
+    changes: list[Change] = []
+    q = sql.ident
     current_logins = {login_role(prefix, g.consumer, lg) for g in grants for lg in g.logins}
     for member, groups in sorted(st.members.items()):
         info = st.roles.get(member)
@@ -343,15 +378,21 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
             owner = info["consumer"] if info is not None else st.roles[grp]["consumer"]
             changes.append(Change(owner, "revoke_membership", member, f"not a member of {grp}",
                                   (f"REVOKE {q(grp)} FROM {q(member)}",)))
+    return changes
 
-    # 4. schemas and views
+
+def _plan_views(conn: Connection, st: PgState, grants: GrantSet, pgcrypto: str | None
+                ) -> tuple[list[Change], dict[tuple[str, str], tuple[Grant, Any, str]]]:
+    """The share schemas and their views (plain or materialized, as the grant's rows need), replaced where
+    their definition drifted; (changes, (schema, entity) → (grant, share, select))."""
+    changes: list[Change] = []
+    q = sql.ident
     wanted_views: dict[tuple[str, str], tuple[Grant, Any, str]] = {}
     for g in grants:
         for entity, share in g.entities.items():
             select = sql.select_sql(g, share, "postgresql", pgcrypto or "public")
             wanted_views[(g.schema_name, entity)] = (g, share, select)
     for g in grants:
-        grp = group_role(prefix, g.consumer)
         sch = g.schema_name
         if sch not in st.schemas:
             changes.append(Change(g.consumer, "create_schema", sch, f"views shared with {g.consumer}", (
@@ -396,12 +437,20 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
         if mark is not None and mark not in grants.grants:
             changes.append(Change(mark, "drop_schema", sch, "grant file removed",
                                   (f"DROP SCHEMA {q(sch)} CASCADE",)))
+    return changes, wanted_views
 
-    # 5. privileges: exactly USAGE on the own share schema and SELECT on its views
+
+def _plan_privileges(st: PgState, grants: GrantSet, prefix: str,
+                     wanted_views: dict[tuple[str, str], tuple[Grant, Any, str]],
+                     planned: list[Change]) -> list[Change]:
+    """Exactly USAGE on the own share schema and SELECT on its views; every other privilege revoked
+    (``planned``: the changes so far, which create, replace or drop roles and views)."""
+    changes: list[Change] = []
+    q = sql.ident
     wanted_rel = {(group_role(prefix, s.split("share_", 1)[1]), s, e, "SELECT") for (s, e) in wanted_views}
     wanted_sch = {(group_role(prefix, g.consumer), g.schema_name, "USAGE") for g in grants}
-    replaced = {c.object for c in changes if c.action in ("create_view", "replace_view")}
-    new_roles = {c.object for c in changes if c.action in ("create_role", "create_login")}
+    replaced = {c.object for c in planned if c.action in ("create_view", "replace_view")}
+    new_roles = {c.object for c in planned if c.action in ("create_role", "create_login")}
     have_rel = set(st.relation_grants)
     have_sch = set(st.schema_grants)
     for grantee, sch, rel, priv in sorted(wanted_rel):
@@ -412,8 +461,8 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
         if grantee in new_roles or (grantee, sch, priv) not in have_sch:
             changes.append(Change(grantee.removeprefix(prefix), "grant_usage", sch, f"USAGE to {grantee}",
                                   (f"GRANT USAGE ON SCHEMA {q(sch)} TO {q(grantee)}",)))
-    dropping_schemas = {c.object for c in changes if c.action == "drop_schema"}
-    dropping_views = {c.object for c in changes if c.action in ("drop_view", "replace_view")}
+    dropping_schemas = {c.object for c in planned if c.action == "drop_schema"}
+    dropping_views = {c.object for c in planned if c.action in ("drop_view", "replace_view")}
     extra_rel: dict[tuple[str, str, str], list[str]] = {}
     for grantee, sch, rel, priv in sorted(have_rel - wanted_rel):
         if sch in dropping_schemas or f"{sch}.{rel}" in dropping_views:
@@ -440,11 +489,6 @@ def plan_pg(conn: Connection, grants: GrantSet, *, prefix: str, env: dict[str, s
         who = "PUBLIC" if grantee == "PUBLIC" else q(grantee)
         changes.append(Change(_consumer_of(grantee, st), "revoke", sch, f"{', '.join(privs)} on the schema held by "
                               f"{grantee}", (f"REVOKE {', '.join(privs)} ON SCHEMA {q(sch)} FROM {who}",)))
-
-    # 6. roles of consumers whose grant is gone (logins before their group)
-    changes += _plan_removed_roles(conn, st, grants, set(wanted_roles))
-    # 7. what else could undo a grant: owners, SECURITY DEFINER functions, default and database privileges
-    changes += _plan_hardening(conn, st, grants, prefix)
     return changes
 
 
