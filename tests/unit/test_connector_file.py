@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from connectors import readers
 from connectors.base import META_COLUMNS, connector_for
 from connectors.file import FileConnector
+from connectors.readers import csv_reader, xlsx_reader
 from exchange.errors import ConfigError, SourceError
 from exchange.spec.feed import FileSourceSpec
 
@@ -206,7 +206,7 @@ def test_ten_megabyte_field(tmp_path: Path) -> None:
 
 
 def test_field_beyond_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 1000)
+    monkeypatch.setattr(csv_reader, "CSV_FIELD_LIMIT", 1000)
     write_csv(tmp_path, "big.csv", "a,b\n1,2\n1," + "x" * 2000 + "\n")
     with pytest.raises(SourceError, match=r"big\.csv: record 2 \(starting at line 3\) has a field larger"):
         read(tmp_path, "big.csv")
@@ -335,7 +335,7 @@ def test_xlsx_zip_bomb_is_refused(tmp_path: Path) -> None:
 
 
 def test_xlsx_total_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "XLSX_MAX_UNCOMPRESSED", 1000)
+    monkeypatch.setattr(xlsx_reader, "XLSX_MAX_UNCOMPRESSED", 1000)
     write_xlsx(tmp_path, "p.xlsx", [["a"], [1]])
     with pytest.raises(SourceError, match=r"p\.xlsx: refused: the workbook would expand to \d+ bytes"):
         read(tmp_path, "p.xlsx")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors import fast_csv, readers
+from connectors import fast_csv
 from connectors.file import FileConnector
-from connectors.readers import CsvReader
+from connectors.readers import CsvReader, csv_reader
 from exchange.errors import SourceError
 from exchange.spec.feed import FileSourceSpec
 
@@ -99,7 +99,7 @@ def test_fast_path_reads_every_file_like_the_csv_module(tmp_path: Path, seed: in
         path = tmp_path / f"f{i}.csv"
         path.write_bytes(make_csv(rng, delimiter=delimiter, hostile=hostile))
         monkeypatch.setattr(fast_csv, "BLOCK_BYTES", rng.choice([64, 256, 1 << 20]))
-        monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", rng.choice([5, 64 << 20, 64 << 20]))
+        monkeypatch.setattr(csv_reader, "CSV_FIELD_LIMIT", rng.choice([5, 64 << 20, 64 << 20]))
         for size in (1, 3, 1000):
             expected = read_all(path, delimiter, size, fast=False)
             got = read_all(path, delimiter, size, fast=True)

@@ -1,0 +1,146 @@
+"""What every file reader shares: the chunk a reader yields, the reader base classes, errors that
+name the file, header checks and ragged rows."""
+
+from __future__ import annotations
+
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from connectors.base import META_COLUMNS
+from connectors.encoding import resolve_encoding
+from exchange.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a lone surrogate: no character (JSON \ud800 escapes)
+
+EXTRA_VALUES_MAX_CHARS = 200
+MAX_EXACT_FLOAT_INT = 2**53
+
+FORMAT_BY_EXTENSION = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".json": "json",
+    ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet",
+}
+
+Row = list[str | None]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Up to ``size`` rows of one file: string columns in the reader's order, one error per row."""
+
+    columns: list[pa.Array]
+    errors: list[str | None]
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.errors)
+
+
+
+
+def source_error(display: str, message: str, *, offset: int | None = None,
+                 row: int | None = None) -> SourceError:
+    return SourceError(f"{display}: {message}", source=display, offset=offset, row=row)
+
+
+def clean_header_name(name: str) -> str:
+    """A header name as written, without surrounding whitespace or a BOM."""
+    return name.strip().strip("\ufeff").strip()
+
+
+def check_header(names: list[str], display: str, *, allow_empty: bool = False) -> None:
+    """Refuse empty, duplicated or reserved column names, reporting all of them at once."""
+    problems: list[str] = []
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        if name == "" and not allow_empty:
+            problems.append(f"empty column name at position {i}")
+            continue
+        if not name.isascii() and _SURROGATE.search(name):
+            problems.append(f"column name {name!a} at position {i} holds a lone UTF-16 surrogate, "
+                            f"which is not a character")
+            continue
+        positions.setdefault(name, []).append(i)
+    for name, where in positions.items():
+        if len(where) > 1:
+            problems.append(f"duplicate column name {name!r} at positions "
+                            f"{', '.join(str(p) for p in where)}")
+        if name in META_COLUMNS:
+            problems.append(f"column name {name!r} (position {where[0]}) is reserved for the "
+                            f"exchange's own metadata")
+    if problems:
+        raise source_error(display, "bad header: " + "; ".join(problems)
+                           + "; fix the header row and re-export")
+
+
+def ragged_message(values: list[Any], width: int) -> str:
+    """``_parse_error`` text of a row whose field count differs from the header's."""
+    text = f"row has {len(values)} fields, header has {width}"
+    if len(values) > width:
+        extra = repr(list(values[width:]))
+        if len(extra) > EXTRA_VALUES_MAX_CHARS:
+            extra = extra[:EXTRA_VALUES_MAX_CHARS - 3] + "..."
+        text += f"; extra values: {extra}"
+    return text
+
+
+def fit_row(values: list[Any], width: int) -> list[Any]:
+    """Pad a short row with nulls, drop values beyond the header."""
+    if len(values) < width:
+        return values + [None] * (width - len(values))
+    return values[:width]
+
+
+def rows_to_chunk(rows: list[Row], errors: list[str | None], width: int) -> Chunk:
+    if not rows:
+        return Chunk([pa.array([], type=pa.string()) for _ in range(width)], errors)
+    return Chunk([pa.array(col, type=pa.string()) for col in zip(*rows, strict=True)], errors)
+
+
+class Reader(ABC):
+    """One file: its column names and its rows as bounded chunks."""
+
+    def __init__(self, path: Path, display: str) -> None:
+        self.path = path
+        self.display = display
+        self._columns: list[str] | None = None
+
+    def columns(self) -> list[str]:
+        """The file's column names in file order (cached; cheap to call again)."""
+        if self._columns is None:
+            self._columns = self._read_columns()
+        return self._columns
+
+    @abstractmethod
+    def _read_columns(self) -> list[str]: ...
+
+    @abstractmethod
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        """Stream the file's rows as chunks of at most ``size`` rows."""
+
+
+class TextReader(Reader):
+    """A reader of a text format: the encoding is resolved (and proven) once per file."""
+
+    def __init__(self, path: Path, display: str, *, encoding: str) -> None:
+        super().__init__(path, display)
+        self.declared_encoding = encoding
+        self._codec: str | None = None
+
+    @property
+    def codec(self) -> str:
+        if self._codec is None:
+            self._codec = resolve_encoding(self.path, self.declared_encoding, self.display)
+        return self._codec
+
+    def decode_error(self, exc: UnicodeDecodeError) -> SourceError:
+        return source_error(self.display, f"cannot decode as {self.codec} ({exc.reason}); the file "
+                                          f"changed while it was read, or is not {self.codec}")
