@@ -6,7 +6,7 @@ The base URL and credentials come from the spec's connection (``conn: justice_me
 appended to the base URL; ``params`` are sent with every request; each response's record
 list is found at ``records_path`` (dotted; the whole response when omitted).
 
-Pagination (``pagination.style``): ``page`` (page number, stops at an empty page or one
+Pagination (``pagination.style``, one class each in ``connectors.pagination``): ``page`` (page number, stops at an empty page or one
 shorter than ``size``), ``offset`` (offset/limit, stops at a short page), ``cursor`` (the next
 cursor read from ``cursor_path`` of each response, stops when there is none) and ``next_link``
 (a next URL at ``next_path`` or in the ``Link: <…>; rel="next"`` header; it must stay on the
@@ -44,18 +44,17 @@ import hashlib
 import json
 import logging
 import random
-import re
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pyarrow as pa
 
 from connectors.base import DEFAULT_BATCH_ROWS, Connector, batch_schema, columns_batch
+from connectors.pagination import Cursor, follow_path, paginator_for
 from connectors.readers import check_header, json_chunks, json_line, json_text, json_type_name, loads_exact
 from exchange.errors import ConfigError, SourceError, TerminalError, TransientError
 from exchange.formats.masking import scrub_identifiers
@@ -70,7 +69,6 @@ DIGEST_CHARS = 32
 MAX_DELAY = 60.0          # longest backoff between two attempts
 MAX_RETRY_AFTER = 300.0   # longest Retry-After honoured
 BODY_CHARS = 200
-_LINK_NEXT = re.compile(r"<([^>]+)>\s*;[^,]*\brel=\"?next\"?", re.IGNORECASE)
 
 
 class _MaskSecrets(logging.Filter):
@@ -99,18 +97,6 @@ for _name in ("httpx", "httpcore"):
 
 def record_digest(line: str) -> str:
     return hashlib.sha256(line.encode()).hexdigest()[:DIGEST_CHARS]
-
-
-def follow_path(doc: Any, path: str) -> tuple[bool, Any]:
-    """Walk a dotted path (digits index lists); (False, where it stopped) when it is absent."""
-    for part in path.split("."):
-        if isinstance(doc, dict) and part in doc:
-            doc = doc[part]
-        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-            doc = doc[int(part)]
-        else:
-            return False, doc
-    return True, doc
 
 
 def parse_cursor(value: Any, cursor_type: str) -> dt.datetime | int:
@@ -315,15 +301,12 @@ class HttpConnector(Connector):
         spec = self.spec
         pagination = spec.pagination
         url = self._join(target)
-        origin = urlsplit(url)[:2]
         params: dict[str, str] = dict(target.params)
         params.update({k: json_text(v) or "" for k, v in spec.params.items()})
         if spec.incremental and spec.incremental.param and self._watermark is not None:
             params[spec.incremental.param] = self._watermark
-        style = pagination.style if pagination else None
-        page = getattr(pagination, "start", 1)
-        offset = 0
-        seen_cursors: set[str] = set()
+        pager = paginator_for(pagination)
+        at = Cursor(url, params, display=self.display, mask=info.mask)
         timeout = httpx.Timeout(spec.timeout)
         with httpx.Client(timeout=timeout, headers=target.headers, auth=target.basic,
                           follow_redirects=False) as client:
@@ -331,57 +314,13 @@ class HttpConnector(Connector):
                 if pagination is not None and self._pages >= pagination.max_pages:
                     raise TerminalError(f"{self.display}: pagination did not end after {pagination.max_pages} "
                                         f"pages; check source.pagination (or raise max_pages)")
-                query = dict(params)
-                if style == "page":
-                    query[pagination.page_param] = str(page)
-                    if pagination.size_param and pagination.size:
-                        query[pagination.size_param] = str(pagination.size)
-                elif style == "offset":
-                    query[pagination.offset_param] = str(offset)
-                    query[pagination.limit_param] = str(pagination.limit)
-                response = self._get(client, url, query, info)
+                response = self._get(client, *pager.request(at), info)
                 self._pages += 1
                 doc = self._json(response, info)
                 records = self._records_of(doc, response, info)
                 yield from records
-                if style == "page":
-                    if not records or (pagination.size and len(records) < pagination.size):
-                        return
-                    page += 1
-                elif style == "offset":
-                    if len(records) < pagination.limit:
-                        return
-                    offset += len(records)
-                elif style == "cursor":
-                    found, cursor = follow_path(doc, pagination.cursor_path)
-                    if not found or cursor in (None, "", [], {}):
-                        return
-                    cursor = json_text(cursor) or ""
-                    if cursor in seen_cursors:
-                        raise TerminalError(f"{self.display}: the API returned cursor {cursor[:40]!r} twice; "
-                                            f"check source.pagination.cursor_path")
-                    seen_cursors.add(cursor)
-                    params[pagination.cursor_param] = cursor
-                elif style == "next_link":
-                    link = self._next_link(doc, response)
-                    if not link:
-                        return
-                    nxt = urljoin(str(response.url), link)
-                    if urlsplit(nxt)[:2] != origin:
-                        raise TerminalError(f"{self.display}: the next-page link leaves the API "
-                                            f"({info.mask(nxt)}); credentials are only sent to {origin[1]}")
-                    url, params = nxt, {}
-                else:
+                if not pager.advance(at, doc, records, response):
                     return
-
-    def _next_link(self, doc: Any, response: httpx.Response) -> str | None:
-        pagination = self.spec.pagination
-        assert pagination is not None and pagination.style == "next_link"
-        if pagination.next_path:
-            found, link = follow_path(doc, pagination.next_path)
-            return str(link) if found and link else None
-        match = _LINK_NEXT.search(response.headers.get("link", ""))
-        return match.group(1) if match else None
 
     def _get(self, client: httpx.Client, url: str, params: dict[str, str], info: ConnectionInfo) -> httpx.Response:
         spec = self.spec
