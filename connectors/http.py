@@ -6,11 +6,12 @@ The base URL and credentials come from the spec's connection (``conn: justice_me
 appended to the base URL; ``params`` are sent with every request; each response's record
 list is found at ``records_path`` (dotted; the whole response when omitted).
 
-Pagination (``pagination.style``, one class each in ``connectors.pagination``): ``page`` (page number, stops at an empty page or one
-shorter than ``size``), ``offset`` (offset/limit, stops at a short page), ``cursor`` (the next
-cursor read from ``cursor_path`` of each response, stops when there is none) and ``next_link``
-(a next URL at ``next_path`` or in the ``Link: <…>; rel="next"`` header; it must stay on the
-API's origin, so credentials never go elsewhere).
+Pagination (``pagination.style``, one class each in ``connectors.pagination``): ``page``
+(page number, stops at an empty page or one shorter than ``size``), ``offset`` (offset/limit,
+stops at a short page), ``cursor`` (the next cursor read from ``cursor_path`` of each response,
+stops when there is none) and ``next_link`` (a next URL at ``next_path`` or in the
+``Link: <…>; rel="next"`` header; it must stay on the API's origin, so credentials never go
+elsewhere).
 
 Errors: 429, 5xx, time-outs and network errors are retried ``max_retries`` times with
 exponential backoff and jitter (``backoff`` seconds, doubled each time; ``Retry-After`` is
