@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from exchange.linking.records import beyond_variation
+
 
 @dataclass(frozen=True, slots=True)
 class Facts:
@@ -31,15 +33,6 @@ class Facts:
     record: int = -1
 
 
-def _dates_differ(a: str, b: str) -> bool:
-    """Beyond a clerk's slip: more than one digit, and not month and day swapped."""
-    if len(a) != len(b):
-        return True
-    if sum(x != y for x, y in zip(a, b, strict=True)) <= 1:
-        return False
-    return not (a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7])
-
-
 def contradict(a: Facts, b: Facts) -> bool:
     """Two records that cannot be one person: two entries of one register, genders that differ, birth dates
     that differ beyond a slip, or names whose surnames differ in sound and whose given names share no
@@ -48,7 +41,7 @@ def contradict(a: Facts, b: Facts) -> bool:
         return True
     if a.gender and b.gender and a.gender != b.gender:
         return True
-    if a.birth and b.birth and a.birth != b.birth and _dates_differ(a.birth, b.birth):
+    if a.birth and b.birth and a.birth != b.birth and beyond_variation(a.birth, b.birth):
         return True
     return bool(a.surname and b.surname and a.surname != b.surname and a.name and b.name
                 and not set(a.name[1:]) & set(b.name[1:]))
@@ -63,7 +56,6 @@ class _Groups:
         """root → ID group number, for groups holding ID-bearing records"""
         self.facts: dict[int, set[Facts]] = {i: {f} for i, f in (facts or {}).items()}
         """root → the distinct facts of its records that were handed in"""
-        self.contradicted = 0
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -85,7 +77,6 @@ class _Groups:
             return False
         fa, fb = self.facts.get(ra), self.facts.get(rb)
         if fa and fb and any(contradict(x, y) for x in fa for y in fb):
-            self.contradicted += 1
             return False
         if rb < ra:
             ra, rb = rb, ra

@@ -36,6 +36,7 @@ from exchange.formats import (
     resident_id_gender,
     upgrade_legacy_resident_id,
 )
+from exchange.formats.resident_id import ID18_PATTERN
 from exchange.formats.text import remove_spaces
 from exchange.linking.store import stream_query
 from exchange.spec.schema import UNVERIFIED_SUFFIX
@@ -85,12 +86,14 @@ class RecordSource:
         cols = [f"CAST({c} AS TEXT) AS {a}" if a == "birth_date" else f"{c} AS {a}"
                 for a, c in self.columns.items()]
         unverified = self.unverified_column
-        if unverified and (present is None or unverified in present):
+        if unverified is not None and present is not None and unverified not in present:
+            unverified = None  # a warehouse loaded before flagged ID numbers existed
+        if unverified is not None:
             cols.append(f"{unverified} AS id_unverified")
         where = [f"{self.columns['name']} IS NOT NULL"]
         if self.require_id:
-            where.append(f"({self.columns['id_number']} IS NOT NULL"
-                         + (f" OR {unverified} IS NOT NULL)" if "id_unverified" in cols[-1] else ")"))
+            held = [self.columns["id_number"], *([unverified] if unverified else [])]
+            where.append("(" + " OR ".join(f"{c} IS NOT NULL" for c in held) + ")")
         table = f'{schema}."{self.entity}"' if schema else f'"{self.entity}"'
         return (f"SELECT source_agency, source_record_id, _batch_id AS batch_id, "
                 f"CAST(_loaded_at AS TEXT) AS loaded_at, {', '.join(cols)} FROM {table} "
@@ -205,7 +208,7 @@ def normalize_id_numbers(values: Any, today: dt.date | None = None) -> pa.Array:
     return pc.if_else(pc.is_null(reasons), ids, pa.scalar(None, pa.string()))
 
 
-def _beyond_variation(recorded: str, encoded: str) -> bool:
+def beyond_variation(recorded: str, encoded: str) -> bool:
     """Two ``YYYY-MM-DD`` dates differ beyond a clerk's slip: more than one digit, and not month and
     day swapped."""
     if len(recorded) != len(encoded):
@@ -223,22 +226,15 @@ def contradicted(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> pa.Boolean
     differs = pc.fill_null(pc.not_equal(birth, id_birth), False)
     birth_off = [False] * len(ids)
     for i in pc.indices_nonzero(differs).to_pylist():
-        birth_off[i] = _beyond_variation(birth[i].as_py(), id_birth[i].as_py())
+        birth_off[i] = beyond_variation(birth[i].as_py(), id_birth[i].as_py())
     return pc.or_(gender_off, pa.array(birth_off, pa.bool_()))
-
-
-def drop_contradicted_ids(ids: pa.Array, gender: pa.Array, birth: pa.Array) -> pa.Array:
-    """A valid ID number is no key for a record whose own gender or birth date contradicts it (a number
-    copied from another row): such a record keeps no ID number here and is linked on its other
-    attributes by the model, never by rule."""
-    return pc.if_else(contradicted(ids, gender, birth), pa.scalar(None, pa.string()), ids)
 
 
 def unverified_ids(values: Any) -> pa.Array:
     """Unverified numbers usable as evidence: 18 characters of the ID alphabet (legacy 15-digit numbers
     upgraded), else null — a number with a digit missing or letters in it says too little."""
     ids = upgrade_legacy_resident_id(normalize_resident_id(values))
-    return pc.if_else(pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]{17}[0-9X]$"), False), ids,
+    return pc.if_else(pc.fill_null(pc.match_substring_regex(ids, ID18_PATTERN), False), ids,
                       pa.scalar(None, pa.string()))
 
 
