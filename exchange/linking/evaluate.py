@@ -17,6 +17,7 @@ and not in the informative ones. A record the index never saw counts as informat
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, select
 
 from exchange.linking import tables as mdm
+from exchange.linking.records import IDENTITY
 
 TRUTH_FORMAT = "exchange-link-truth/1"
 RELATION_ORDER = ("twins", "namesake", "household")
@@ -126,3 +128,26 @@ def _prf(hits: int, predicted: int, true: int) -> dict[str, Any]:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"true_pairs": int(true), "predicted_pairs": int(predicted), "true_positives": int(hits),
             "precision": precision, "recall": recall, "f1": f1}
+
+
+def evaluate_pairs(con: Any, truth: Mapping[tuple[str, str, str, str], str]) -> dict[str, Any]:
+    """Pairwise precision, recall and F1 of the clustering over the records with a known person."""
+    keys = list(truth)
+    columns = {name: pa.array([k[i] for k in keys], pa.string()) for i, name in enumerate(IDENTITY)}
+    con.register("_truth", pa.table({**columns, "true_key": pa.array([truth[k] for k in keys], pa.string())}))
+    con.execute("CREATE OR REPLACE TABLE ev AS SELECT l.person_uid, t.true_key FROM lnk_full l JOIN _truth t "
+                "USING (source_agency, entity, source_record_id, role)")
+    con.unregister("_truth")
+    records, tp, pred, true = con.execute(
+        "SELECT (SELECT count(*) FROM ev), "
+        "(SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) n FROM ev GROUP BY person_uid, true_key)), "
+        "(SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) n FROM ev GROUP BY person_uid)), "
+        "(SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) n FROM ev GROUP BY true_key))").fetchall()[0]
+    precision = tp / pred if pred else 1.0
+    recall = tp / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    persons_true = con.execute("SELECT count(DISTINCT true_key) FROM ev").fetchone()[0]
+    persons_found = con.execute("SELECT count(DISTINCT person_uid) FROM ev").fetchone()[0]
+    return {"records": int(records), "true_pairs": int(true), "predicted_pairs": int(pred), "true_positives": int(tp),
+            "precision": precision, "recall": recall, "f1": f1, "persons_true": int(persons_true),
+            "persons_found": int(persons_found)}

@@ -31,8 +31,10 @@ from sqlalchemy import Engine, func, select
 
 from exchange.linking import review
 from exchange.linking import tables as mdm
-from exchange.linking.cluster import Facts, cluster_records
+from exchange.linking.cluster import cluster_records
 from exchange.linking.config import GOLDEN_FIELDS, LinkConfig
+from exchange.linking.contrary import touched_facts, unkey_contradicted_names
+from exchange.linking.evaluate import evaluate_pairs
 from exchange.linking.golden import golden_sql, rank_table
 from exchange.linking.model import PersonModel, blocking_filter_sql, predict_pairs, train_model, train_model_em
 from exchange.linking.records import (
@@ -186,7 +188,7 @@ def _load_records(con: Any, engine: Engine, tables: SourceTables, today: dt.date
                 f"END AS surname, p.sfpy AS surname_fpy FROM {source} r LEFT JOIN _pinyin p USING (name)")
     con.unregister("_pinyin")
     shutil.rmtree(folder, ignore_errors=True)
-    _unkey_contradicted_names(con)
+    unkey_contradicted_names(con)
     con.execute("CREATE TABLE idg AS SELECT id_number, "
                 "(row_number() OVER (ORDER BY id_number) - 1)::BIGINT AS id_group "
                 "FROM (SELECT DISTINCT id_number FROM rec WHERE id_number IS NOT NULL)")
@@ -200,42 +202,6 @@ ID_EVIDENCE = (f"{_IDN} AS idn, coalesce(r.id_conflict, false) AS id_conflict, "
                f"CASE WHEN {_UNCONTESTED} THEN substr({_IDN}, 1, 6) || substr({_IDN}, 15, 4) END AS idn_c")
 """The number a record holds (valid, else unverified) and three blocking keys on it: region + birth
 date, birth date + sequence + check, region + sequence + check — one slip leaves at least one whole."""
-
-
-def _unkey_contradicted_names(con: Any) -> int:
-    """No merge by rule against contrary evidence: a record sharing a valid ID number whose name contradicts
-    the name of that number's anchor record keeps the number only as contradicted evidence; the model
-    places it. The anchor: the name most of the number's records carry, then the record that says the
-    most about the person (a register entry over a case party naming someone), then the first. Names
-    contradict when they share no character and no pinyin word, or when their surnames differ in sound
-    (刘 and 劉 agree) and their given names share no character. Returns how many were un-keyed."""
-    rich = ("(r.birth_date IS NOT NULL)::INT + (r.phone IS NOT NULL)::INT + (r.address IS NOT NULL)::INT + "
-            "(r.household_number IS NOT NULL)::INT + (r.division_code IS NOT NULL)::INT")
-    con.execute(
-        f"CREATE TEMP TABLE _anchor AS SELECT id_number, first(name ORDER BY n DESC, rich DESC, rid) AS name, "
-        f"first(name_tok ORDER BY n DESC, rich DESC, rid) AS tok, first(surname ORDER BY n DESC, rich DESC, rid) "
-        f"AS surname, first(surname_fpy ORDER BY n DESC, rich DESC, rid) AS sfpy FROM (SELECT r.id_number, r.name, "
-        f"r.name_tok, r.surname, r.surname_fpy, r.rid, {rich} AS rich, count(*) OVER (PARTITION BY r.id_number, "
-        f"r.name) AS n FROM rec r WHERE r.id_number IN (SELECT id_number FROM rec WHERE id_number IS NOT NULL "
-        f"GROUP BY id_number HAVING count(DISTINCT name) > 1)) GROUP BY id_number")
-    con.execute(
-        "CREATE TEMP TABLE _unkey AS SELECT r.rid FROM rec r JOIN _anchor a USING (id_number) WHERE r.name <> a.name "
-        "AND ((r.name_tok IS NOT NULL AND a.tok IS NOT NULL "
-        "AND NOT list_has_any(string_split(r.name, ''), string_split(a.name, '')) "
-        "AND NOT list_has_any(string_split(r.name_tok, '|'), string_split(a.tok, '|'))) "
-        "OR (r.surname <> a.surname AND r.surname_fpy <> a.sfpy "
-        "AND NOT list_has_any(string_split(substr(r.name, 2), ''), string_split(substr(a.name, 2), ''))))")
-    n = _one(con, "SELECT count(*) FROM _unkey")
-    if n:
-        # what the number encodes is no longer the record's: a copied number's birth date is another's
-        con.execute("UPDATE rec SET id_unverified = id_number, id_number = NULL, id_conflict = true, "
-                    "birth_date = CASE WHEN birth_from_id THEN NULL ELSE birth_date END, "
-                    "gender = CASE WHEN gender_from_id THEN NULL ELSE gender END "
-                    "WHERE rid IN (SELECT rid FROM _unkey)")
-        log.info("linking: %s record(s) share an ID number with records of another name: scored, not keyed", n)
-    con.execute("DROP TABLE _anchor")
-    con.execute("DROP TABLE _unkey")
-    return int(n)
 
 
 def _prepare_model_inputs(con: Any, config: LinkConfig) -> None:
@@ -335,15 +301,9 @@ def link_persons(engine: Engine, config: LinkConfig | None = None, *, tables: So
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: SourceTables, retrain: bool,
-         today: dt.date | None, truth: Mapping[tuple[str, str, str, str], str] | None, say: Say, clock: _Clock,
-         run_id: int, started: dt.datetime) -> LinkResult:
-    _load_records(con, engine, tables, today, spill)
-    records, with_id = con.execute("SELECT count(*), count(id_number) FROM rec").fetchall()[0]
-    say(f"linking {records:,} person records ({with_id:,} with a valid ID number)")
-    clock.lap("read_records")
-
-    _prepare_model_inputs(con, config)
+def _model(con: Any, engine: Engine, config: LinkConfig, retrain: bool, say: Say) -> tuple[PersonModel | None, bool]:
+    """The newest saved model, or one trained now (on labels, else by EM) and saved: (model, trained now).
+    None when there is nothing to score (every record carries a valid ID number)."""
     model = None if retrain else latest_model(engine)
     trained = False
     if model is None and _one(con, "SELECT count(*) FROM noid"):
@@ -362,6 +322,19 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
             save_model(engine, model)
             trained = True
         con.execute(f"DROP TABLE {sample}")
+    return model, trained
+
+
+def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: SourceTables, retrain: bool,
+         today: dt.date | None, truth: Mapping[tuple[str, str, str, str], str] | None, say: Say, clock: _Clock,
+         run_id: int, started: dt.datetime) -> LinkResult:
+    _load_records(con, engine, tables, today, spill)
+    records, with_id = con.execute("SELECT count(*), count(id_number) FROM rec").fetchall()[0]
+    say(f"linking {records:,} person records ({with_id:,} with a valid ID number)")
+    clock.lap("read_records")
+
+    _prepare_model_inputs(con, config)
+    model, trained = _model(con, engine, config, retrain, say)
     clock.lap("train_model" if trained else "load_model")
 
     prior = _prior(con)
@@ -388,26 +361,7 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
     if doubts:
         say(f"{len(doubts):,} record(s) not linked: their two best candidates are too close (exchange link review)")
 
-    id_group = con.execute("SELECT coalesce(g.id_group, -1) AS g FROM rec LEFT JOIN idg g USING (id_number) "
-                           "ORDER BY rid").fetchnumpy()["g"].astype(np.int64)
-    # strongest first by match weight: near 1 the probabilities of very different pairs are one float
-    edges = con.execute(f"SELECT unique_id_l, unique_id_r, match_weight FROM {pairs} "
-                        f"WHERE match_probability >= {config.match_threshold}").fetchall()
-    touched = sorted({int(r) for e in edges for r in e[:2]})
-    con.register("_touched", pa.table({"rid": pa.array(touched, pa.int64())}))
-    registers = {tuple(r.split(".", 1)) for r in config.registers}
-    facts = {int(rid): Facts(birth, gender, name, sfpy, f"{agency}.{entity}" if (agency, entity) in registers
-                             else None, int(rid))
-             for rid, birth, gender, name, sfpy, agency, entity in con.execute(
-                 "SELECT r.rid, CASE WHEN NOT r.birth_from_id THEN r.birth_date END, CASE WHEN NOT r.gender_from_id "
-                 "THEN r.gender END, r.name, r.surname_fpy, r.source_agency, r.entity "
-                 "FROM rec r JOIN _touched USING (rid)").fetchall()}
-    con.unregister("_touched")
-    labels, refused = cluster_records(id_group, edges, facts)
-    con.register("_labels", pa.table({"rid": pa.array(np.arange(len(labels), dtype=np.int64)),
-                                      "c": pa.array(labels)}))
-    con.execute("CREATE TABLE clu AS SELECT * FROM _labels")
-    con.unregister("_labels")
+    edges, refused = _cluster(con, config, pairs)
     clock.lap("cluster")
 
     result = LinkResult(run_id=run_id, model_version=model.version if model else "-", model_trained=trained,
@@ -443,6 +397,24 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
         conn.execute(mdm.link_run.update().where(mdm.link_run.c.run_id == run_id)
                      .values(timings=json.dumps(result.timings), finished_at=_now()))
     return result
+
+
+def _cluster(con: Any, config: LinkConfig, pairs: str) -> tuple[list[Any], int]:
+    """``clu`` (record → cluster): the ID numbers as hard constraints, the pairs at or above the match threshold
+    strongest first, with each touched record's facts as cannot-link constraints. (the pairs applied or
+    refused, how many were refused)."""
+    id_group = con.execute("SELECT coalesce(g.id_group, -1) AS g FROM rec LEFT JOIN idg g USING (id_number) "
+                           "ORDER BY rid").fetchnumpy()["g"].astype(np.int64)
+    # strongest first by match weight: near 1 the probabilities of very different pairs are one float
+    edges = con.execute(f"SELECT unique_id_l, unique_id_r, match_weight FROM {pairs} "
+                        f"WHERE match_probability >= {config.match_threshold}").fetchall()
+    facts = touched_facts(con, sorted({int(r) for e in edges for r in e[:2]}), config.registers)
+    labels, refused = cluster_records(id_group, edges, facts)
+    con.register("_labels", pa.table({"rid": pa.array(np.arange(len(labels), dtype=np.int64)),
+                                      "c": pa.array(labels)}))
+    con.execute("CREATE TABLE clu AS SELECT * FROM _labels")
+    con.unregister("_labels")
+    return edges, refused
 
 
 def _assign_ids(con: Any, engine: Engine, result: LinkResult, run_id: int) -> Any:
@@ -610,26 +582,3 @@ def _write(con: Any, engine: Engine, result: LinkResult, changes: Any, run_id: i
 def _old_gold_sql(engine: Engine) -> str:
     """Existing golden rows with the same hash expression, computed by the warehouse."""
     return (f"SELECT person_uid, golden_hash FROM {mdm.SCHEMA}.person WHERE status = 'active'")
-
-
-def evaluate_pairs(con: Any, truth: Mapping[tuple[str, str, str, str], str]) -> dict[str, Any]:
-    """Pairwise precision, recall and F1 of the clustering over the records with a known person."""
-    keys = list(truth)
-    columns = {name: pa.array([k[i] for k in keys], pa.string()) for i, name in enumerate(IDENTITY)}
-    con.register("_truth", pa.table({**columns, "true_key": pa.array([truth[k] for k in keys], pa.string())}))
-    con.execute("CREATE OR REPLACE TABLE ev AS SELECT l.person_uid, t.true_key FROM lnk_full l JOIN _truth t "
-                "USING (source_agency, entity, source_record_id, role)")
-    con.unregister("_truth")
-    records, tp, pred, true = con.execute(
-        "SELECT (SELECT count(*) FROM ev), "
-        "(SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) n FROM ev GROUP BY person_uid, true_key)), "
-        "(SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) n FROM ev GROUP BY person_uid)), "
-        "(SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) n FROM ev GROUP BY true_key))").fetchall()[0]
-    precision = tp / pred if pred else 1.0
-    recall = tp / true if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    persons_true = _one(con, "SELECT count(DISTINCT true_key) FROM ev")
-    persons_found = _one(con, "SELECT count(DISTINCT person_uid) FROM ev")
-    return {"records": int(records), "true_pairs": int(true), "predicted_pairs": int(pred), "true_positives": int(tp),
-            "precision": precision, "recall": recall, "f1": f1, "persons_true": int(persons_true),
-            "persons_found": int(persons_found)}
