@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from exchange.access.apply import login_role, password_env
+from exchange.access.changes import login_role, password_env
 from exchange.spec.catalog import load_catalog
 from exchange.spec.settings import Settings
 from exchange.workspace.demo import run_demo

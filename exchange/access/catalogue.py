@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.access.apply import describe_rows
+from exchange.access.changes import describe_rows
 from exchange.access.spec import PARTIAL_DOC, GrantSet
 from exchange.access.sql import Dialect, view_name
 

@@ -4,7 +4,7 @@ A grant can be undone without touching a single privilege the plan already compa
 place (``CREATE OR REPLACE VIEW`` keeps its comment, hence its fingerprint), an exchange table handed to
 a consumer (``ALTER TABLE … OWNER TO``), a SECURITY DEFINER function anyone may call, default privileges
 that give the next table away, database-level CONNECT / TEMPORARY / CREATE for PUBLIC. Each planner here
-reads the catalog and returns :class:`~exchange.access.apply.Change` objects that remove the difference;
+reads the catalog and returns :class:`~exchange.access.changes.Change` objects that remove the difference;
 ``Change.refused`` marks what the exchange will not do itself (it says what to do instead).
 
 The expected state:

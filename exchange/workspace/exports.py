@@ -32,7 +32,7 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
     from sqlalchemy.exc import SQLAlchemyError
 
     from exchange import export
-    from exchange.access.apply import role_prefix
+    from exchange.access.changes import role_prefix
     from exchange.access.operator import read_only
     from exchange.access.sqlite import install as install_masks
 

@@ -22,7 +22,7 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
     On record in ``audit.access``: OS user, database role, the whole normalised query, rows read."""
     import itertools
 
-    from exchange.access.apply import role_prefix
+    from exchange.access.changes import role_prefix
     from exchange.access.operator import check_select, normalise_query, read_only
     from exchange.access.sqlite import install as install_masks
 
@@ -46,7 +46,7 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
 
 def load_grants(settings: Settings | None = None, catalog: Catalog | None = None) -> Any:
     """Every ``grants/*.yaml``, checked against the schemas (``exchange.access.spec.GrantSet``)."""
-    from exchange.access.apply import role_prefix
+    from exchange.access.changes import role_prefix
     from exchange.access.spec import load_grants as load
     from exchange.formats import load_division_codes
 
@@ -59,7 +59,7 @@ def load_grants(settings: Settings | None = None, catalog: Catalog | None = None
 @dataclass
 class GrantSync:
     changes: list[Any]
-    """``exchange.access.apply.Change``: the differences found (and applied, when ``applied``)."""
+    """``exchange.access.changes.Change``: the differences found (and applied, when ``applied``)."""
     dialect: str
     applied: bool
     warehouse: str
@@ -200,7 +200,7 @@ def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = 
 
 def describe_share_rows(share: Any) -> str:
     """Which rows a share lets its consumer read, in words (``exchange grants list``)."""
-    from exchange.access.apply import describe_rows
+    from exchange.access.changes import describe_rows
 
     return describe_rows(share)
 

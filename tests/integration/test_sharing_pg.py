@@ -32,7 +32,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy import text
 
 from exchange.access import masks
-from exchange.access.apply import group_role
+from exchange.access.changes import group_role
 from exchange.access.gate import ProfileGate, Request
 from exchange.access.profile import evidence_columns, row_allowed
 from exchange.errors import ConfigError

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from exchange.access.apply import group_role, login_role
+from exchange.access.changes import group_role, login_role
 from exchange.workspace.sharing import sync_grants
 from tests.conftest import REPO
 from tests.pg_city import City
