@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 ## test: import contracts, lint, then every test (integration tests need the local services)
 test: $(STAMP)
-	$(BIN)/lint-imports
+	PYTHONPATH=dags $(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -39,12 +39,12 @@ unit: $(STAMP)
 ## check: the inner loop (< 60 s on 2 cores): lint, import contracts, and the unit tests that need
 ## no Great Expectations, Airflow, PostgreSQL or subprocess
 check: $(STAMP)
-	$(BIN)/lint-imports
+	PYTHONPATH=dags $(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests/unit -q -m "not integration and not slow and not gx and not airflow"
 
 lint: $(STAMP)
-	$(BIN)/lint-imports
+	PYTHONPATH=dags $(BIN)/lint-imports
 	$(BIN)/ruff check .
 
 clean:

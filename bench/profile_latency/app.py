@@ -1,5 +1,5 @@
 """The profile API without the sharing gate, for ``run.py --no-gate``: the same asynchronous
-route, pool and one-statement profile as ``exchange.runner:api_app`` on PostgreSQL, but no key
+route, pool and one-statement profile as ``exchange.api.serve:api_app`` on PostgreSQL, but no key
 lookup, no grant policy and no access-log write (the admin key only). It measures the profile
 itself; the product serves the gated app."""
 

@@ -5,7 +5,7 @@
 
 1. the warehouse: the city ``bench/link_scale`` loaded and linked (``--prepare --persons N``
    generates, loads and links it first; otherwise the database must hold it already);
-2. the API (``exchange.runner:api_app``: the profile behind the sharing gate — key, purpose, grant,
+2. the API (``exchange.api.serve:api_app``: the profile behind the sharing gate — key, purpose, grant,
    one ``audit.access`` row committed per request) under uvicorn on loopback, ``--workers``
    processes; ``--no-gate`` serves the same route without the gate (``app.py``) to isolate the
    profile's own cost;
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     token = _agency_token(args.url, args.agency) if args.agency else ADMIN_KEY
     ids = _sample_ids(args.url, args.sample, args.seed)
     port = _free_port()
-    factory = "bench.profile_latency.app:ungated" if args.no_gate else "exchange.runner:api_app"
+    factory = "bench.profile_latency.app:ungated" if args.no_gate else "exchange.api.serve:api_app"
     server = _start_server(args.url, port, args.workers, factory)
     try:
         per = max(1, args.warmup // args.clients)

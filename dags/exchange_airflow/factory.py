@@ -42,16 +42,16 @@ RETRY_DELAY = dt.timedelta(minutes=1)
 MAX_RETRY_DELAY = dt.timedelta(minutes=15)
 
 TASK_DOCS = {
-    tasks.EXTRACT: "Read the source once (for incremental sources: the run's data interval) into raw Parquet. "
+    "extract": "Read the source once (for incremental sources: the run's data interval) into raw Parquet. "
                    "The batch id, derived from the source's fingerprint, goes to the later tasks as an XCom; "
                    "a batch already loaded makes them no-ops.",
-    tasks.VALIDATE: "Map the agency's columns to the canonical fields and validate every row with the schema's "
+    "validate": "Map the agency's columns to the canonical fields and validate every row with the schema's "
                     "Great Expectations suite; rejected rows are staged with their reasons.",
-    tasks.STAGE: "Seal the staged Parquet files with a SHA-256 manifest.",
-    tasks.LOAD: "Quarantine the rejected rows; upsert the valid ones into the core table unless the batch is over "
+    "stage": "Seal the staged Parquet files with a SHA-256 manifest.",
+    "load": "Quarantine the rejected rows; upsert the valid ones into the core table unless the batch is over "
                 "its reject ratio (then the task fails at once). Emits the core table's asset event when rows "
                 "were inserted or updated; skipped when nothing changed.",
-    tasks.PUBLISH: "Mark the batch published and refresh the validation reports index.",
+    "publish": "Mark the batch published and refresh the validation reports index.",
 }
 
 
@@ -121,14 +121,14 @@ def feed_dag(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> DAG:
         },
     ) as dag:
         ops = []
-        for name in tasks.FEED_TASKS:
-            extra: dict[str, Any] = {}
+        for name in tasks.FEED_TASKS:  # the pipeline's stages, in order
+            call, kwargs = tasks.task_call(name, spec.feed_id)
+            extra: dict[str, Any] = {"python_callable": call, "op_kwargs": kwargs}
             if name == tasks.LOAD:
                 extra["outlets"] = [core_asset(schema.name)]
-            if name == tasks.PUBLISH:
-                extra["trigger_rule"] = TriggerRule.NONE_FAILED
-            ops.append(PythonOperator(task_id=name, python_callable=getattr(tasks, name),
-                                      op_kwargs={"feed_id": spec.feed_id}, doc_md=TASK_DOCS[name], **extra))
+            if name == "publish":
+                extra["trigger_rule"] = TriggerRule.NONE_FAILED  # after a skipped load too
+            ops.append(PythonOperator(task_id=name, doc_md=TASK_DOCS[name], **extra))
         chain(*ops)
     return dag
 

@@ -1,9 +1,9 @@
-"""What the tasks of the exchange's DAGs run: thin calls into the core runner.
+"""What the tasks of the exchange's DAGs run: thin calls into the batches component.
 
-A feed DAG's five tasks each call one stage method of :class:`exchange.runner.BatchRun` — the
-same methods ``exchange run FEED`` calls — passing only the feed id and the DAG run's data
-interval; the batch id travels from ``extract`` to the later tasks as an XCom. XComs hold ids
-and counts only, never row values or personal data.
+A feed DAG has one task per stage of :data:`exchange.pipeline.order.STEPS` — the list ``exchange run
+FEED`` runs — each driving its stage through the same driver (``exchange.workspace.batches``),
+passing only the feed id and the DAG run's data interval; the batch id travels from ``extract`` to
+the later tasks as an XCom. XComs hold ids and counts only, never row values or personal data.
 
 Errors: a :class:`~exchange.errors.TransientError` (an outage, a busy lock) is raised as is,
 so Airflow retries the task; every other error — ``TerminalError``, ``DataQualityError``,
@@ -20,23 +20,21 @@ import contextlib
 import datetime as dt
 import logging
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from exchange.errors import TransientError
+from exchange.pipeline import order
 
 if TYPE_CHECKING:
-    from exchange.runner import BatchOutcome, BatchRun
+    from exchange.workspace.batches import BatchOutcome, BatchRun
 log = logging.getLogger(__name__)
 
-EXTRACT = "extract"
-VALIDATE = "validate"
-STAGE = "stage"
-LOAD = "load"
-PUBLISH = "publish"
-FEED_TASKS = (EXTRACT, VALIDATE, STAGE, LOAD, PUBLISH)
+FEED_TASKS = order.NAMES
+"""One task per stage, in the pipeline's order (``exchange.pipeline.order``: nothing heavy)."""
+EXTRACT, LOAD = "extract", "load"
 
 
 # --- plumbing ------------------------------------------------------------------------------------
@@ -107,17 +105,14 @@ def _runtime_setup() -> None:
 @contextlib.contextmanager
 def batch_run(feed_id: str) -> Iterator[BatchRun]:
     """A BatchRun of ``feed_id`` on the settings of the environment, its engine disposed after."""
-    from exchange.runner import BatchRun
     from exchange.spec.settings import Settings
+    from exchange.workspace.batches import open_batch_run
     from exchange_airflow.specs import feed_catalog
 
     _runtime_setup()
     settings = Settings.from_env()
-    run = BatchRun(feed_id, settings=settings, catalog=feed_catalog(feed_id, settings.root))
-    try:
+    with open_batch_run(feed_id, settings, feed_catalog(feed_id, settings.root)) as run:
         yield run
-    finally:
-        run.engine.dispose()
 
 
 def _extracted(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,8 +135,10 @@ def _counts(outcome: BatchOutcome) -> dict[str, Any]:
 def extract(feed_id: str, **context: Any) -> dict[str, Any]:
     """Read the source once (for incremental sources: the run's data interval) into raw Parquet."""
     interval = data_interval(context)
+    from exchange.workspace.batches import feed_source
+
     with failing_fast(f"feed {feed_id}, extract"), batch_run(feed_id) as run, run.lock():
-        outcome = run.extract(interval=interval)
+        outcome = run.begin(feed_source(interval))
     if outcome.already_loaded:
         log.info("feed %s: batch %s is already %s; the later tasks have nothing to do",
                  feed_id, outcome.batch_id, outcome.state)
@@ -152,28 +149,34 @@ def extract(feed_id: str, **context: Any) -> dict[str, Any]:
             "interval": [x.isoformat() for x in interval] if interval else None}
 
 
-def validate(feed_id: str, **context: Any) -> dict[str, Any]:
-    """Map and validate the raw rows against the schema's GX suite."""
+def run_stage(stage: str, feed_id: str, **context: Any) -> dict[str, Any]:
+    """A stage after extract on the batch extract named (``validate``, ``stage``, ``publish``; ``load``
+    has its asset event, see :func:`load`)."""
     batch = _extracted(context)
     if batch["already_loaded"]:
-        log.info("feed %s: batch %s was already loaded; nothing to validate", feed_id, batch["batch_id"])
+        log.info("feed %s: batch %s was already loaded before this run; nothing to %s", feed_id, batch["batch_id"],
+                 stage)
         return {"batch_id": batch["batch_id"], "already_loaded": True}
-    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, validate"), batch_run(feed_id) as run, \
+    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, {stage}"), batch_run(feed_id) as run, \
             run.lock():
-        outcome = run.validate(batch["batch_id"])
+        outcome = run.step(feed_stage(stage), batch["batch_id"])
     return _counts(outcome)
 
 
-def stage(feed_id: str, **context: Any) -> dict[str, Any]:
-    """Seal the staged files with their SHA-256 manifest."""
-    batch = _extracted(context)
-    if batch["already_loaded"]:
-        log.info("feed %s: batch %s was already loaded; nothing to stage", feed_id, batch["batch_id"])
-        return {"batch_id": batch["batch_id"], "already_loaded": True}
-    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, stage"), batch_run(feed_id) as run, \
-            run.lock():
-        outcome = run.stage(batch["batch_id"])
-    return _counts(outcome)
+def task_call(name: str, feed_id: str) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
+    """The callable and keyword arguments of a feed DAG's task for the stage ``name``: ``extract``
+    and ``load`` have their own (the batch id's XCom; the asset event), the others ``run_stage``."""
+    if name == EXTRACT:
+        return extract, {"feed_id": feed_id}
+    if name == LOAD:
+        return load, {"feed_id": feed_id}
+    return run_stage, {"stage": name, "feed_id": feed_id}
+
+
+def feed_stage(name: str) -> Any:
+    from exchange.workspace.batches import feed_stage as stage
+
+    return stage(name)
 
 
 def load(feed_id: str, **context: Any) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def load(feed_id: str, **context: Any) -> dict[str, Any]:
                                    f"no rows changed, no asset event")
     with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, load"), batch_run(feed_id) as run, \
             run.lock():
-        outcome = run.load(batch["batch_id"])
+        outcome = run.step(feed_stage(LOAD), batch["batch_id"])
         entity = run.schema.name
     counts = _counts(outcome)
     log.info("feed %s: batch %s loaded: %s inserted, %s updated, %s unchanged, %s quarantined",
@@ -203,17 +206,6 @@ def load(feed_id: str, **context: Any) -> dict[str, Any]:
     for asset in context["task"].outlets:
         events[asset].extra = {"feed": feed_id, **counts}
     return counts
-
-
-def publish(feed_id: str, **context: Any) -> dict[str, Any]:
-    """Mark the loaded batch published and refresh the reports index (runs after a skipped load too)."""
-    batch = _extracted(context)
-    if batch["already_loaded"]:
-        log.info("feed %s: batch %s was already published before this run", feed_id, batch["batch_id"])
-        return {"batch_id": batch["batch_id"], "already_loaded": True}
-    with failing_fast(f"feed {feed_id}, batch {batch['batch_id']}, publish"), batch_run(feed_id) as run:
-        outcome = run.publish(batch["batch_id"])
-    return _counts(outcome)
 
 
 # --- downstream DAGs -------------------------------------------------------------------------------
@@ -263,7 +255,7 @@ def publish_catalog(**context: Any) -> dict[str, Any]:
     log.info("publishing triggered by %s asset event(s): %s", len(batches),
              ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
     with failing_fast("publish shares"):
-        from exchange.runner import publish_catalog as publish
+        from exchange.workspace.batches import publish_catalog as publish
         settings, catalog = _settings_and_catalog()
         snapshot = publish(settings=settings, catalog=catalog)
     return {"triggered_by": [b["batch_id"] for b in batches], **_summary(snapshot)}

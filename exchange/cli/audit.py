@@ -259,7 +259,7 @@ def quarantine_reprocess(feed: Annotated[str, typer.Argument(help="feed id, <age
     """Re-validate a feed's open quarantine rows with its current mapping and schema: rows that pass
     are loaded and marked resolved (one ledger entry); the others stay open with their new reasons.
     Exit 0 when every row now passes, 1 when some are still quarantined."""
-    from exchange.reprocess import reprocess_quarantine
+    from exchange.workspace.batches import reprocess_quarantine
 
     settings, cat = _catalog()
     outcome = reprocess_quarantine(feed, batch=batch, settings=settings, catalog=cat,

@@ -42,7 +42,7 @@ def feeds_list() -> None:
 
 
 def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress) -> Any:
-    from exchange.runner import run_feed
+    from exchange.workspace.batches import run_feed
     task = progress.add_task(feed_id, total=None)
     current = {"stage": ""}
 
@@ -87,7 +87,7 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
     Exit code 0: every row valid; 1: some rows would be quarantined; 2: the file or spec is unusable.
     """
     from exchange.formats.masking import redact  # numpy/pyarrow: imported on use
-    from exchange.runner import validate_file
+    from exchange.workspace.batches import validate_file
     settings, cat = _catalog()
     with _progress() as progress:
         task = progress.add_task(str(file), total=None)
@@ -118,7 +118,7 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
 def batches(feed: Annotated[str | None, typer.Option(help="only this feed")] = None,
             limit: int = 20) -> None:
     """Show recent batches from the ledger (audit.batch)."""
-    from exchange.runner import recent_batches
+    from exchange.workspace.batches import recent_batches
 
     rows = recent_batches(feed, limit, settings=_catalog()[0])
     t = Table(title="audit.batch", title_justify="left")
@@ -134,7 +134,7 @@ def batches(feed: Annotated[str | None, typer.Option(help="only this feed")] = N
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Create or upgrade the warehouse (Alembic): the fixed tables and every schema's tables."""
-    from exchange.runner import migrate_warehouse
+    from exchange.workspace.batches import migrate_warehouse
 
     settings, cat = _catalog()
     applied, warehouse = migrate_warehouse(settings=settings, catalog=cat)

@@ -241,7 +241,7 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
     if workers == 1:
         uvicorn.run(application, host=host, port=port, log_level="warning")
     else:  # each worker builds the app from the same environment (checked above)
-        uvicorn.run("exchange.runner:api_app", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run("exchange.api.serve:api_app", factory=True, host=host, port=port, workers=workers,
                     log_level="warning")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from exchange.audit import records as audit_records
 from exchange.audit import tables as audit_tables
 from exchange.errors import ConfigError
-from exchange.runner import _now
+from exchange.pipeline.stamps import now as _now
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine

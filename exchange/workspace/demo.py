@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exchange.runner import BatchOutcome, _run_tolerant, refresh_reports_index
+from exchange.runner import BatchOutcome, refresh_reports_index, run_tolerant
 from exchange.spec.catalog import Catalog
 from exchange.spec.schema import FLAGS
 from exchange.spec.settings import Settings
@@ -101,7 +101,7 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     truth = generate_city(settings.landing_dir, persons=persons, seed=seed or DEFAULT_SEED)
     truth_path = settings.landing_dir.parent / "demo_truth.json"
     truth.write(truth_path)
-    run_one = run_one or (lambda fid: _run_tolerant(fid, settings, catalog))
+    run_one = run_one or (lambda fid: run_tolerant(fid, settings, catalog))
     with demo_sources(settings.landing_dir, catalog):  # the registry database and the mediation API
         outcomes = [run_one(fid) for fid in sorted(catalog.feeds) if fid in truth.feeds]
     mismatches = compare_with_truth(engine, catalog, outcomes, truth)

@@ -13,7 +13,8 @@ from typing import Any
 import exchange
 from exchange.audit import tables as audit_tables
 from exchange.errors import ConfigError
-from exchange.runner import _now, _run_tolerant
+from exchange.pipeline.stamps import now as _now
+from exchange.runner import run_tolerant
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine
@@ -162,7 +163,7 @@ def hard_city(out: Path, *, persons: int = 20_000, seed: int = 20261205, run: bo
                         reports_dir=out / "var" / "reports")
     catalog = load_catalog(out)
     for feed_id in sorted(catalog.feeds):
-        outcome = _run_tolerant(feed_id, settings, catalog)
+        outcome = run_tolerant(feed_id, settings, catalog)
         say(f"  {feed_id}: {outcome.rows_in:,} rows, {outcome.rows_loaded:,} loaded, "
             f"{outcome.rows_quarantined:,} quarantined")
     link_persons(settings, catalog, say=say)

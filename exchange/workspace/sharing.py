@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.audit import tables as audit_tables
-from exchange.runner import _now
+from exchange.pipeline.stamps import now as _now
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from exchange.audit import chain, records
-from exchange.reprocess import reprocess_quarantine
+from exchange.pipeline.reprocess import reprocess_quarantine
 from exchange.runner import run_feed
 from exchange.spec.settings import Settings
 from exchange.workspace.audit import audit_report, row_lineage

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from exchange import formats
 from exchange.audit import chain
 from exchange.audit.report import scrub
-from exchange.reprocess import reprocess_quarantine
+from exchange.pipeline.reprocess import reprocess_quarantine
 from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.audit import audit_report

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from exchange.audit import chain
 from exchange.cli import app
 from exchange.errors import ConfigError
-from exchange.reprocess import reprocess_quarantine
+from exchange.pipeline.reprocess import reprocess_quarantine
 from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.audit import row_lineage

@@ -180,14 +180,21 @@ def test_feed_dag_is_a_chain_of_thin_runner_calls_with_metadata_from_the_spec(
         repo_dags: dict[str, Any], feed_id: str) -> None:
     spec = FEEDS[feed_id]
     dag = repo_dags["dags"][f"feed.{feed_id}"]
+    from exchange.pipeline.order import NAMES
+
     order = ["extract", "validate", "stage", "load", "publish"]
+    assert list(NAMES) == order, "one task per stage of the pipeline, declared once"
     assert sorted(dag["tasks"]) == sorted(order)
     for before, after in itertools.pairwise(order):
         assert dag["tasks"][before]["downstream"] == [after]
         assert dag["tasks"][after]["upstream"] == [before]
-    for name, task in dag["tasks"].items():
-        assert task["callable"] == f"exchange_airflow.tasks.{name}"
-        assert task["op_kwargs"] == {"feed_id": feed_id}, "tasks get the feed id only (the interval from the run)"
+    for name, task in dag["tasks"].items():  # tasks get the feed id (and stage) only: the interval from the run
+        if name in ("extract", "load"):  # the batch id's XCom; the asset event
+            assert task["callable"] == f"exchange_airflow.tasks.{name}"
+            assert task["op_kwargs"] == {"feed_id": feed_id}
+        else:
+            assert task["callable"] == "exchange_airflow.tasks.run_stage"
+            assert task["op_kwargs"] == {"feed_id": feed_id, "stage": name}
     entity = spec["target"].split("@")[0]
     assert dag["tasks"]["load"]["outlets"] == [f"exchange://warehouse/core/{entity}"]
     assert all(not t["outlets"] for n, t in dag["tasks"].items() if n != "load")
@@ -311,7 +318,8 @@ def run_dag_tasks(feed_id: str, start: dt.datetime) -> tuple[dict[str, Any], dic
     raised: dict[str, BaseException] = {}
     for name in tasks.FEED_TASKS:
         try:
-            ti.xcoms[name] = getattr(tasks, name)(feed_id, **context)
+            call, kwargs = tasks.task_call(name, feed_id)
+            ti.xcoms[name] = call(**kwargs, **context)
         except AirflowSkipException as exc:
             raised[name] = exc
         except Exception as exc:  # noqa: BLE001 - recorded for the assertions

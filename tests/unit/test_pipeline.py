@@ -125,24 +125,24 @@ def test_a_transient_failure_resumes_from_the_staged_files(project: Path, settin
                                                            same_code: bool) -> None:
     """An outage during the load (TransientError) → the next run goes on from the sealed staged files
     (checked again) instead of reading the source again; with other code it redoes every stage."""
-    from exchange import runner
     from exchange.errors import TransientError
+    from exchange.pipeline import driver, load
 
     _setup(project, settings, GOOD_ROWS + list(BAD_ROWS)[:2])
-    real = runner.upsert_core
+    real = load.upsert_core
 
     def outage(*args, **kwargs):
         raise TransientError("the database is unavailable (the connection is lost)")
 
-    monkeypatch.setattr(runner, "upsert_core", outage)
+    monkeypatch.setattr(load, "upsert_core", outage)
     with pytest.raises(TransientError):
         run_feed("police.residents", settings=settings, today=TODAY)
     assert _sql(settings, "SELECT state, attempts FROM audit.batch") == [("failed", 1)]
     before = _staged_times(settings)
     assert {"raw.parquet", "valid.parquet", "rejects.parquet", "manifest.json"} <= set(before)
-    monkeypatch.setattr(runner, "upsert_core", real)
+    monkeypatch.setattr(load, "upsert_core", real)
     if not same_code:
-        monkeypatch.setattr(runner, "code_version", lambda _root: "0.0.0+fixed")
+        monkeypatch.setattr(driver, "code_version", lambda _root: "0.0.0+fixed")
     out = run_feed("police.residents", settings=settings, today=TODAY)
     assert (out.state, out.rows_loaded, out.rows_quarantined) == ("published", 3, 2)
     assert _sql(settings, "SELECT state, attempts, error FROM audit.batch") == [("published", 2, None)]

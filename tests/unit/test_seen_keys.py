@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from exchange.runner import MemoryKeys
+from exchange.pipeline.checking import MemoryKeys
 from exchange.staging import HashRuns, SeenKeys
 
 

@@ -92,7 +92,7 @@ def test_message_names_the_warehouse_and_step_without_the_password() -> None:
 
 def test_connection_lost_during_the_load_is_transient_and_retried(project: Path, settings,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import exchange.runner
+    import exchange.pipeline.load
 
     write(project / "feeds" / "police" / "residents.yaml", FEED)
     write(settings.landing_dir / "police" / "r.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
@@ -102,7 +102,7 @@ def test_connection_lost_during_the_load_is_transient_and_retried(project: Path,
                       invalidated=True)
 
     with monkeypatch.context() as patch:
-        patch.setattr(exchange.runner, "upsert_core", lost)
+        patch.setattr(exchange.pipeline.load, "upsert_core", lost)
         with pytest.raises(TransientError, match=r"batch police-residents-\w+: load: the database is unavailable "
                                                  r"\(server closed the connection unexpectedly\)") as caught:
             run_feed("police.residents", settings=settings)

@@ -1,0 +1,61 @@
+"""Pipelines: which stage object runs each step of :mod:`exchange.pipeline.order`, and how
+``run_feed``, quarantine reprocessing and the Airflow tasks drive them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from exchange.audit import ledger
+from exchange.pipeline import order
+from exchange.pipeline.checking import Progress
+from exchange.pipeline.driver import BatchRun
+from exchange.pipeline.load import Load
+from exchange.pipeline.publish import Publish
+from exchange.pipeline.records import BatchOutcome
+from exchange.pipeline.seal import Seal
+from exchange.pipeline.stage import Source, Stage
+from exchange.pipeline.validate import Validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    stages: tuple[Stage, ...]
+    """The stages after extract, one per step of ``order.STEPS``, in that order."""
+
+    def __post_init__(self) -> None:
+        names = tuple(s.name for s in self.stages)
+        if names != order.NAMES[1:]:
+            raise ValueError(f"a pipeline runs {', '.join(order.NAMES[1:])} after extract, not {', '.join(names)}")
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"no stage {name!r} after extract; the stages are {', '.join(order.NAMES)}")
+
+    def run(self, run: BatchRun, source: Source, progress: Progress | None = None) -> BatchOutcome:
+        """Every stage of one batch, under the feed's lock: a batch already loaded is left as it is
+        (published, should an earlier run have stopped between its load and publishing it)."""
+        with run.lock():
+            first = run.begin(source, progress)
+            if not first.batch_id:
+                return first
+            if first.already_loaded:
+                if first.state != "loaded":
+                    return first
+                with run.engine.begin() as conn:  # a run stopped between its load and publishing it
+                    ledger.resume_batch(conn, first.batch_id)
+                published = run.step(self.stage("publish"), first.batch_id)
+                published.already_loaded = True
+                return published
+            outcome = first
+            for stage in self.stages:
+                outcome = run.step(stage, first.batch_id, progress)
+            return outcome
+
+
+FEED = Pipeline((Validate(), Seal(), Load(), Publish()))
+"""A feed's batch: its connector's rows validated, sealed, loaded and published."""

@@ -1,0 +1,48 @@
+"""The publish stage: a loaded batch marked published — its rows are what consumers now read — the
+shares that hold copies of filtered rows refreshed (PostgreSQL), and the reports index rewritten."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exchange.audit import ledger
+from exchange.pipeline import order
+from exchange.pipeline.records import BatchOutcome
+from exchange.pipeline.stage import Stage
+from exchange.pipeline.stamps import now
+from exchange.spec.settings import Settings
+from exchange.validation.docs import write_index
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from exchange.pipeline.driver import BatchRun
+
+log = logging.getLogger(__name__)
+
+
+class Publish(Stage):
+    name = "publish"
+    needs = order.DONE
+
+    def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Any) -> dict[str, Any]:
+        return {"finished_at": now()}
+
+    def finish(self, run: BatchRun, batch_id: str, done: Any, outcome: BatchOutcome) -> BatchOutcome:
+        from exchange.access.apply import refresh_shares
+
+        with run.engine.begin() as conn:
+            refreshed = refresh_shares(conn, run.schema.name)
+        if refreshed:
+            log.info("refreshed %s shared materialized view(s) over core.%s", len(refreshed), run.schema.name)
+        refresh_reports_index(run.engine, run.settings)
+        return outcome
+
+
+def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> Path:
+    """Rewrite ``<reports>/index.html`` from the ledger."""
+    with engine.connect() as conn:
+        rows = ledger.recent_batches(conn, limit=limit)
+    return write_index(settings.reports_dir, rows, generated=now())

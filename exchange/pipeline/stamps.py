@@ -1,0 +1,35 @@
+"""What stamps a batch: its deterministic id, the code version that ran it, and the ledger's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import exchange
+from exchange.spec.feed import FeedSpec
+from exchange.spec.schema import EntitySchema
+
+
+def now() -> dt.datetime:
+    """UTC, naive, whole seconds: how the ledger records times."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def code_version(root: Path) -> str:
+    """The package version, plus the git commit when run from a checkout."""
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{exchange.__version__}+{sha}" if sha else exchange.__version__
+
+
+def batch_id_for(feed: FeedSpec, schema: EntitySchema, fingerprint: str) -> str:
+    """Deterministic: the same feed spec, schema version and source bytes give the same id."""
+    spec = json.dumps(feed.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(f"{spec}\n{schema.version}\n{fingerprint}".encode()).hexdigest()
+    return f"{feed.agency}-{feed.feed}-{digest[:16]}"
