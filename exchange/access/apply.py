@@ -36,6 +36,7 @@ from exchange.access.plan_pg import plan_pg
 from exchange.access.spec import NAME_RE, GrantSet
 from exchange.errors import ConfigError
 from exchange.spec.settings import env_seconds
+from exchange.warehouse.dialects import dialect_of
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 def refresh_shares(conn: Connection, entity: str, schema: str = "core") -> list[str]:
     """PostgreSQL: refresh every shared materialized view that reads ``<schema>.<entity>`` (directly or
     through a via rule); run when a batch of the entity is published. Returns the views refreshed."""
-    if conn.dialect.name != "postgresql":
+    if not dialect_of(conn).materialized_shares:
         return []
     names = [r.name for r in _rows(
         conn, r"SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname) AS name FROM pg_depend d "
@@ -94,11 +95,9 @@ def plan(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: 
     for g in grants:
         if not re.match(NAME_RE, g.consumer):  # checked at load; checked again where it becomes SQL
             raise ConfigError(f"{g.file}: consumer: {g.consumer!r} is not a safe name")
-    if conn.dialect.name == "postgresql":
-        return plan_pg(conn, grants, prefix=prefix or role_prefix(env), env=env, reset_passwords=reset_passwords)
-    if conn.dialect.name == "sqlite":
+    if dialect_of(conn).embedded:  # views over the attached files, mask functions in the connection
         return plan_sqlite(conn, grants)
-    raise ConfigError(f"grants: the {conn.dialect.name} warehouse is not supported (PostgreSQL or SQLite)")
+    return plan_pg(conn, grants, prefix=prefix or role_prefix(env), env=env, reset_passwords=reset_passwords)
 
 
 def lock_timeout_ms(env: dict[str, str] | None = None) -> int:
@@ -115,7 +114,7 @@ def apply_changes(conn: Connection, changes: Iterable[Change], grants: GrantSet,
     that still fails runs its ``fallback`` (disable instead of drop) or is reported ``failed`` with the
     reason (``grants check`` keeps showing it)."""
     done: list[Change] = []
-    pg = conn.dialect.name == "postgresql"
+    pg = not dialect_of(conn).embedded  # a server: lock timeouts, savepoints, roles
     cursor = conn.connection.cursor()  # the DBAPI cursor: DDL is run verbatim, no placeholder parsing
     try:
         if pg:
@@ -174,7 +173,7 @@ def _apply_one(cursor: Any, change: Change, prefix: str | None) -> Change:
 def sync(conn: Connection, grants: GrantSet, *, prefix: str | None = None, env: dict[str, str] | None = None,
          reset_passwords: bool = False, record: Recorder | None = None) -> list[Change]:
     """Plan and apply until the database matches the grants (a second plan must come back empty)."""
-    if conn.dialect.name == "postgresql":
+    if not dialect_of(conn).embedded:
         prefix = prefix or role_prefix(env)
     changes = plan(conn, grants, prefix=prefix, env=env, reset_passwords=reset_passwords)
     if any(c.action == "create_extension" for c in changes):

@@ -34,6 +34,7 @@ from sqlalchemy import Engine, text
 
 from exchange.errors import ConfigError
 from exchange.spec.settings import env_seconds
+from exchange.warehouse.dialects import dialect_of
 
 GROUP = "operator_read"
 MARK = "exchange-operator read-only"
@@ -139,7 +140,7 @@ def read_only(engine: Engine, query: str, *, prefix: str, timeout_s: float | Non
     timeout_s = timeout_s or timeout_seconds()
     check_select(query, "query")
     on_role = on_role or (lambda _role: None)
-    if engine.dialect.name == "postgresql":
+    if not dialect_of(engine).embedded:
         with _pg_read(engine, query, prefix=prefix, timeout_s=timeout_s, chunk=chunk, on_role=on_role) as result:
             yield result
     else:

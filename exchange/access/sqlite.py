@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from exchange.access import masks
+from exchange.warehouse.dialects import dialect_of
 
 
 def _mask(kind: str, value: Any) -> str | None:
@@ -36,7 +37,7 @@ def register_functions(dbapi_conn: Any) -> None:
 
 def install(engine: Engine) -> Engine:
     """Register the mask functions on every new connection of a SQLite engine (others: unchanged)."""
-    if engine.url.get_backend_name() == "sqlite" and not getattr(engine, "_exchange_masks", False):
+    if dialect_of(engine).embedded and not getattr(engine, "_exchange_masks", False):
         event.listen(engine, "connect", lambda dbapi_conn, _record: register_functions(dbapi_conn))
         engine._exchange_masks = True  # type: ignore[attr-defined]
     return engine

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, insert, select
 
 from exchange.audit.tables import ledger
 
@@ -125,10 +125,9 @@ def latest_of_kind(conn: Connection, kind: str) -> Entry | None:
 
 
 def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-    # SQLite: the exchange's engines open every transaction with BEGIN IMMEDIATE, which already
-    # holds the database's write lock until commit.
+    from exchange.warehouse.dialects import dialect_of
+
+    dialect_of(conn).xact_lock(conn, LOCK_KEY)
 
 
 def append(conn: Connection, kind: str, subject: str, payload: dict[str, Any], *,

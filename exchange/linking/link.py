@@ -47,6 +47,7 @@ from exchange.linking.records import (
 )
 from exchange.linking.stable import UID_DIGITS, UID_PREFIX, describe_changes, greedy_assign, uid_number
 from exchange.linking.store import delete_keys, replace_rows, stream_query
+from exchange.warehouse.dialects import dialect_of
 
 log = logging.getLogger(__name__)
 
@@ -384,11 +385,10 @@ def _run(con: Any, spill: str, engine: Engine, config: LinkConfig, tables: Sourc
     if truth is not None:
         result.metrics = evaluate_pairs(con, truth)
     _write(con, engine, result, changes, run_id, started, config, clock, doubts)
-    if engine.dialect.name == "postgresql" and (result.links_written or result.persons_written):
+    if result.links_written or result.persons_written:
         # fresh statistics: without them the planner guesses thousands of links per person, and the
         # profile's one-statement query crosses the JIT threshold (80 ms of compiling for 1 ms of work)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f"ANALYZE {mdm.SCHEMA}.person, {mdm.SCHEMA}.person_link")
+        dialect_of(engine).analyze(engine, [f"{mdm.SCHEMA}.person", f"{mdm.SCHEMA}.person_link"])
     clock.lap("write")
     clock.total()
     result.timings = clock.timings

@@ -31,6 +31,7 @@ from exchange.linking.config import GOLDEN_FIELDS
 from exchange.linking.records import PERSON_SOURCES, RecordSource
 from exchange.linking.stable import is_uid
 from exchange.spec.coroutines import inline, run_inline
+from exchange.warehouse.dialects import dialect_of
 
 MAX_REDIRECTS = 16
 _PSYCOPG = _psycopg_dialect.dialect()
@@ -212,7 +213,7 @@ class ProfileReader:
 
     def profile(self, conn: Connection, ident: str, evidence: bool = False) -> dict[str, Any] | None:
         """The profile as a dict (PostgreSQL: built by the database; elsewhere: a few queries)."""
-        if conn.dialect.name == "postgresql":
+        if dialect_of(conn).json_profiles:
             found = self.profile_json(conn, ident, evidence)
             return None if found is None else json.loads(found.body)
         return self.profile_portable(conn, ident, evidence)

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from exchange.linking.config import GOLDEN_FIELDS
+from exchange.warehouse.dialects import dialect_of
 
 SCHEMA = "mdm"
 metadata = MetaData()
@@ -154,6 +155,5 @@ review = Table(
 def ensure_mdm_tables(engine: Engine) -> None:
     """Create the mdm schema (PostgreSQL) and missing tables; never drops or alters anything."""
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        dialect_of(engine).create_schemas(conn, [SCHEMA])
         metadata.create_all(conn, checkfirst=True)

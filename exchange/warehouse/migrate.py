@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, MetaData
 
 from exchange.errors import ConfigError
 from exchange.spec.schema import EntitySchema
+from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import NAMESPACES
 from exchange.warehouse.tables import EntityTables
 
@@ -53,11 +54,9 @@ def migrate(engine: Engine, schemas: Iterable[EntitySchema], *extra: MetaData) -
         for table in md.tables.values():
             table.to_metadata(metadata)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Serialise concurrent first runs (two feeds starting on an empty warehouse).
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242424242)")
-            for ns in NAMESPACES:
-                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {ns}")
+        dialect = dialect_of(conn)
+        dialect.xact_lock(conn, 4242424242)  # serialise concurrent first runs (two feeds on an empty warehouse)
+        dialect.create_schemas(conn, NAMESPACES)
         command.upgrade(alembic_config(conn), "head")
         return sync_tables(conn, metadata)
 

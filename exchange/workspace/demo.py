@@ -13,6 +13,7 @@ from exchange.runner import BatchOutcome, refresh_reports_index, run_tolerant
 from exchange.spec.catalog import Catalog
 from exchange.spec.schema import FLAGS
 from exchange.spec.settings import Settings
+from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.tables import EntityTables
 from exchange.workspace.persons import link_persons
@@ -90,7 +91,7 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     if fresh:
         for folder in (settings.landing_dir, settings.staging_dir, settings.reports_dir):
             shutil.rmtree(folder, ignore_errors=True)
-        if engine.url.get_backend_name() == "sqlite":
+        if dialect_of(engine).embedded:  # the database files go too
             engine.dispose()
             main = Path(engine.url.database)
             for f in [main, *(namespace_file(main, ns) for ns in ("core", "quarantine", "mdm", "audit"))]:

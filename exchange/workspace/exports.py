@@ -7,6 +7,7 @@ from typing import Any
 
 from exchange.errors import ConfigError
 from exchange.spec.settings import Settings
+from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.record import _on_record, _operator_record, _query_errors
 
@@ -57,7 +58,7 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                 try:
                     known = set(inspector.get_table_names(schema=namespace)) | set(
                         inspector.get_view_names(schema=namespace))
-                    if conn.dialect.name == "postgresql":  # filtered shares are materialized views
+                    if dialect_of(conn).materialized_shares:  # filtered shares are materialized views
                         known |= set(inspector.get_materialized_view_names(schema=namespace))
                 except SQLAlchemyError:
                     known = set()
@@ -69,7 +70,7 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
                 result = conn.execution_options(stream_results=True, yield_per=5_000).execute(stmt)
                 rows = itertools.islice(result, limit) if limit is not None else result
                 written = export.write_export(out, list(result.keys()), rows, fmt=kind, source=source)
-                if conn.dialect.name == "postgresql":
+                if not dialect_of(conn).embedded:  # a server's role (SQLite has none)
                     record.db_role = conn.exec_driver_sql("SELECT current_user").scalar()
         if query is not None:  # the operator's own SELECT: read-only role, one statement, a timeout
             with _query_errors(f"export of {source}"), \

@@ -11,6 +11,7 @@ from exchange.audit import tables as audit_tables
 from exchange.pipeline.stamps import now as _now
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.settings import Settings
+from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import ensure_tables
 from exchange.workspace.record import _access_engine, _on_record, _operator_record, _query_errors, _seal
@@ -78,7 +79,7 @@ def sync_grants(*, apply: bool, settings: Settings | None = None, catalog: Catal
     catalog = catalog or load_catalog(settings.root)
     grants = load_grants(settings, catalog)
     engine = make_engine(settings.warehouse_url, root=settings.root)
-    dialect = engine.url.get_backend_name()
+    dialect = dialect_of(engine).name
     try:
         ensure_tables(engine, [catalog.schemas[n] for n in sorted(catalog.schemas)])
         if not apply:
@@ -189,11 +190,10 @@ def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = 
             batches = [dict(r) for r in conn.execute(
                 select(b.c.batch_id, b.c.feed, b.c.state, b.c.rows_in, b.c.rows_valid, b.c.started_at,
                        b.c.finished_at)).mappings()]
-        dialect = engine.url.get_backend_name()
+        dialect = dialect_of(engine)
         feeds = {fid: (f.agency, f.target_schema) for fid, f in catalog.feeds.items()}
-        entries = catalogue.build(grants, feeds, batches, agency=agency,
-                                  dialect="postgresql" if dialect == "postgresql" else "sqlite")
-        return SharingCatalogue(entries, describe(engine), dialect == "postgresql", _now())
+        entries = catalogue.build(grants, feeds, batches, agency=agency, dialect=dialect.name)  # type: ignore[arg-type]
+        return SharingCatalogue(entries, describe(engine), not dialect.embedded, _now())
     finally:
         engine.dispose()
 

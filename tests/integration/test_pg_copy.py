@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
 )
 
-from exchange.warehouse import load
+from exchange.warehouse.dialects import pg_copy
 
 pytestmark = pytest.mark.integration
 
@@ -56,20 +56,20 @@ def test_binary_copy_loads_what_csv_copy_loads(pg_url: str, monkeypatch: pytest.
     batches = [_batch(200), _batch(0), _batch(57)]
     extra = {"batch": "b-1", "at": dt.datetime(2026, 11, 28, 9, 30, 1)}
     encoded: list[int] = []
-    real = load.binary_copy_rows
+    real = pg_copy.binary_copy_rows
 
     def spy(table: pa.Table, sql_types: list[object]) -> bytes | None:
         data = real(table, sql_types)
         encoded.append(-1 if data is None else table.num_rows)
         return data
 
-    monkeypatch.setattr(load, "binary_copy_rows", spy)
+    monkeypatch.setattr(pg_copy, "binary_copy_rows", spy)
     with engine.begin() as conn:
-        assert load._copy(conn, binary, iter(batches), extra) == 257
+        assert pg_copy.copy_in(conn, binary, iter(batches), extra) == 257
     assert encoded == [1, 200, 57]  # the first row tried, then every batch in binary
-    monkeypatch.setattr(load, "binary_copy_rows", lambda *_: None)  # the CSV COPY
+    monkeypatch.setattr(pg_copy, "binary_copy_rows", lambda *_: None)  # the CSV COPY
     with engine.begin() as conn:
-        assert load._copy(conn, csv, iter(batches), extra) == 257
+        assert pg_copy.copy_in(conn, csv, iter(batches), extra) == 257
     with engine.connect() as conn:
         got = conn.execute(select(binary).order_by(binary.c.seen, binary.c.row, binary.c.name)).all()
         want = conn.execute(select(csv).order_by(csv.c.seen, csv.c.row, csv.c.name)).all()
@@ -87,7 +87,7 @@ def test_a_decimal_column_is_copied_as_csv(pg_url: str) -> None:
     md.create_all(engine)
     batch = pa.RecordBatch.from_pydict({"name": ["a", None], "amount": pa.array([1, None], pa.decimal128(20, 4))})
     with engine.begin() as conn:
-        assert load._copy(conn, table, iter([batch]), {}) == 2
+        assert pg_copy.copy_in(conn, table, iter([batch]), {}) == 2
     with engine.connect() as conn:
         rows = sorted(conn.execute(select(table)).all(), key=str)
     engine.dispose()

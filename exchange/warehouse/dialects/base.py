@@ -1,0 +1,62 @@
+"""What a warehouse dialect is: the capabilities and statements in which SQLite and PostgreSQL differ.
+Code that needs one asks ``dialect_of(conn)`` (:mod:`exchange.warehouse.dialects`) instead of
+comparing dialect names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy import Connection, Engine, Table
+    from sqlalchemy.engine import URL
+
+    from exchange.warehouse.locks import HeldLock
+
+
+class Dialect:
+    name: ClassVar[str]
+    embedded: ClassVar[bool]
+    """A database file beside the exchange (no server, no roles): SQLite."""
+    namespaces_are_schemas: ClassVar[bool]
+    """``core``, ``audit``... are schemas of one database (else: attached files, shares as name prefixes)."""
+    materialized_shares: ClassVar[bool]
+    """Row-filtered shares are materialized views, refreshed after a load."""
+    deferred_indexes: ClassVar[bool]
+    """Filling an empty table is faster with its indexes dropped and built after."""
+    json_profiles: ClassVar[bool]
+    """The database builds a person's profile as JSON in one statement."""
+    insert: ClassVar[Any]
+    """The INSERT construct with ``on_conflict_do_update`` / ``do_nothing``."""
+
+    def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
+        raise NotImplementedError
+
+    def describe(self, engine: Engine) -> str:
+        """Where the warehouse is, for humans (no password)."""
+        return engine.url.render_as_string(hide_password=True)
+
+    def feed_lock(self, engine: Engine, feed_id: str, wait_seconds: float) -> AbstractContextManager[HeldLock]:
+        """One run of a feed at a time (``exchange.warehouse.locks``)."""
+        raise NotImplementedError
+
+    def xact_lock(self, conn: Connection, key: int) -> None:
+        """Serialise writers on ``key`` until the transaction ends."""
+
+    def create_schemas(self, conn: Connection, names: Iterable[str]) -> None:
+        """Create the namespaces that are schemas (none where they are attached files)."""
+
+    def bulk_insert(self, conn: Connection, table: Table, batches: Iterable[pa.RecordBatch | pa.Table],
+                    extra: dict[str, object] | None = None) -> int:
+        """Insert Arrow batches (plus constant columns ``extra``) into ``table``; return the rows."""
+        raise NotImplementedError
+
+    def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+        """The rows of ``sql`` as Arrow tables of strings, about ``batch_rows`` at a time."""
+        raise NotImplementedError
+
+    def analyze(self, engine: Engine, tables: Iterable[str]) -> None:
+        """Fresh planner statistics for tables just rewritten."""

@@ -1,0 +1,97 @@
+"""PostgreSQL, the production warehouse: namespaces are schemas, a session advisory lock per feed,
+transaction advisory locks for serialised writers, COPY both ways (:mod:`.pg_copy`), materialized
+shares, profiles built as JSON by the database, ANALYZE after bulk rewrites."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, Table, create_engine, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
+
+from exchange.warehouse.dialects.base import Dialect
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy.engine import URL
+
+    from exchange.warehouse.locks import HeldLock
+
+log = logging.getLogger(__name__)
+
+
+class PostgreSQL(Dialect):
+    name = "postgresql"
+    embedded = False
+    namespaces_are_schemas = True
+    materialized_shares = True
+    deferred_indexes = True
+    json_profiles = True
+    insert = staticmethod(postgresql.insert)
+
+    def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
+        return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+
+    @contextlib.contextmanager
+    def feed_lock(self, engine: Engine, feed_id: str, wait_seconds: float) -> Iterator[HeldLock]:
+        """A session advisory lock on the feed's key, held on a connection of its own."""
+        from exchange.warehouse.locks import HELD, POLL_SECONDS, HeldLock, busy, lock_key
+        from exchange.warehouse.outages import is_outage
+
+        key = lock_key(feed_id)
+        deadline = time.monotonic() + wait_seconds
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one():
+                if time.monotonic() >= deadline:
+                    holder = conn.execute(text(
+                        "SELECT string_agg(a.pid::text || ' since ' || a.backend_start::text, ', ') "
+                        f"FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE {HELD}"), {"k": key}).scalar()
+                    raise busy(feed_id, wait_seconds, f"PostgreSQL backend {holder or 'unknown'}")
+                time.sleep(POLL_SECONDS)
+            held = HeldLock(feed_id, key, conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            try:
+                yield held
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                except sa_exc.DBAPIError as exc:
+                    if not is_outage(exc):
+                        raise
+                    # the session is gone, and its advisory lock with it; do not hide why the run ended
+                    log.warning("feed %s: the connection holding its lock was lost (%s); the server released the "
+                                "lock", feed_id, " ".join(str(exc.orig).split())[:200])
+        finally:
+            conn.close()
+
+    def xact_lock(self, conn: Connection, key: int) -> None:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def create_schemas(self, conn: Connection, names: Iterable[str]) -> None:
+        for name in names:
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
+
+    def bulk_insert(self, conn: Connection, table: Table, batches: Iterable[pa.RecordBatch | pa.Table],
+                    extra: dict[str, object] | None = None) -> int:
+        from exchange.warehouse.dialects.pg_copy import copy_in
+
+        return copy_in(conn, table, batches, extra or {})
+
+    def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+        from exchange.warehouse.dialects.pg_copy import copy_out
+
+        raw = engine.raw_connection()
+        try:
+            yield from copy_out(raw, sql)
+        finally:
+            raw.close()
+
+    def analyze(self, engine: Engine, tables: Iterable[str]) -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
