@@ -21,8 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors import connector_for
-from exchange.audit import ledger
-from exchange.audit import tables as audit_tables
 from exchange.errors import DataQualityError
 from exchange.pipeline.checking import FeedChecks, Progress
 from exchange.pipeline.driver import BatchRun
@@ -30,20 +28,15 @@ from exchange.pipeline.extract import ConnectorSource
 from exchange.pipeline.plans import FEED
 from exchange.pipeline.publish import refresh_reports_index
 from exchange.pipeline.records import BatchOutcome
-from exchange.pipeline.stamps import now
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.feed import FileSourceSpec
 from exchange.spec.schema import FLAGS, SOURCE_RECORD_ID
 from exchange.spec.settings import Settings
-from exchange.warehouse.engine import make_engine
-from exchange.warehouse.load import ensure_tables
 from exchange.warehouse.outages import outages_as_transient
-from exchange.warehouse.tables import EntityTables
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchOutcome", "ValidationReport", "migrate_warehouse", "publish_catalog", "recent_batches",
-           "refresh_reports_index", "run_feed", "validate_file"]
+__all__ = ["BatchOutcome", "ValidationReport", "refresh_reports_index", "run_feed", "run_tolerant", "validate_file"]
 
 
 def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog | None = None,
@@ -78,51 +71,6 @@ def run_tolerant(feed_id: str, settings: Settings, catalog: Catalog) -> BatchOut
         return run_feed(feed_id, settings=settings, catalog=catalog)
     except DataQualityError as exc:
         return exc.outcome  # type: ignore[attr-defined]
-
-
-CATALOG_SNAPSHOT = "catalog.json"
-
-
-def publish_catalog(*, settings: Settings | None = None, catalog: Catalog | None = None) -> dict[str, Any]:
-    """Refresh what consumers and auditors read after core tables changed: the reports index and
-    ``<reports>/catalog.json`` — per entity its schema version, the rows of ``core.<entity>`` and
-    the last published batch (ids, counts and times only, never row values). The Airflow DAG
-    ``exchange.publish_shares`` runs it on the core tables' asset events. Returns a summary."""
-    from sqlalchemy import func, select
-
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        schemas = [catalog.schemas[name] for name in sorted(catalog.schemas)]
-        ensure_tables(engine, schemas, audit_tables.metadata)
-        batch = audit_tables.batch
-        entities: dict[str, Any] = {}
-        with engine.connect() as conn:
-            for schema in schemas:
-                rows = conn.execute(select(func.count()).select_from(EntityTables(schema).core)).scalar_one()
-                last = conn.execute(
-                    select(batch.c.batch_id, batch.c.feed, batch.c.rows_loaded, batch.c.finished_at)
-                    .where(batch.c.entity == schema.name, batch.c.state.in_(("loaded", "published")))
-                    .order_by(batch.c.finished_at.desc(), batch.c.batch_id.desc()).limit(1)).mappings().first()
-                entities[schema.name] = {
-                    "table": f"core.{schema.name}", "schema_version": schema.version, "rows": int(rows),
-                    "last_published_batch": ({**dict(last), "finished_at": str(last["finished_at"])}
-                                             if last else None)}
-        generated = now()
-        index = refresh_reports_index(engine, settings)
-        snapshot = {"generated": generated.isoformat(), "warehouse": engine.url.get_backend_name(),
-                    "entities": entities}
-        path = settings.reports_dir / CATALOG_SNAPSHOT
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(snapshot, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
-        log.info("catalog snapshot of %s tables written to %s", len(entities), path)
-        return {"snapshot": str(path), "reports_index": str(index), "tables": len(entities),
-                "rows": {name: e["rows"] for name, e in entities.items()}}
-    finally:
-        engine.dispose()
 
 
 @dataclass
@@ -179,30 +127,3 @@ def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
                             rows_rejected=split.rows_rejected,
                             max_reject_ratio=run.feed.quality.max_reject_ratio, rejects=rejects,
                             rows_flagged=split.rows_flagged, flagged=flagged)
-
-
-def recent_batches(feed: str | None = None, limit: int = 20, *, settings: Settings | None = None
-                   ) -> list[dict[str, Any]]:
-    """The newest batches of the ledger (``audit.batch``), of one feed or all."""
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        ensure_tables(engine, [], audit_tables.metadata)
-        with engine.connect() as conn:
-            return ledger.recent_batches(conn, feed, limit)
-    finally:
-        engine.dispose()
-
-
-def migrate_warehouse(*, settings: Settings | None = None, catalog: Catalog | None = None) -> tuple[list[str], str]:
-    """Create or upgrade the warehouse for every schema: (the changes applied, the warehouse described)."""
-    from exchange.warehouse.engine import describe
-    from exchange.warehouse.migrate import migrate
-
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        return migrate(engine, catalog.schemas.values()), describe(engine)
-    finally:
-        engine.dispose()

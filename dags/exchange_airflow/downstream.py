@@ -71,7 +71,7 @@ def publish_dag(entities: list[str]) -> DAG:
             "# Publish shares",
             "",
             "Scheduled on every core table's asset: " + ", ".join(f"`core.{e}`" for e in entities) + ".",
-            "Runs `exchange.runner.publish_catalog`: rewrites the validation reports index and "
+            "Runs `exchange.workspace.batches.publish_catalog`: rewrites the validation reports index and "
             "`<reports>/catalog.json` (per table: schema version, rows, last published batch).",
         ]),
     ) as dag:

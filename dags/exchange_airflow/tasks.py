@@ -240,9 +240,11 @@ def link_persons(**context: Any) -> dict[str, Any]:
              ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
     with failing_fast("person linking"):
         from exchange.workspace.persons import link_persons as linker
+        from exchange.workspace.space import Workspace
 
         settings, catalog = _settings_and_catalog()
-        result = linker(settings=settings, catalog=catalog)
+        with Workspace(settings, catalog):
+            result = linker()
     summary = _summary(result)
     log.info("person linking done: %s", summary)
     return {"triggered_by": [b["batch_id"] for b in batches], **summary}
@@ -256,8 +258,11 @@ def publish_catalog(**context: Any) -> dict[str, Any]:
              ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
     with failing_fast("publish shares"):
         from exchange.workspace.batches import publish_catalog as publish
+        from exchange.workspace.space import Workspace
+
         settings, catalog = _settings_and_catalog()
-        snapshot = publish(settings=settings, catalog=catalog)
+        with Workspace(settings, catalog):
+            snapshot = publish()
     return {"triggered_by": [b["batch_id"] for b in batches], **_summary(snapshot)}
 
 

@@ -40,4 +40,5 @@ def install(engine: Engine) -> Engine:
     if dialect_of(engine).embedded and not getattr(engine, "_exchange_masks", False):
         event.listen(engine, "connect", lambda dbapi_conn, _record: register_functions(dbapi_conn))
         engine._exchange_masks = True  # type: ignore[attr-defined]
+        engine.dispose()  # connections the pool already holds were opened without them
     return engine

@@ -19,8 +19,12 @@ class _Handled(TyperGroup):
     """The top group: expected errors of any command become a message and exit code 2."""
 
     def invoke(self, ctx: Any) -> Any:
+        """Every command runs in one workspace (settings, catalog, warehouse engine opened once)."""
+        from exchange.workspace.space import Workspace
+
         try:
-            return super().invoke(ctx)
+            with Workspace():
+                return super().invoke(ctx)
         except ExchangeError as exc:
             from exchange.cli.errors import _fail
 
@@ -65,8 +69,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 
 
 def _catalog() -> Any:
-    from exchange.spec.catalog import load_catalog
-    from exchange.spec.settings import Settings
+    """The settings and catalog of the command's workspace."""
+    from exchange.workspace.space import Workspace, current
 
-    settings = Settings.from_env()
-    return settings, load_catalog(settings.root)
+    ws = current() or Workspace()
+    return ws.settings, ws.catalog

@@ -3,21 +3,21 @@ the access log."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from exchange.audit import records as audit_records
-from exchange.audit import tables as audit_tables
 from exchange.errors import ConfigError
 from exchange.pipeline.stamps import now as _now
-from exchange.spec.catalog import Catalog, load_catalog
+from exchange.spec.catalog import Catalog
 from exchange.spec.settings import Settings
-from exchange.warehouse.engine import make_engine
-from exchange.warehouse.load import ensure_tables
 from exchange.warehouse.tables import EntityTables
-from exchange.workspace.record import _access_engine, _seal
+from exchange.workspace.record import _seal
+from exchange.workspace.space import warehouse, workspace
 
 
 def row_lineage(table: str, key: str, *, settings: Settings | None = None,
@@ -25,8 +25,8 @@ def row_lineage(table: str, key: str, *, settings: Settings | None = None,
     """Lineage of one warehouse row (``core.person``, ``police:R0000123``); see exchange.audit.lineage."""
     from exchange.audit import lineage as audit_lineage
 
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
+    with workspace(settings, catalog) as ws:
+        settings, catalog = ws.settings, ws.catalog
     namespace, _, name = table.rpartition(".")
     if namespace not in ("", "core") or name not in catalog.schemas:
         raise ConfigError(f"lineage covers core.<entity>; {table!r} is not one of: "
@@ -36,15 +36,11 @@ def row_lineage(table: str, key: str, *, settings: Settings | None = None,
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     schema = catalog.schemas[name]
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        ensure_tables(engine, [schema], audit_tables.metadata)
+    with warehouse(settings, schemas=[schema]) as engine:
         t = EntityTables(schema)
         with engine.connect() as conn:
             return audit_lineage.lineage(conn, core=t.core, history=t.history, quarantine=t.quarantine,
                                          agency=agency, record_id=record)
-    finally:
-        engine.dispose()
 
 
 def audit_report(*, since: dt.date, until: dt.date | None = None, out: Path | None = None,
@@ -53,32 +49,21 @@ def audit_report(*, since: dt.date, until: dt.date | None = None, out: Path | No
     from exchange.audit import report as audit_report_html
     from exchange.warehouse.engine import describe
 
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    schemas = [catalog.schemas[n] for n in sorted(catalog.schemas)]
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        ensure_tables(engine, schemas, audit_tables.metadata)
-        tables = [EntityTables(s) for s in schemas]
+    with workspace(settings, catalog) as ws:
+        engine = ws.migrated(ws.all_schemas())
+        tables = [EntityTables(s) for s in ws.all_schemas()]
         with engine.connect() as conn:
             return audit_report_html.write_report(
-                conn, out or settings.reports_dir / "audit-report.html", since=since, until=until,
+                conn, out or ws.settings.reports_dir / "audit-report.html", since=since, until=until,
                 quarantines={t.schema.name: t.quarantine for t in tables}, warehouse=describe(engine), now=_now(),
                 cores={t.schema.name: t.core for t in tables})
-    finally:
-        engine.dispose()
 
 
 def seal_access_log(*, settings: Settings | None = None, settle_seconds: float | None = None) -> Any:
     """Append the digest of the ``audit.access`` rows since the last seal to the ledger (kind
     ``access_digest``); returns the ledger entry, or None when there was nothing to seal."""
-    settings = settings or Settings.from_env()
-    engine = _access_engine(settings)
-    try:
-        with engine.begin() as conn:
-            return _seal(conn, settle_seconds)
-    finally:
-        engine.dispose()
+    with warehouse(settings) as engine, engine.begin() as conn:
+        return _seal(conn, settle_seconds)
 
 
 @dataclass
@@ -97,9 +82,7 @@ def verify_audit(anchors: list[str] | None = None, *, settings: Settings | None 
     from exchange.access import digest, keys
     from exchange.audit import chain
 
-    settings = settings or Settings.from_env()
-    engine = audit_engine(settings)
-    try:
+    with audit_engine(settings) as engine:
         with engine.connect() as conn:
             verification = chain.verify(conn, anchors=anchors or [])
             mismatches = audit_records.crosscheck(conn)
@@ -121,20 +104,18 @@ def verify_audit(anchors: list[str] | None = None, *, settings: Settings | None 
                 after = last
             unsealed = digest.unsealed(conn, after)
         return AuditCheck(verification, mismatches, unsealed)
-    finally:
-        engine.dispose()
 
 
-def audit_engine(settings: Settings) -> Any:
+@contextlib.contextmanager
+def audit_engine(settings: Settings | None) -> Iterator[Any]:
     """The warehouse, migrated only if it has no ledger yet (so a read-only auditor can verify)."""
     from sqlalchemy import inspect
 
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    with engine.connect() as conn:
-        migrated = inspect(conn).has_table("ledger", schema="audit")
-    if not migrated:
-        ensure_tables(engine, [], audit_tables.metadata)
-    return engine
+    with workspace(settings) as ws:
+        engine = ws.engine
+        with engine.connect() as conn:
+            migrated = inspect(conn).has_table("ledger", schema="audit")
+        yield engine if migrated else ws.migrated()
 
 
 def ledger_entries(*, kind: str | None = None, subject: str | None = None, limit: int = 30,
@@ -142,12 +123,8 @@ def ledger_entries(*, kind: str | None = None, subject: str | None = None, limit
     """The newest entries of the hash-chained ledger (``audit.ledger``), newest first."""
     from exchange.audit import chain
 
-    engine = audit_engine(settings or Settings.from_env())
-    try:
-        with engine.connect() as conn:
-            return chain.entries(conn, kind=kind, subject=subject, newest_first=True, limit=limit)
-    finally:
-        engine.dispose()
+    with audit_engine(settings) as engine, engine.connect() as conn:
+        return chain.entries(conn, kind=kind, subject=subject, newest_first=True, limit=limit)
 
 
 @dataclass
@@ -182,8 +159,8 @@ def scan_for_leaks(paths: list[Path], *, from_env: bool = True, secret_env: list
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"--secrets-file {path}: cannot read it ({exc}); give a UTF-8 text file") from None
     if not paths:
-        settings = settings or Settings.from_env()
-        paths = [settings.reports_dir, settings.staging_dir]
+        with workspace(settings) as ws:
+            paths = [ws.settings.reports_dir, ws.settings.staging_dir]
     scanner = leaks.LeakScanner(secrets, legacy_ids=legacy)
     result = scanner.scan_paths(paths, all_files=all_files, exclude=exclude or [])
     return LeakScan(result, scanner.secret_count, list(scanner.ignored_secrets), leaks.MIN_SECRET_CHARS)

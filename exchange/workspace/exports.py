@@ -8,7 +8,6 @@ from typing import Any
 from exchange.errors import ConfigError
 from exchange.spec.settings import Settings
 from exchange.warehouse.dialects import dialect_of
-from exchange.warehouse.engine import make_engine
 from exchange.workspace.record import _on_record, _operator_record, _query_errors
 
 # --- exports for spreadsheets (exchange.export) --------------------------------------------------------
@@ -37,7 +36,6 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
     from exchange.access.operator import read_only
     from exchange.access.sqlite import install as install_masks
 
-    settings = settings or Settings.from_env()
     kind = export.export_format(out, fmt)
     if (table is None) == (query is None):
         raise ConfigError("export: name a table (e.g. core.person, quarantine.person) or give --query, not both")
@@ -46,10 +44,9 @@ def export_rows(table: str | None, out: Path, *, query: str | None = None, fmt: 
     if table is not None and not re.fullmatch(_EXPORT_TABLE, table):
         raise ConfigError(f"export: {table!r} is not a table name of the form <namespace>.<table> "
                           f"(core.person, quarantine.person, core.person_history, audit.batch, …)")
-    engine = make_engine(settings.warehouse_url, root=settings.root)
     source = table or "query"
     record = _export_record(table, query, out, purpose, case_number)
-    with _on_record(engine, record), _query_errors(f"export of {source}"):
+    with _on_record(settings, record) as engine, _query_errors(f"export of {source}"):
         install_masks(engine)  # SQLite: the masks the share views call
         with engine.connect() as conn:
             if table is not None:  # a table or view the exchange names: read with the warehouse's own role

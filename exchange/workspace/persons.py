@@ -17,9 +17,8 @@ from exchange.pipeline.stamps import now as _now
 from exchange.runner import run_tolerant
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.settings import Settings
-from exchange.warehouse.engine import make_engine
-from exchange.warehouse.load import ensure_tables
 from exchange.workspace.record import _on_record, _operator_record
+from exchange.workspace.space import warehouse, workspace
 
 # --- master person index (exchange.linking) and the profile API (exchange.api) ----------------
 
@@ -50,24 +49,19 @@ def link_persons(settings: Settings | None = None, catalog: Catalog | None = Non
     from exchange import linking
     from exchange.errors import ConfigError
 
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    if evaluate and truth is None:
-        from exchange.demo.truth import CityTruth
+    with workspace(settings, catalog) as ws:
+        if evaluate and truth is None:
+            from exchange.demo.truth import CityTruth
 
-        path = settings.landing_dir.parent / "demo_truth.json"
-        if not path.exists():
-            raise ConfigError(f"{path}: no demo truth to evaluate against; run `exchange demo` first")
-        truth = CityTruth.read(path)
-    keys = demo_truth_keys(truth, catalog) if truth is not None else None
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        ensure_tables(engine, [catalog.schemas[n] for n in sorted(catalog.schemas)], linking.metadata)
-        result = linking.link_persons(engine, linking.load_link_config(settings.root), retrain=retrain,
+            path = ws.settings.landing_dir.parent / "demo_truth.json"
+            if not path.exists():
+                raise ConfigError(f"{path}: no demo truth to evaluate against; run `exchange demo` first")
+            truth = CityTruth.read(path)
+        keys = demo_truth_keys(truth, ws.catalog) if truth is not None else None
+        engine = ws.migrated(ws.all_schemas(), [linking.metadata])
+        result = linking.link_persons(engine, linking.load_link_config(ws.settings.root), retrain=retrain,
                                       truth=keys, say=say)
         linking.ensure_profile_indexes(engine)
-    finally:
-        engine.dispose()
     return result
 
 
@@ -76,27 +70,19 @@ def link_reviews(status: str | None = "pending", *, limit: int = 100,
     """The clerical review queue (``mdm.review``)."""
     from exchange.linking import review, tables
 
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
+    with warehouse(settings) as engine:
         tables.ensure_mdm_tables(engine)
         with engine.connect() as conn:
             return review.listing(conn, status, limit)
-    finally:
-        engine.dispose()
 
 
 def link_review(review_id: str, *, settings: Settings | None = None) -> dict[str, Any]:
     from exchange.linking import review, tables
 
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
+    with warehouse(settings) as engine:
         tables.ensure_mdm_tables(engine)
         with engine.connect() as conn:
             row = review.get(conn, review_id)
-    finally:
-        engine.dispose()
     if row is None:
         raise ConfigError(f"no review {review_id!r} (exchange link review list)")
     return row
@@ -109,11 +95,8 @@ def decide_review(review_id: str, *, accept: str | None, by: str | None, note: s
     from exchange.audit import chain
     from exchange.linking import review, tables
 
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
+    with warehouse(settings, metadata=[audit_tables.metadata]) as engine:
         tables.ensure_mdm_tables(engine)
-        ensure_tables(engine, [], audit_tables.metadata)
         with engine.begin() as conn:
             try:
                 row = review.decide(conn, review_id, accept=accept, by=by, note=note, at=_now())
@@ -125,8 +108,6 @@ def decide_review(review_id: str, *, accept: str | None, by: str | None, note: s
                 "record": f"{row['source_agency']}/{row['entity']}/{row['source_record_id']}/{row['role']}",
                 "decision": row["status"], "by": by, "note": note,
                 "chosen_sha256": hashlib.sha256(accept.encode()).hexdigest() if accept else None})
-    finally:
-        engine.dispose()
 
 
 def evaluate_linking(truth_path: Path, *, settings: Settings | None = None) -> dict[str, Any]:
@@ -134,16 +115,12 @@ def evaluate_linking(truth_path: Path, *, settings: Settings | None = None) -> d
     hard-case tag, false merges by relation — see ``exchange.linking.evaluate``."""
     from exchange.linking import evaluate as link_eval
 
-    settings = settings or Settings.from_env()
     try:
         truth = link_eval.read_truth(truth_path)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{truth_path}: {exc}") from None
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        return link_eval.evaluate(engine, truth)
-    finally:
-        engine.dispose()
+    with workspace(settings) as ws:
+        return link_eval.evaluate(ws.engine, truth)
 
 
 def hard_city(out: Path, *, persons: int = 20_000, seed: int = 20261205, run: bool = True,
@@ -176,12 +153,9 @@ def person_profile(ident: str, *, settings: Settings | None = None, purpose: str
     An operator read: on record in ``audit.access`` (channel ``cli``) like an agency's request."""
     from exchange import linking
 
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
     record = _operator_record("cli", f"person {ident}", "person_profile", purpose, case_number)
-    with _on_record(engine, record):
+    with _on_record(settings, record) as engine:
         linking.ensure_mdm_tables(engine)
-        ensure_tables(engine, [])
         with engine.connect() as conn:
             found = linking.person_profile(conn, ident)
         record.status, record.outcome = (200, "ok") if found else (404, "not found")

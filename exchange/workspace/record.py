@@ -9,28 +9,27 @@ from typing import Any
 
 from exchange.errors import ConfigError, ExchangeError
 from exchange.spec.settings import Settings
-from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import ensure_tables
 from exchange.warehouse.outages import outages_as_transient
+from exchange.workspace.space import warehouse
 
 
 @contextlib.contextmanager
-def _on_record(engine: Any, record: Any) -> Iterator[None]:
-    """An operator's read: a failure is put on its ``audit.access`` row with the reason (masked), and
-    the row is written whatever happens (the data may have left the warehouse already)."""
-    try:
-        yield
-    except ExchangeError as exc:
-        from exchange.access.keys import clip
-        from exchange.formats.masking import redact
-
-        record.status, record.outcome = 400, clip(f"failed: {redact(str(exc))}") or "failed"
-        raise
-    finally:
+def _on_record(settings: Settings | None, record: Any) -> Iterator[Any]:
+    """An operator's read on the workspace's warehouse (the engine yielded): a failure is put on its
+    ``audit.access`` row with the reason (masked), and the row is written whatever happens (the data
+    may have left the warehouse already)."""
+    with warehouse(settings) as engine:
         try:
-            _log_export(engine, record)
+            yield engine
+        except ExchangeError as exc:
+            from exchange.access.keys import clip
+            from exchange.formats.masking import redact
+
+            record.status, record.outcome = 400, clip(f"failed: {redact(str(exc))}") or "failed"
+            raise
         finally:
-            engine.dispose()
+            _log_export(engine, record)
 
 
 @contextlib.contextmanager
@@ -47,12 +46,6 @@ def _query_errors(what: str) -> Iterator[None]:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConfigError(f"{what}: the query failed: {first}") from None
         raise
-
-
-def _access_engine(settings: Settings) -> Any:
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    ensure_tables(engine, [])
-    return engine
 
 
 def _operator_record(channel: str, what: str, entity: str, purpose: str | None, case_number: str | None,

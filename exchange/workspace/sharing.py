@@ -9,12 +9,11 @@ from typing import Any
 
 from exchange.audit import tables as audit_tables
 from exchange.pipeline.stamps import now as _now
-from exchange.spec.catalog import Catalog, load_catalog
+from exchange.spec.catalog import Catalog
 from exchange.spec.settings import Settings
 from exchange.warehouse.dialects import dialect_of
-from exchange.warehouse.engine import make_engine
-from exchange.warehouse.load import ensure_tables
-from exchange.workspace.record import _access_engine, _on_record, _operator_record, _query_errors, _seal
+from exchange.workspace.record import _on_record, _operator_record, _query_errors, _seal
+from exchange.workspace.space import warehouse, workspace
 
 
 def operator_query(query: str, *, limit: int | None = None, settings: Settings | None = None,
@@ -27,14 +26,11 @@ def operator_query(query: str, *, limit: int | None = None, settings: Settings |
     from exchange.access.operator import check_select, normalise_query, read_only
     from exchange.access.sqlite import install as install_masks
 
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.warehouse_url, root=settings.root)
     record = _operator_record("sql", f"sql: {normalise_query(query)}", "query", purpose, case_number,
                               detail=normalise_query(query))
-    with _on_record(engine, record):
+    with _on_record(settings, record) as engine:
         check_select(query, "exchange sql")  # refused here, and still on record
         install_masks(engine)  # SQLite: the masks the share views call (on every connection it opens)
-        ensure_tables(engine, [])
         with _query_errors("exchange sql"), read_only(engine, query, prefix=role_prefix(),
                                                       on_role=lambda role: setattr(record, "db_role", role)) as result:
             rows = list(itertools.islice(result.rows, limit) if limit is not None else result.rows)
@@ -51,10 +47,10 @@ def load_grants(settings: Settings | None = None, catalog: Catalog | None = None
     from exchange.access.spec import load_grants as load
     from exchange.formats import load_division_codes
 
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    divisions = load_division_codes(settings.root / "schemas" / "reference" / "gb2260.csv")
-    return load(settings.root, catalog.schemas, catalog.allowed, divisions=divisions, role_prefix=role_prefix())
+    with workspace(settings, catalog) as ws:
+        divisions = load_division_codes(ws.settings.root / "schemas" / "reference" / "gb2260.csv")
+        return load(ws.settings.root, ws.catalog.schemas, ws.catalog.allowed, divisions=divisions,
+                    role_prefix=role_prefix())
 
 
 @dataclass
@@ -75,13 +71,10 @@ def sync_grants(*, apply: bool, settings: Settings | None = None, catalog: Catal
     from exchange.audit import chain
     from exchange.warehouse.engine import describe
 
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    grants = load_grants(settings, catalog)
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    dialect = dialect_of(engine).name
-    try:
-        ensure_tables(engine, [catalog.schemas[n] for n in sorted(catalog.schemas)])
+    with workspace(settings, catalog) as ws:
+        grants = load_grants(ws.settings, ws.catalog)
+        engine = ws.migrated(ws.all_schemas())
+        dialect = dialect_of(engine).name
         if not apply:
             with engine.connect() as conn:
                 return GrantSync(sharing.plan(conn, grants), dialect, False, describe(engine))
@@ -95,8 +88,6 @@ def sync_grants(*, apply: bool, settings: Settings | None = None, catalog: Catal
             changes = sharing.sync(conn, grants, reset_passwords=reset_passwords, record=record)
             _seal(conn)  # the access log so far goes on record with the grants it was read under
         return GrantSync(changes, dialect, True, describe(engine))
-    finally:
-        engine.dispose()
 
 
 def create_api_key(agency: str, *, label: str | None = None, by: str | None = None,
@@ -105,58 +96,38 @@ def create_api_key(agency: str, *, label: str | None = None, by: str | None = No
     from exchange.access import keys
     from exchange.audit import chain
 
-    settings = settings or Settings.from_env()
     grants = load_grants(settings)
     keys.require_agency(agency, list(grants.grants))
-    engine = _access_engine(settings)
-    try:
-        with engine.begin() as conn:
-            key_id, token = keys.create_key(conn, agency, label=label, by=by)
-            chain.append(conn, "api_key", key_id, {"action": "create", **keys.key_record(conn, key_id)})
-            return key_id, token
-    finally:
-        engine.dispose()
+    with warehouse(settings) as engine, engine.begin() as conn:
+        key_id, token = keys.create_key(conn, agency, label=label, by=by)
+        chain.append(conn, "api_key", key_id, {"action": "create", **keys.key_record(conn, key_id)})
+        return key_id, token
 
 
 def revoke_api_key(key_id: str, *, settings: Settings | None = None, by: str | None = None) -> bool:
     from exchange.access import keys
     from exchange.audit import chain
 
-    settings = settings or Settings.from_env()
-    engine = _access_engine(settings)
-    try:
-        with engine.begin() as conn:
-            done = keys.revoke_key(conn, key_id)
-            if done:
-                chain.append(conn, "api_key", key_id, {"action": "revoke", "by": by, **keys.key_record(conn, key_id)})
-            return done
-    finally:
-        engine.dispose()
+    with warehouse(settings) as engine, engine.begin() as conn:
+        done = keys.revoke_key(conn, key_id)
+        if done:
+            chain.append(conn, "api_key", key_id, {"action": "revoke", "by": by, **keys.key_record(conn, key_id)})
+        return done
 
 
 def api_keys(agency: str | None = None, *, settings: Settings | None = None) -> list[dict[str, Any]]:
     from exchange.access import keys
 
-    settings = settings or Settings.from_env()
-    engine = _access_engine(settings)
-    try:
-        with engine.connect() as conn:
-            return keys.list_keys(conn, agency)
-    finally:
-        engine.dispose()
+    with warehouse(settings) as engine, engine.connect() as conn:
+        return keys.list_keys(conn, agency)
 
 
 def access_log(agency: str | None = None, *, limit: int = 50, settings: Settings | None = None) -> list[dict[str, Any]]:
     """The newest rows of ``audit.access``."""
     from exchange.access import keys
 
-    settings = settings or Settings.from_env()
-    engine = _access_engine(settings)
-    try:
-        with engine.connect() as conn:
-            return keys.recent_access(conn, agency=agency, limit=limit)
-    finally:
-        engine.dispose()
+    with warehouse(settings) as engine, engine.connect() as conn:
+        return keys.recent_access(conn, agency=agency, limit=limit)
 
 
 @dataclass
@@ -177,14 +148,11 @@ def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = 
     from exchange.access import catalogue
     from exchange.warehouse.engine import describe
 
-    settings = settings or Settings.from_env()
-    catalog = catalog or load_catalog(settings.root)
-    grants = load_grants(settings, catalog)
-    if agency is not None:
-        grants.get(agency)  # unknown agency → ConfigError naming the known ones
-    engine = make_engine(settings.warehouse_url, root=settings.root)
-    try:
-        ensure_tables(engine, [])
+    with warehouse(settings) as engine, workspace(settings, catalog) as ws:
+        catalog = ws.catalog
+        grants = load_grants(ws.settings, catalog)
+        if agency is not None:
+            grants.get(agency)  # unknown agency → ConfigError naming the known ones
         b = audit_tables.batch
         with engine.connect() as conn:
             batches = [dict(r) for r in conn.execute(
@@ -194,8 +162,6 @@ def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = 
         feeds = {fid: (f.agency, f.target_schema) for fid, f in catalog.feeds.items()}
         entries = catalogue.build(grants, feeds, batches, agency=agency, dialect=dialect.name)  # type: ignore[arg-type]
         return SharingCatalogue(entries, describe(engine), not dialect.embedded, _now())
-    finally:
-        engine.dispose()
 
 
 def describe_share_rows(share: Any) -> str:
