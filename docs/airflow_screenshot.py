@@ -92,7 +92,7 @@ def main() -> None:
     from exchange.demo import generate_city
     from exchange.demo.sources import demo_sources
     from exchange.spec.catalog import load_catalog
-    from tests.integration.test_airflow_scheduler import AirflowStack, free_port, running
+    from tests.airflow_stack import AirflowStack, free_port, running
 
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     name = f"exchange_screenshot_{uuid.uuid4().hex[:8]}"

@@ -1,7 +1,7 @@
 """The load stage: the verified staged files into the warehouse in one transaction with the ledger
-entry and the feed's saved state — the rejects into ``quarantine.<entity>`` always, the valid rows
-upserted into ``core.<entity>`` unless the batch is over its reject ratio (then the batch fails with
-a ``DataQualityError``, its valid rows held in staging)."""
+entry and the feed's saved state — the rejects into ``quarantine.<entity>``, the valid rows upserted
+into ``core.<entity>``. A batch over its reject ratio has failed at validate already; should one
+arrive here anyway (a batch staged by an older version, resumed), it fails the same way."""
 
 from __future__ import annotations
 

@@ -134,6 +134,7 @@ class ResolvingValidate(Validate):
     names the batch it came from; a row older than the version already in core stays quarantined."""
 
     prefetch = False  # the chunks tell the sinks their origin: read in step
+    holds_ratio = False  # rows still failing stay open in quarantine: there is no batch to refuse
 
     def __init__(self, source: QuarantineSource) -> None:
         self.source = source

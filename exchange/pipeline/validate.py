@@ -1,6 +1,11 @@
 """The validate stage: map and validate the raw rows with the schema's GX suite; valid rows (typed)
 and rejected rows (with every reason) staged as Parquet, the split and the suite's results in
-``validation.json`` and ``audit.validation``, the GX report published."""
+``validation.json`` and ``audit.validation``, the GX report published.
+
+A batch over its feed's ``max_reject_ratio`` fails here, at once: its rejected rows go to
+``quarantine.<entity>`` (with the failed state, in one transaction), its valid rows stay in
+staging, nothing reaches core, and the ``DataQualityError`` names the feed, the file(s) and the
+top reasons."""
 
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ import pyarrow as pa
 from exchange import staging
 from exchange.audit import ledger
 from exchange.audit import records as audit_records
-from exchange.errors import TerminalError
+from exchange.errors import DataQualityError, TerminalError
 from exchange.pipeline.checking import Progress
-from exchange.pipeline.records import Extracted, Split, Validated, top
+from exchange.pipeline.records import BatchOutcome, Extracted, Split, Validated, top
 from exchange.pipeline.stage import Stage
 from exchange.pipeline.stamps import now
 from exchange.validation.docs import DataDocs
+from exchange.warehouse.load import load_quarantine
+from exchange.warehouse.tables import EntityTables
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -55,6 +62,20 @@ class Validate(Stage):
     outputs = (staging.VALIDATION,)
     prefetch = True
     """Read, map and hash the next chunk on a second thread (the raw file has no side effects)."""
+    holds_ratio = True
+    """A batch over the feed's max_reject_ratio fails here."""
+
+    def over(self, run: BatchRun, done: Validated) -> bool:
+        return self.holds_ratio and done.reject_ratio > run.feed.quality.max_reject_ratio
+
+    def over_message(self, run: BatchRun, done: Validated, quarantined: int) -> str:
+        reasons = "; ".join(f"{rule}{' on ' + fld if fld else ''} ({n:,})" for rule, fld, n in done.top_reasons[:3])
+        files = Extracted.read(run.folder(done.batch_id)).source_name()
+        return (f"reject ratio {done.reject_ratio:.1%} exceeds the feed's max_reject_ratio "
+                f"{run.feed.quality.max_reject_ratio:.1%} ({done.rows_rejected:,} of {done.rows_in:,} rows of "
+                f"{files}); top reasons: {reasons or 'none'}. Nothing was loaded into core: the {quarantined:,} "
+                f"rejected rows are in quarantine.{run.schema.name} with their reasons, the {done.rows_valid:,} "
+                f"valid rows are held in {run.folder(done.batch_id)}; fix the source and send it again")
 
     def chunks(self, run: BatchRun, folder: Path) -> Iterator[pa.RecordBatch]:
         return staging.read_batches(folder / staging.RAW, run.validate_rows)
@@ -108,7 +129,31 @@ class Validate(Stage):
 
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Validated) -> dict[str, Any]:
         ledger.record_validation(conn, batch_id=batch_id, suite=done.suite, rows=done.expectations, now=now())
-        return {"rows_valid": done.rows_valid, "reject_ratio": done.reject_ratio, "report_path": done.report}
+        fields: dict[str, Any] = {"rows_valid": done.rows_valid, "reject_ratio": done.reject_ratio,
+                                  "report_path": done.report}
+        if self.over(run, done):
+            quarantined = load_quarantine(conn, EntityTables(run.schema), batch_id=batch_id, agency=run.feed.agency,
+                                          batches=staging.read_batches(run.folder(batch_id) / staging.REJECTS),
+                                          now=now())
+            if quarantined != done.rows_rejected:
+                raise TerminalError(f"batch {batch_id}: staged {done.rows_rejected} rejected rows but quarantined "
+                                    f"{quarantined}; rolled back")
+            if run.held is not None:
+                run.held.check(conn)
+            fields.update(state="failed", rows_loaded=0, rows_quarantined=quarantined, rows_flagged=0,
+                          error=f"{DataQualityError.__name__}: {self.over_message(run, done, quarantined)}",
+                          finished_at=now())
+        return fields
 
     def record(self, run: BatchRun, conn: Connection, batch_id: str, done: Validated) -> None:
         audit_records.record_validation_result(conn, batch_id, run.folder(batch_id))  # hash-chained, counts only
+        if self.over(run, done):
+            audit_records.record_load(conn, batch_id)  # the batch's outcome: failed, its rows in quarantine
+
+    def finish(self, run: BatchRun, batch_id: str, done: Validated, outcome: BatchOutcome) -> BatchOutcome:
+        if self.over(run, done):
+            exc = DataQualityError(f"feed {run.feed.feed_id}, batch {batch_id}: "
+                                   f"{self.over_message(run, done, outcome.rows_quarantined)}")
+            exc.outcome = outcome  # type: ignore[attr-defined]
+            raise exc
+        return outcome

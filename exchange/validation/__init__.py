@@ -11,9 +11,13 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 def quiet_gx() -> None:
-    """GX sets its loggers to INFO on import; keep them at WARNING unless asked otherwise."""
+    """GX logs at INFO (temporary directories, Data Docs sites: most lines of a validate task's log);
+    keep its loggers at WARNING — also in Airflow task logs, whose root logger is at INFO — unless
+    ``EXCHANGE_GX_LOG_LEVEL`` says otherwise or the root logger is at DEBUG (``exchange -v``)."""
     import logging
 
-    if logging.getLogger().level > logging.INFO:
-        for name in ("great_expectations", "great_expectations.data_context.types.base"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    level = os.environ.get("EXCHANGE_GX_LOG_LEVEL", "").upper()
+    if not level and logging.getLogger().level <= logging.DEBUG and logging.getLogger().level != logging.NOTSET:
+        return
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(level or logging.WARNING)

@@ -43,6 +43,10 @@ def ensure_context() -> None:
     """GX builds suites against the current data context; make sure there is one."""
     from great_expectations.data_context.data_context.context_factory import project_manager
 
+    from exchange.validation import quiet_gx
+
+    quiet_gx()
+
     try:
         project_manager.get_current_project()
     except Exception:  # noqa: BLE001 - DataContextRequiredError: none yet

@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.integration.crash import Children
+from exchange.spec.settings import Settings
+from tests.conftest import write
+from tests.integration.crash import FEED, Children, use_project
 
 PG_ADMIN_URL = os.environ.get("EXCHANGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN_URL = os.environ.get("EXCHANGE_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/mysql")
@@ -83,6 +86,16 @@ def mariadb_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+OTHER_FEED = (FEED.replace("agency: police", "agency: justice").replace("feed: residents", "feed: other")
+              .replace("police/*.csv", "other/*.csv"))
+
+
+@pytest.fixture
+def pg_project(project: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    write(project / "feeds" / "justice" / "other.yaml", OTHER_FEED)
+    return use_project(project, tmp_path, monkeypatch, pg_url, batch_rows=2000)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import unavailable
-from tests.integration.test_airflow_scheduler import (
+from tests.airflow_stack import (
     FEED,
     FEED_DAG,
     AirflowStack,
@@ -27,6 +26,7 @@ from tests.integration.test_airflow_scheduler import (
     running,
     warehouse_rows,
 )
+from tests.integration.conftest import unavailable
 
 REDIS_URL = os.environ.get("EXCHANGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 

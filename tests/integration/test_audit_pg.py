@@ -18,8 +18,8 @@ from exchange.runner import run_feed
 from exchange.spec.settings import Settings
 from exchange.workspace.audit import audit_report, row_lineage
 from tests.conftest import write
-from tests.integration.test_pg_warehouse import FEED, pg_project  # noqa: F401 - fixture
-from tests.unit.test_audit_chain import (
+from tests.integration.crash import FEED
+from tests.ledger_tampering import (
     TAMPERING,
     check_concurrent_appends,
     check_guards,
@@ -27,7 +27,7 @@ from tests.unit.test_audit_chain import (
     check_tampering,
     warehouse,
 )
-from tests.unit.test_audit_report import valid_ids_in
+from tests.resident_ids import valid_ids_in
 
 TODAY = dt.date(2026, 11, 28)
 HEADER = "人员编号,姓名,身份证号,性别,出生日期,联系电话,行政区划代码\n"
@@ -92,7 +92,7 @@ def _q(settings: Settings, sql: str) -> list[tuple]:
         engine.dispose()
 
 
-def test_pipeline_reprocessing_lineage_and_report_on_pg(pg_project: Settings, project: Path,  # noqa: F811
+def test_pipeline_reprocessing_lineage_and_report_on_pg(pg_project: Settings, project: Path,
                                                         tmp_path: Path) -> None:
     settings = pg_project
     write(project / "feeds" / "police" / "residents.yaml", NARROW)
@@ -130,7 +130,7 @@ def test_pipeline_reprocessing_lineage_and_report_on_pg(pg_project: Settings, pr
     assert valid_ids_in(html) == []
 
 
-def test_a_new_attempt_of_a_failed_batch_keeps_its_quarantine_on_pg(pg_project: Settings,  # noqa: F811
+def test_a_new_attempt_of_a_failed_batch_keeps_its_quarantine_on_pg(pg_project: Settings,
                                                                      project: Path) -> None:
     import time
 

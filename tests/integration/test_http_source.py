@@ -18,12 +18,9 @@ from exchange.spec.feed import HttpSourceSpec
 from exchange.warehouse.engine import make_engine
 from tests.conftest import write
 from tests.http_api import Failure, FakeApi, serve
+from tests.integration.sources import HTTP_SOURCE_FEED, people
 
 TOKEN = "integration-t0ken-8d1f"
-
-
-def people(ids: range, stamp: str = "2026-03-01 08:00:00") -> list[dict[str, str]]:
-    return [{"rybh": f"P{i:04d}", "xm": f"居民{i}", "xb": "男" if i % 2 else "女", "gxsj": stamp} for i in ids]
 
 
 @pytest.fixture
@@ -62,28 +59,8 @@ def test_gives_up_after_the_retries(api: FakeApi) -> None:
     assert TOKEN not in str(info.value)
 
 
-FEED = """\
-agency: police
-feed: residents
-description: residents from the police platform's API
-source:
-  kind: http
-  conn: police_api
-  path: items
-  records_path: data.items
-  pagination: {style: offset, limit: 8}
-  incremental: {field: gxsj, param: updated_since}
-  backoff: 0.05
-target: person@1
-mapping:
-  rybh: source_record_id
-  xm: name
-  xb: {field: gender, values: {男: M, 女: F}}
-"""
-
-
 def test_run_feed_pulls_only_what_is_new(api: FakeApi, project: Path, settings) -> None:
-    write(project / "feeds" / "police" / "residents.yaml", FEED)
+    write(project / "feeds" / "police" / "residents.yaml", HTTP_SOURCE_FEED)
     catalog = load_catalog(project)
     api.failures[:] = [Failure(503)]
     first = run_feed("police.residents", settings=settings, catalog=catalog)

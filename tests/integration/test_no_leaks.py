@@ -47,8 +47,8 @@ from typing import Any
 
 import pytest
 
+from tests.airflow_stack import AIRFLOW, AirflowStack, demo_city, running, warehouse_rows
 from tests.integration.conftest import MARIADB_ADMIN_URL, PG_ADMIN_URL, unavailable, unique_name
-from tests.integration.test_airflow_scheduler import AIRFLOW, AirflowStack, demo_city, running, warehouse_rows
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 # every source kind and file format of the demo, the two feeds behind secrets among them (all ten

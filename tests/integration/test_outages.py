@@ -35,10 +35,7 @@ from tests.conftest import write
 from tests.http_api import Failure, FakeApi, serve
 from tests.integration.conftest import unavailable
 from tests.integration.crash import Children, finish, make_rows, q, use_project, wait_for
-from tests.integration.test_http_source import FEED as HTTP_SOURCE_FEED
-from tests.integration.test_http_source import people
-from tests.integration.test_sql_sources import DDL, T0, insert
-from tests.integration.test_sql_sources import FEED as SQL_FEED
+from tests.integration.sources import DDL, HTTP_SOURCE_FEED, SQL_FEED, T0, insert, people
 
 PG_BIN = Path(os.environ.get("EXCHANGE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 FEED_ID = "police.residents"

@@ -12,16 +12,7 @@ from exchange.errors import ConfigError, TransientError
 from exchange.runner import run_feed
 from exchange.spec.settings import Settings
 from tests.conftest import write
-from tests.integration.crash import FEED, Children, make_rows, q, use_project, wait_for
-
-OTHER_FEED = (FEED.replace("agency: police", "agency: justice").replace("feed: residents", "feed: other")
-              .replace("police/*.csv", "other/*.csv"))
-
-
-@pytest.fixture
-def pg_project(project: Path, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    write(project / "feeds" / "justice" / "other.yaml", OTHER_FEED)
-    return use_project(project, tmp_path, monkeypatch, pg_url, batch_rows=2000)
+from tests.integration.crash import FEED, Children, make_rows, q, wait_for
 
 
 def test_load_reload_and_history_on_postgres(pg_project: Settings) -> None:

@@ -24,18 +24,7 @@ from exchange.spec.catalog import load_catalog
 from exchange.spec.feed import SqlSourceSpec
 from exchange.warehouse.engine import make_engine
 from tests.conftest import write
-
-T0 = dt.datetime(2026, 3, 1, 8, 0, 0)
-
-DDL = {
-    "postgresql": """CREATE TABLE residents (
-        id BIGINT PRIMARY KEY, name VARCHAR(50) NOT NULL, gender VARCHAR(2), amount NUMERIC(12, 2),
-        born DATE, active BOOLEAN, updated_at TIMESTAMP NOT NULL)""",
-    "mysql": """CREATE TABLE residents (
-        id BIGINT PRIMARY KEY, name VARCHAR(50) NOT NULL, gender VARCHAR(2), amount DECIMAL(12, 2),
-        born DATE, active BOOLEAN, updated_at DATETIME NOT NULL, KEY ix_updated (updated_at))
-        CHARACTER SET utf8mb4""",
-}
+from tests.integration.sources import DDL, SQL_FEED, T0, execute, insert
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
@@ -47,19 +36,6 @@ def agency_db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     engine.dispose()
     monkeypatch.setenv("EXCHANGE_CONN_AGENCY_DB", url)
     return url
-
-
-def execute(url: str, statement: str, rows: list[dict[str, Any]] | None = None) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(statement), rows or [{}])
-    engine.dispose()
-
-
-def insert(url: str, ids: range, stamp: dt.datetime, name: str = "居民") -> None:
-    execute(url, "INSERT INTO residents VALUES (:id, :name, :gender, :amount, :born, :active, :updated_at)",
-            [{"id": i, "name": f"{name}{i}", "gender": "男" if i % 2 else "女", "amount": f"{i}.50",
-              "born": dt.date(1990, 1, 2), "active": i % 3 != 0, "updated_at": stamp} for i in ids])
 
 
 def connector(state: dict[str, Any] | None = None, **spec: Any) -> SqlConnector:
@@ -137,21 +113,8 @@ def test_rows_stream_through_a_server_side_cursor(pg_url: str, monkeypatch: pyte
     assert open_cursors == 1
 
 
-FEED = """\
-agency: police
-feed: residents
-description: residents from the police database
-source: {kind: sql, conn: agency_db, table: residents, cursor: updated_at, key: [id], overlap: 600}
-target: person@1
-mapping:
-  id: source_record_id
-  name: name
-  gender: {field: gender, values: {男: M, 女: F}}
-"""
-
-
 def test_run_feed_keeps_the_watermark_in_the_warehouse(agency_db: str, project: Path, settings) -> None:
-    write(project / "feeds" / "police" / "residents.yaml", FEED)
+    write(project / "feeds" / "police" / "residents.yaml", SQL_FEED)
     catalog = load_catalog(project)
     insert(agency_db, range(1, 11), T0)
     first = run_feed("police.residents", settings=settings, catalog=catalog)

@@ -9,11 +9,9 @@ import re
 import subprocess
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 from sqlalchemy import text
 
-from exchange import formats
 from exchange.audit import chain
 from exchange.audit.report import scrub
 from exchange.pipeline.reprocess import reprocess_quarantine
@@ -21,25 +19,16 @@ from exchange.runner import run_feed
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.audit import audit_report
 from tests.conftest import write
+from tests.ledger_tampering import flip_one_byte
+from tests.resident_ids import valid_ids_in
 from tests.residents import BAD_ROWS, FEED, FLAGGED_ROWS, GOOD_ROWS, HEADER, TODAY
-from tests.unit.test_audit_chain import flip_one_byte
 
 pytestmark = [pytest.mark.gx]  # not in `make check`: see the Makefile
 
 CHROMIUM = os.environ.get("EXCHANGE_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ID_TOKEN = re.compile(r"(?<![0-9A-Za-z])(\d{17}[0-9Xx])(?![0-9A-Za-z])")
 VALID_ID = "11010519491231002X"  # a real check character (see test_pipeline)
 MOBILE = "13800138000"
-
-
-def valid_ids_in(html: str) -> list[str]:
-    """18-character resident IDs with a correct check character (the format rules decide)."""
-    tokens = [m.group(1).upper() for m in ID_TOKEN.finditer(html)]
-    if not tokens:
-        return []
-    checks = formats.resident_id_check_char(pa.array([t[:17] for t in tokens])).to_pylist()
-    return [t for t, c in zip(tokens, checks, strict=True) if t[17] == c]
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:

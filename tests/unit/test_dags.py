@@ -425,7 +425,7 @@ def test_backfill_of_an_incremental_feed_loads_each_row_once(project: Path, airf
     assert batches == 2
 
 
-def test_a_batch_over_its_reject_ratio_fails_the_load_at_once(project: Path, airflow_env) -> None:
+def test_a_batch_over_its_reject_ratio_fails_validate_at_once(project: Path, airflow_env) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     from exchange.errors import DataQualityError
@@ -434,10 +434,12 @@ def test_a_batch_over_its_reject_ratio_fails_the_load_at_once(project: Path, air
     write(project / "feeds" / "police" / "residents.yaml", FEED)
     write(settings.landing_dir / "police" / "r.csv", HEADER + "\n".join(ROWS[:1] + BAD) + "\n")
     xcoms, raised, event = run_dag_tasks("police.residents", dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
-    assert set(raised) == {"load"} and "publish" not in xcoms
-    assert isinstance(raised["load"], AirflowFailException)
-    assert isinstance(raised["load"].__cause__, DataQualityError)
-    assert "max_reject_ratio" in str(raised["load"])
+    assert set(raised) == {"validate"} and "stage" not in xcoms and "publish" not in xcoms
+    assert isinstance(raised["validate"], AirflowFailException)
+    assert isinstance(raised["validate"].__cause__, DataQualityError)
+    message = str(raised["validate"])
+    assert "max_reject_ratio" in message and "police/r.csv" in message and "top reasons: " in message
+    assert message.count("DataQualityError") == 1, message
     assert event is None
 
 
