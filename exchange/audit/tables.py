@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -106,4 +107,55 @@ ledger = Table(
     schema="audit",
     comment="Append-only, hash-chained record of manifests, validation results, loads, grant changes "
             "and quarantine resolutions; `exchange audit verify` checks it.",
+)
+
+
+ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+feed_attempt = Table(
+    "feed_attempt", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("feed", Text(), nullable=False),
+    Column("batch_id", Text(), comment="none when the run failed before its batch was known"),
+    Column("stage", Text(), nullable=False, comment="the stage the attempt ended in"),
+    Column("outcome", Text(), nullable=False, comment="published, no new data, or failed"),
+    Column("error", Text(), comment="the error (redacted, capped)"),
+    Column("rows_in", BigInteger()),
+    Column("at", DateTime(), nullable=False, comment="UTC"),
+    Index("ix_feed_attempt_feed", "feed", "at"),
+    schema="audit",
+    comment="Every run attempt of every feed, with its outcome: what feed health is computed from.",
+)
+
+alert = Table(
+    "alert", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("key", Text(), nullable=False, comment="what the alert is about: kind and subject (dedup key)"),
+    Column("kind", Text(), nullable=False, comment="late, failing, degraded, task_failed, ledger"),
+    Column("feed", Text()),
+    Column("state", Text(), nullable=False, comment="firing or resolved"),
+    Column("summary", Text(), nullable=False),
+    Column("first_at", DateTime(), nullable=False),
+    Column("last_at", DateTime(), nullable=False, comment="last time the condition was seen"),
+    Column("resolved_at", DateTime()),
+    Index("ix_alert_key", "key", "state"),
+    schema="audit",
+    comment="Alerts about feeds and the platform; one firing row per key at a time.",
+)
+
+alert_delivery = Table(
+    "alert_delivery", metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger(), nullable=False),
+    Column("event", Text(), nullable=False, comment="firing or resolved"),
+    Column("route", Text(), nullable=False, comment="the route's name (a connection name)"),
+    Column("channel", Text(), nullable=False, comment="email or webhook"),
+    Column("recipient", Text(), nullable=False, comment="addresses, or the webhook's host"),
+    Column("subject", Text(), nullable=False),
+    Column("body", Text(), nullable=False, comment="the message as sent (no ID number, no secret)"),
+    Column("status", Text(), nullable=False, comment="sent, or failed: why"),
+    Column("at", DateTime(), nullable=False),
+    Index("ix_alert_delivery_alert", "alert_id"),
+    schema="audit",
+    comment="Who was told what, when: every alert message sent or attempted.",
 )

@@ -1,11 +1,11 @@
 """``exchange``: the command line of the Agency Data Exchange (Typer + Rich), one module per command
-group (``schemas``, ``feeds``, ``audit``, ``persons``, ``sharing``), one rendering module and one error
+group (``schemas``, ``feeds``, ``ops``, ``audit``, ``persons``, ``sharing``), one rendering module and one error
 handler (``errors``). Every command calls the same core functions the Airflow tasks call.
 """
 
 from __future__ import annotations
 
-from exchange.cli import audit, feeds, persons, schemas, sharing  # noqa: F401 - register the commands
+from exchange.cli import audit, feeds, ops, persons, schemas, sharing  # noqa: F401 - register the commands
 from exchange.cli.app import app
 from exchange.cli.errors import run_cli
 

@@ -47,6 +47,12 @@ grants_app = typer.Typer(help="Sharing: grants/<agency>.yaml → roles, masked s
 app.add_typer(grants_app, name="grants")
 grant_keys_app = typer.Typer(help="Per-agency API keys of the profile API (stored hashed).", no_args_is_help=True)
 grants_app.add_typer(grant_keys_app, name="key")
+feeds_app = typer.Typer(help="The declared feeds (no subcommand: the list), and their health.",
+                        invoke_without_command=True)
+app.add_typer(feeds_app, name="feeds")
+ops_app = typer.Typer(help="Operating the exchange: the health check that raises and resolves alerts, and the "
+                           "alerts sent.", no_args_is_help=True)
+app.add_typer(ops_app, name="ops")
 link_app = typer.Typer(help="The master person index: link every person record (no subcommand), or work the "
                             "clerical review queue.", invoke_without_command=True)
 app.add_typer(link_app, name="link")

@@ -13,6 +13,7 @@ from rich.table import Table
 from exchange.cli.app import (
     _catalog,
     app,
+    feeds_app,
 )
 from exchange.cli.render import (
     EXIT_ERROR,
@@ -28,9 +29,11 @@ from exchange.cli.render import (
 from exchange.errors import DataQualityError
 
 
-@app.command("feeds")
-def feeds_list() -> None:
-    """List the declared feeds."""
+@feeds_app.callback()
+def feeds_list(ctx: typer.Context) -> None:
+    """List the declared feeds (``exchange feeds``); ``exchange feeds status``: their health."""
+    if ctx.invoked_subcommand is not None:
+        return
     _, cat = _catalog()
     t = Table(title="Feeds", title_justify="left")
     for col in ("feed", "target", "source", "schedule", "max reject", "spec file"):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange import staging
-from exchange.audit import ledger
+from exchange.audit import attempts, ledger
 from exchange.audit import tables as audit_tables
 from exchange.errors import TerminalError, TransientError
 from exchange.pipeline import order
@@ -109,7 +109,11 @@ class BatchRun:
         """The extract stage: open the source's batch; a batch already loaded is left alone, one an
         earlier attempt left part-way goes on from its resume point, any other is extracted anew."""
         with outages_as_transient(self.engine, self.doing(None, "extract")):
-            opened = source.open(self)
+            try:
+                opened = source.open(self)
+            except BaseException as exc:  # before any batch exists: on record as the feed's attempt
+                self._attempt_failed(None, exc, "extract")
+                raise
             if opened is None:
                 return BatchOutcome(feed=self.feed.feed_id, batch_id="", state=source.nothing,
                                     max_reject_ratio=self.feed.quality.max_reject_ratio)
@@ -117,6 +121,9 @@ class BatchRun:
             prior = self.ledger_row(batch_id)
             if prior and prior["state"] in order.DONE:
                 log.info("batch %s of %s is already %s; nothing to do", batch_id, self.feed.feed_id, prior["state"])
+                with self.engine.begin() as conn:
+                    attempts.record_attempt(conn, feed=self.feed.feed_id, stage="extract", batch_id=batch_id,
+                                            outcome=attempts.NO_NEW_DATA, rows_in=prior.get("rows_in"), at=now())
                 return self.outcome(batch_id, already_loaded=True)
             folder = self.folder(batch_id)
             staging.discard_partial(folder)  # what a killed attempt was writing (we hold the feed's lock)
@@ -175,19 +182,27 @@ class BatchRun:
 
         Called while ``exc`` propagates. If the warehouse is down the failure cannot be recorded:
         the batch then stays at its last recorded stage, from where the next run resumes."""
+        mapped = self._attempt_failed(batch_id, exc, stage)
+        if mapped is not None:
+            raise mapped from exc
+
+    def _attempt_failed(self, batch_id: str | None, exc: BaseException, stage: str) -> Exception | None:
+        """Put the failure on record — the batch's state (when it has one) and the feed's attempt —
+        and return the TransientError a warehouse outage maps to (None for any other error)."""
         mapped = as_transient(exc, self.engine, self.doing(batch_id, stage)) if isinstance(exc, Exception) else None
         shown = mapped or exc
+        error = f"{type(shown).__name__}: {shown}"
         try:
             with self.engine.begin() as conn:
-                if ledger.get_batch(conn, batch_id):
-                    ledger.set_state(conn, batch_id, "failed", error=f"{type(shown).__name__}: {shown}",
-                                     finished_at=now())
+                if batch_id and ledger.get_batch(conn, batch_id):
+                    ledger.set_state(conn, batch_id, "failed", error=error, finished_at=now())
+                attempts.record_attempt(conn, feed=self.feed.feed_id, stage=stage, batch_id=batch_id,
+                                        outcome=attempts.FAILED, error=error, at=now())
         except Exception as again:  # noqa: BLE001 - never hide the error that ended the stage
             log.warning("feed %s, batch %s: could not record its failure in audit.batch (%s: %s); it stays at its "
                         "last recorded stage", self.feed.feed_id, batch_id, type(again).__name__,
                         " ".join(str(again).split())[:300])
-        if mapped is not None:
-            raise mapped from exc
+        return mapped
 
     def _resume_point(self, prior: dict[str, Any] | None, folder: Path) -> str | None:
         """The stage a new attempt of this batch can go on from, or None to start again from the source.

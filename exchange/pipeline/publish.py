@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exchange.audit import ledger
+from exchange.audit import attempts, ledger
 from exchange.pipeline import order
 from exchange.pipeline.records import BatchOutcome
 from exchange.pipeline.stage import Stage
@@ -27,7 +27,14 @@ class Publish(Stage):
     name = "publish"
     needs = order.DONE
 
+    def __init__(self, outcome: str = attempts.PUBLISHED) -> None:
+        self.outcome = outcome
+        """How the feed's attempt is recorded: ``published`` (new data), or e.g. ``reprocessed``."""
+
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Any) -> dict[str, Any]:
+        row = ledger.get_batch(conn, batch_id) or {}
+        attempts.record_attempt(conn, feed=run.feed.feed_id, stage=self.name, batch_id=batch_id, outcome=self.outcome,
+                                rows_in=row.get("rows_in"), at=now())
         return {"finished_at": now()}
 
     def finish(self, run: BatchRun, batch_id: str, done: Any, outcome: BatchOutcome) -> BatchOutcome:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESOLUTION = "resolution.parquet"
+REPROCESSED = "reprocessed"
+"""The feed attempt of a reprocessing batch: not new data from the source (freshness ignores it)."""
 RESOLUTION_SCHEMA = pa.schema([
     pa.field("_origin_batch", pa.string()), pa.field("_source_file", pa.string()),
     pa.field("_source_row", pa.int64()), pa.field("outcome", pa.string()),
@@ -70,7 +72,7 @@ def reprocess_quarantine(feed_id: str, *, batch: str | None = None, settings: Se
 
 
 def reprocessing(source: QuarantineSource) -> Pipeline:
-    return Pipeline((ResolvingValidate(source), ResolvingSeal(), ResolvingLoad(), Publish()))
+    return Pipeline((ResolvingValidate(source), ResolvingSeal(), ResolvingLoad(), Publish(REPROCESSED)))
 
 
 class QuarantineSource:
@@ -89,7 +91,7 @@ class QuarantineSource:
 
         feed, schema, tables = run.feed, run.schema, EntityTables(run.schema)
         version = code_version(run.settings.root)
-        spec = json.dumps(feed.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        spec = json.dumps(feed.data_spec(), sort_keys=True, ensure_ascii=False)
         suite = hashlib.sha256(json.dumps(suite_to_golden(run.checks.compiled), sort_keys=True, ensure_ascii=False,
                                           default=str).encode()).hexdigest()
         context = audit_q.context_digest(spec, schema.version, suite, version)

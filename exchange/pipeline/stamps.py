@@ -30,6 +30,6 @@ def code_version(root: Path) -> str:
 
 def batch_id_for(feed: FeedSpec, schema: EntitySchema, fingerprint: str) -> str:
     """Deterministic: the same feed spec, schema version and source bytes give the same id."""
-    spec = json.dumps(feed.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    spec = json.dumps(feed.data_spec(), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(f"{spec}\n{schema.version}\n{fingerprint}".encode()).hexdigest()
     return f"{feed.agency}-{feed.feed}-{digest[:16]}"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from exchange import staging
-from exchange.audit import ledger
+from exchange.audit import attempts, ledger
 from exchange.audit import records as audit_records
 from exchange.errors import DataQualityError, TerminalError
 from exchange.pipeline.checking import Progress
@@ -140,9 +140,11 @@ class Validate(Stage):
                                     f"{quarantined}; rolled back")
             if run.held is not None:
                 run.held.check(conn)
-            fields.update(state="failed", rows_loaded=0, rows_quarantined=quarantined, rows_flagged=0,
-                          error=f"{DataQualityError.__name__}: {self.over_message(run, done, quarantined)}",
+            error = f"{DataQualityError.__name__}: {self.over_message(run, done, quarantined)}"
+            fields.update(state="failed", rows_loaded=0, rows_quarantined=quarantined, rows_flagged=0, error=error,
                           finished_at=now())
+            attempts.record_attempt(conn, feed=run.feed.feed_id, stage=self.name, batch_id=batch_id,
+                                    outcome=attempts.FAILED, error=error, rows_in=done.rows_in, at=now())
         return fields
 
     def record(self, run: BatchRun, conn: Connection, batch_id: str, done: Validated) -> None:

@@ -227,6 +227,8 @@ def parse_connection(name: str, raw: str, *, origin: str) -> ConnectionInfo:
 
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*:)([^\s/@]+)(@)")
 _QUERY_SECRET = re.compile(r"([?&])([A-Za-z0-9_.\-]+)=([^&#\s'\"]+)")
+_SECRET_ASSIGNMENT = re.compile(r"(?i)(?<![?&\w])(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*)"
+                                r"(?!\*)[^\s&,;'\"]+")
 _AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{6,}")
 
 
@@ -244,10 +246,12 @@ logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NO_ROWS)
 
 
 def mask_text(text: str) -> str:
-    """Mask URL passwords, secret-looking query parameters and Authorization values in ``text``."""
+    """Mask URL passwords, secret-looking query parameters, ``password=…``-style assignments and
+    Authorization values in ``text``."""
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
     text = _QUERY_SECRET.sub(lambda m: m.group(0) if not _query_key_is_secret(m.group(2))
                              else f"{m.group(1)}{m.group(2)}={MASK}", text)
+    text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return _AUTH_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 

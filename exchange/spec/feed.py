@@ -183,6 +183,56 @@ class QualitySpec(StrictModel):
     max_reject_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
 
 
+DURATION_RE = r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """``90s``, ``30m``, ``2h``, ``1d``, ``1w`` → seconds."""
+    found = re.fullmatch(DURATION_RE, text)
+    if not found:
+        raise ValueError(f"{text!r} is not a duration like 30m, 2h, 1d or 1w")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+class FreshnessSpec(StrictModel):
+    """How often new data must arrive: a feed with no new batch within ``expect_every`` + ``grace``
+    of its last one is *late*, even when every run succeeded (a source that stopped changing)."""
+
+    expect_every: str = Field(description="e.g. 1d, 12h, 1w")
+    grace: str = Field(default="0s", description="slack before the feed counts as late, e.g. 2h")
+
+    @field_validator("expect_every", "grace")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        duration_seconds(v)
+        return v.strip()
+
+    @property
+    def every_seconds(self) -> float:
+        return duration_seconds(self.expect_every)
+
+    @property
+    def grace_seconds(self) -> float:
+        return duration_seconds(self.grace)
+
+
+class UsualSpec(StrictModel):
+    """What a normal batch of the feed looks like. Unset values are learned from the feed's last
+    ``learn_from`` loaded batches (the median; at least 3 needed). A batch is *far* from usual when its
+    rows are more than ``tolerance`` times fewer or more than the usual rows, or its reject ratio is
+    above both ``tolerance`` × the usual ratio and the usual ratio + 5 points."""
+
+    rows: int | None = Field(default=None, ge=1)
+    reject_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    tolerance: float = Field(default=3.0, ge=1.5, le=100)
+    learn_from: int = Field(default=10, ge=3, le=1000)
+
+
+OPERATIONS_KEYS = ("freshness", "usual", "contact", "alerts")
+"""Feed keys about operating the feed, not about its data: left out of the batch id."""
+
+
 class FeedSpec(StrictModel):
     agency: str = Field(pattern=NAME_RE)
     feed: str = Field(pattern=NAME_RE)
@@ -197,6 +247,17 @@ class FeedSpec(StrictModel):
         default_factory=dict, description="canonical fields set to a fixed value for every row")
     key: list[str] = Field(default_factory=lambda: ["source_record_id"])
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    freshness: FreshnessSpec | None = None
+    usual: UsualSpec = Field(default_factory=UsualSpec)
+    contact: str | None = Field(default=None, max_length=300,
+                                description="who answers for the feed at the agency (shown in health and alerts)")
+    alerts: list[Annotated[str, Field(pattern=NAME_RE)]] = Field(
+        default_factory=list, description="alert routes: connection names (EXCHANGE_CONN_<NAME>: smtp://… or "
+                                          "https://… for a webhook); none: EXCHANGE_ALERT_ROUTES")
+
+    def data_spec(self) -> dict[str, object]:
+        """The spec without its operations keys: what decides the batch id."""
+        return self.model_dump(mode="json", exclude=set(OPERATIONS_KEYS))
 
     @property
     def feed_id(self) -> str:
