@@ -1,4 +1,5 @@
-"""Airflow DAGs scheduled on the core tables' assets: person linking and publishing shares.
+"""Airflow DAGs past the feeds: person linking and publishing shares (on the core tables' assets), and
+the operations check (on a clock).
 
 See ``exchange_airflow/downstream.py``.
 """

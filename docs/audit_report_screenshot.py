@@ -27,10 +27,12 @@ def main(work: Path) -> Path:
     from sqlalchemy import MetaData, Table
 
     from exchange.audit import chain
-    from exchange.runner import audit_report, reprocess_quarantine, run_demo
     from exchange.spec.catalog import load_catalog
     from exchange.spec.settings import Settings
     from exchange.warehouse.engine import make_engine
+    from exchange.workspace.audit import audit_report
+    from exchange.workspace.batches import reprocess_quarantine
+    from exchange.workspace.demo import run_demo
 
     shutil.rmtree(work, ignore_errors=True)
     home = work / "home"

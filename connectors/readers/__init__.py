@@ -21,6 +21,7 @@ from connectors.readers.common import (
     FORMAT_BY_EXTENSION,
     Chunk,
     Reader,
+    ReadOptions,
     TextReader,
     check_header,
     source_error,
@@ -38,6 +39,10 @@ from connectors.readers.json_reader import (
 from connectors.readers.parquet_reader import ParquetReader
 from connectors.readers.xlsx_reader import XlsxReader, xlsx_has_formulas
 from exchange.errors import ConfigError
+
+READERS: dict[str, type[Reader]] = {fmt: cls for cls in (CsvReader, JsonReader, NdjsonReader, XlsxReader, ParquetReader)
+                                    for fmt in cls.formats}
+"""File format → its reader class (each declares the formats it reads)."""
 
 __all__ = [
     "FORMAT_BY_EXTENSION", "RECORD_TEXT_MAX_CHARS", "Chunk", "CsvReader", "JsonReader", "NdjsonReader",
@@ -65,21 +70,11 @@ def infer_format(path: Path, declared: str | None, display: str | None = None) -
 def make_reader(path: Path, display: str, fmt: str, *, encoding: str = "auto",
                 delimiter: str | None = None, sheet: str | None = None,
                 records_path: str | None = None) -> Reader:
-    """The reader for one file of format ``fmt`` (see ``infer_format``)."""
-    if fmt in ("csv", "tsv"):
-        if delimiter is not None and delimiter in '"\r\n':
-            raise ConfigError(f"{display}: source.delimiter {delimiter!r} cannot separate fields; "
-                              f"use e.g. ',', ';', '|' or a tab")
-        return CsvReader(path, display, encoding=encoding,
-                         delimiter=delimiter or ("\t" if fmt == "tsv" else ","))
-    if fmt == "json":
-        return JsonReader(path, display, encoding=encoding, records_path=records_path)
-    if fmt == "ndjson":
-        return NdjsonReader(path, display, encoding=encoding)
-    if fmt == "xlsx":
-        return XlsxReader(path, display, sheet=sheet)
-    if fmt == "parquet":
-        return ParquetReader(path, display)
-    raise ConfigError(f"{display}: unknown file format {fmt!r}")
+    """The reader for one file of format ``fmt`` (see ``infer_format``), from the registry."""
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise ConfigError(f"{display}: unknown file format {fmt!r}; known: {', '.join(sorted(READERS))}")
+    return reader.open(path, display, fmt, ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet,
+                                                       records_path=records_path))
 
 

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -105,8 +105,26 @@ def rows_to_chunk(rows: list[Row], errors: list[str | None], width: int) -> Chun
     return Chunk([pa.array(col, type=pa.string()) for col in zip(*rows, strict=True)], errors)
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a file source declares about how to read its files (``source.*`` of the feed spec)."""
+
+    encoding: str = "auto"
+    delimiter: str | None = None
+    sheet: str | None = None
+    records_path: str | None = None
+
+
 class Reader(ABC):
-    """One file: its column names and its rows as bounded chunks."""
+    """One file: its column names and its rows as bounded chunks. A reader class names the formats
+    it reads (``formats``) and opens a file of one of them (``open``); ``connectors.readers`` keeps
+    the registry."""
+
+    formats: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    @abstractmethod
+    def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> Reader: ...
 
     def __init__(self, path: Path, display: str) -> None:
         self.path = path

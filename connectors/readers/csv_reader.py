@@ -12,6 +12,7 @@ from connectors import fast_csv
 from connectors.encoding import open_text
 from connectors.readers.common import (
     Chunk,
+    ReadOptions,
     Row,
     TextReader,
     check_header,
@@ -22,7 +23,7 @@ from connectors.readers.common import (
     rows_to_chunk,
     source_error,
 )
-from exchange.errors import SourceError
+from exchange.errors import ConfigError, SourceError
 
 RECORD_TEXT_MAX_CHARS = 500
 
@@ -81,6 +82,16 @@ class CsvRecord:
 
 
 class CsvReader(TextReader):
+    formats = ("csv", "tsv")
+
+    @classmethod
+    def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> CsvReader:
+        if options.delimiter is not None and options.delimiter in '"\r\n':
+            raise ConfigError(f"{display}: source.delimiter {options.delimiter!r} cannot separate fields; "
+                              f"use e.g. ',', ';', '|' or a tab")
+        return cls(path, display, encoding=options.encoding,
+                   delimiter=options.delimiter or ("\t" if fmt == "tsv" else ","))
+
     """Delimited text, parsed by the ``csv`` module over the strictly decoded stream."""
 
     def __init__(self, path: Path, display: str, *, encoding: str, delimiter: str) -> None:

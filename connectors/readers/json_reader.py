@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from connectors.encoding import open_text
-from connectors.readers.common import _SURROGATE, Chunk, Row, TextReader, check_header, rows_to_chunk, source_error
+from connectors.readers.common import (
+    _SURROGATE,
+    Chunk,
+    ReadOptions,
+    Row,
+    TextReader,
+    check_header,
+    rows_to_chunk,
+    source_error,
+)
 from connectors.readers.csv_reader import as_sent
 
 
@@ -202,6 +211,12 @@ def object_row(rec: dict[str, Any], columns: list[str]) -> Row:
 
 
 class JsonReader(TextReader):
+    formats = ("json",)
+
+    @classmethod
+    def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> JsonReader:
+        return cls(path, display, encoding=options.encoding, records_path=options.records_path)
+
     """A JSON array of objects (or one at ``records_path``); read whole, so keep it moderate."""
 
     def __init__(self, path: Path, display: str, *, encoding: str, records_path: str | None) -> None:
@@ -270,6 +285,12 @@ class JsonReader(TextReader):
 
 
 class NdjsonReader(TextReader):
+    formats = ("ndjson",)
+
+    @classmethod
+    def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> NdjsonReader:
+        return cls(path, display, encoding=options.encoding)
+
     """One JSON object per line; two streaming passes (key set, then rows), memory bounded."""
 
     def _read_columns(self) -> list[str]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from connectors.readers.common import MAX_EXACT_FLOAT_INT, Chunk, Reader, check_header, source_error
+from connectors.readers.common import MAX_EXACT_FLOAT_INT, Chunk, Reader, ReadOptions, check_header, source_error
 from exchange.errors import SourceError
 
 
@@ -43,6 +44,12 @@ def _float_strings(arr: pa.Array) -> pa.Array:
 
 
 class ParquetReader(Reader):
+    formats = ("parquet",)
+
+    @classmethod
+    def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> ParquetReader:
+        return cls(path, display)
+
     """Parquet via ``ParquetFile.iter_batches``; every column cast to string."""
 
     ERRORS = (pa.ArrowException, OSError, ValueError)

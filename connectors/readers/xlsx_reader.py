@@ -14,6 +14,7 @@ from connectors.readers.common import (
     MAX_EXACT_FLOAT_INT,
     Chunk,
     Reader,
+    ReadOptions,
     Row,
     check_header,
     clean_header_name,
@@ -99,6 +100,12 @@ def cell_text(value: Any) -> str | None:
 
 
 class XlsxReader(Reader):
+    formats = ("xlsx",)
+
+    @classmethod
+    def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> XlsxReader:
+        return cls(path, display, sheet=options.sheet)
+
     """The first (or the named) worksheet; the first non-empty row is the header."""
 
     def __init__(self, path: Path, display: str, *, sheet: str | None) -> None:

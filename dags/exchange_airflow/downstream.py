@@ -9,9 +9,16 @@
 
 Several events arriving while a run is queued are consumed by one run (Airflow's asset queue),
 and ``max_active_runs=1`` keeps runs from overlapping.
+
+- ``exchange.ops_check`` runs on a clock (``EXCHANGE_OPS_CHECK_SCHEDULE``, default every 15 minutes):
+  the health of every feed and the audit ledger's verification; it raises and resolves alerts
+  (``exchange ops check``), so a feed whose agency stopped sending is told even though its own
+  runs "succeed".
 """
 
 from __future__ import annotations
+
+import os
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AssetAny
@@ -19,7 +26,8 @@ from airflow.sdk import DAG, AssetAny
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange_airflow import tasks
 from exchange_airflow.assets import core_asset, mdm_person_asset
-from exchange_airflow.factory import RETRIES, RETRY_DELAY, START_DATE
+from exchange_airflow.factory import RETRIES, RETRY_DELAY, START_DATE, heavy_pool, task_timeout, timetable
+from exchange_airflow.notify import ExchangeAlertNotifier
 from exchange_airflow.specs import person_bearing
 
 LINK_DAG_ID = "exchange.link_persons"
@@ -28,7 +36,8 @@ OWNER = "exchange-platform"
 
 
 def _default_args() -> dict:
-    return {"owner": OWNER, "retries": RETRIES, "retry_delay": RETRY_DELAY}
+    return {"owner": OWNER, "retries": RETRIES, "retry_delay": RETRY_DELAY, "execution_timeout": task_timeout(),
+            "on_failure_callback": [ExchangeAlertNotifier()]}
 
 
 def link_dag(entities: list[str]) -> DAG:
@@ -52,7 +61,7 @@ def link_dag(entities: list[str]) -> DAG:
         ]),
     ) as dag:
         PythonOperator(task_id="link_persons", python_callable=tasks.link_persons, outlets=[mdm_person_asset()],
-                       doc_md="Link every person-bearing record into the master person index.")
+                       pool=heavy_pool(), doc_md="Link every person-bearing record into the master person index.")
     return dag
 
 
@@ -80,10 +89,41 @@ def publish_dag(entities: list[str]) -> DAG:
     return dag
 
 
+OPS_DAG_ID = "exchange.ops_check"
+OPS_SCHEDULE_ENV = "EXCHANGE_OPS_CHECK_SCHEDULE"
+
+
+def ops_dag() -> DAG:
+    schedule = os.environ.get(OPS_SCHEDULE_ENV) or "*/15 * * * *"
+    with DAG(
+        dag_id=OPS_DAG_ID,
+        description="Feed health and the audit ledger, every few minutes: raise and resolve alerts.",
+        schedule=timetable(schedule),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["exchange-ops"],
+        default_args={**_default_args(), "retries": 0, "on_failure_callback": [ExchangeAlertNotifier()]},
+        doc_md="\n".join([
+            "# Operations check",
+            "",
+            f"Schedule `{schedule}` (`{OPS_SCHEDULE_ENV}`). Runs `exchange.workspace.ops.check`: every feed's health "
+            "(late = no new data within the feed's `freshness`, failing = its last attempt failed, degraded = its "
+            "last batch far from usual) and the audit ledger's verification. A new condition is told once to the "
+            "feed's `alerts:` routes (else `EXCHANGE_ALERT_ROUTES`), a cleared one once more; every message is "
+            "in `audit.alert_delivery`. The health page: `/exchange/health` (this Airflow's plugin) or "
+            "`exchange feeds status`.",
+        ]),
+    ) as dag:
+        PythonOperator(task_id="check", python_callable=tasks.ops_check,
+                       doc_md="Feed health and ledger verification; alerts raised and resolved.")
+    return dag
+
+
 def build_downstream_dags(catalog: Catalog | None = None) -> dict:
     """The downstream DAGs by id; they depend on the shared schemas only (not on the feed specs)."""
     schemas = (catalog or load_catalog(feeds=False)).schemas
     entities = sorted(schemas)
     people = [e for e in entities if person_bearing(schemas[e])]
-    dags = [link_dag(people), publish_dag(entities)]
+    dags = [link_dag(people), publish_dag(entities), ops_dag()]
     return {d.dag_id: d for d in dags}

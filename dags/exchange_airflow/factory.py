@@ -20,6 +20,7 @@ error naming the file and every problem in it, while the other feeds load. With
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import pendulum
@@ -31,6 +32,7 @@ from exchange.spec.feed import FeedSpec
 from exchange.spec.schema import EntitySchema
 from exchange_airflow import tasks
 from exchange_airflow.assets import core_asset
+from exchange_airflow.notify import ExchangeAlertNotifier
 from exchange_airflow.specs import FeedSpecs, load_specs, strict_mode
 
 DAG_ID_PREFIX = "feed."
@@ -40,6 +42,22 @@ START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 RETRIES = 3
 RETRY_DELAY = dt.timedelta(minutes=1)
 MAX_RETRY_DELAY = dt.timedelta(minutes=15)
+TIMEOUT_ENV = "EXCHANGE_TASK_TIMEOUT"
+"""A task running longer than this (a duration: 90m, 4h) is failed, so a hung source cannot hold a worker."""
+HEAVY_POOL_ENV = "EXCHANGE_HEAVY_POOL"
+"""The Airflow pool of the heavy tasks (validate; person linking): a pool of a few slots keeps them from
+taking every worker slot from the light ones (create it: ``airflow pools set exchange_heavy 2 …``)."""
+HEAVY_TASKS = ("validate",)
+
+
+def task_timeout() -> dt.timedelta:
+    from exchange.spec.feed import duration_seconds
+
+    return dt.timedelta(seconds=duration_seconds(os.environ.get(TIMEOUT_ENV) or "2h"))
+
+
+def heavy_pool() -> str:
+    return os.environ.get(HEAVY_POOL_ENV) or "default_pool"
 
 TASK_DOCS = {
     "extract": "Read the source once (for incremental sources: the run's data interval) into raw Parquet. "
@@ -94,11 +112,19 @@ def dag_doc(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> str:
         f"| natural key | {', '.join(spec.key)} |",
         f"| max reject ratio | {spec.quality.max_reject_ratio:.1%} |",
         f"| schedule | {spec.schedule or 'triggered only'} |",
+        f"| new data expected | {_freshness(spec)} |",
+        f"| contact | {spec.contact or spec.owner} |",
         "",
         f"Same work as `exchange run {spec.feed_id}`. Rejected rows land in `quarantine.{schema.name}` with their "
         f"reasons; every batch is in `audit.batch`. `load` emits the asset `core.{schema.name}` when rows changed.",
     ]
     return "\n".join(lines)
+
+
+def _freshness(spec: FeedSpec) -> str:
+    if spec.freshness is None:
+        return "not declared (no lateness alert)"
+    return f"every {spec.freshness.expect_every} (+{spec.freshness.grace} grace); health: /exchange/health"
 
 
 def feed_dag(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> DAG:
@@ -118,6 +144,8 @@ def feed_dag(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> DAG:
             "retry_delay": RETRY_DELAY,
             "retry_exponential_backoff": True,
             "max_retry_delay": MAX_RETRY_DELAY,
+            "execution_timeout": task_timeout(),
+            "on_failure_callback": [ExchangeAlertNotifier(spec.feed_id)],
         },
     ) as dag:
         ops = []
@@ -126,6 +154,8 @@ def feed_dag(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> DAG:
             extra: dict[str, Any] = {"python_callable": call, "op_kwargs": kwargs}
             if name == tasks.LOAD:
                 extra["outlets"] = [core_asset(schema.name)]
+            if name in HEAVY_TASKS:
+                extra["pool"] = heavy_pool()
             if name == "publish":
                 extra["trigger_rule"] = TriggerRule.NONE_FAILED  # after a skipped load too
             ops.append(PythonOperator(task_id=name, doc_md=TASK_DOCS[name], **extra))

@@ -266,6 +266,24 @@ def publish_catalog(**context: Any) -> dict[str, Any]:
     return {"triggered_by": [b["batch_id"] for b in batches], **_summary(snapshot)}
 
 
+def ops_check(**context: Any) -> dict[str, Any]:
+    """Feed health and the ledger's verification; alerts raised and resolved (``exchange ops check``)."""
+    with failing_fast("operations check"):
+        from exchange.workspace.ops import check
+        from exchange.workspace.space import Workspace
+
+        settings, catalog = _settings_and_catalog()
+        with Workspace(settings, catalog):
+            result = check()
+    states: dict[str, int] = {}
+    for h in result.health:
+        states[h.state] = states.get(h.state, 0) + 1
+        if h.state != "ok":
+            log.info("feed %s: %s (%s)", h.feed, h.state, "; ".join(h.reasons))
+    return {"states": states, "fired": result.fired, "resolved": result.resolved,
+            "still_firing": result.still_firing, "messages": len(result.deliveries)}
+
+
 def _summary(result: Any) -> dict[str, Any]:
     """Ids and counts of a runner result, fit for an XCom (no row values)."""
     if result is None:

@@ -219,5 +219,20 @@ def alert_history(*, limit: int = 50, settings: Settings | None = None) -> list[
         return audit_alerts.recent(conn, limit)
 
 
+def warehouse_name(settings: Settings | None = None) -> str:
+    """Where the warehouse is, for the health page (no password)."""
+    from exchange.warehouse.engine import describe
+
+    with workspace(settings) as ws:
+        return describe(ws.engine)
+
+
+def health_html(healths: list[feed_health.FeedHealth], *, settings: Settings | None = None) -> str:
+    """The feed health page (``exchange.ops.page``) of these healths, stamped now."""
+    from exchange.ops.page import health_page
+
+    return health_page(healths, generated=_now(), warehouse=warehouse_name(settings))
+
+
 def status_json(healths: list[feed_health.FeedHealth]) -> str:
     return json.dumps([h.as_json() for h in healths], ensure_ascii=False, indent=2, default=str)

@@ -16,6 +16,7 @@ from exchange.access.keys import check_admin_key
 from exchange.access.masks import KEY_ENV, master_key
 from exchange.access.profile import evidence_columns
 from exchange.spec.settings import Settings
+from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import ensure_tables
 from exchange.workspace.sharing import load_grants
@@ -39,8 +40,8 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
     """The profile API's service on the warehouse. The admin key comes from ``EXCHANGE_API_ADMIN_KEY``
     unless given; a weak one refuses to start (``check_admin_key``)."""
     settings = settings or Settings.from_env()
-    postgres = settings.warehouse_url.startswith("postgresql")
     engine = make_engine(settings.warehouse_url, root=settings.root)
+    postgres = not dialect_of(engine).embedded  # a server: the async gate on its own pool
     linking.ensure_mdm_tables(engine)
     ensure_tables(engine, [])  # audit.access and audit.api_key (versioned migrations)
     key = admin_key if admin_key is not None else os.environ.get("EXCHANGE_API_ADMIN_KEY")

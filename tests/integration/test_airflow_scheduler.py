@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.airflow_stack import (
@@ -34,7 +35,7 @@ from tests.airflow_stack import (
     warehouse_rows,
 )
 
-LINK_DAG, PUBLISH_DAG = "exchange.link_persons", "exchange.publish_shares"
+LINK_DAG, PUBLISH_DAG, OPS_DAG = "exchange.link_persons", "exchange.publish_shares", "exchange.ops_check"
 
 
 @pytest.fixture
@@ -133,6 +134,21 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
                                    "WHERE source_agency = 'police'") == \
             [(expected.expected_loaded, expected.expected_loaded)]
         assert len(stack.api("GET", "/assets/events", params={"source_dag_id": FEED_DAG})["asset_events"]) == 1
+
+        # operations: the ops DAG checks every feed; the health page is in Airflow (plugin), signed-in users only
+        ops_start = dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
+        ops_run = stack.trigger(OPS_DAG, ops_start, ops_start + dt.timedelta(minutes=15))
+        stack.unpause(OPS_DAG)
+        assert stack.wait_for_run(OPS_DAG, ops_run)["state"] == "success"
+        checked = stack.xcom(OPS_DAG, ops_run, "check")
+        assert sum(checked["states"].values()) == len(truth.feeds), checked  # every feed of the demo city
+        assert httpx.get(f"{stack.base}/exchange/health", timeout=30).status_code in (401, 403)
+        signed_in = {"Authorization": f"Bearer {stack.token()}"}
+        page = httpx.get(f"{stack.base}/exchange/health", headers=signed_in, timeout=60)
+        assert page.status_code == 200 and "Feed health" in page.text and FEED in page.text
+        health = {h["feed"]: h for h in httpx.get(f"{stack.base}/exchange/health.json", headers=signed_in,
+                                                  timeout=60).json()}
+        assert health[FEED]["last_batch"] == batch_id and health[FEED]["state"] in ("ok", "degraded")
     print(f"\nAirflow scheduler test: {time.monotonic() - t0:.0f}s")
     for proc in stack.procs.values():
         assert proc.poll() is not None, "every Airflow process is stopped"

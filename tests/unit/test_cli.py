@@ -69,7 +69,7 @@ def test_validate_unreadable_file_names_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "says"), [(["serch"], "Did you mean 'serve'?"),
-                                            (["feeds", "status"], "unexpected extra argument")])
+                                            (["migrate", "now"], "unexpected extra argument")])
 def test_a_mistyped_command_gets_the_usage_and_exit_2(argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from exchange.cli import run_cli

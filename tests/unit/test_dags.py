@@ -32,7 +32,7 @@ DAGS = REPO / "dags"
 GOLDEN = REPO / "tests" / "golden" / "dags"
 HEAVY = ("pandas", "pyarrow", "great_expectations", "splink", "duckdb", "exchange.runner", "exchange.validation",
          "exchange.warehouse", "connectors.file", "psycopg")
-DOWNSTREAM = {"exchange.link_persons", "exchange.publish_shares"}
+DOWNSTREAM = {"exchange.link_persons", "exchange.publish_shares", "exchange.ops_check"}
 
 PROBE = r"""
 import json, os, socket, sys, time
@@ -82,7 +82,9 @@ def shape(dag):
             "op_kwargs": t.op_kwargs, "upstream": sorted(t.upstream_task_ids),
             "downstream": sorted(t.downstream_task_ids),
             "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
-            "retries": t.retries, "outlets": [a.uri for a in t.outlets],
+            "retries": t.retries, "outlets": [a.uri for a in t.outlets], "pool": t.pool,
+            "execution_timeout": str(t.execution_timeout),
+            "on_failure_callback": [type(c).__name__ for c in (t.on_failure_callback or [])],
         } for t in sorted(dag.tasks, key=lambda t: t.task_id)},
     }
 
