@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -77,11 +76,9 @@ def main(work: Path) -> Path:
 
     report = audit_report(since=now.date() - dt.timedelta(days=7), settings=settings, catalog=load_catalog(home))
     png = REPO / "docs" / "audit-report.png"
-    subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={work / 'chromium'}", "--hide-scrollbars",
-                    "--window-size=1280,1500", f"--screenshot={png}", report.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    from docs.chromium import screenshot
+
+    screenshot(report, png, work / "chromium", width=1280, height=1500)
     print(f"report {report}\nscreenshot {png}")
     return png
 

@@ -14,7 +14,6 @@ import html
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 from email import message_from_bytes, policy
@@ -26,11 +25,9 @@ sys.path.insert(0, str(REPO))
 
 
 def shoot(page: Path, png: Path, work: Path, height: int) -> None:
-    subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={work / 'chromium'}", "--hide-scrollbars",
-                    f"--window-size=1400,{height}", f"--screenshot={png}", page.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    from docs.chromium import screenshot
+
+    screenshot(page, png, work / "chromium", width=1400, height=height)
 
 
 def main(work: Path) -> None:

@@ -235,3 +235,32 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
         console.print("  profiles      exchange person <person_uid or ID number>   (API: exchange serve)")
 
 
+
+
+@app.command("demo-sources")
+def demo_sources_cmd(env_file: Annotated[Path, typer.Option(help="where to write the connections (mode 600)")]
+                     = Path("var/demo-connections.env"),
+                     port: Annotated[int, typer.Option(help="port of the demo's HTTP API (0: any free one)")]
+                     = 0,
+                     new_city: Annotated[int | None, typer.Option(
+                         help="first write a new city with this seed into the landing zone (the agencies' next "
+                              "exports), so Airflow's next runs have new batches to load")] = None,
+                     persons: Annotated[int, typer.Option(help="residents of the new city")] = 1000) -> None:
+    """Serve the demo city's agency sources (the mediation centre's HTTP API) until Ctrl-C, their
+    connections written to ENV_FILE, so an Airflow started beside it finds them."""
+    import contextlib
+    import threading
+
+    from exchange.workspace.demo import serve_demo_sources
+
+    settings, cat = _catalog()
+
+    def until() -> None:
+        console.print(f"demo sources up; their connections are in {escape(str(env_file))}: load them into "
+                      f"Airflow's environment with  set -a; . {escape(str(env_file))}; set +a   (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+    shown = serve_demo_sources(settings, cat, env_file, port=port, until=until,
+                               new_city=(persons, new_city) if new_city is not None else None)
+    console.print("stopped: " + ", ".join(f"{k} ({v})" for k, v in sorted(shown.items())))

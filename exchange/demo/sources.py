@@ -104,6 +104,8 @@ class DemoApi:
 
     folder: Path
     token: str
+    port: int = 0
+    """0: any free port."""
     server: ThreadingHTTPServer | None = None
     thread: threading.Thread | None = None
 
@@ -113,7 +115,7 @@ class DemoApi:
         return f"http://127.0.0.1:{self.server.server_address[1]}{API_PREFIX}"
 
     def start(self) -> DemoApi:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        name="demo-api", daemon=True)
@@ -193,7 +195,7 @@ def _handler(api: DemoApi) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def demo_sources(landing: Path, catalog: Catalog) -> Iterator[dict[str, str]]:
+def demo_sources(landing: Path, catalog: Catalog, *, port: int = 0) -> Iterator[dict[str, str]]:
     """Serve the demo's APIs and point its connections at them and at its SQLite databases.
 
     Yields the environment variables set (their values hold the API token: do not print them).
@@ -207,7 +209,8 @@ def demo_sources(landing: Path, catalog: Catalog) -> Iterator[dict[str, str]]:
             if kind == "sql" and name in SQL_DATABASES:
                 env[env_var(name)] = f"sqlite:///{landing / SQL_DATABASES[name]}"
             elif kind == "http" and name in HTTP_APIS:
-                api = DemoApi(landing / HTTP_APIS[name], secrets.token_urlsafe(16)).start()
+                api = DemoApi(landing / HTTP_APIS[name], secrets.token_urlsafe(16),
+                              port=port + len(apis) if port else 0).start()
                 apis.append(api)
                 env[env_var(name)] = api.connection_url()
         saved = {k: os.environ.get(k) for k in env}

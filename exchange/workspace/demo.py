@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exchange.errors import ConfigError
 from exchange.runner import BatchOutcome, refresh_reports_index, run_tolerant
 from exchange.spec.catalog import Catalog
 from exchange.spec.schema import FLAGS
@@ -115,3 +116,29 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     return result
 
 
+def serve_demo_sources(settings: Settings, catalog: Catalog, env_file: Path, *, port: int = 0,
+                       until: Callable[[], None], new_city: tuple[int, int] | None = None) -> dict[str, str]:
+    """Serve the demo city's agency sources (its HTTP APIs; its SQL databases are files) until ``until``
+    returns, their connections written to ``env_file`` (mode 600: it holds the APIs' tokens) for an
+    Airflow started beside it (``set -a; . FILE; set +a``). ``new_city`` (persons, seed): first write a
+    new city into the landing zone — the agencies' next exports — so Airflow's next runs load new
+    batches instead of finding the demo's already loaded. Returns the variable names → where."""
+    import os
+
+    from exchange.demo import demo_sources, generate_city
+
+    if new_city is not None:
+        persons, seed = new_city
+        generate_city(settings.landing_dir, persons=persons, seed=seed).write(
+            settings.landing_dir.parent / "demo_truth.json")
+    if not (settings.landing_dir / "police").exists():
+        raise ConfigError(f"{settings.landing_dir}: no demo city here yet; run `exchange demo` first")
+    with demo_sources(settings.landing_dir, catalog, port=port) as env:
+        env_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("# the demo city's agency connections (written by `exchange demo-sources`; holds tokens)\n")
+            fh.writelines(f"{k}='{v}'\n" for k, v in sorted(env.items()))
+        shown = {k: v.split("?")[0] for k, v in env.items()}
+        until()
+    return shown
