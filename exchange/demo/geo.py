@@ -101,9 +101,6 @@ class Geography:
     communities: list[Community]
     compounds: list[Compound] = field(default_factory=list)
 
-    def towns_of(self, county: County) -> list[Town]:
-        return [t for t in self.towns if t.county == county]
-
     @functools.cached_property
     def urban_communities(self) -> list[Community]:
         return [c for c in self.communities if c.urban]

@@ -22,25 +22,6 @@ from exchange.linking.config import GOLDEN_FIELDS, Survivorship
 RANK_BITS, RECENCY_BITS, RID_BITS = 5, 24, 34
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def rank_sql(survivorship: Survivorship, field: str) -> str:
-    """SQL expression: the trust rank of a record (columns source_agency, entity) for ``field``."""
-    order = survivorship.ranking(field)
-    whens = []
-    for i, name in enumerate(order):
-        if "." in name:
-            agency, entity = name.split(".", 1)
-            whens.append((0, f"WHEN source_agency = {_quote(agency)} AND entity = {_quote(entity)} THEN {i}"))
-        else:
-            whens.append((1, f"WHEN source_agency = {_quote(name)} THEN {i}"))
-    # agency.entity entries take precedence over plain agency entries
-    ordered = [w for _k, w in sorted(whens, key=lambda t: t[0])]
-    return f"(CASE {' '.join(ordered)} ELSE {len(order)} END)" if ordered else "0"
-
-
 def rank_table(survivorship: Survivorship, sources: list[tuple[str, str]]) -> pa.Table:
     """(source_agency, entity) → the trust rank for every golden field (columns ``r_<field>``)."""
     cap = (1 << RANK_BITS) - 1

@@ -24,10 +24,6 @@ UID_PREFIX = "MP"
 UID_DIGITS = 10
 
 
-def format_uid(n: int) -> str:
-    return f"{UID_PREFIX}{n:0{UID_DIGITS}d}"
-
-
 def uid_number(uid: str) -> int:
     return int(uid[len(UID_PREFIX):])
 

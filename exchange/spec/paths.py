@@ -28,11 +28,3 @@ def schemas_dir() -> Path:
 
 def reference_dir() -> Path:
     return schemas_dir() / "reference"
-
-
-def feeds_dir() -> Path:
-    return project_root() / "feeds"
-
-
-def grants_dir() -> Path:
-    return project_root() / "grants"

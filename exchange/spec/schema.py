@@ -91,10 +91,6 @@ class EntitySchema(StrictModel):
     def major(self) -> int:
         return int(self.version.split(".")[0])
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.major}"
-
     @model_validator(mode="after")
     def _check(self) -> EntitySchema:
         if not SEMVER_RE.match(self.version):
