@@ -1,7 +1,8 @@
 # The exchange on Apache Airflow 3: Airflow's own image with the project installed.
 # Used by every Airflow service of docker-compose.yml (api-server, scheduler, dag-processor,
-# triggerer, Celery workers). dags/, feeds/, schemas/ and grants/ are mounted, not baked in,
-# so a new feed spec needs no rebuild; a change to the exchange's Python code does.
+# triggerer, Celery workers). The exchange's package and its DAG files are baked in together (one
+# version: the DAG code and the code it calls cannot drift apart); feeds/, schemas/ and grants/
+# are mounted, so a new feed spec needs no rebuild, while a change to the Python code does.
 #
 #   docker compose build            # or: docker build -t agency-data-exchange .
 ARG AIRFLOW_VERSION=3.3.2
@@ -21,6 +22,7 @@ COPY --chown=airflow:0 connectors ./connectors
 # provider (celery<5.7, see pyproject.toml) and the PostgreSQL driver.
 RUN pip install "apache-airflow==${AIRFLOW_VERSION}" /opt/exchange \
  && python -c "import exchange.runner, airflow.providers.celery" \
- && mkdir -p /opt/exchange/dags /opt/exchange/feeds /opt/exchange/schemas /opt/exchange/grants /data
+ && mkdir -p /opt/exchange/feeds /opt/exchange/schemas /opt/exchange/grants /data
+COPY --chown=airflow:0 dags /opt/airflow/dags
 
 WORKDIR /opt/airflow
