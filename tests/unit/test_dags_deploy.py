@@ -42,10 +42,11 @@ def test_the_stack_has_every_service_of_the_celery_executor() -> None:
 
 def test_project_folders_are_mounted_and_the_project_is_in_the_image() -> None:
     volumes = COMPOSE["services"]["airflow-worker"]["volumes"]
-    for folder, target in (("dags", "/opt/airflow/dags"), ("feeds", "/opt/exchange/feeds"),
-                           ("schemas", "/opt/exchange/schemas"), ("grants", "/opt/exchange/grants")):
+    for folder, target in (("feeds", "/opt/exchange/feeds"), ("schemas", "/opt/exchange/schemas"),
+                           ("grants", "/opt/exchange/grants")):
         assert f"./{folder}:{target}:ro" in volumes
         assert (REPO / folder).is_dir() or folder == "grants"
+    assert "COPY --chown=airflow:0 dags /opt/airflow/dags" in DOCKERFILE, "the DAG files ship with the package"
     env = COMPOSE["services"]["airflow-worker"]["environment"]
     assert env["EXCHANGE_HOME"] == "/opt/exchange" and env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/airflow/dags"
     assert "COPY --chown=airflow:0 exchange ./exchange" in DOCKERFILE and "/opt/exchange" in DOCKERFILE
@@ -54,7 +55,7 @@ def test_project_folders_are_mounted_and_the_project_is_in_the_image() -> None:
 
 
 def test_metadata_and_warehouse_are_separate_databases() -> None:
-    env = COMPOSE["services"]["airflow-scheduler"]["environment"]
+    env = COMPOSE["services"]["airflow-init"]["environment"]  # it migrates both
     metadata = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     warehouse = env["EXCHANGE_WAREHOUSE_URL"]
     assert metadata.endswith("@postgres:5432/airflow") and warehouse.endswith("@postgres:5432/exchange")
