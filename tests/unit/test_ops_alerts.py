@@ -183,3 +183,29 @@ def test_a_failed_task_is_told_once_and_a_broken_route_is_on_record(project: Pat
     body = box.messages[0].get_content()
     assert "task feed.police.residents.load failed after 4 tries" in box.messages[0]["Subject"]
     assert "11010519491231002X" not in body and "hunter2" not in body
+
+
+def test_a_ledger_that_no_longer_verifies_is_an_alert_to_the_platform_routes(project: Path, settings,
+                                                                             routes: tuple,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from exchange.runner import run_feed
+    from exchange.warehouse.engine import make_engine
+    from exchange.workspace import ops
+    from tests.ledger_tampering import flip_one_byte
+
+    box, _ = routes
+    monkeypatch.setenv("EXCHANGE_ALERT_ROUTES", "ops_mail")
+    write(project / "feeds" / "police" / "residents.yaml", FEED)
+    write(settings.landing_dir / "police" / "r.csv", HEADER + "\n".join(GOOD_ROWS) + "\n")
+    run_feed("police.residents", settings=settings, today=TODAY)
+    assert ops.check(settings=settings).fired == []
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        flip_one_byte(engine, 2, "payload")
+    finally:
+        engine.dispose()
+    result = ops.check(settings=settings)
+    assert result.fired == ["ledger"]
+    [mail] = box.messages
+    assert mail["Subject"].startswith("[exchange] ALERT ledger — the audit ledger does not verify")
+    assert "entry 2" in mail.get_content()

@@ -16,7 +16,7 @@ T0 = dt.datetime(2026, 12, 1, 6, 0)
 def spec(**extra: Any) -> FeedSpec:
     return FeedSpec.model_validate({
         "agency": "police", "feed": "residents", "description": "d", "source": {"kind": "file", "path": "x.csv"},
-        "target": "person@1", "mapping": {"a": "name"}, **extra})
+        "target": "person@1", "mapping": {"a": "name"}} | extra)
 
 
 def batch(i: int, rows: int = 1000, ratio: float = 0.01, state: str = "published") -> dict[str, Any]:
@@ -112,3 +112,21 @@ def test_operations_keys_do_not_change_the_batch_id() -> None:
     operated = batch_id_for(spec(freshness={"expect_every": "1d"}, usual={"rows": 9}, contact="desk 4411",
                                  alerts=["ops_mail"]), Schema(), "f")  # type: ignore[arg-type]
     assert plain == operated
+
+
+def test_each_condition_is_one_alert_key_with_the_feed_routes_or_the_platform_ones(monkeypatch) -> None:
+    from exchange.workspace.ops import conditions_of
+
+    monkeypatch.setenv("EXCHANGE_ALERT_ROUTES", "ops_mail, ops_hook")
+    batches = [batch(9, rows=300), *history(6)]
+    degraded = evaluate(spec(), batches, attempt(T0 + dt.timedelta(days=9)), None, T0, T0 + dt.timedelta(days=9))
+    failed = attempt(T0 + dt.timedelta(days=10), outcome="failed", stage="validate", error="DataQualityError: x")
+    failing = evaluate(spec(feed="incidents", freshness={"expect_every": "1d"}), batches, failed, failed, T0,
+                       T0 + dt.timedelta(days=12))
+    found = conditions_of([degraded, failing], {"police.incidents": ["police_desk"]})
+    assert [(c.key, c.routes) for c in found] == [
+        ("degraded:police.residents", ["ops_mail", "ops_hook"]),
+        ("failing:police.incidents", ["police_desk"]), ("late:police.incidents", ["police_desk"]),
+        ("degraded:police.incidents", ["police_desk"])]
+    assert found[1].detail == "DataQualityError: x"
+    assert found[0].summary == "300 rows, fewer than 1/3 of the usual 1,000"
