@@ -36,6 +36,7 @@ from exchange.formats.masking import (
     scrub_identifiers,
 )
 from exchange.formats.phone import PHONE_REASONS, check_phone, normalize_phone
+from exchange.formats.plate import PLATE_REASONS, PROVINCES, check_plate, normalize_plate
 from exchange.formats.reasons import REASON_MESSAGES, reason_message
 from exchange.formats.resident_id import (
     RESIDENT_ID_REASONS,
@@ -51,7 +52,7 @@ from exchange.formats.resident_id import (
 from exchange.formats.text import as_string_array, normalize_text
 
 ALL_REASONS: tuple[str, ...] = (
-    RESIDENT_ID_REASONS + CREDIT_CODE_REASONS + DIVISION_REASONS + PHONE_REASONS + DATE_REASONS
+    RESIDENT_ID_REASONS + CREDIT_CODE_REASONS + DIVISION_REASONS + PHONE_REASONS + PLATE_REASONS + DATE_REASONS
     + DATETIME_REASONS
 )
 
@@ -63,6 +64,8 @@ __all__ = [
     "DATE_REASONS",
     "DIVISION_REASONS",
     "PHONE_REASONS",
+    "PLATE_REASONS",
+    "PROVINCES",
     "REASON_MESSAGES",
     "RESIDENT_ID_REASONS",
     "DivisionCodes",
@@ -74,6 +77,7 @@ __all__ = [
     "check_datetime",
     "check_division_code",
     "check_phone",
+    "check_plate",
     "check_resident_id",
     "credit_code_check_char",
     "division_prefix",
@@ -89,6 +93,7 @@ __all__ = [
     "normalize_datetimes",
     "normalize_division_code",
     "normalize_phone",
+    "normalize_plate",
     "normalize_resident_id",
     "normalize_text",
     "reason_message",

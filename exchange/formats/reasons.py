@@ -29,6 +29,11 @@ REASON_MESSAGES: dict[str, str] = {
     "phone.mobile": "not an 11-digit mainland mobile number (1[3-9] followed by 9 digits)",
     "phone.landline": "not a landline number of the form 0AA(A)-NNNNNNN(N)",
     "phone.format": "neither an 11-digit mobile number nor a landline 0AA(A)-NNNNNNN(N)",
+    # motor-vehicle plates (GA 36)
+    "plate.province": "first character is not a province's abbreviation (京, 沪, 陕, 粤, …)",
+    "plate.letters": "holds an I or an O, letters never issued on plates (they read as 1 and 0)",
+    "plate.format": "not a plate number: province, letter, then 5 letters or digits (or 4 and 挂/学/警/港/澳), "
+                    "or a new-energy plate (D/F + 5 characters, or 5 digits + D/F)",
     # dates
     "date.format": "not a date in the form YYYY-MM-DD",
     "date.invalid": "not a real calendar date",

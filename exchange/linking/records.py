@@ -115,6 +115,8 @@ PERSON_SOURCES: tuple[RecordSource, ...] = (
                                        "household_number": "household_number"}),
     RecordSource("organization", "legal_representative", {"id_number": "legal_rep_id_number",
                                                           "name": "legal_representative"}),
+    RecordSource("vehicle", "owner", {"id_number": "owner_id_number", "name": "owner_name", "phone": "owner_phone",
+                                      "division_code": "division_code"}, require_id=True),
 )
 
 

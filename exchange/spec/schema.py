@@ -13,7 +13,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FieldType = Literal["string", "integer", "decimal", "date", "datetime", "boolean"]
-FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone"]
+FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone", "plate"]
 PiiClass = Literal["direct_identifier", "quasi_identifier", "sensitive", "none"]
 Severity = Literal["quarantine", "flag"]
 

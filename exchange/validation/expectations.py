@@ -112,6 +112,14 @@ class ColumnValuesPhone(ColumnMapMetricProvider):
         return _passes(column, formats.check_phone(_arrow(column), kind=kind))
 
 
+class ColumnValuesPlate(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.exchange_plate"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(self, column: pd.Series, **kwargs: object) -> pd.Series:
+        return _passes(column, formats.check_plate(_arrow(column)))
+
+
 class ColumnValuesIsoDate(ColumnMapMetricProvider):
     condition_metric_name = "column_values.exchange_iso_date"
     condition_value_keys = ("not_future", "today")
@@ -207,6 +215,15 @@ class ExpectColumnValuesToBeValidPhone(ColumnMapExpectation):
     library_metadata: ClassVar[dict[str, object]] = _META
 
 
+class ExpectColumnValuesToBeValidPlate(ColumnMapExpectation):
+    """Expect motor-vehicle plate numbers (GA 36): province, letter, 5 more (new energy: 6); no I or O."""
+
+    map_metric = "column_values.exchange_plate"
+    success_keys = ("mostly",)
+    args_keys = ("column",)
+    library_metadata: ClassVar[dict[str, object]] = _META
+
+
 class ExpectColumnValuesToBeIsoDate(ColumnMapExpectation):
     """Expect normalised ISO dates (YYYY-MM-DD) that exist in the calendar, optionally not in the future."""
 
@@ -232,5 +249,6 @@ class ExpectColumnValuesToBeIsoDatetime(ColumnMapExpectation):
 FORMAT_EXPECTATIONS: dict[str, type[ColumnMapExpectation]] = {
     "resident_id": ExpectColumnValuesToBeValidResidentId, "credit_code": ExpectColumnValuesToBeValidCreditCode,
     "division_code": ExpectColumnValuesToBeValidDivisionCode, "phone": ExpectColumnValuesToBeValidPhone,
+    "plate": ExpectColumnValuesToBeValidPlate,
 }
 """A field format's expectation (``exchange.formats.fields``, ``FieldFormat.expectation``) → its GX class."""

@@ -16,11 +16,12 @@ from exchange.formats.fields.base import FieldFormat
 from exchange.formats.fields.credit_code import CreditCode
 from exchange.formats.fields.division_code import DivisionCode
 from exchange.formats.fields.phone import Phone
+from exchange.formats.fields.plate import Plate
 from exchange.formats.fields.resident_id import ResidentId
 
 FIELD_FORMATS: dict[str, FieldFormat] = {f.name: f for f in (
     ResidentId(), CreditCode(), DivisionCode(), Phone("phone", "any"), Phone("mobile", "mobile"),
-    Phone("landline", "landline"))}
+    Phone("landline", "landline"), Plate())}
 
 
 def field_format(name: str) -> FieldFormat:
