@@ -25,6 +25,7 @@ CHECKS: dict[str, Callable[[Any], pa.Array]] = {
     "phone_any": fmt.check_phone,
     "phone_mobile": lambda v: fmt.check_phone(v, kind="mobile"),
     "phone_landline": lambda v: fmt.check_phone(v, kind="landline"),
+    "plate": fmt.check_plate,
     "date": lambda v: fmt.check_date(v, not_future=True, today=TODAY),
     "datetime": lambda v: fmt.check_datetime(v, not_future=True, today=TODAY),
     # the birth-date cross-check (a pair rule): every record here says it was born on 1900-01-01
@@ -68,6 +69,7 @@ CORPUS = [
     "91110000600037341L", "Z1110000600037341L", "B1110000600037341L", "91110000600037341A",
     "110101", "110103", "990101", "1101",
     "13800138000", "010-12345678", "12345",
+    "陕A12345", "广A12345", "渝I12345", "陕G1?345",
     "1990-01-02", "1980-02-30", "2999-01-01", "1990/1/2",
     "1990-01-02 08:00:00", "1990-01-02 24:00:00", "2999-01-01 00:00:00",
     "", "\u3000", "x" * 1000, None,

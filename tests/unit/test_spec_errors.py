@@ -132,5 +132,5 @@ def test_invalid_schemas(project: Path, title: str, change: dict[str, object], e
 def test_repository_specs_are_valid() -> None:
     cat = load_catalog(REPO)
     assert set(cat.schemas) == {"person", "household", "organization", "case", "case_party", "dispute",
-                                "special_population", "compound"}
+                                "special_population", "compound", "vehicle"}
     assert len(cat.feeds) >= 10

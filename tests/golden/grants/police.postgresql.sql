@@ -284,3 +284,44 @@ COMMENT ON COLUMN "share_police"."special_population"."start_date" IS $c$Start o
 COMMENT ON COLUMN "share_police"."special_population"."end_date" IS $c$Planned or actual end. [pii: sensitive; mask: full]$c$;
 
 COMMENT ON COLUMN "share_police"."special_population"."division_code" IS $c$Division of residence. [pii: quasi_identifier; mask: full]$c$;
+
+CREATE VIEW "share_police"."vehicle" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."plate",
+       t."vehicle_use",
+       t."brand",
+       t."color",
+       t."owner_name",
+       t."owner_id_number",
+       t."owner_credit_code",
+       t."owner_phone",
+       t."division_code",
+       t."registered_date",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."vehicle" AS t;
+
+COMMENT ON VIEW "share_police"."vehicle" IS $c$A motor vehicle in the register (机动车登记): its plate and its owner — a person (by resident ID number) or an organization (by unified social credit code). Checkpoint passes name plates; the register links them to persons. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:334d4f28576e81b0]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."source_record_id" IS $c$The agency's own identifier of this registration. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."plate" IS $c$Plate number (GA 36): ordinary 7 characters or new-energy 8, e.g. 陕A12345, 陕AD12345. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."vehicle_use" IS $c$Use of the vehicle (使用性质). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."brand" IS $c$Make and model as registered. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."color" IS $c$Body colour as registered. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."owner_name" IS $c$Registered owner: a person's or an organization's name. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."owner_id_number" IS $c$Resident identity number of an owner who is a person. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."owner_credit_code" IS $c$Unified social credit code of an owner that is an organization. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."owner_phone" IS $c$Owner's contact number. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."division_code" IS $c$Administrative division where the vehicle is registered. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."vehicle"."registered_date" IS $c$Date of first registration. [pii: none; mask: full]$c$;

@@ -119,3 +119,20 @@ SELECT t."source_agency",
        t."_loaded_at"
 FROM "special_population" AS t
 WHERE t."programme" IN ('community_correction', 'drug_rehabilitation', 'released_prisoner');
+
+CREATE VIEW core."share_police__vehicle" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."plate",
+       t."vehicle_use",
+       t."brand",
+       t."color",
+       t."owner_name",
+       t."owner_id_number",
+       t."owner_credit_code",
+       t."owner_phone",
+       t."division_code",
+       t."registered_date",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "vehicle" AS t;
