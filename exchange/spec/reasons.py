@@ -11,6 +11,7 @@ GENERIC_MESSAGES = {
     "allowed_values": "value is not one of the allowed codes",
     "max_length": "value is longer than the schema allows",
     "type": "value is not of the field's type",
+    "range": "number outside the range the schema allows (its minimum / maximum)",
     "mapping.value": "value has no entry in the feed's value mapping",
     "key.duplicate": "natural key already seen earlier in this batch",
     "parse.error": "the row could not be read cleanly from the source",

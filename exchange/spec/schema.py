@@ -47,6 +47,8 @@ class FieldSpec(StrictModel):
     code_list: str | None = Field(default=None, description="allowed values from reference/codes.yaml")
     max_length: int | None = Field(default=None, gt=0)
     not_future: bool = Field(default=False, description="date/datetime may not lie in the future")
+    minimum: float | None = Field(default=None, description="integer/decimal: the smallest value allowed")
+    maximum: float | None = Field(default=None, description="integer/decimal: the largest value allowed")
     historical_ok: bool = Field(default=False, description="division_code: abolished codes accepted")
     gender_field: str | None = Field(
         default=None, description="resident_id: the field whose M/F must match the sequence digit parity")
@@ -71,6 +73,10 @@ class FieldSpec(StrictModel):
                 raise ValueError(f"'{option}' applies to format resident_id only")
         if self.on_invalid == "flag" and self.format not in FLAGGABLE_FORMATS:
             raise ValueError(f"on_invalid: flag applies to fields with a format ({', '.join(FLAGGABLE_FORMATS)})")
+        if (self.minimum is not None or self.maximum is not None) and self.type not in ("integer", "decimal"):
+            raise ValueError("'minimum' and 'maximum' apply to integer and decimal fields")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum:g} is above maximum {self.maximum:g}")
         if self.historical_ok and self.format != "division_code":
             raise ValueError("'historical_ok' applies to format division_code only")
         if self.not_future and self.type not in ("date", "datetime"):

@@ -27,6 +27,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 
 from exchange import formats
+from exchange.formats.numbers import check_range
 
 
 def _passes(column: pd.Series, reasons: pa.Array) -> pd.Series:
@@ -118,6 +119,16 @@ class ColumnValuesPlate(ColumnMapMetricProvider):
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(self, column: pd.Series, **kwargs: object) -> pd.Series:
         return _passes(column, formats.check_plate(_arrow(column)))
+
+
+class ColumnValuesWithinRange(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.exchange_within_range"
+    condition_value_keys = ("minimum", "maximum")
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(self, column: pd.Series, minimum: float | None = None, maximum: float | None = None,
+                **kwargs: object) -> pd.Series:
+        return _passes(column, check_range(_arrow(column), minimum, maximum))
 
 
 class ColumnValuesIsoDate(ColumnMapMetricProvider):
@@ -220,6 +231,18 @@ class ExpectColumnValuesToBeValidPlate(ColumnMapExpectation):
 
     map_metric = "column_values.exchange_plate"
     success_keys = ("mostly",)
+    args_keys = ("column",)
+    library_metadata: ClassVar[dict[str, object]] = _META
+
+
+class ExpectColumnValuesToBeWithinRange(ColumnMapExpectation):
+    """Expect numbers (as the source wrote them) between ``minimum`` and ``maximum``, both inclusive;
+    text that is no number is the type rule's to refuse."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    map_metric = "column_values.exchange_within_range"
+    success_keys = ("minimum", "maximum", "mostly")
     args_keys = ("column",)
     library_metadata: ClassVar[dict[str, object]] = _META
 

@@ -71,7 +71,10 @@ def _field_expectations(name: str, f: FieldSpec, allowed: list[str] | None) -> l
     if f.type in TYPE_PATTERNS:
         out.append((gxe.ExpectColumnValuesToMatchRegex(column=name, regex=TYPE_PATTERNS[f.type]),
                     Rule(name, "type")))
-    elif f.type == "date":
+    if f.minimum is not None or f.maximum is not None:
+        out.append((ex.ExpectColumnValuesToBeWithinRange(column=name, minimum=f.minimum, maximum=f.maximum),
+                    Rule(name, "range")))
+    if f.type == "date":
         out.append((ex.ExpectColumnValuesToBeIsoDate(column=name, not_future=f.not_future),
                     Rule(name, "date", explain="date")))
     elif f.type == "datetime":

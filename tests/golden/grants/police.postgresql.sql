@@ -65,6 +65,44 @@ COMMENT ON COLUMN "share_police"."case_party"."gender" IS $c$Gender code. [pii: 
 
 COMMENT ON COLUMN "share_police"."case_party"."phone" IS $c$Contact number. [pii: direct_identifier; mask: full]$c$;
 
+CREATE VIEW "share_police"."checkpoint_pass" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."plate",
+       t."checkpoint_code",
+       t."checkpoint_name",
+       t."direction",
+       t."passed_at",
+       t."speed_kmh",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."checkpoint_pass" AS t;
+
+COMMENT ON VIEW "share_police"."checkpoint_pass" IS $c$A vehicle seen by a road checkpoint camera (卡口过车): which plate, where, when, which way. An activity event of an object (the vehicle); the register links the plate to its owner. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:b93299774f7b6664]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."source_record_id" IS $c$The pass record's own identifier. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."plate" IS $c$Plate number as read (normalised: 陕A·12345 → 陕A12345). [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."checkpoint_code" IS $c$Checkpoint code. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."checkpoint_name" IS $c$Checkpoint name (road and crossing). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."direction" IS $c$Direction of travel. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."passed_at" IS $c$Time the camera saw the vehicle. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."speed_kmh" IS $c$Measured speed in km/h. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."division_code" IS $c$Division of the place: 12 digits (community/village) where known, else 9 (town) or 6 (county). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."longitude" IS $c$Longitude of the place (WGS 84 / GCJ-02 as the source records it), if known. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."checkpoint_pass"."latitude" IS $c$Latitude of the place, if known. [pii: quasi_identifier; mask: full]$c$;
+
 CREATE VIEW "share_police"."compound" WITH (security_barrier = true) AS
 SELECT t."source_agency",
        t."source_record_id",
@@ -96,6 +134,47 @@ COMMENT ON COLUMN "share_police"."compound"."safety_status" IS $c$Safe-compound 
 COMMENT ON COLUMN "share_police"."compound"."has_property_management" IS $c$Managed by a property company. [pii: none; mask: full]$c$;
 
 COMMENT ON COLUMN "share_police"."compound"."assessed_date" IS $c$Date of the last assessment. [pii: none; mask: full]$c$;
+
+CREATE VIEW "share_police"."compound_access" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."compound_code",
+       t."gate",
+       t."card_number",
+       t."id_number",
+       t."person_name",
+       t."direction",
+       t."passed_at",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."compound_access" AS t;
+
+COMMENT ON VIEW "share_police"."compound_access" IS $c$A pass through a residential compound's gate (小区门禁): by card or by resident ID number, in or out. An activity event at the fifth level (the compound). — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:6eac011eeb1327c7]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."source_record_id" IS $c$The access record's own identifier. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."compound_code" IS $c$The compound's identifier (its record in compound). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."gate" IS $c$Gate name or number. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."card_number" IS $c$Access card, if a card was used. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."id_number" IS $c$Resident identity number, where the gate reads ID cards or faces. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."person_name" IS $c$Name, where the gate knows it. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."direction" IS $c$In or out. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."passed_at" IS $c$Time of the pass. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."division_code" IS $c$Division of the place: 12 digits (community/village) where known, else 9 (town) or 6 (county). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."longitude" IS $c$Longitude of the place (WGS 84 / GCJ-02 as the source records it), if known. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."compound_access"."latitude" IS $c$Latitude of the place, if known. [pii: quasi_identifier; mask: full]$c$;
 
 CREATE VIEW "share_police"."dispute" WITH (security_barrier = true) AS
 SELECT t."source_agency",
@@ -132,6 +211,47 @@ COMMENT ON COLUMN "share_police"."dispute"."respondent_id_number" IS $c$Resident
 
 COMMENT ON COLUMN "share_police"."dispute"."division_code" IS $c$Where the dispute arose. [pii: none; mask: full]$c$;
 
+CREATE VIEW "share_police"."hotel_stay" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."guest_id_number",
+       t."guest_name",
+       t."hotel_code",
+       t."hotel_name",
+       t."room",
+       t."check_in",
+       t."check_out",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."hotel_stay" AS t;
+
+COMMENT ON VIEW "share_police"."hotel_stay" IS $c$A guest's stay as the hotel registers it (旅馆住宿登记): who, which hotel and room, check-in and check-out. An activity event (POLE: person, location, event). — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:32cf8ab22def6bf6]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."source_record_id" IS $c$The registration's own identifier in the hotel system. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."guest_id_number" IS $c$Resident identity number of the guest. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."guest_name" IS $c$Guest's name. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."hotel_code" IS $c$The hotel's code in the public-security hotel system (旅馆编码). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."hotel_name" IS $c$Hotel name. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."room" IS $c$Room number. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."check_in" IS $c$Check-in time. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."check_out" IS $c$Check-out time, once left. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."division_code" IS $c$Division of the place: 12 digits (community/village) where known, else 9 (town) or 6 (county). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."longitude" IS $c$Longitude of the place (WGS 84 / GCJ-02 as the source records it), if known. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."hotel_stay"."latitude" IS $c$Latitude of the place, if known. [pii: quasi_identifier; mask: full]$c$;
+
 CREATE VIEW "share_police"."household" WITH (security_barrier = true) AS
 SELECT t."source_agency",
        t."source_record_id",
@@ -163,6 +283,47 @@ COMMENT ON COLUMN "share_police"."household"."address" IS $c$Registered address.
 COMMENT ON COLUMN "share_police"."household"."division_code" IS $c$Administrative division of the address. [pii: quasi_identifier; mask: full]$c$;
 
 COMMENT ON COLUMN "share_police"."household"."member_count" IS $c$Number of registered members. [pii: none; mask: full]$c$;
+
+CREATE VIEW "share_police"."internet_session" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."user_id_number",
+       t."user_name",
+       t."venue_code",
+       t."venue_name",
+       t."seat",
+       t."start_time",
+       t."end_time",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."internet_session" AS t;
+
+COMMENT ON VIEW "share_police"."internet_session" IS $c$A session at an internet café (网吧上网): who sat where and when. An activity event. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:5a349cb1cb0e9486]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."source_record_id" IS $c$The session's own identifier in the venue's real-name system. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."user_id_number" IS $c$Resident identity number shown at sign-in. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."user_name" IS $c$Name shown at sign-in. [pii: direct_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."venue_code" IS $c$The venue's licence code. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."venue_name" IS $c$Venue name. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."seat" IS $c$Seat or terminal number. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."start_time" IS $c$Sign-in time. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."end_time" IS $c$Sign-out time. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."division_code" IS $c$Division of the place: 12 digits (community/village) where known, else 9 (town) or 6 (county). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."longitude" IS $c$Longitude of the place (WGS 84 / GCJ-02 as the source records it), if known. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."internet_session"."latitude" IS $c$Latitude of the place, if known. [pii: quasi_identifier; mask: full]$c$;
 
 CREATE VIEW "share_police"."organization" WITH (security_barrier = true) AS
 SELECT t."source_agency",

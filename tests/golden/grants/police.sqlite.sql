@@ -27,6 +27,22 @@ SELECT t."source_agency",
        t."_loaded_at"
 FROM "case_party" AS t;
 
+CREATE VIEW core."share_police__checkpoint_pass" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."plate",
+       t."checkpoint_code",
+       t."checkpoint_name",
+       t."direction",
+       t."passed_at",
+       t."speed_kmh",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "checkpoint_pass" AS t;
+
 CREATE VIEW core."share_police__compound" AS
 SELECT t."source_agency",
        t."source_record_id",
@@ -40,6 +56,23 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM "compound" AS t;
+
+CREATE VIEW core."share_police__compound_access" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."compound_code",
+       t."gate",
+       t."card_number",
+       t."id_number",
+       t."person_name",
+       t."direction",
+       t."passed_at",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "compound_access" AS t;
 
 CREATE VIEW core."share_police__dispute" AS
 SELECT t."source_agency",
@@ -56,6 +89,23 @@ SELECT t."source_agency",
        t."_loaded_at"
 FROM "dispute" AS t;
 
+CREATE VIEW core."share_police__hotel_stay" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."guest_id_number",
+       t."guest_name",
+       t."hotel_code",
+       t."hotel_name",
+       t."room",
+       t."check_in",
+       t."check_out",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "hotel_stay" AS t;
+
 CREATE VIEW core."share_police__household" AS
 SELECT t."source_agency",
        t."source_record_id",
@@ -69,6 +119,23 @@ SELECT t."source_agency",
        t."_batch_id",
        t."_loaded_at"
 FROM "household" AS t;
+
+CREATE VIEW core."share_police__internet_session" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."user_id_number",
+       t."user_name",
+       t."venue_code",
+       t."venue_name",
+       t."seat",
+       t."start_time",
+       t."end_time",
+       t."division_code",
+       t."longitude",
+       t."latitude",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "internet_session" AS t;
 
 CREATE VIEW core."share_police__organization" AS
 SELECT t."source_agency",
