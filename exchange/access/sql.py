@@ -58,22 +58,97 @@ def share_schema(consumer: str) -> str:
     return f"share_{consumer}"
 
 
+class ShareSql:
+    """The statements of the shared views in one warehouse dialect (one subclass each, in ``SHARE_SQL``)."""
+
+    def view_name(self, consumer: str, entity: str) -> str:
+        raise NotImplementedError
+
+    def qualified_view(self, consumer: str, entity: str) -> str:
+        raise NotImplementedError
+
+    def table(self, entity: str) -> str:
+        raise NotImplementedError
+
+    def pseudonym(self, consumer: str, col: str, pgcrypto: str) -> str:
+        raise NotImplementedError
+
+    def mask(self, kind: str, col: str) -> str:
+        raise NotImplementedError
+
+    def create(self, grant: Grant, share: EntityShare, name: str, select: str) -> list[str]:
+        raise NotImplementedError
+
+
+class PostgresShareSql(ShareSql):
+    """``share_<consumer>.<entity>``: security-barrier or materialized views, masks in ``share_fn``."""
+
+    def view_name(self, consumer: str, entity: str) -> str:
+        return f"{share_schema(consumer)}.{entity}"
+
+    def qualified_view(self, consumer: str, entity: str) -> str:
+        return f"{ident(share_schema(consumer))}.{ident(entity)}"
+
+    def table(self, entity: str) -> str:
+        return f"core.{ident(entity)}"
+
+    def pseudonym(self, consumer: str, col: str, pgcrypto: str) -> str:
+        key = (f"(SELECT k.key FROM {FN_SCHEMA}.{KEY_TABLE} AS k WHERE k.consumer = {literal(consumer)})")
+        return (f"'ps_' || left(encode({ident(pgcrypto)}.hmac(convert_to({col}, 'UTF8'), {key}, 'sha256'), "
+                f"'hex'), 32)")
+
+    def mask(self, kind: str, col: str) -> str:
+        if kind == "year":
+            return f"{FN_SCHEMA}.mask_year(({col})::date)"
+        return f"{FN_SCHEMA}.mask_{kind}({col})"
+
+    def create(self, grant: Grant, share: EntityShare, name: str, select: str) -> list[str]:
+        if materialized(share):
+            index = ident(f"{share.entity}__key")
+            out = [f"CREATE MATERIALIZED VIEW {name} AS\n{select}\nWITH DATA",
+                   f"CREATE UNIQUE INDEX {index} ON {name} (source_agency, source_record_id)",
+                   f"COMMENT ON MATERIALIZED VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
+        else:
+            out = [f"CREATE VIEW {name} WITH (security_barrier = true) AS\n{select}",
+                   f"COMMENT ON VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
+        for rule in share.columns:
+            out.append(f"COMMENT ON COLUMN {name}.{ident(rule.name)} IS {pg_string(column_comment(rule))}")
+        return out
+
+
+class SqliteShareSql(ShareSql):
+    """``core.share_<consumer>__<entity>``: plain views in the core file, masks as connection functions."""
+
+    def view_name(self, consumer: str, entity: str) -> str:
+        return f"core.{share_schema(consumer)}{SQLITE_SEP}{entity}"
+
+    def qualified_view(self, consumer: str, entity: str) -> str:
+        return f"core.{ident(share_schema(consumer) + SQLITE_SEP + entity)}"
+
+    def table(self, entity: str) -> str:
+        return ident(entity)  # the view lives in the core file and may only name its tables unqualified
+
+    def pseudonym(self, consumer: str, col: str, pgcrypto: str) -> str:
+        return f"exchange_pseudonym({literal(consumer)}, {col})"
+
+    def mask(self, kind: str, col: str) -> str:
+        return f"exchange_mask({literal(kind)}, {col})"
+
+    def create(self, grant: Grant, share: EntityShare, name: str, select: str) -> list[str]:
+        return [f"CREATE VIEW {name} AS\n{select}"]
+
+
+SHARE_SQL: dict[str, ShareSql] = {"postgresql": PostgresShareSql(), "sqlite": SqliteShareSql()}
+"""A warehouse dialect's name (``exchange.warehouse.dialects``) → the statements of its shared views."""
+
+
 def view_name(consumer: str, entity: str, dialect: Dialect) -> str:
     """What a consumer queries: ``share_police.person`` (PostgreSQL), ``core.share_police__person`` (SQLite)."""
-    if dialect == "postgresql":
-        return f"{share_schema(consumer)}.{entity}"
-    return f"core.{share_schema(consumer)}{SQLITE_SEP}{entity}"
+    return SHARE_SQL[dialect].view_name(consumer, entity)
 
 
 def qualified_view(consumer: str, entity: str, dialect: Dialect) -> str:
-    if dialect == "postgresql":
-        return f"{ident(share_schema(consumer))}.{ident(entity)}"
-    return f"core.{ident(share_schema(consumer) + SQLITE_SEP + entity)}"
-
-
-def _table(entity: str, dialect: Dialect) -> str:
-    # SQLite: the view lives in the core file and may only name its tables unqualified.
-    return f"core.{ident(entity)}" if dialect == "postgresql" else ident(entity)
+    return SHARE_SQL[dialect].qualified_view(consumer, entity)
 
 
 def column_expr(rule: ColumnRule, consumer: str, dialect: Dialect, pgcrypto: str = "public",
@@ -82,17 +157,8 @@ def column_expr(rule: ColumnRule, consumer: str, dialect: Dialect, pgcrypto: str
     if rule.treatment == "full":
         return col
     if rule.treatment == "pseudonym":
-        if dialect == "sqlite":
-            return f"exchange_pseudonym({literal(consumer)}, {col})"
-        key = (f"(SELECT k.key FROM {FN_SCHEMA}.{KEY_TABLE} AS k WHERE k.consumer = {literal(consumer)})")
-        return (f"'ps_' || left(encode({ident(pgcrypto)}.hmac(convert_to({col}, 'UTF8'), {key}, 'sha256'), "
-                f"'hex'), 32)")
-    kind = rule.partial or "name"
-    if dialect == "sqlite":
-        return f"exchange_mask({literal(kind)}, {col})"
-    if kind == "year":
-        return f"{FN_SCHEMA}.mask_year(({col})::date)"
-    return f"{FN_SCHEMA}.mask_{kind}({col})"
+        return SHARE_SQL[dialect].pseudonym(consumer, col, pgcrypto)
+    return SHARE_SQL[dialect].mask(rule.partial or "name", col)
 
 
 def _prefix_match(column: str, codes: list[str]) -> str:
@@ -114,7 +180,7 @@ def row_condition(share: EntityShare, dialect: Dialect, alias: str = "t") -> str
         if rows.via_entity and rows.via_column and rows.via_division_column and prefixes:
             key = ident(rows.via_column)
             their_division = f"j.{ident(rows.via_division_column)}"
-            via = (f"EXISTS (SELECT 1 FROM {_table(rows.via_entity, dialect)} AS j "
+            via = (f"EXISTS (SELECT 1 FROM {SHARE_SQL[dialect].table(rows.via_entity)} AS j "
                    f"WHERE j.{key} = {alias}.{key} AND ({_prefix_match(their_division, prefixes)}))")
             options.append(f"({own} IS NULL AND {via})" if own else via)
         if compounds and rows.compound_column:
@@ -132,7 +198,7 @@ def select_sql(grant: Grant, share: EntityShare, dialect: Dialect, pgcrypto: str
         expr = column_expr(rule, grant.consumer, dialect, pgcrypto)
         cols.append(expr if rule.treatment == "full" else f"{expr} AS {ident(rule.name)}")
     cols += [f"t.{ident(c)}" for c in PROVENANCE if c != "source_agency"]
-    sql = "SELECT " + ",\n       ".join(cols) + f"\nFROM {_table(share.entity, dialect)} AS t"
+    sql = "SELECT " + ",\n       ".join(cols) + f"\nFROM {SHARE_SQL[dialect].table(share.entity)} AS t"
     cond = row_condition(share, dialect)
     if cond:
         sql += f"\nWHERE {cond}"
@@ -178,20 +244,7 @@ def relation_kind(share: EntityShare) -> str:
 def create_view(grant: Grant, share: EntityShare, dialect: Dialect, pgcrypto: str = "public") -> list[str]:
     """The statements creating one view (after any old one was dropped)."""
     select = select_sql(grant, share, dialect, pgcrypto)
-    name = qualified_view(grant.consumer, share.entity, dialect)
-    if dialect == "sqlite":
-        return [f"CREATE VIEW {name} AS\n{select}"]
-    if materialized(share):
-        index = ident(f"{share.entity}__key")
-        out = [f"CREATE MATERIALIZED VIEW {name} AS\n{select}\nWITH DATA",
-               f"CREATE UNIQUE INDEX {index} ON {name} (source_agency, source_record_id)",
-               f"COMMENT ON MATERIALIZED VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
-    else:
-        out = [f"CREATE VIEW {name} WITH (security_barrier = true) AS\n{select}",
-               f"COMMENT ON VIEW {name} IS {pg_string(view_comment(grant, share, select))}"]
-    for rule in share.columns:
-        out.append(f"COMMENT ON COLUMN {name}.{ident(rule.name)} IS {pg_string(column_comment(rule))}")
-    return out
+    return SHARE_SQL[dialect].create(grant, share, qualified_view(grant.consumer, share.entity, dialect), select)
 
 
 # --- PostgreSQL: the mask functions (share_fn) -----------------------------------------------------------
