@@ -36,11 +36,12 @@ def feeds_list(ctx: typer.Context) -> None:
         return
     _, cat = _catalog()
     t = Table(title="Feeds", title_justify="left")
-    for col in ("feed", "target", "source", "schedule", "max reject", "spec file"):
+    for col in ("feed", "target", "source", "schedule", "new data every", "max reject", "contact", "spec file"):
         t.add_column(col, overflow="fold")
     for fid, f in sorted(cat.feeds.items()):
-        t.add_row(fid, f.target, f.source.summary(), f.schedule or "-",
-                  f"{f.quality.max_reject_ratio:.0%}", cat.feed_files[fid])
+        fresh = f"{f.freshness.expect_every} (+{f.freshness.grace})" if f.freshness else "-"
+        t.add_row(fid, f.target, f.source.summary(), f.schedule or "-", fresh,
+                  f"{f.quality.max_reject_ratio:.0%}", escape(f.contact or f.owner), cat.feed_files[fid])
     console.print(t)
 
 

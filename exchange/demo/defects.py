@@ -153,6 +153,33 @@ def _phone_format(ctx: MakeContext, seed: Seed, name: str, value: str) -> str:
     return f"0915-{rng.randrange(10**5):05d}"  # local number too short
 
 
+# -- plates and numbers --------------------------------------------------------------------
+
+def _plate_province(ctx: MakeContext, seed: Seed, name: str, value: str) -> str:
+    return ctx.rng.choice("广台港北上") + value[1:]  # a city's or a place's first character, no province's
+
+
+def _plate_letters(ctx: MakeContext, seed: Seed, name: str, value: str) -> str:
+    i = ctx.rng.randint(2, 5)
+    return value[:i] + ctx.rng.choice("IO") + value[i + 1:]  # a 1 or a 0 misread as a letter
+
+
+def _plate_format(ctx: MakeContext, seed: Seed, name: str, value: str) -> str:
+    i = ctx.rng.randint(2, len(value) - 1)
+    # a character the camera could not read, or the plate cut to 6 characters (cutting only the last
+    # one would turn an 8-character new-energy plate into a valid ordinary one)
+    return value[:i] + "?" + value[i + 1:] if ctx.rng.random() < 0.5 else value[:6]
+
+
+def _out_of_range(ctx: MakeContext, seed: Seed, name: str, value: str) -> str:
+    spec = ctx.schema.fields[name]
+    if spec.maximum is not None and (spec.minimum is None or ctx.rng.random() < 0.5):
+        return f"{spec.maximum + ctx.rng.randint(1, 100):g}"
+    if spec.minimum is None:
+        raise ValueError(f"defect range on {name}: the field declares no minimum or maximum")
+    return f"{spec.minimum - ctx.rng.randint(1, 100):g}"
+
+
 # -- dates -------------------------------------------------------------------------------------
 
 def _date_format(ctx: MakeContext, seed: Seed, name: str, value: str) -> str:
@@ -207,6 +234,10 @@ MAKERS: dict[str, Maker] = {
     "division_code.unknown": _division_unknown,
     "division_code.abolished": _division_abolished,
     "phone.format": _phone_format,
+    "plate.province": _plate_province,
+    "plate.letters": _plate_letters,
+    "plate.format": _plate_format,
+    "range": _out_of_range,
     "date.format": _date_format,
     "date.invalid": _date_invalid,
     "date.future": _date_future,
@@ -225,6 +256,10 @@ ELIGIBLE: dict[str, Callable[[str], bool]] = {
     "division_code.unknown": lambda v: len(v) in (6, 9, 12) and v.isdigit(),
     "division_code.abolished": lambda v: len(v) in (6, 9, 12) and v.isdigit(),
     "phone.format": lambda v: True,
+    "plate.province": lambda v: len(v) in (7, 8),
+    "plate.letters": lambda v: len(v) == 7 and v[2:7].isalnum(),
+    "plate.format": lambda v: len(v) in (7, 8),
+    "range": lambda v: True,
     "date.future": lambda v: True,
 }
 
