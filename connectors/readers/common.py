@@ -6,16 +6,18 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
 from connectors.base import META_COLUMNS
 from connectors.encoding import resolve_encoding
 from exchange.errors import SourceError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,24 @@ def fit_row(values: list[Any], width: int) -> list[Any]:
     if len(values) < width:
         return values + [None] * (width - len(values))
     return values[:width]
+
+
+def in_batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size`` (the last one shorter), read lazily: how every reader
+    turns its rows into chunks."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def pairs_to_chunk(pairs: list[tuple[Row, str | None]], width: int) -> Chunk:
+    """(row, parse error or None) pairs as one chunk."""
+    return rows_to_chunk([row for row, _ in pairs], [error for _, error in pairs], width)
 
 
 def rows_to_chunk(rows: list[Row], errors: list[str | None], width: int) -> Chunk:

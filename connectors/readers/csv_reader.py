@@ -18,9 +18,10 @@ from connectors.readers.common import (
     check_header,
     clean_header_name,
     fit_row,
+    in_batches,
     log,
+    pairs_to_chunk,
     ragged_message,
-    rows_to_chunk,
     source_error,
 )
 from exchange.errors import ConfigError, SourceError
@@ -123,21 +124,16 @@ class CsvReader(TextReader):
         with open_text(self.path, self.codec) as f:
             records = self._records(f)
             width = len(self._header(records))
-            rows: list[Row] = []
-            errors: list[str | None] = []
-            for n, rec in enumerate(records, start=1):
-                if rec.fatal:
-                    raise self._fatal(rec, f"record {n} (starting at line {rec.line})", n)
-                if n <= skip:
-                    continue
-                row, error = self._row(rec, width)
-                rows.append(row)
-                errors.append(error)
-                if len(rows) >= size:
-                    yield rows_to_chunk(rows, errors, width)
-                    rows, errors = [], []
-            if rows:
-                yield rows_to_chunk(rows, errors, width)
+
+            def pairs() -> Iterator[tuple[Row, str | None]]:
+                for n, rec in enumerate(records, start=1):
+                    if rec.fatal:
+                        raise self._fatal(rec, f"record {n} (starting at line {rec.line})", n)
+                    if n > skip:
+                        yield self._row(rec, width)
+
+            for batch in in_batches(pairs(), size):
+                yield pairs_to_chunk(batch, width)
 
     @staticmethod
     def _row(rec: CsvRecord, width: int) -> tuple[Row, str | None]:

@@ -16,6 +16,7 @@ from connectors.readers.common import (
     Row,
     TextReader,
     check_header,
+    in_batches,
     rows_to_chunk,
     source_error,
 )
@@ -102,22 +103,16 @@ def json_chunks(records: Iterable[tuple[str, Any, str | None]], columns: list[st
     array, NDJSON lines, an HTTP API's records) turns records into rows. Each record comes as (label,
     parsed value, why it could not be parsed or None); a record that is no object, has a key written
     twice or holds a lone surrogate gets a parse error naming ``label`` (see ``json_row``, ``json_chunk``)."""
-    rows: list[Row] = []
-    errors: list[str | None] = []
-    labels: list[str] = []
-    for label, value, problem in records:
-        if problem is None:
-            row, error = json_row(value, columns, label)
-        else:
-            row, error = [None] * len(columns), f"{label} is not a JSON object: {problem}"
-        rows.append(row)
-        errors.append(error)
-        labels.append(label)
-        if len(rows) >= size:
-            yield json_chunk(rows, errors, labels, columns)
-            rows, errors, labels = [], [], []
-    if rows:
-        yield json_chunk(rows, errors, labels, columns)
+    def rows() -> Iterator[tuple[Row, str | None, str]]:
+        for label, value, problem in records:
+            if problem is None:
+                row, error = json_row(value, columns, label)
+            else:
+                row, error = [None] * len(columns), f"{label} is not a JSON object: {problem}"
+            yield row, error, label
+
+    for batch in in_batches(rows(), size):
+        yield json_chunk([r for r, _, _ in batch], [e for _, e, _ in batch], [label for _, _, label in batch], columns)
 
 
 def json_line(value: Any) -> str:

@@ -19,8 +19,9 @@ from connectors.readers.common import (
     check_header,
     clean_header_name,
     fit_row,
+    in_batches,
+    pairs_to_chunk,
     ragged_message,
-    rows_to_chunk,
     source_error,
 )
 from exchange.errors import SourceError
@@ -123,22 +124,19 @@ class XlsxReader(Reader):
         for _, values, _ in rows_iter:
             width = len(self._header(values))
             break
-        rows: list[Row] = []
-        errors: list[str | None] = []
-        for sheet_row, values, uncalculated in rows_iter:
-            row, error = self._row(values, width, sheet_row)
-            if uncalculated:
-                problem = (f"sheet row {sheet_row}: cell(s) {', '.join(uncalculated)} hold a formula but no value "
-                           f"calculated by Excel (the workbook was written by a program that does not calculate "
-                           f"formulas); open and save it in Excel, or export the values")
-                error = f"{error}; {problem}" if error else problem
-            rows.append(row)
-            errors.append(error)
-            if len(rows) >= size:
-                yield rows_to_chunk(rows, errors, width)
-                rows, errors = [], []
-        if rows:
-            yield rows_to_chunk(rows, errors, width)
+
+        def pairs() -> Iterator[tuple[Row, str | None]]:
+            for sheet_row, values, uncalculated in rows_iter:
+                row, error = self._row(values, width, sheet_row)
+                if uncalculated:
+                    problem = (f"sheet row {sheet_row}: cell(s) {', '.join(uncalculated)} hold a formula but no "
+                               f"value calculated by Excel (the workbook was written by a program that does not "
+                               f"calculate formulas); open and save it in Excel, or export the values")
+                    error = f"{error}; {problem}" if error else problem
+                yield row, error
+
+        for batch in in_batches(pairs(), size):
+            yield pairs_to_chunk(batch, width)
 
     def _header(self, values: list[str | None]) -> list[str]:
         names = [clean_header_name(v or "") for v in values]
