@@ -22,9 +22,9 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 
-def _healths() -> tuple[list[Any], str]:
+def _workspace() -> Any:
+    """The exchange's workspace on the environment's settings and the DAG folder's feed specs."""
     from exchange.spec.settings import Settings
-    from exchange.workspace.ops import feeds_status, warehouse_name
     from exchange.workspace.space import Workspace
 
     dags = conf.get("core", "dags_folder")
@@ -33,8 +33,7 @@ def _healths() -> tuple[list[Any], str]:
     from exchange_airflow.specs import load_specs
 
     settings = Settings.from_env()
-    with Workspace(settings, load_specs(settings.root).catalog):
-        return feeds_status(), warehouse_name()
+    return Workspace(settings, load_specs(settings.root).catalog)
 
 
 def _signed_in() -> Any:
@@ -48,16 +47,18 @@ app = FastAPI(title="Agency Data Exchange: feed health", docs_url=None, redoc_ur
 
 @app.get("/health", response_class=HTMLResponse, dependencies=[_signed_in()])
 def health_page() -> HTMLResponse:
-    from exchange.workspace.ops import health_html
+    from exchange.workspace.ops import feeds_status, health_html
 
-    healths, _ = _healths()
-    return HTMLResponse(health_html(healths))
+    with _workspace():
+        return HTMLResponse(health_html(feeds_status()))
 
 
 @app.get("/health.json", dependencies=[_signed_in()])
 def health_json() -> JSONResponse:
-    healths, _ = _healths()
-    return JSONResponse([h.as_json() for h in healths])
+    from exchange.workspace.ops import feeds_status
+
+    with _workspace():
+        return JSONResponse([h.as_json() for h in feeds_status()])
 
 
 class ExchangeHealthPlugin(AirflowPlugin):

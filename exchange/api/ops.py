@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -38,23 +37,22 @@ def add_ops_routes(app: FastAPI, settings: Settings, admin_key: str | None) -> F
                                       "password of basic authentication)"}, status_code=401,
                             headers={"WWW-Authenticate": REALM})
 
-    def healths() -> list[Any]:
-        from exchange.workspace.ops import feeds_status
-
-        return feeds_status(settings=settings)
-
     @app.get("/ops/feeds", response_class=HTMLResponse)
     def ops_feeds(request: Request) -> Response:
         if not _admin(request, admin_key):
             return refused()
-        from exchange.workspace.ops import health_html
+        from exchange.workspace.ops import feeds_status, health_html
+        from exchange.workspace.space import Workspace
 
-        return HTMLResponse(health_html(healths(), settings=settings))
+        with Workspace(settings):  # the health and the page's warehouse line from one engine
+            return HTMLResponse(health_html(feeds_status()))
 
     @app.get("/ops/feeds.json")
     def ops_feeds_json(request: Request) -> Response:
         if not _admin(request, admin_key):
             return refused()
-        return JSONResponse([h.as_json() for h in healths()])
+        from exchange.workspace.ops import feeds_status
+
+        return JSONResponse([h.as_json() for h in feeds_status(settings=settings)])
 
     return app

@@ -163,6 +163,7 @@ class ResolvingSinks(RowSinks):
     def __init__(self, run: BatchRun, folder: Path, origins: dict[str, dt.datetime], current: dict[str, Any]) -> None:
         super().__init__(run, folder)
         self.run, self.origins, self.current = run, origins, current
+        self.tables = EntityTables(run.schema)
         self.resolution = staging.ParquetSink(folder / RESOLUTION, RESOLUTION_SCHEMA)
         self.superseded = 0
 
@@ -178,7 +179,7 @@ class ResolvingSinks(RowSinks):
         }, schema=RESOLUTION_SCHEMA))
 
     def on_valid(self, table: pa.Table) -> None:
-        run, tables = self.run, EntityTables(self.run.schema)
+        run, tables = self.run, self.tables
         keys = table.column(SOURCE_RECORD_ID).to_pylist()
         with run.engine.connect() as conn:
             have = audit_q.current_origin_times(conn, tables.core, tables.quarantine, run.feed.agency, keys)

@@ -25,20 +25,18 @@ def row_lineage(table: str, key: str, *, settings: Settings | None = None,
     """Lineage of one warehouse row (``core.person``, ``police:R0000123``); see exchange.audit.lineage."""
     from exchange.audit import lineage as audit_lineage
 
-    with workspace(settings, catalog) as ws:
-        settings, catalog = ws.settings, ws.catalog
     namespace, _, name = table.rpartition(".")
-    if namespace not in ("", "core") or name not in catalog.schemas:
-        raise ConfigError(f"lineage covers core.<entity>; {table!r} is not one of: "
-                          f"{', '.join('core.' + s for s in sorted(catalog.schemas))}")
-    try:
-        agency, record = audit_lineage.parse_key(key)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    schema = catalog.schemas[name]
-    with warehouse(settings, schemas=[schema]) as engine:
+    with workspace(settings, catalog) as ws:
+        if namespace not in ("", "core") or name not in ws.catalog.schemas:
+            raise ConfigError(f"lineage covers core.<entity>; {table!r} is not one of: "
+                              f"{', '.join('core.' + s for s in sorted(ws.catalog.schemas))}")
+        try:
+            agency, record = audit_lineage.parse_key(key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        schema = ws.catalog.schemas[name]
         t = EntityTables(schema)
-        with engine.connect() as conn:
+        with ws.migrated([schema]).connect() as conn:
             return audit_lineage.lineage(conn, core=t.core, history=t.history, quarantine=t.quarantine,
                                          agency=agency, record_id=record)
 

@@ -148,8 +148,8 @@ def sharing_catalogue(agency: str | None = None, *, settings: Settings | None = 
     from exchange.access import catalogue
     from exchange.warehouse.engine import describe
 
-    with warehouse(settings) as engine, workspace(settings, catalog) as ws:
-        catalog = ws.catalog
+    with workspace(settings, catalog) as ws:
+        engine, catalog = ws.migrated(), ws.catalog
         grants = load_grants(ws.settings, catalog)
         if agency is not None:
             grants.get(agency)  # unknown agency → ConfigError naming the known ones

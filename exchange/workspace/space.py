@@ -99,11 +99,8 @@ def workspace(settings: Settings | None = None, catalog: Catalog | None = None) 
             ws._catalog = catalog
         yield ws
         return
-    own = Workspace(settings, catalog)
-    try:
+    with Workspace(settings, catalog) as own:  # open: what this call calls reuses it
         yield own
-    finally:
-        own.close()
 
 
 @contextlib.contextmanager
