@@ -16,6 +16,7 @@ import random
 import time
 from pathlib import Path
 
+from exchange.demo.activity import build_activity
 from exchange.demo.defects import MakeContext, seed_defects
 from exchange.demo.feeds import FEED_BUILDERS
 from exchange.demo.geo import CITY_CODE, BirthplaceCodes, build_geography
@@ -76,6 +77,7 @@ def build_world(*, persons: int, seed: int, today: datetime.date, divisions: Div
     world.cases = build_cases(world, world.rng("cases"), max(MIN_RECORDS, round(persons / 20)))
     world.organizations = build_organizations(world, world.rng("organizations"),
                                               max(MIN_RECORDS, round(persons / 15)))
+    world.activity = build_activity(world, world.rng("activity"), groups=max(2, min(12, persons // 250)))
     return world
 
 

@@ -10,6 +10,7 @@ import datetime
 import random
 from collections.abc import Callable
 
+from exchange.demo.activity import Activity, Place, place_point
 from exchange.demo.defects import KEY_DUPLICATE, PARSE_ERROR, FeedTable, Seed
 from exchange.demo.geo import CITY_NAME
 from exchange.demo.people import Household, Person
@@ -275,6 +276,83 @@ def health_mental_health(world: World, rng: random.Random) -> FeedTable:
     return FeedTable("health.mental_health", columns, rows, keys, menu)
 
 
+# -- activity events and the vehicle register (exchange.demo.activity) ---------------------------
+
+TIME = "%Y-%m-%d %H:%M:%S"
+DIRECTION_CN = {"inbound": "进城", "outbound": "出城"}
+VEHICLE_USE_CN = {"private": "非营运", "taxi": "出租客运", "freight": "货运", "rental": "租赁"}
+
+
+def _activity(world: World) -> Activity:
+    if world.activity is None:
+        raise ValueError("the demo world was built without activity (exchange.demo.city.build_world)")
+    return world.activity
+
+
+def police_vehicles(world: World, rng: random.Random) -> FeedTable:
+    columns = ["登记编号", "号牌号码", "使用性质", "品牌型号", "车身颜色", "所有人", "所有人身份证号",
+               "联系电话", "登记地区划", "初次登记日期"]
+    rows, keys = [], []
+    for v in _activity(world).vehicles:
+        plate = v.plate if rng.random() < 0.9 else f"{v.plate[:2]}·{v.plate[2:]}"  # as the clerk typed it
+        rows.append([v.record_id, plate, VEHICLE_USE_CN[v.use], v.brand, v.color, v.owner.name,
+                     v.owner.id_number, v.owner.phone, v.division, v.registered.isoformat()])
+        keys.append(v.owner.key)
+    menu = [Seed("plate.format", "号牌号码"), Seed("resident_id.checksum", "所有人身份证号"),
+            Seed("mapping.value", "使用性质", "营转非"), Seed("plate.province", "号牌号码"),
+            Seed("required", "所有人"), Seed("plate.letters", "号牌号码"), Seed(KEY_DUPLICATE)]
+    return FeedTable("police.vehicles", columns, rows, keys, menu)
+
+
+def _point(place: Place) -> list[str]:
+    return [place.community.code, f"{place.lon:.6f}", f"{place.lat:.6f}"]
+
+
+def police_hotel_stays(world: World, rng: random.Random) -> FeedTable:
+    columns = ["lsh", "zjhm", "xm", "lgbm", "lgmc", "fh", "rzsj", "tfsj", "qhdm", "jd", "wd"]
+    rows = [[s.record_id, s.person.id_number, s.person.name, s.hotel.code, s.hotel.name, s.room,
+             f"{s.check_in:{TIME}}", f"{s.check_out:{TIME}}" if s.check_out else "", *_point(s.hotel)]
+            for s in _activity(world).stays]
+    menu = [Seed("resident_id.checksum", "zjhm"), Seed("required", "xm"), Seed("range", "jd"),
+            Seed("required", "rzsj"), Seed("division_code.unknown", "qhdm"), Seed(KEY_DUPLICATE)]
+    return FeedTable("police.hotel_stays", columns, rows, None, menu)
+
+
+def police_internet_sessions(world: World, rng: random.Random) -> FeedTable:
+    columns = ["记录号", "证件号码", "姓名", "场所编码", "场所名称", "机位号", "上机时间", "下机时间",
+               "场所区划", "经度", "纬度"]
+    rows = [[s.record_id, s.person.id_number, s.person.name, s.cafe.code, s.cafe.name, s.seat,
+             f"{s.start:{TIME}}", f"{s.end:{TIME}}", *_point(s.cafe)] for s in _activity(world).sessions]
+    menu = [Seed("resident_id.checksum", "证件号码"), Seed("required", "场所编码"), Seed("range", "纬度"),
+            Seed("resident_id.birth_date", "证件号码"), Seed(KEY_DUPLICATE)]
+    return FeedTable("police.internet_sessions", columns, rows, None, menu)
+
+
+def police_checkpoint_passes(world: World, rng: random.Random) -> FeedTable:
+    columns = ["gcxh", "hphm", "kkbh", "kkmc", "fx", "gcsj", "clsd", "xzqh", "jd", "wd"]
+    rows = [[p.record_id, p.vehicle.plate, p.checkpoint.code, p.checkpoint.name, DIRECTION_CN[p.direction],
+             f"{p.at:{TIME}}", str(p.speed), *_point(p.checkpoint)] for p in _activity(world).passes]
+    menu = [Seed("plate.format", "hphm"), Seed("range", "clsd"), Seed("plate.letters", "hphm"),
+            Seed("mapping.value", "fx", "未知"), Seed("plate.province", "hphm"), Seed("required", "kkbh"),
+            Seed(KEY_DUPLICATE)]
+    return FeedTable("police.checkpoint_passes", columns, rows, None, menu)
+
+
+def police_compound_access(world: World, rng: random.Random) -> FeedTable:
+    columns = ["记录ID", "小区编码", "门岗", "卡号", "身份证号", "姓名", "进出", "通行时间", "区划", "经度",
+               "纬度"]
+    rows = []
+    for a in _activity(world).accesses:
+        lon, lat = place_point(a.compound.community, a.compound.code)
+        rows.append([a.record_id, a.compound.code, a.gate, "" if a.by_id else a.card,
+                     a.person.id_number if a.by_id else "", a.person.name if a.by_id else "",
+                     "进" if a.direction == "in" else "出", f"{a.at:{TIME}}", a.compound.community.code,
+                     f"{lon:.6f}", f"{lat:.6f}"])
+    menu = [Seed("mapping.value", "进出", "进出"), Seed("resident_id.checksum", "身份证号"),
+            Seed("required", "通行时间"), Seed("division_code.unknown", "区划"), Seed(KEY_DUPLICATE)]
+    return FeedTable("police.compound_access", columns, rows, None, menu)
+
+
 def _sample(rng: random.Random, people: list[Person], n: int,
             weight: Callable[[Person], int]) -> list[Person]:
     """``n`` distinct people, drawn with the given relative weights (Efraimidis-Spirakis keys)."""
@@ -299,4 +377,9 @@ FEED_BUILDERS: dict[str, FeedBuilder] = {
     "justice.community_correction": justice_community_correction,
     "market_regulation.organizations": market_organizations,
     "health.mental_health": health_mental_health,
+    "police.vehicles": police_vehicles,
+    "police.hotel_stays": police_hotel_stays,
+    "police.internet_sessions": police_internet_sessions,
+    "police.checkpoint_passes": police_checkpoint_passes,
+    "police.compound_access": police_compound_access,
 }

@@ -6,10 +6,14 @@ from __future__ import annotations
 import datetime
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Geography
 from exchange.demo.people import Person, Population
 from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, credit_code_check_char
+
+if TYPE_CHECKING:
+    from exchange.demo.activity import Activity
 
 CASE_TYPES = {"刑事案件": 20, "行政案件": 30, "警情": 50}
 CASE_STATUSES = {
@@ -95,6 +99,8 @@ class World:
     population: Population
     cases: list[Case] = field(default_factory=list)
     organizations: list[Organization] = field(default_factory=list)
+    activity: Activity | None = None
+    """Venues, vehicles and a month of activity events (:mod:`exchange.demo.activity`)."""
 
     def rng(self, name: str) -> random.Random:
         """An independent, reproducible random stream per named part of the city."""

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -36,6 +34,7 @@ from exchange.formats import (
     resident_id_gender,
     upgrade_legacy_resident_id,
 )
+from exchange.formats.pinyin import ROMAN, char_pinyin, name_tokens
 from exchange.formats.resident_id import ID18_PATTERN
 from exchange.formats.text import remove_spaces
 from exchange.linking.store import stream_query
@@ -141,39 +140,7 @@ class SourceTables:
 
 # -- normalisation -----------------------------------------------------------------------------
 
-_FUZZY = ((re.compile(r"^zh"), "z"), (re.compile(r"^ch"), "c"), (re.compile(r"^sh"), "s"),
-          (re.compile(r"^l"), "n"), (re.compile(r"ng$"), "n"))
 _ADDRESS_PREFIX = r"^(?:\p{Han}{2,3}(?:省|自治区))?(?:\p{Han}{2,4}市)?"
-
-
-@lru_cache(maxsize=65536)
-def _char_pinyin(ch: str) -> tuple[str, str]:
-    """(toneless pinyin, fuzzy pinyin) of one character; other characters stand for themselves."""
-    from pypinyin import lazy_pinyin
-
-    if not ("\u3400" <= ch <= "\u9fff"):
-        return ch.lower(), ch.lower()
-    syllable = lazy_pinyin(ch)[0].lower()
-    fuzzy = syllable
-    for pattern, repl in _FUZZY:
-        fuzzy = pattern.sub(repl, fuzzy)
-    return syllable, fuzzy
-
-
-_ROMAN = re.compile(r"^[A-Za-z]+(?:[\s.\-·]+[A-Za-z]+)+$")
-
-
-def name_tokens(name: str) -> str | None:
-    """The name as pinyin words in a fixed order, so that 张怡晓, ``Zhang Yixiao`` and ``YIXIAO ZHANG``
-    agree: a Chinese name is its surname's and its given name's pinyin, a romanised one its words,
-    sorted and joined by ``|`` (None for a single word)."""
-    if _ROMAN.match(name):
-        words = [w.lower() for w in re.split(r"[\s.\-·]+", name) if w]
-    elif len(name) >= 2 and all("\u3400" <= c <= "\u9fff" for c in name):
-        words = [_char_pinyin(name[0])[0], "".join(_char_pinyin(c)[0] for c in name[1:])]
-    else:
-        return None
-    return "|".join(sorted(words)) if len(words) >= 2 else None
 
 
 def surname_pinyin(names: pa.Array) -> pa.Array:
@@ -181,7 +148,7 @@ def surname_pinyin(names: pa.Array) -> pa.Array:
     out = []
     for name in names.to_pylist():
         first = name[:1] if name else ""
-        out.append(_char_pinyin(first)[1] if "\u3400" <= first <= "\u9fff" else None)
+        out.append(char_pinyin(first)[1] if "\u3400" <= first <= "\u9fff" else None)
     return pa.array(out, pa.string())
 
 
@@ -193,8 +160,8 @@ def pinyin_columns(names: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
         encoded = encoded.combine_chunks()
     py, fpy, tok = [], [], []
     for name in encoded.dictionary.to_pylist():
-        letters = name.replace(" ", "") if _ROMAN.match(name) else name
-        parts = [_char_pinyin(c) for c in letters]
+        letters = name.replace(" ", "") if ROMAN.match(name) else name
+        parts = [char_pinyin(c) for c in letters]
         py.append("".join(p for p, _ in parts))
         fpy.append("".join(f for _, f in parts))
         tok.append(name_tokens(name))
@@ -257,7 +224,7 @@ def normalize_records(table: pa.Table, today: dt.date | None = None, *, pinyin: 
 
     ids = normalize_id_numbers(col("id_number"), today)
     raw_name = normalize_text(col("name"))
-    roman = pc.match_substring_regex(raw_name, _ROMAN.pattern)
+    roman = pc.match_substring_regex(raw_name, ROMAN.pattern)
     name = pc.if_else(pc.fill_null(roman, False), pc.utf8_title(raw_name), remove_spaces(raw_name))
     gender = pc.if_else(pc.is_in(col("gender"), pa.array(["M", "F"])), col("gender"), null)
     birth = pc.utf8_slice_codeunits(normalize_text(col("birth_date")), 0, 10)

@@ -39,11 +39,17 @@ class Publish(Stage):
 
     def finish(self, run: BatchRun, batch_id: str, done: Any, outcome: BatchOutcome) -> BatchOutcome:
         from exchange.access.apply import refresh_shares
+        from exchange.investigate import elements
 
         with run.engine.begin() as conn:
             refreshed = refresh_shares(conn, run.schema.name)
         if refreshed:
             log.info("refreshed %s shared materialized view(s) over core.%s", len(refreshed), run.schema.name)
+        if elements.indexed(run.schema):  # the element index follows the batch (never rebuilt on a run)
+            elements.metadata.create_all(run.engine, checkfirst=True)
+            with run.engine.begin() as conn:
+                written = elements.refresh_batch(conn, run.schema, batch_id)
+            log.info("element index: %s value(s) of core.%s from %s", written, run.schema.name, batch_id)
         refresh_reports_index(run.engine, run.settings)
         return outcome
 

@@ -10,18 +10,30 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.spec.schema import FLAGS, SOURCE_AGENCY, EntitySchema, FieldType, unverified_column
-
-DECIMAL = pa.decimal128(20, 4)
+from exchange.spec.schema import (
+    DECIMAL_DIGITS,
+    FLAGS,
+    SOURCE_AGENCY,
+    EntitySchema,
+    FieldSpec,
+    FieldType,
+    unverified_column,
+)
 
 ARROW_TYPES: dict[FieldType, pa.DataType] = {
     "string": pa.string(),
     "integer": pa.int64(),
-    "decimal": DECIMAL,
     "date": pa.date32(),
     "datetime": pa.timestamp("s"),
     "boolean": pa.bool_(),
 }
+
+
+def arrow_type(f: FieldSpec) -> pa.DataType:
+    """The Arrow type of a field (a decimal's precision and scale follow its ``scale``)."""
+    if f.type == "decimal":
+        return pa.decimal128(DECIMAL_DIGITS + f.decimal_scale, f.decimal_scale)
+    return ARROW_TYPES[f.type]
 
 # Lineage columns a staged row carries after the schema's own fields (the batch id, the
 # agency and the load time are added when the batch is loaded).
@@ -36,7 +48,7 @@ def arrow_schema(schema: EntitySchema) -> pa.Schema:
     """``source_agency`` + the schema's fields, typed, in declaration order."""
     fields = [pa.field(SOURCE_AGENCY, pa.string(), nullable=False)]
     for name, f in schema.fields.items():
-        fields.append(pa.field(name, ARROW_TYPES[f.type], nullable=f.nullable,
+        fields.append(pa.field(name, arrow_type(f), nullable=f.nullable,
                                metadata={"pii": f.pii, "description": f.description}))
     return pa.schema(fields, metadata={"schema": schema.name, "version": schema.version})
 
@@ -60,7 +72,7 @@ def to_typed(table: pa.Table, schema: EntitySchema) -> pa.Table:
         if f.type == "datetime":
             col = pc.strptime(col, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=False)
         elif f.type != "string":
-            col = pc.cast(col, ARROW_TYPES[f.type])
+            col = pc.cast(col, arrow_type(f))
         arrays.append(col)
-    return pa.table(arrays, schema=pa.schema([pa.field(n, ARROW_TYPES[f.type]) for n, f in
+    return pa.table(arrays, schema=pa.schema([pa.field(n, arrow_type(f)) for n, f in
                                               schema.fields.items()]))

@@ -12,10 +12,15 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+DEFAULT_SCALE = 4
+DECIMAL_DIGITS = 15
+"""Digits a decimal field accepts before its point (its precision is this plus its scale)."""
 FieldType = Literal["string", "integer", "decimal", "date", "datetime", "boolean"]
 FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone", "plate"]
 PiiClass = Literal["direct_identifier", "quasi_identifier", "sensitive", "none"]
 Severity = Literal["quarantine", "flag"]
+SearchKind = Literal["id", "phone", "name", "address", "plate", "org", "case"]
+"""What an element search looks for in a field (``exchange search --kind``)."""
 
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 FIELD_RE = r"^[a-z][a-z0-9_]{0,62}$"
@@ -49,6 +54,10 @@ class FieldSpec(StrictModel):
     not_future: bool = Field(default=False, description="date/datetime may not lie in the future")
     minimum: float | None = Field(default=None, description="integer/decimal: the smallest value allowed")
     maximum: float | None = Field(default=None, description="integer/decimal: the largest value allowed")
+    search: SearchKind | None = Field(default=None, description=(
+        "element search: the kind of element this field holds (a name, an ID number...); absent: not searched"))
+    scale: int | None = Field(default=None, ge=0, le=9, description=(
+        "decimal: digits after the point kept and accepted (default 4; coordinates: 6)"))
     historical_ok: bool = Field(default=False, description="division_code: abolished codes accepted")
     gender_field: str | None = Field(
         default=None, description="resident_id: the field whose M/F must match the sequence digit parity")
@@ -58,6 +67,11 @@ class FieldSpec(StrictModel):
         "a value failing the field's format rule: quarantine the row, or flag the field (keep the row, "
         "move the value to <field>_unverified with the reason, leave the field empty). On a required field "
         "the source must still supply a value; only its checks are flagged"))
+
+    @property
+    def decimal_scale(self) -> int:
+        """Digits after the point of a decimal field."""
+        return DEFAULT_SCALE if self.scale is None else self.scale
 
     @property
     def nullable(self) -> bool:
@@ -75,6 +89,8 @@ class FieldSpec(StrictModel):
             raise ValueError(f"on_invalid: flag applies to fields with a format ({', '.join(FLAGGABLE_FORMATS)})")
         if (self.minimum is not None or self.maximum is not None) and self.type not in ("integer", "decimal"):
             raise ValueError("'minimum' and 'maximum' apply to integer and decimal fields")
+        if self.scale is not None and self.type != "decimal":
+            raise ValueError("'scale' applies to decimal fields")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError(f"minimum {self.minimum:g} is above maximum {self.maximum:g}")
         if self.historical_ok and self.format != "division_code":
@@ -86,12 +102,36 @@ class FieldSpec(StrictModel):
         return self
 
 
+class EventSpec(StrictModel):
+    """An activity event (POLE: person, object, location, event): when and where it happened. Its
+    table gets the indexes that serve "this person's (or vehicle's) events in a window" — one per field
+    the schema marks ``search: id`` or ``search: plate`` — and "who was at this place in a window"."""
+
+    start: str = Field(description="datetime field: when the event began (or happened)")
+    end: str | None = Field(default=None, description="datetime field: when it ended, if it lasts")
+    place: str = Field(description="field: the code of the place (hotel, venue, checkpoint, compound)")
+    place_name: str | None = Field(default=None, description="field: the place's name, if the record has it")
+    division: str = Field(default="division_code", description="field: the division code of the place")
+    longitude: str | None = "longitude"
+    latitude: str | None = "latitude"
+    detail: list[str] = Field(default_factory=list, description="fields shown with the event (room, seat...)")
+    label: str = Field(min_length=1, description="what the event is called, for people (旅馆住宿)")
+
+    def fields(self) -> list[str]:
+        named = [self.start, self.end, self.place, self.place_name, self.division, self.longitude, self.latitude]
+        return [f for f in named if f] + list(self.detail)
+
+
 class EntitySchema(StrictModel):
     name: str = Field(pattern=FIELD_RE)
     version: str
     description: str = Field(min_length=1)
     natural_key: list[str] = Field(min_length=1)
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    event: EventSpec | None = Field(default=None, description="an activity event: its time and place fields")
+    label: str | None = Field(default=None, min_length=1, description="what a record is called, for people (案件)")
+    when: str | None = Field(default=None, description=(
+        "date or datetime field that places a record on a person's timeline (a case's occurred_at)"))
 
     @property
     def major(self) -> int:
@@ -121,10 +161,27 @@ class EntitySchema(StrictModel):
                 if other is None or other.type != "date":
                     raise ValueError(f"fields.{name}.birth_date_field: {spec.birth_date_field!r} is not a date "
                                      f"field of this schema")
+            if (spec.search == "plate" and spec.format != "plate") or (spec.search == "id" and spec.format not in (
+                    "resident_id", None)):
+                raise ValueError(f"fields.{name}.search: {spec.search} needs a field of that format")
             if spec.on_invalid == "flag" and unverified_column(name) in self.fields:
                 raise ValueError(f"fields.{name}: on_invalid flag needs the column {unverified_column(name)!r}, "
                                  f"which the schema already uses")
+        if self.when is not None and (self.when not in self.fields
+                                      or self.fields[self.when].type not in ("date", "datetime")):
+            raise ValueError(f"when: {self.when!r} is not a date or datetime field of this schema")
+        if self.event is not None:
+            for name in self.event.fields():
+                if name not in self.fields:
+                    raise ValueError(f"event: unknown field {name!r}")
+            for name in (self.event.start, self.event.end):
+                if name and self.fields[name].type != "datetime":
+                    raise ValueError(f"event: {name!r} is not a datetime field")
         return self
+
+    def search_fields(self, *kinds: str) -> dict[str, str]:
+        """field → search kind, for the fields marked ``search`` (of ``kinds``, if given)."""
+        return {n: f.search for n, f in self.fields.items() if f.search and (not kinds or f.search in kinds)}
 
     @property
     def flagged_fields(self) -> list[str]:

@@ -15,15 +15,21 @@ import great_expectations.expectations as gxe
 
 from exchange.formats.fields import field_format
 from exchange.spec.catalog import Catalog
-from exchange.spec.schema import EntitySchema, FieldSpec
+from exchange.spec.schema import DECIMAL_DIGITS, EntitySchema, FieldSpec
 from exchange.validation import expectations as ex
 
 # type → the regex a normalised value must match (date/datetime have their own expectations)
 TYPE_PATTERNS = {
     "integer": r"^[+-]?[0-9]{1,18}$",
-    "decimal": r"^[+-]?[0-9]{1,15}(?:\.[0-9]{1,4})?$",
     "boolean": r"^(?:true|false)$",
 }
+
+
+def decimal_pattern(f: FieldSpec) -> str:
+    """What a decimal field's normalised value must match: at most 15 digits before the point and its
+    scale after it."""
+    after = rf"(?:\.[0-9]{{1,{f.decimal_scale}}})?" if f.decimal_scale else ""
+    return rf"^[+-]?[0-9]{{1,{DECIMAL_DIGITS}}}{after}$"
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,9 @@ def _field_expectations(name: str, f: FieldSpec, allowed: list[str] | None) -> l
     if f.max_length is not None:
         out.append((gxe.ExpectColumnValueLengthsToBeBetween(column=name, max_value=f.max_length),
                     Rule(name, "max_length")))
-    if f.type in TYPE_PATTERNS:
-        out.append((gxe.ExpectColumnValuesToMatchRegex(column=name, regex=TYPE_PATTERNS[f.type]),
+    pattern = decimal_pattern(f) if f.type == "decimal" else TYPE_PATTERNS.get(f.type)
+    if pattern is not None:
+        out.append((gxe.ExpectColumnValuesToMatchRegex(column=name, regex=pattern),
                     Rule(name, "type")))
     if f.minimum is not None or f.maximum is not None:
         out.append((ex.ExpectColumnValuesToBeWithinRange(column=name, minimum=f.minimum, maximum=f.maximum),

@@ -23,12 +23,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from exchange.spec.schema import FLAGS, SOURCE_AGENCY, SOURCE_RECORD_ID, EntitySchema, FieldType, unverified_column
+from exchange.spec.schema import (
+    DECIMAL_DIGITS,
+    FLAGS,
+    SOURCE_AGENCY,
+    SOURCE_RECORD_ID,
+    EntitySchema,
+    FieldType,
+    unverified_column,
+)
 
 SQL_TYPES: dict[FieldType, type[TypeEngine] | TypeEngine] = {
     "string": Text(),
     "integer": BigInteger(),
-    "decimal": Numeric(20, 4),
     "date": Date(),
     "datetime": DateTime(),
     "boolean": Boolean(),
@@ -38,7 +45,9 @@ SQL_TYPES: dict[FieldType, type[TypeEngine] | TypeEngine] = {
 def _data_columns(schema: EntitySchema) -> list[Column]:
     cols = [Column(SOURCE_AGENCY, Text(), nullable=False, comment="agency that supplied the record")]
     for name, f in schema.fields.items():
-        cols.append(Column(name, SQL_TYPES[f.type], nullable=f.nullable,
+        sql_type = Numeric(DECIMAL_DIGITS + f.decimal_scale, f.decimal_scale) if f.type == "decimal" \
+            else SQL_TYPES[f.type]
+        cols.append(Column(name, sql_type, nullable=f.nullable,
                            comment=f"{f.description} [pii: {f.pii}]"))
     for name in schema.flagged_fields:
         cols.append(Column(unverified_column(name), Text(), comment=(
@@ -58,10 +67,23 @@ def _lineage_columns() -> list[Column]:
     ]
 
 
+def event_indexes(schema: EntitySchema) -> list[Index]:
+    """An event table's indexes: by each person or vehicle it names (``search: id`` / ``plate`` fields)
+    and by its place and its division, each followed by the event's time — "this person's events in a
+    window", "who was at this place in a window"."""
+    event = schema.event
+    if event is None:
+        return []
+    name = schema.name
+    by = [*schema.search_fields("id", "plate"), event.place, event.division]
+    return [Index(f"ix_{name}_{column}_t", column, event.start) for column in dict.fromkeys(by)]
+
+
 def core_table(schema: EntitySchema, metadata: MetaData) -> Table:
     return Table(schema.name, metadata,
                  *_data_columns(schema), *_lineage_columns(),
                  PrimaryKeyConstraint(SOURCE_AGENCY, SOURCE_RECORD_ID, name=f"pk_{schema.name}"),
+                 *event_indexes(schema),
                  schema="core", comment=schema.description)
 
 

@@ -34,16 +34,15 @@ from exchange.spec.schema import EntitySchema
 TODAY = datetime.date(2026, 11, 28)
 SEED = 20261128
 PERSON_FEEDS = {"police.residents", "civil_affairs.members", "police.case_parties",
-                "justice.community_correction", "health.mental_health", "justice.disputes"}
+                "justice.community_correction", "health.mental_health", "justice.disputes", "police.vehicles"}
 ALL_RULES = {
     "required", "allowed_values", "mapping.value", "max_length", "type", "resident_id.checksum",
     "resident_id.legacy_15", "resident_id.birth_date", "resident_id.birth_future", "resident_id.region",
     "resident_id.gender", "credit_code.checksum", "credit_code.format", "division_code.unknown",
     "division_code.abolished", "phone.format", "date.format", "date.invalid", "date.future", "key.duplicate",
-    "parse.error",
+    "parse.error", "plate.format", "plate.letters", "plate.province", "range",
 }
-TYPE_PATTERNS = {"integer": r"^[+-]?[0-9]{1,18}$", "decimal": r"^[+-]?[0-9]{1,15}(\.[0-9]{1,4})?$",
-                 "boolean": r"^(true|false)$"}
+TYPE_PATTERNS = {"integer": r"^[+-]?[0-9]{1,18}$", "boolean": r"^(true|false)$"}
 BOOLEAN_WORDS = {"是": "true", "否": "false", "true": "true", "false": "false"}
 DATETIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) [0-9]{2}:[0-9]{2}:[0-9]{2}$")
 
@@ -141,6 +140,8 @@ def _format_reasons(spec_field: Any, name: str, values: list, rows: list[Row]) -
     if kind in ("phone", "mobile", "landline"):
         return formats.check_phone(formats.normalize_phone(values), kind="any" if kind == "phone" else kind) \
             .to_pylist()
+    if kind == "plate":
+        return formats.check_plate(formats.normalize_plate(values)).to_pylist()
     return [None] * len(values)
 
 
@@ -163,8 +164,15 @@ def _field_reasons(schema: EntitySchema, catalog: Catalog, name: str, rows: list
         if f.max_length is not None and len(v) > f.max_length:
             flag(i, "max_length")
         typed = BOOLEAN_WORDS.get(v, v) if f.type == "boolean" else v
-        if f.type in TYPE_PATTERNS and not re.match(TYPE_PATTERNS[f.type], typed):
+        pattern = TYPE_PATTERNS.get(f.type)
+        if f.type == "decimal":
+            scale = 4 if f.scale is None else f.scale
+            pattern = r"^[+-]?[0-9]{1,15}" + (rf"(\.[0-9]{{1,{scale}}})?$" if scale else "$")
+        if pattern and not re.match(pattern, typed):
             flag(i, "type")
+        elif f.type in ("integer", "decimal") and (
+                (f.minimum is not None and float(v) < f.minimum) or (f.maximum is not None and float(v) > f.maximum)):
+            flag(i, "range")
         if f.type == "datetime":
             match = DATETIME.match(v)
             flag(i, None if match else "datetime.format")

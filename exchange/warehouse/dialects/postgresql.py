@@ -76,6 +76,8 @@ class PostgreSQL(Dialect):
     def create_schemas(self, conn: Connection, names: Iterable[str]) -> None:
         for name in names:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
+        # trigram indexes (substring search of Chinese text in mdm.search_element); a trusted extension
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
 
     def bulk_insert(self, conn: Connection, table: Table, batches: Iterable[pa.RecordBatch | pa.Table],
                     extra: dict[str, object] | None = None) -> int:

@@ -1,0 +1,410 @@
+"""The relation graph (人员关系): who is related to a person, through what, and how strongly.
+
+Edges are found set-wise for a whole frontier of persons at once (depth 1, 2, 3), each kind from the
+records the caller may tie to persons (:func:`exchange.investigate.persons.tied_records`):
+
+=================  ======  ============================================================================
+kind               weight  evidence
+=================  ======  ============================================================================
+household          5       both persons' records carry the same household number (person, household head)
+case               4       both are parties of the same case (with their roles)
+dispute            4       the applicant and the respondent of the same mediation case
+vehicle            3       both registered the same plate (ownership history)
+hotel_room         3       the same hotel room on overlapping nights
+phone              2       the same phone number in their records
+address            1       the same full address in person records of different households
+co_presence        1/time  the same place within ``window`` minutes, at least ``min_times`` times at
+                           ``min_places`` distinct places (counts in the edge)
+=================  ======  ============================================================================
+
+An edge exists for the caller only when every record it rests on is one the caller may read and tie
+to a person — an edge through a record the grant hides does not exist for it. Depth and fan-out are
+bounded (:class:`Limits`): each person keeps its ``fan_out`` heaviest edges, the graph stops at
+``max_nodes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from exchange.access.lens import Lens, Row, plain, read_rows
+from exchange.investigate.persons import Linked, Subject, links_of, tied_records
+from exchange.investigate.search import id_holders
+from exchange.spec.schema import EntitySchema
+
+WEIGHTS = {"household": 5.0, "case": 4.0, "dispute": 4.0, "vehicle": 3.0, "hotel_room": 3.0, "phone": 2.0,
+           "address": 1.0, "co_presence": 1.0}
+MAX_EVIDENCE = 5
+
+
+@dataclass(frozen=True)
+class Limits:
+    depth: int = 1
+    fan_out: int = 25
+    max_nodes: int = 200
+    window_minutes: int = 10
+    min_times: int = 3
+    min_places: int = 2
+    days: int = 90
+    """Co-presence looks at the events of the last ``days`` days before the newest one."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.depth <= 3:
+            raise ValueError(f"depth {self.depth}: give 1, 2 or 3")
+        if self.fan_out < 1 or self.max_nodes < 2:
+            raise ValueError("fan_out must be at least 1 and max_nodes at least 2")
+
+
+@dataclass
+class Edge:
+    a: str
+    b: str
+    kind: str
+    weight: float = 0.0
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    count: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *rows: Row, **detail: Any) -> None:
+        self.count += 1
+        if len(self.evidence) < MAX_EVIDENCE:
+            self.evidence.append({"records": [r.provenance for r in rows], **{k: plain(v) for k, v in detail.items()}})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.a, "target": self.b, "kind": self.kind, "weight": round(self.weight, 2),
+                "count": self.count, **self.detail, "evidence": self.evidence}
+
+
+class _Edges:
+    def __init__(self) -> None:
+        self.edges: dict[tuple[str, str, str], Edge] = {}
+
+    def add(self, a: str, b: str, kind: str, *rows: Row, **detail: Any) -> Edge | None:
+        if a == b:
+            return None
+        x, y = sorted((a, b))
+        edge = self.edges.setdefault((x, y, kind), Edge(x, y, kind))
+        edge.add(*rows, **detail)
+        return edge
+
+
+def _by_value(tied: dict[str, list[Linked]], attribute: str, entities: Iterable[str] | None = None
+              ) -> dict[str, list[tuple[str, Linked]]]:
+    out: dict[str, list[tuple[str, Linked]]] = {}
+    for uid, records in tied.items():
+        for linked in records:
+            if entities is not None and linked.row.entity not in entities:
+                continue
+            value = linked.value(attribute)
+            if value not in (None, ""):
+                out.setdefault(str(value), []).append((uid, linked))
+    return out
+
+
+def _others(conn: Connection, lens: Lens, entity: str, column: str, values: Iterable[str]) -> dict[str, list[Linked]]:
+    """person_uid → records of ``entity`` whose ``column`` is one of ``values``, tied for the caller."""
+    wanted = sorted(set(values))
+    if not wanted or not lens.allows(entity):
+        return {}
+    stmt = text(f'SELECT l.source_agency, l.entity, l.source_record_id, l.role, l.id_number, l.person_uid '
+                f'FROM core."{entity}" AS c JOIN mdm.person_link AS l ON l.source_agency = c.source_agency '
+                f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE c."{column}" IN :v'
+                ).bindparams(bindparam("v", expanding=True))
+    links = []
+    for i in range(0, len(wanted), 500):
+        links += [tuple(r) for r in conn.execute(stmt, {"e": entity, "v": wanted[i:i + 500]})]
+    return tied_records(conn, lens, links)  # type: ignore[arg-type]
+
+
+def _active(conn: Connection, uids: set[str]) -> dict[str, str]:
+    if not uids:
+        return {}
+    stmt = text("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person WHERE person_uid IN :u"
+                ).bindparams(bindparam("u", expanding=True))
+    return dict(conn.execute(stmt, {"u": sorted(uids)}).all())
+
+
+def _shared(edges: _Edges, mine: dict[str, list[tuple[str, Linked]]], theirs: dict[str, list[Linked]],
+            attribute: str, kind: str, *, same_household: bool = True) -> None:
+    by_value: dict[str, list[tuple[str, Linked]]] = {}
+    for uid, records in theirs.items():
+        for linked in records:
+            value = linked.value(attribute)
+            if value not in (None, ""):
+                by_value.setdefault(str(value), []).append((uid, linked))
+    for value, own in mine.items():
+        for a, la in own:
+            for b, lb in by_value.get(value, []):
+                if not same_household and la.value("household_number") and \
+                        la.value("household_number") == lb.value("household_number"):
+                    continue
+                edges.add(a, b, kind, la.row, lb.row, **{attribute: la.row.shown.get(la.source.columns[attribute])})
+
+
+def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, list[Linked]]) -> None:
+    # household: the same household number in person records and household-head records
+    households = _by_value(tied, "household_number")
+    if households:
+        theirs = _others(conn, lens, "person", "household_number", households)
+        for uid, records in _others(conn, lens, "household", "household_number", households).items():
+            theirs.setdefault(uid, []).extend(records)
+        _shared(edges, households, theirs, "household_number", "household")
+    # phone and address
+    phones = _by_value(tied, "phone")
+    if phones:
+        theirs = {}
+        for entity, column in (("person", "phone"), ("case_party", "phone"), ("dispute", "applicant_phone"),
+                               ("vehicle", "owner_phone")):
+            for uid, records in _others(conn, lens, entity, column, phones).items():
+                theirs.setdefault(uid, []).extend(records)
+        _shared(edges, phones, theirs, "phone", "phone")
+    addresses = _by_value(tied, "address", entities=("person",))
+    if addresses:
+        _shared(edges, addresses, _others(conn, lens, "person", "address", addresses), "address", "address",
+                same_household=False)
+    # cases: the parties of the same case, with their roles
+    cases: dict[str, list[tuple[str, Linked]]] = {}
+    for uid, records in tied.items():
+        for linked in records:
+            if linked.row.entity == "case_party" and linked.row.raw.get("case_number"):
+                cases.setdefault(str(linked.row.raw["case_number"]), []).append((uid, linked))
+    if cases:
+        for uid, records in _others(conn, lens, "case_party", "case_number", cases).items():
+            for lb in records:
+                for a, la in cases.get(str(lb.row.raw.get("case_number")), []):
+                    edges.add(a, uid, "case", la.row, lb.row, case_number=la.row.shown.get("case_number"),
+                              roles={a: la.row.shown.get("role"), uid: lb.row.shown.get("role")})
+    # disputes: the two sides of the same mediation case
+    disputes = {linked.row.key: (uid, linked) for uid, records in tied.items() for linked in records
+                if linked.row.entity == "dispute"}
+    if disputes:
+        links = links_of_records(conn, "dispute", disputes)
+        for uid, records in tied_records(conn, lens, links).items():
+            for lb in records:
+                own = disputes.get(lb.row.key)
+                if own is not None and own[1].role != lb.role:
+                    edges.add(own[0], uid, "dispute", own[1].row, dispute_number=lb.row.shown.get("dispute_number"),
+                              roles={own[0]: own[1].role, uid: lb.role})
+    # vehicles: the owners of the same plate
+    plates = {str(linked.row.raw["plate"]): (uid, linked) for uid, records in tied.items() for linked in records
+              if linked.row.entity == "vehicle" and linked.row.raw.get("plate")}
+    if plates:
+        for uid, records in _others(conn, lens, "vehicle", "plate", plates).items():
+            for lb in records:
+                own = plates.get(str(lb.row.raw.get("plate")))
+                if own is not None:
+                    edges.add(own[0], uid, "vehicle", own[1].row, lb.row, plate=lb.row.shown.get("plate"))
+
+
+def links_of_records(conn: Connection, entity: str, keys: Iterable[tuple[str, str]]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    by_agency: dict[str, list[str]] = {}
+    for agency, record in keys:
+        by_agency.setdefault(agency, []).append(record)
+    stmt = text("SELECT source_agency, entity, source_record_id, role, id_number, person_uid FROM mdm.person_link "
+                "WHERE source_agency = :a AND entity = :e AND source_record_id IN :r").bindparams(
+        bindparam("r", expanding=True))
+    for agency, records in by_agency.items():
+        out += [tuple(r) for r in conn.execute(stmt, {"a": agency, "e": entity, "r": records})]
+    return out
+
+
+# -- events: the same hotel room, co-presence ---------------------------------------------------------------
+
+
+@dataclass
+class _Seen:
+    uid: str
+    row: Row
+    place: str
+    at: dt.datetime
+    end: dt.datetime | None
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _events(conn: Connection, lens: Lens, schema: EntitySchema, column: str, kind: str,
+            owners: dict[str, str], since: dt.datetime | None) -> list[_Seen]:
+    """The events of ``schema`` naming one of ``owners`` (ID number or plate → person_uid), for the caller."""
+    ev = schema.event
+    assert ev is not None
+    if not owners or not lens.allows(schema.name) or not lens.discloses(schema.name, column):
+        return []
+    where, params = f'"{column}" IN :v', {"v": sorted(owners)}
+    if since is not None:
+        where += f' AND "{ev.start}" >= :since'
+        params["since"] = since
+    out = []
+    for row in read_rows(conn, lens, schema.name, where, params):
+        at = _time(row.raw.get(ev.start))
+        if at is not None:
+            out.append(_Seen(owners[str(row.raw[column])], row, str(row.raw.get(ev.place)), at,
+                             _time(row.raw.get(ev.end)) if ev.end else None))
+    return out
+
+
+def _at_places(conn: Connection, lens: Lens, schema: EntitySchema, seen: list[_Seen], window: dt.timedelta
+               ) -> list[Row]:
+    """Rows of ``schema`` at the places of ``seen`` within ``window`` of their times, for the caller."""
+    ev = schema.event
+    assert ev is not None
+    by_place: dict[str, list[dt.datetime]] = {}
+    for s in seen:
+        by_place.setdefault(s.place, []).append(s.at)
+    rows: list[Row] = []
+    for place, times in by_place.items():
+        times.sort()
+        # one probe per cluster of nearby times at the place (the place-and-time index serves each)
+        start = prev = times[0]
+        for t in [*times[1:], None]:
+            if t is not None and t - prev <= window * 4:
+                prev = t
+                continue
+            where = f'"{ev.place}" = :p AND "{ev.start}" >= :a AND "{ev.start}" <= :b'
+            rows += read_rows(conn, lens, schema.name, where, {"p": place, "a": start - window, "b": prev + window})
+            if t is not None:
+                start = prev = t
+    return rows
+
+
+def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], edges: _Edges,
+                 subjects: dict[str, Subject], limits: Limits) -> None:
+    ids = {n: uid for uid, s in subjects.items() for n in s.ids}
+    plates = {p: uid for uid, s in subjects.items() for p in s.plates}
+    window = dt.timedelta(minutes=limits.window_minutes)
+    co: dict[tuple[str, str], list[tuple[_Seen, Row]]] = {}
+    for schema in schemas.values():
+        ev = schema.event
+        if ev is None:
+            continue
+        for column, kind in schema.search_fields("id", "plate").items():
+            owners = ids if kind == "id" else plates
+            mine = _events(conn, lens, schema, column, kind, owners, None)
+            if not mine:
+                continue
+            newest = max(s.at for s in mine)
+            mine = [s for s in mine if s.at >= newest - dt.timedelta(days=limits.days)]
+            others = _at_places(conn, lens, schema, mine, window)
+            numbers = {str(r.raw.get(column)) for r in others if r.raw.get(column)}
+            holders = id_holders(conn, numbers) if kind == "id" else _plate_owners(conn, lens, numbers)
+            by_place: dict[str, list[Row]] = {}
+            for r in others:
+                by_place.setdefault(str(r.raw.get(ev.place)), []).append(r)
+            for s in mine:
+                for r in by_place.get(s.place, []):
+                    other = holders.get(str(r.raw.get(column)))
+                    at = _time(r.raw.get(ev.start))
+                    if other is None or other == s.uid or at is None:
+                        continue
+                    if schema.name == "hotel_stay" and _same_room(s, r, ev.end):
+                        hotel = s.row.shown.get(ev.place_name or ev.place)
+                        edges.add(s.uid, other, "hotel_room", s.row, r, hotel=hotel, room=r.shown.get("room"),
+                                  night=str(s.at.date()))
+                    if abs(at - s.at) <= window:
+                        co.setdefault(tuple(sorted((s.uid, other))), []).append((s, r))  # type: ignore[arg-type]
+    for (a, b), pairs in co.items():
+        occasions = {(p.row.entity, p.place, p.at.replace(second=0, microsecond=0)) for p, _ in pairs}
+        places = {(p.row.entity, p.place) for p, _ in pairs}
+        if len(occasions) < limits.min_times or len(places) < limits.min_places:
+            continue
+        edge = None
+        for s, r in pairs:
+            edge = edges.add(a, b, "co_presence", s.row, r, place=s.row.shown.get(schemas[s.row.entity].event.place),
+                             at=s.at)
+        if edge is not None:
+            edge.detail = {"times": len(occasions), "places": len(places)}
+
+
+def _same_room(s: _Seen, r: Row, end_field: str | None) -> bool:
+    if str(s.row.raw.get("room")) != str(r.raw.get("room")) or not s.row.raw.get("room"):
+        return False
+    r_in = _time(r.raw.get("check_in"))
+    r_out = _time(r.raw.get(end_field)) if end_field else None
+    if r_in is None:
+        return False
+    s_out = s.end or s.at + dt.timedelta(days=1)
+    return r_in < s_out and s.at < (r_out or r_in + dt.timedelta(days=1))
+
+
+def _plate_owners(conn: Connection, lens: Lens, plates: set[str]) -> dict[str, str]:
+    if not plates:
+        return {}
+    out: dict[str, str] = {}
+    for uid, records in _others(conn, lens, "vehicle", "plate", plates).items():
+        for linked in records:
+            out[str(linked.row.raw["plate"])] = uid
+    return out
+
+
+# -- the graph -----------------------------------------------------------------------------------------------
+
+
+def subjects_of(conn: Connection, lens: Lens, uids: set[str]) -> dict[str, Subject]:
+    links = links_of(conn, uids)
+    tied = tied_records(conn, lens, links)
+    out = {}
+    for uid, records in tied.items():
+        s = Subject(uid, "active", [], records)
+        s.ids = {str(link[4]) for link in links if link[5] == uid and link[4]}
+        s.plates = {str(r.row.raw["plate"]): r for r in records if r.row.entity == "vehicle" and r.row.raw.get("plate")}
+        out[uid] = s
+    return out
+
+
+def graph(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], root: Subject,
+          limits: Limits = Limits()) -> dict[str, Any]:
+    """Nodes and edges around ``root`` to ``limits.depth``, through the caller's grant."""
+    nodes: dict[str, Subject] = {root.person_uid: root}
+    level = {root.person_uid: 0}
+    kept: dict[tuple[str, str, str], Edge] = {}
+    frontier = {root.person_uid}
+    for depth in range(1, limits.depth + 1):
+        edges = _Edges()
+        subjects = {uid: nodes[uid] for uid in frontier if uid in nodes}
+        _records_edges(conn, lens, edges, {uid: s.records for uid, s in subjects.items()})
+        _event_edges(conn, lens, schemas, edges, subjects, limits)
+        merged = _active(conn, {u for e in edges.edges.values() for u in (e.a, e.b)})
+        per_node: dict[str, list[Edge]] = {}
+        for edge in edges.edges.values():
+            edge.a, edge.b = merged.get(edge.a, edge.a), merged.get(edge.b, edge.b)
+            if edge.a == edge.b:
+                continue
+            edge.weight = WEIGHTS[edge.kind] * (edge.count if edge.kind == "co_presence" else 1)
+            for end in (edge.a, edge.b):
+                if end in frontier:
+                    per_node.setdefault(end, []).append(edge)
+        new: set[str] = set()
+        for uid, own in per_node.items():
+            for edge in sorted(own, key=lambda e: (-e.weight, e.kind, e.a, e.b))[:limits.fan_out]:
+                other = edge.b if edge.a == uid else edge.a
+                if other not in level:
+                    if len(level) >= limits.max_nodes:
+                        continue
+                    level[other] = depth
+                    new.add(other)
+                kept[(edge.a, edge.b, edge.kind)] = edge
+        if not new:
+            break
+        nodes.update(subjects_of(conn, lens, new))
+        frontier = {uid for uid in new if uid in nodes}
+    node_list = []
+    for uid, d in sorted(level.items(), key=lambda x: (x[1], x[0])):
+        s = nodes.get(uid)
+        node_list.append({"person_uid": uid, "label": s.label if s else None, "depth": d})
+    return {"root": root.person_uid, "depth": limits.depth, "nodes": node_list,
+            "edges": [e.as_dict() for e in sorted(kept.values(), key=lambda e: (-e.weight, e.kind, e.a, e.b))],
+            "limits": {"fan_out": limits.fan_out, "max_nodes": limits.max_nodes,
+                       "window_minutes": limits.window_minutes, "min_times": limits.min_times,
+                       "min_places": limits.min_places}}

@@ -1,0 +1,267 @@
+"""Element joint search (要素联查): one text, every entity and event table the caller's grant allows.
+
+The text becomes probes (:mod:`exchange.investigate.query`) run against the element index
+(:mod:`exchange.investigate.elements`) and, for full ID numbers and plates, against the event tables'
+own indexes. Every candidate row is then read through the caller's :class:`~exchange.access.lens.Lens`:
+a hit exists only when the caller may read the row (entity granted, jurisdiction) *and* sees the
+matched column in full (matching against a masked column would confirm what the mask hides). Hits are
+grouped by person (through the master person index, only where the grant discloses the record's ID
+column, as in the profile), else by vehicle or organization; each names its agency, table, record and
+batch, with the values as the caller's views show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from exchange.access.lens import Lens, Row, read_rows, rows_by_key
+from exchange.investigate.query import Probe, plan
+from exchange.linking.records import PERSON_SOURCES
+from exchange.spec.schema import EntitySchema
+
+MAX_GROUPS = 50
+PER_PROBE = 400
+EVENTS_PER_TABLE = 20
+
+
+@dataclass
+class Hit:
+    agency: str
+    entity: str
+    record: str
+    batch: str | None
+    field: str
+    kind: str
+    match: str
+    rank: int
+    value: Any
+    row: Row | None = None
+    event: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"agency": self.agency, "table": f"core.{self.entity}", "record": self.record, "batch": self.batch,
+                "field": self.field, "kind": self.kind, "match": self.match, "value": self.value}
+
+
+@dataclass
+class Group:
+    group: str  # person, vehicle, organization, record
+    key: str
+    label: Any = None
+    rank: int = 99
+    hits: list[Hit] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"group": self.group}
+        if self.group == "person":
+            out["person_uid"] = self.key
+        out["label"] = self.label
+        out["rank"] = self.rank
+        out["hits"] = [h.as_dict() for h in sorted(self.hits, key=lambda h: (h.event, h.rank, h.entity, h.record))]
+        return out
+
+
+@dataclass
+class SearchResult:
+    query: str
+    kinds: list[str]
+    groups: list[Group]
+    hits: int
+    truncated: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "kinds": self.kinds, "hits": self.hits, "truncated": self.truncated,
+                "groups": [g.as_dict() for g in self.groups]}
+
+
+_ROLE_OF_FIELD = {(s.entity, column): s for s in PERSON_SOURCES for column in s.columns.values()}
+
+
+def _probe_sql(probe: Probe) -> tuple[str, dict[str, Any]]:
+    v = probe.value
+    if probe.mode == "exact":
+        return "kind = :k AND key = :v", {"k": probe.kind, "v": v}
+    if probe.mode == "suffix":  # a range on the reversed key: a prefix scan whatever the collation
+        return "kind = :k AND key_rev >= :v AND key_rev < :hi", {"k": probe.kind, "v": v, "hi": v + "\uffff"}
+    if probe.mode == "prefix":
+        return "kind = :k AND key >= :v AND key < :hi", {"k": probe.kind, "v": v, "hi": v + "\uffff"}
+    if probe.mode == "pattern":  # one unreadable character: the longer known side narrows the scan
+        head, _, tail = v.partition("?")
+        like = v.replace("?", "_")
+        if len(tail) > len(head):
+            rev = tail[::-1]
+            return ("kind = :k AND key_rev >= :v AND key_rev < :hi AND key LIKE :like",
+                    {"k": probe.kind, "v": rev, "hi": rev + "\uffff", "like": like})
+        return ("kind = :k AND key >= :v AND key < :hi AND key LIKE :like",
+                {"k": probe.kind, "v": head, "hi": head + "\uffff", "like": like})
+    if probe.mode == "pinyin":
+        return "kind = :k AND py = :v", {"k": probe.kind, "v": v}
+    if probe.mode == "fuzzy":
+        return "kind = :k AND fpy = :v", {"k": probe.kind, "v": v}
+    if probe.mode == "substring":
+        escaped = v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return "kind = :k AND key LIKE :v ESCAPE '\\'", {"k": probe.kind, "v": f"%{escaped}%"}
+    raise ValueError(f"unknown probe mode {probe.mode!r}")
+
+
+def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list[str]) -> list[Hit]:
+    hits: dict[tuple[str, str, str, str], Hit] = {}
+    for probe in probes:
+        where, params = _probe_sql(probe)
+        stmt = text(f"SELECT entity, source_agency, source_record_id, field, batch_id FROM mdm.search_element "
+                    f"WHERE {where} AND entity IN :ents LIMIT {PER_PROBE}").bindparams(
+            bindparam("ents", expanding=True))
+        for entity, agency, record, fld, batch in conn.execute(stmt, {**params, "ents": entities}):
+            if not lens.searchable(entity, fld):
+                continue
+            key = (entity, agency, record, fld)
+            if key not in hits or hits[key].rank > probe.rank:
+                hits[key] = Hit(agency, entity, record, batch, fld, probe.kind, probe.mode, probe.rank, None)
+    return list(hits.values())
+
+
+def _event_hits(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema],
+                values: dict[str, set[str]]) -> list[Hit]:
+    """Events naming one of ``values`` (kind → full values) in a column the caller sees in full."""
+    out = []
+    for schema in schemas:
+        if schema.event is None or not lens.allows(schema.name):
+            continue
+        for column, kind in schema.search_fields("id", "plate").items():
+            wanted = sorted(values.get(kind, ()))
+            if not wanted or not lens.searchable(schema.name, column):
+                continue
+            rows = read_rows(conn, lens, schema.name, f'"{column}" IN :v', {"v": wanted},
+                             limit=EVENTS_PER_TABLE * max(1, len(wanted)), order=f'"{schema.event.start}" DESC')
+            for row in rows:
+                out.append(Hit(row.key[0], schema.name, row.key[1], row.raw.get("_batch_id"), column, kind, "exact", 0,
+                               row.shown.get(column), row, event=True))
+    return out
+
+
+def _persons(conn: Connection, lens: Lens, hits: list[Hit]) -> dict[tuple[str, str, str, str], str]:
+    """(entity, agency, record, field) → active person_uid, for hits whose record the caller may tie to a
+    person: the field belongs to a person role and the grant discloses that role's ID column."""
+    wanted: dict[tuple[str, str, str], list[Hit]] = {}
+    for h in hits:
+        source = _ROLE_OF_FIELD.get((h.entity, h.field))
+        if source is None or "id_number" not in source.columns:
+            continue
+        if not lens.discloses(h.entity, source.columns["id_number"]):
+            continue
+        wanted.setdefault((h.agency, h.entity, source.role), []).append(h)
+    out: dict[tuple[str, str, str, str], str] = {}
+    for (agency, entity, role), group in wanted.items():
+        records = sorted({h.record for h in group})
+        stmt = text("SELECT l.source_record_id, COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l "
+                    "JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE l.source_agency = :a "
+                    "AND l.entity = :e AND l.role = :r AND l.source_record_id IN :ids").bindparams(
+            bindparam("ids", expanding=True))
+        found = dict(conn.execute(stmt, {"a": agency, "e": entity, "r": role, "ids": records}).all())
+        for h in group:
+            if h.record in found:
+                out[(h.entity, h.agency, h.record, h.field)] = found[h.record]
+    return out
+
+
+def id_holders(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
+    """Validated ID number → the active person_uid the index gives it (events are tied to persons by the
+    number they carry; an ID number the index splits between persons ties to none)."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    stmt = text("SELECT l.id_number, COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l "
+                "JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE l.id_number IN :ids").bindparams(
+        bindparam("ids", expanding=True))
+    found: dict[str, set[str]] = {}
+    for i in range(0, len(wanted), 500):
+        for number, uid in conn.execute(stmt, {"ids": wanted[i:i + 500]}):
+            found.setdefault(number, set()).add(uid)
+    return {n: next(iter(u)) for n, u in found.items() if len(u) == 1}
+
+
+def _vehicle_owner(conn: Connection, lens: Lens, hits: list[Hit]) -> dict[str, str]:
+    """plate → person_uid of its registered owner, where the caller may read the register row and its
+    owner's ID number."""
+    plates = sorted({str(h.row.raw.get(h.field)) for h in hits if h.kind == "plate" and h.row is not None})
+    if not plates or not lens.allows("vehicle") or not lens.discloses("vehicle", "owner_id_number"):
+        return {}
+    rows = read_rows(conn, lens, "vehicle", "plate IN :p", {"p": plates})
+    hits_ = [Hit(r.key[0], "vehicle", r.key[1], None, "owner_id_number", "id", "exact", 0, None, r) for r in rows]
+    owners = _persons(conn, lens, hits_)
+    return {str(r.raw["plate"]): owners[("vehicle", r.key[0], r.key[1], "owner_id_number")]
+            for r in rows if ("vehicle", r.key[0], r.key[1], "owner_id_number") in owners}
+
+
+def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_: str, kind: str | None = None,
+           *, limit: int = MAX_GROUPS) -> SearchResult:
+    probes = plan(text_, kind)
+    indexed = lens.entities(sorted(n for n, s in schemas.items() if s.event is None and s.search_fields()))
+    hits = _index_hits(conn, lens, probes, indexed) if indexed else []
+    by_entity: dict[str, list[Hit]] = {}
+    for h in hits:
+        by_entity.setdefault(h.entity, []).append(h)
+    visible: list[Hit] = []
+    for entity, group in by_entity.items():
+        rows = rows_by_key(conn, lens, entity, {(h.agency, h.record) for h in group})
+        for h in group:
+            row = rows.get((h.agency, h.record))
+            if row is None:
+                continue  # outside the caller's rows (jurisdiction, filters) or gone
+            h.row, h.value = row, row.shown.get(h.field)
+            visible.append(h)
+    exact = {p.kind: {p.value} for p in probes if p.mode == "exact" and p.kind in ("id", "plate")}
+    for h in visible:  # the full values a last-digits or wildcard search resolved to
+        if h.kind in ("id", "plate") and h.row is not None and h.row.raw.get(h.field):
+            exact.setdefault(h.kind, set()).add(str(h.row.raw[h.field]))
+    visible += _event_hits(conn, lens, schemas.values(), exact)
+    persons = _persons(conn, lens, visible)
+    owners = _vehicle_owner(conn, lens, visible)
+    holders = id_holders(conn, {str(h.row.raw[h.field]) for h in visible
+                                if h.kind == "id" and h.row is not None and h.row.raw.get(h.field)})
+    groups: dict[tuple[str, str], Group] = {}
+    for h in visible:
+        raw = h.row.raw if h.row is not None else {}
+        uid = persons.get((h.entity, h.agency, h.record, h.field))
+        if uid is None and h.kind == "plate":
+            uid = owners.get(str(raw.get(h.field)))
+        if uid is None and h.kind == "id" and schemas[h.entity].event is not None:
+            uid = holders.get(str(raw.get(h.field)))  # an event names the person by ID number
+        if uid is not None:
+            gkey = ("person", uid)
+        elif h.entity == "vehicle" or h.kind == "plate":
+            gkey = ("vehicle", str(raw.get("plate") or raw.get(h.field)))
+        elif h.entity == "organization":
+            gkey = ("organization", str(raw.get("credit_code") or h.record))
+        else:
+            gkey = ("record", f"{h.agency}/{h.entity}/{h.record}")
+        g = groups.setdefault(gkey, Group(gkey[0], gkey[1]))
+        g.hits.append(h)
+        g.rank = min(g.rank, h.rank)
+        if g.label is None:
+            g.label = _label(g.group, h)
+    ordered = sorted(groups.values(), key=lambda g: (g.rank, -len(g.hits), g.key))
+    return SearchResult(query=text_, kinds=sorted({p.kind for p in probes}), groups=ordered[:limit],
+                        hits=len(visible), truncated=len(ordered) > limit)
+
+
+def _label(group: str, h: Hit) -> Any:
+    """What names the group for the caller: the person's name as its row shows it (masked where the
+    grant masks it), the plate, the organization's name."""
+    if h.row is None:
+        return h.value
+    shown = h.row.shown
+    if group == "person":
+        source = _ROLE_OF_FIELD.get((h.entity, h.field))
+        if source is not None:
+            return shown.get(source.columns["name"])
+        return next((v for k, v in shown.items() if k.endswith("name") and v), h.value)
+    if group == "vehicle":
+        return shown.get("plate") or h.value
+    if group == "organization":
+        return shown.get("name") or h.value
+    return h.value

@@ -1,0 +1,109 @@
+"""The investigation component: element search, a person's timeline and relation graph
+(``exchange.investigate``), each through a grant and each on record in ``audit.access``.
+
+The faces call these with the caller's agency (``None``: the operator, who sees everything as
+stored); the API's gate calls :func:`run_tool` with the agency its key belongs to. Every use leaves
+one ``audit.access`` row: who, the purpose, the query (identifiers masked) and how many results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from exchange.errors import ConfigError
+from exchange.spec.settings import Settings
+from exchange.workspace.record import _on_record, _operator_record
+from exchange.workspace.space import workspace
+
+TOOLS = ("search", "timeline", "graph")
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    tool: str
+    ident: str
+    """The search text, or the person (person_uid or ID number)."""
+    kind: str | None = None
+    depth: int = 1
+    fan_out: int = 25
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    limit: int = 50
+
+    def what(self) -> str:
+        from exchange.investigate.query import recorded
+
+        if self.tool == "search":
+            return f"search {recorded(self.ident)}" + (f" kind={self.kind}" if self.kind else "")
+        return f"{self.tool} {self.ident}" + (f" depth={self.depth}" if self.tool == "graph" else "")
+
+
+def _lens(ws: Any, agency: str | None) -> Any:
+    from exchange.access.lens import Lens
+    from exchange.access.masks import KEY_ENV, consumer_key, master_key
+    from exchange.workspace.sharing import load_grants
+
+    if agency is None:
+        return Lens(None)
+    grants = load_grants(ws.settings, ws.catalog)
+    grant = grants.grants.get(agency)
+    if grant is None:
+        raise ConfigError(f"--agency {agency}: no grant (known: {', '.join(sorted(grants.grants))})")
+    import os
+
+    # without the pseudonym key, pseudonymised columns are left out (as the profile leaves them)
+    key = consumer_key(master_key(dict(os.environ)), agency) if os.environ.get(KEY_ENV) else None
+    return Lens(grant, key)
+
+
+def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[str, Any] | None, int, str | None]:
+    """(answer or None for "not found", result count, subject) of one request through ``lens``."""
+    from exchange.investigate import elements
+    from exchange.investigate.graph import Limits, graph
+    from exchange.investigate.persons import subject, timeline
+    from exchange.investigate.search import search
+
+    if req.tool not in TOOLS:
+        raise ConfigError(f"unknown tool {req.tool!r} (known: {', '.join(TOOLS)})")
+    schemas = ws.catalog.schemas
+    elements.metadata.create_all(engine, checkfirst=True)
+    with engine.connect() as conn:
+        if req.tool == "search":
+            result = search(conn, lens, schemas, req.ident, req.kind, limit=req.limit)
+            return result.as_dict(), result.hits, None
+        who = subject(conn, lens, req.ident)
+        if who is None:
+            return None, 0, None
+        if req.tool == "timeline":
+            entries = timeline(conn, lens, schemas, who, req.start, req.end)
+            return ({"person_uid": who.person_uid, "label": who.label, "merged_from": who.followed,
+                     "entries": entries}, len(entries), who.person_uid)
+        limits = Limits(depth=req.depth, fan_out=req.fan_out)
+        out = graph(conn, lens, schemas, who, limits)
+        return out, len(out["edges"]), who.person_uid
+
+
+def investigate(req: ToolRequest, *, agency: str | None = None, settings: Settings | None = None,
+                purpose: str | None = None, case_number: str | None = None) -> dict[str, Any] | None:
+    """``exchange search|timeline|graph``: the operator's use, as ``agency`` sees it when given (a preview
+    of that agency's answer), on record in ``audit.access`` (channel ``cli``)."""
+    record = _operator_record("cli", req.what() + (f" as {agency}" if agency else ""), req.tool, purpose,
+                              case_number)
+    with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
+        lens = _lens(ws, agency)
+        found, count, subject = run_tool(engine, ws, lens, req)
+        record.status, record.outcome = (200, "ok") if found is not None else (404, "not found")
+        record.row_count, record.subject = count, subject
+        return found
+
+
+def reindex(settings: Settings | None = None, say: Any = None) -> dict[str, int]:
+    """``exchange search reindex``: the element index rebuilt from every entity table."""
+    from exchange.investigate import elements
+
+    with workspace(settings) as ws:
+        engine = ws.migrated(ws.all_schemas())
+        elements.metadata.create_all(engine, checkfirst=True)
+        return elements.rebuild(engine, ws.all_schemas(), **({"say": say} if say else {}))
