@@ -30,7 +30,7 @@ from exchange.access.keys import (
 from exchange.access.masks import consumer_key
 from exchange.access.profile import ProfilePolicy, Rank
 from exchange.access.spec import GrantSet
-from exchange.errors import TransientError
+from exchange.errors import ConfigError, TransientError
 from exchange.spec.coroutines import inline, run_inline
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ record with what it says (``evidence``): what an agency's grant is applied to (t
 answers go without)."""
 ADMIN = "admin"
 MAX_IDENT = 64
+PROFILE_ID = "the id is a person_uid (MP…) or an 18-digit resident ID number"
+ToolFn = Callable[[Any, bytes | None], Awaitable[tuple[Any, int, str | None]]]
+"""(the caller's grant or None for the admin key, its pseudonym key) → (answer or None for "not found",
+results, subject person_uid): an investigation tool run through that grant."""
 
 
 class FailureLimiter:
@@ -208,7 +212,51 @@ class ProfileGate:
             return None
         return KeyHolder(parsed[0], row[0])
 
-    async def _decide(self, req: Request, rec: AccessRecord, io: GateIO) -> Answer:
+    async def respond_tool(self, req: Request, io: GateIO, tool: str, run: ToolFn) -> Answer:
+        """An investigation request (search, timeline, graph) through the same gate: the key, a purpose,
+        the agency's grant (``run`` is given it: None for the admin key) and one ``audit.access`` row with
+        the query as ``req.path`` names it (identifiers masked by the caller) and the number of results."""
+        rec = AccessRecord(agency="-", what=f"{req.method} {req.path}", status=0, outcome="", user_id=req.user_id,
+                           purpose=req.purpose, case_number=req.case_number, entity=tool, client=req.client)
+        try:
+            answer = await self._admit(req, rec, io)
+            if answer is None:
+                answer = await self._run_tool(rec, tool, run)
+        except TransientError as exc:
+            log.error("%s API: %s", tool, exc)
+            rec.outcome = "error: warehouse unavailable"
+            answer = Answer(503, {"error": "the warehouse is unavailable: retry later"}, rec.agency)
+        except ConfigError as exc:  # a query that cannot be run as given: say why
+            rec.outcome = "refused: bad query"
+            answer = Answer(400, {"error": str(exc)}, rec.agency)
+        rec.status = answer.status
+        try:
+            await io.record(rec)
+        except Exception:
+            log.exception("could not write audit.access for %s", rec.agency)
+            return Answer(503, {"error": "the access log is unavailable: no data is served without a record"},
+                          rec.agency)
+        return answer
+
+    async def _run_tool(self, rec: AccessRecord, tool: str, run: ToolFn) -> Answer:
+        grant = None
+        if rec.agency != ADMIN:
+            grant = self.grants.grants.get(rec.agency)
+            if grant is None:
+                rec.outcome = "refused: no grant"
+                return Answer(403, {"error": f"{rec.agency}: no grant (grants/{rec.agency}.yaml)"}, rec.agency)
+        key = consumer_key(self.master, rec.agency) if self.master and grant is not None else None
+        found, count, subject = await run(grant, key)
+        rec.row_count, rec.subject = count, subject
+        if found is None:
+            rec.outcome = "not found"
+            return Answer(404, {"error": "no such person" + ("" if grant is None else " within your grant")},
+                          rec.agency)
+        rec.outcome = "ok"
+        return Answer(200, found, rec.agency)
+
+    async def _admit(self, req: Request, rec: AccessRecord, io: GateIO, malformed: str | None = None) -> Answer | None:
+        """The checks every request passes (rate limit, key, header, purpose): None when admitted."""
         wait = self.limiter.blocked(req.client)
         if wait:
             rec.outcome = "refused: too many failed key attempts"
@@ -228,8 +276,15 @@ class ProfileGate:
                                          "and case_number if there is one; every request is logged"}, holder.agency)
         if len(req.ident) > MAX_IDENT or not req.ident.strip() or not req.ident.isprintable():
             rec.outcome = "refused: malformed id"
-            return Answer(400, {"error": "the id is a person_uid (MP…) or an 18-digit resident ID number"},
-                          holder.agency)
+            return Answer(400, {"error": malformed or "give a person_uid (MP…), an 18-digit resident ID number or a "
+                                                   f"search text of at most {MAX_IDENT} characters"}, holder.agency)
+        return None
+
+    async def _decide(self, req: Request, rec: AccessRecord, io: GateIO) -> Answer:
+        refused = await self._admit(req, rec, io, PROFILE_ID)
+        if refused is not None:
+            return refused
+        holder = KeyHolder(rec.key_id or ADMIN, rec.agency)
         policy = None
         if holder.agency != ADMIN:
             grant = self.grants.grants.get(holder.agency)

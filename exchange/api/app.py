@@ -165,7 +165,9 @@ def _log_other_requests(app: FastAPI, on_other: OtherHook) -> None:
     async def record_other(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         path = request.url.path
-        gated = path.startswith("/persons/") and path.count("/") == 2 and request.method in ("GET", "HEAD")
+        gated = request.method in ("GET", "HEAD") and (
+            (path.startswith("/persons/") and (path.count("/") == 2 or path.endswith(("/timeline", "/graph"))))
+            or path == "/search") and response.status_code != 422
         if not gated and path != "/health":
             info = {"token": _key(request), "ident": "", "client": request.client.host if request.client else None,
                     "method": request.method, "path": path}

@@ -20,11 +20,14 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
     profile service (``exchange.workspace.serving``). The admin key comes from
     ``EXCHANGE_API_ADMIN_KEY`` unless given; without one every request is refused (401)."""
     from exchange.api.app import admin_key_authorizer, create_app
+    from exchange.api.investigate import add_investigation_routes
     from exchange.api.ops import add_ops_routes
 
     service = profile_service(settings, admin_key=admin_key)
     app = create_app(service.profile, admin_key_authorizer(service.admin_key), gate=service.gate,
                      on_other=service.on_other, lifespan=_sealing(service.settings, service.lifespan))
+    if service.tools is not None:
+        add_investigation_routes(app, service.tools)
     return add_ops_routes(app, service.settings, service.admin_key)
 
 

@@ -216,16 +216,18 @@ class _Builder:
 
     # -- events ---------------------------------------------------------------------------------------
 
-    def drive(self, vehicle: Vehicle, towns: list[str], start: dt.datetime, outbound: bool) -> dt.datetime:
+    def drive(self, vehicle: Vehicle, towns: list[str], start: dt.datetime, outbound: bool,
+              legs: list[int] | None = None) -> dt.datetime:
+        """Passes at the checkpoints of ``towns``; ``legs``: minutes between them (a convoy keeps its gaps)."""
         at = start
-        for town in towns:
+        for i, town in enumerate(towns):
             checkpoint = self.checkpoint_of.get(town)
             if checkpoint is None:
                 continue
             direction = "outbound" if outbound else "inbound"
             self.activity.passes.append(Pass(self.next_id("KKGC"), vehicle, checkpoint, direction, at,
                                              self.rng.randint(25, 75)))
-            at += dt.timedelta(minutes=self.rng.randint(8, 30))
+            at += dt.timedelta(minutes=legs[i] if legs and i < len(legs) else self.rng.randint(8, 30))
         return at
 
     def daily_life(self, adults: list[Person], cars: dict[str, Vehicle]) -> None:
@@ -327,12 +329,13 @@ class _Builder:
                 else:  # each in their own car, through the same checkpoints minutes apart
                     towns = rng.sample([t.code for t in self.geo.towns], 2)
                     start = self.at(day, rng.uniform(8, 18))
+                    legs = [rng.randint(8, 30) for _ in towns]
                     drove = False
                     for i, p in enumerate(members):
                         car = cars.get(p.key)
                         if car is None:
                             car = self.give_car(p, cars)
-                        self.drive(car, towns, start + dt.timedelta(minutes=i), outbound=True)
+                        self.drive(car, towns, start + dt.timedelta(minutes=i), outbound=True, legs=legs)
                         drove = True
                     if drove:
                         truth.together.append(("road", self.checkpoint_of[towns[0]].code, start.isoformat()))

@@ -60,6 +60,9 @@ def generate_city(landing: Path, *, persons: int = 1000, seed: int = DEFAULT_SEE
                       city=CITY_CODE)
     for feed_id in FEED_BUILDERS:
         truth.feeds[feed_id] = emit_feed(world, catalog, feed_id, landing)
+    if world.activity is not None:
+        truth.groups = [{"members": g.members, "together": [list(t) for t in g.together]}
+                        for g in world.activity.groups]
     log.info("demo city: %d residents, %d feeds, %d defects under %s in %.1fs", truth.persons,
              len(truth.feeds), sum(len(f.defects) for f in truth.feeds.values()), landing,
              time.perf_counter() - started)

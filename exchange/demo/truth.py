@@ -93,6 +93,9 @@ class CityTruth:
     households: int
     city: str = "610900"
     feeds: dict[str, FeedTruth] = field(default_factory=dict)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    """People who move together (``members``: person keys; ``together``: [kind, place code, time]): what the
+    relation graph's co-presence edges are measured against."""
 
     def feed(self, feed_id: str) -> FeedTruth:
         return self.feeds[feed_id]
@@ -104,7 +107,7 @@ class CityTruth:
         return {"format": TRUTH_FORMAT, "seed": self.seed, "today": self.today,
                 "persons": self.persons, "visitors": self.visitors, "households": self.households,
                 "city": self.city,
-                "feeds": {fid: ft.to_dict() for fid, ft in sorted(self.feeds.items())}}
+                "feeds": {fid: ft.to_dict() for fid, ft in sorted(self.feeds.items())}, "groups": self.groups}
 
     def to_json(self, *, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
@@ -117,7 +120,8 @@ class CityTruth:
         return cls(seed=int(data["seed"]), today=data["today"], persons=int(data["persons"]),
                    visitors=int(data["visitors"]), households=int(data["households"]),
                    city=data.get("city", "610900"),
-                   feeds={fid: FeedTruth.from_dict(ft) for fid, ft in data["feeds"].items()})
+                   feeds={fid: FeedTruth.from_dict(ft) for fid, ft in data["feeds"].items()},
+                   groups=list(data.get("groups", [])))
 
     @classmethod
     def from_json(cls, text: str) -> CityTruth:

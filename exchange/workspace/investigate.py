@@ -60,7 +60,6 @@ def _lens(ws: Any, agency: str | None) -> Any:
 
 def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[str, Any] | None, int, str | None]:
     """(answer or None for "not found", result count, subject) of one request through ``lens``."""
-    from exchange.investigate import elements
     from exchange.investigate.graph import Limits, graph
     from exchange.investigate.persons import subject, timeline
     from exchange.investigate.search import search
@@ -68,7 +67,6 @@ def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[st
     if req.tool not in TOOLS:
         raise ConfigError(f"unknown tool {req.tool!r} (known: {', '.join(TOOLS)})")
     schemas = ws.catalog.schemas
-    elements.metadata.create_all(engine, checkfirst=True)
     with engine.connect() as conn:
         if req.tool == "search":
             result = search(conn, lens, schemas, req.ident, req.kind, limit=req.limit)
@@ -91,7 +89,10 @@ def investigate(req: ToolRequest, *, agency: str | None = None, settings: Settin
     of that agency's answer), on record in ``audit.access`` (channel ``cli``)."""
     record = _operator_record("cli", req.what() + (f" as {agency}" if agency else ""), req.tool, purpose,
                               case_number)
+    from exchange.investigate import elements
+
     with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
+        elements.metadata.create_all(engine, checkfirst=True)
         lens = _lens(ws, agency)
         found, count, subject = run_tool(engine, ws, lens, req)
         record.status, record.outcome = (200, "ok") if found is not None else (404, "not found")
@@ -107,3 +108,10 @@ def reindex(settings: Settings | None = None, say: Any = None) -> dict[str, int]
         engine = ws.migrated(ws.all_schemas())
         elements.metadata.create_all(engine, checkfirst=True)
         return elements.rebuild(engine, ws.all_schemas(), **({"say": say} if say else {}))
+
+
+def recorded_query(text: str) -> str:
+    """A search text as it goes on record (identifiers masked)."""
+    from exchange.investigate.query import recorded
+
+    return recorded(text)

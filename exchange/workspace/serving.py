@@ -15,11 +15,13 @@ from exchange.access.gate import Request as GateRequest
 from exchange.access.keys import check_admin_key
 from exchange.access.masks import KEY_ENV, master_key
 from exchange.access.profile import evidence_columns
+from exchange.spec.coroutines import run_inline
 from exchange.spec.settings import Settings
 from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import ensure_tables
 from exchange.workspace.sharing import load_grants
+from exchange.workspace.space import Workspace
 
 
 @dataclass
@@ -34,6 +36,8 @@ class ProfileService:
     gate: Callable[..., Any]
     on_other: Callable[..., Any]
     lifespan: Callable[[Any], Any] | None = None
+    tools: Callable[..., Any] | None = None
+    """``tools(info, tool, params)``: an investigation request (search, timeline, graph) through the gate."""
 
 
 def profile_service(settings: Settings | None = None, *, admin_key: str | None = None) -> ProfileService:
@@ -50,6 +54,10 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
     # (masks and rows) applied to the profile, every request in audit.access.
     grants = load_grants(settings)
     master = master_key() if os.environ.get(KEY_ENV) else None
+    tool_space = Workspace(settings)  # the catalog the investigation tools read (never entered: no engine)
+    from exchange.investigate import elements
+
+    elements.metadata.create_all(engine, checkfirst=True)
     reader = linking.ProfileReader(evidence_columns=evidence_columns(grants))
     rank = linking.load_link_config(settings.root).survivorship.rank
 
@@ -67,7 +75,13 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
         def other(info: dict[str, Any], status: int) -> None:
             gate.handle_other(GateRequest(**info), status)
 
-        return ProfileService(settings, key, profile, through_gate, other)
+        def tools(info: dict[str, Any], tool: str, params: dict[str, Any]) -> tuple[int, str]:
+            answer = run_inline(gate.respond_tool(GateRequest(**info), gate.blocking_io, tool,
+                                                  _tool_runner(tool_space, engine, tool, info["ident"], params,
+                                                               threaded=False)))
+            return answer.status, answer.json()
+
+        return ProfileService(settings, key, profile, through_gate, other, tools=tools)
 
     # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
     # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
@@ -86,4 +100,29 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
     async def other_async(info: dict[str, Any], status: int) -> None:
         await pg_gate.record_other(GateRequest(**info), status, pg.io)
 
-    return ProfileService(settings, key, profile, through_async_gate, other_async, pg.lifespan)
+    # the investigation tools are synchronous: a small pool of their own, run off the event loop
+    tool_engine = make_engine(settings.warehouse_url, root=settings.root)
+
+    async def tools_async(info: dict[str, Any], tool: str, params: dict[str, Any]) -> tuple[int, str]:
+        answer = await pg_gate.respond_tool(GateRequest(**info), pg.io, tool,
+                                            _tool_runner(tool_space, tool_engine, tool, info["ident"], params))
+        return answer.status, answer.json()
+
+    return ProfileService(settings, key, profile, through_async_gate, other_async, pg.lifespan, tools=tools_async)
+
+
+def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, Any], *, threaded: bool = True) -> Any:
+    """The coroutine the gate awaits with the caller's grant: the tool run in a worker thread (the
+    asynchronous server), or at once (the blocking gate, itself run in the server's thread pool)."""
+    import asyncio
+
+    from exchange.access.lens import Lens
+    from exchange.workspace.investigate import ToolRequest, run_tool
+
+    async def run(grant: Any, key: bytes | None) -> tuple[Any, int, str | None]:
+        req = ToolRequest(tool, ident, **params)
+        if not threaded:
+            return run_tool(engine, ws, Lens(grant, key), req)
+        return await asyncio.to_thread(run_tool, engine, ws, Lens(grant, key), req)
+
+    return run

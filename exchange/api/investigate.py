@@ -1,0 +1,59 @@
+"""The investigation routes: ``GET /search``, ``GET /persons/{id}/timeline``, ``GET /persons/{id}/graph``.
+
+Each goes through the same gate as the profile (key, purpose, the agency's grant, one ``audit.access``
+row with the query masked and the number of results); the service's ``tools`` hook does the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from exchange.api.app import _gate_request, _json_response
+
+SEARCH_DOC = """Element joint search (要素联查): ``q`` is a name (汉字, traditional or simplified, or pinyin),
+an ID number or its last digits, a phone, a plate (one unreadable character as ``?``), an address, an
+organization or a case number; ``kind`` restricts it. Results are grouped by person (else vehicle or
+organization), each hit naming its agency, table, record and batch, through the caller's grant.
+``purpose`` is required."""
+TIMELINE_DOC = """A person's events and dated records in time order, with places, through the caller's grant."""
+GRAPH_DOC = """Persons related to a person (household, case, dispute, phone, address, hotel room, vehicle,
+co-presence), each edge with its kind, weight and evidence records; ``depth`` 1-3."""
+
+ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
+
+
+def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
+    responses: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 429: {}, 503: {}}
+
+    async def answer(request: Request, tool: str, ident: str, params: dict[str, Any], shown: str) -> Response:
+        from exchange.workspace.investigate import recorded_query as recorded
+
+        info = _gate_request(request, ident)
+        info["path"] = f"{request.url.path}" + (f"?q={recorded(ident)}" if tool == "search" else "") + shown
+        if inspect.iscoroutinefunction(tools):
+            return _json_response(await tools(info, tool, params))
+        return _json_response(await run_in_threadpool(tools, info, tool, params))  # the blocking gate
+
+    @app.get("/search", responses=responses, description=SEARCH_DOC)
+    async def search(request: Request, q: Annotated[str, Query(max_length=100)],
+                     kind: Annotated[str | None, Query(pattern="^(id|phone|name|address|plate|org|case)$")] = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Response:
+        return await answer(request, "search", q, {"kind": kind, "limit": limit}, f"&kind={kind}" if kind else "")
+
+    @app.get("/persons/{ident}/timeline", responses=responses, description=TIMELINE_DOC)
+    async def timeline(request: Request, ident: str, since: dt.datetime | None = None,
+                       until: dt.datetime | None = None) -> Response:
+        return await answer(request, "timeline", ident, {"start": since, "end": until}, "")
+
+    @app.get("/persons/{ident}/graph", responses=responses, description=GRAPH_DOC)
+    async def graph(request: Request, ident: str, depth: Annotated[int, Query(ge=1, le=3)] = 1,
+                    fan_out: Annotated[int, Query(ge=1, le=200)] = 25) -> Response:
+        return await answer(request, "graph", ident, {"depth": depth, "fan_out": fan_out}, f"?depth={depth}")
+
+    return app
