@@ -47,7 +47,7 @@ def _lens(ws: Any, agency: str | None) -> Any:
 
     if agency is None:
         return Lens(None)
-    grants = load_grants(ws.settings, ws.catalog)
+    grants = ws.cached("grants", lambda: load_grants(ws.settings, ws.catalog))
     grant = grants.grants.get(agency)
     if grant is None:
         raise ConfigError(f"--agency {agency}: no grant (known: {', '.join(sorted(grants.grants))})")

@@ -9,7 +9,6 @@ from typing import Any
 
 from exchange.errors import ConfigError, ExchangeError
 from exchange.spec.settings import Settings
-from exchange.warehouse.load import ensure_tables
 from exchange.warehouse.outages import outages_as_transient
 from exchange.workspace.space import warehouse
 
@@ -66,10 +65,9 @@ def _log_export(engine: Any, record: Any) -> None:
     is an error of the command (the file is kept: deleting it would not undo a copy)."""
     from exchange.access.keys import write_access
 
-    with outages_as_transient(engine, "recording the export in audit.access"):
-        ensure_tables(engine, [])  # audit.access (versioned migrations)
-        with engine.begin() as conn:
-            write_access(conn, record)
+    # audit.access exists: the engine comes from ``warehouse()``, which migrated it
+    with outages_as_transient(engine, "recording the export in audit.access"), engine.begin() as conn:
+        write_access(conn, record)
 
 
 def _seal(conn: Any, settle_seconds: float | None = None) -> Any:

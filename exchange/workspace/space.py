@@ -14,7 +14,7 @@ migrates and disposes of engines.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ class Workspace:
         self._engine: Engine | None = None
         self._migrated: set[tuple[str, ...]] = set()
         self._token: Token[Workspace | None] | None = None
+        self._cache: dict[str, Any] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -63,6 +64,12 @@ class Workspace:
             ensure_tables(self.engine, schemas, *metadata)
             self._migrated.add(key)
         return self.engine
+
+    def cached(self, name: str, make: Callable[[], Any]) -> Any:
+        """What ``make`` returns, made once per workspace (the grants, loaded and checked once)."""
+        if name not in self._cache:
+            self._cache[name] = make()
+        return self._cache[name]
 
     def all_schemas(self) -> list[EntitySchema]:
         return [self.catalog.schemas[n] for n in sorted(self.catalog.schemas)]
