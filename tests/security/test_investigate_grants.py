@@ -181,7 +181,7 @@ def test_every_use_is_on_record_with_identifiers_masked(city: City) -> None:
     rows = city.rows("SELECT entity, what, purpose, case_number, row_count, status FROM audit.access WHERE id > :b "
                      "ORDER BY id", b=before)
     assert [r[0] for r in rows] == ["search", "graph"]
-    for entity, what, purpose, _case, count, status in rows:
+    for _entity, what, purpose, _case, count, status in rows:
         assert id_number not in what and id_number[:6] in what and purpose == "核查" and status in (200, 404)
         assert count >= 0
     assert rows[0][3] == "A2026-1" and rows[0][4] >= 1
