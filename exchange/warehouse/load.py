@@ -101,6 +101,17 @@ def _dialect_insert(conn: Connection) -> Any:
     return dialect_of(conn).insert
 
 
+def _replace_changed(conn: Connection, core: Table, stage: Table, data_cols: list[str]) -> None:
+    """An event table's upsert: the changed versions (already copied to history) deleted, then every staged
+    row the table does not hold inserted — the new and the changed ones, each into its month's partition
+    (a corrected time moves the record to its new month)."""
+    same = and_(core.c[SOURCE_AGENCY] == stage.c[SOURCE_AGENCY], core.c[SOURCE_RECORD_ID] == stage.c[SOURCE_RECORD_ID])
+    conn.execute(core.delete().where(select(stage.c[SOURCE_RECORD_ID]).where(same)
+                                     .where(core.c._row_hash != stage.c._row_hash).exists()))
+    held = select(core.c[SOURCE_RECORD_ID]).where(same).exists()
+    conn.execute(core.insert().from_select(data_cols, select(*[stage.c[c] for c in data_cols]).where(~held)))
+
+
 def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
                 batches: Iterable[pa.RecordBatch], now: dt.datetime, unique_keys: bool = False) -> UpsertCounts:
     """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions.
@@ -110,6 +121,11 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
     a batch (duplicates were quarantined), so no conflict is possible.
     """
     core, hist = tables.core, tables.history
+    event = tables.schema.event is not None
+    if event:
+        from exchange.warehouse.partitions import ensure_partitions
+
+        ensure_partitions(conn, tables.schema.name, now.date())
     first = None if not unique_keys else conn.execute(
         select(core.c[SOURCE_AGENCY]).where(core.c[SOURCE_AGENCY] == agency).limit(1)).first()
     if unique_keys and first is None:
@@ -139,6 +155,9 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
         conn.execute(hist.insert().from_select([*data_cols, "_superseded_at", "_superseded_by"], superseded))
 
         faults.point("load.upsert")
+        if event:  # partitioned: no unique index on (agency, record id) alone, so no ON CONFLICT
+            _replace_changed(conn, core, stage, data_cols)
+            return counts
         insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[stage.c[c] for c in data_cols])
                                                          .where(True))
         update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}

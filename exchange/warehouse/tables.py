@@ -80,11 +80,16 @@ def event_indexes(schema: EntitySchema) -> list[Index]:
 
 
 def core_table(schema: EntitySchema, metadata: MetaData) -> Table:
+    """``core.<entity>``. An event table is partitioned by month of the event's start on PostgreSQL
+    (``exchange.warehouse.partitions``); a partition key must be part of every unique index there, so its
+    primary key carries the start and the loader keeps (agency, record id) unique itself."""
+    key = [SOURCE_AGENCY, SOURCE_RECORD_ID] + ([schema.event.start] if schema.event is not None else [])
+    partitioned = {"postgresql_partition_by": f'RANGE ("{schema.event.start}")'} if schema.event is not None else {}
     return Table(schema.name, metadata,
                  *_data_columns(schema), *_lineage_columns(),
-                 PrimaryKeyConstraint(SOURCE_AGENCY, SOURCE_RECORD_ID, name=f"pk_{schema.name}"),
+                 PrimaryKeyConstraint(*key, name=f"pk_{schema.name}"),
                  *event_indexes(schema),
-                 schema="core", comment=schema.description)
+                 schema="core", comment=schema.description, **partitioned)
 
 
 def history_table(schema: EntitySchema, metadata: MetaData) -> Table:
