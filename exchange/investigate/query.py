@@ -10,8 +10,8 @@ ID number      ``id`` exact (15-digit numbers upgraded to 18)
 digits, 4-17   ``id`` and ``phone`` by the last digits; an 11-digit mobile also exact
 plate          ``plate`` exact; one unreadable character (``陕G1?345``) as a one-character wildcard
 letters        ``name`` by pinyin (``zhangsan``), then by fuzzy pinyin (``zangsan`` finds 张三)
-Han, ≤ 4       ``name`` exact (simplified: 張三 finds 张三), then by pinyin (同音), then ``address``,
-               ``org`` and ``case`` by substring
+Han, ≤ 6       ``name`` exact (simplified: 張三 finds 张三), then by pinyin (同音), then (3 characters
+               or more) ``address``, ``org`` and ``case`` by substring
 Han, longer    ``address``, ``org`` and ``case`` by substring; ``name`` exact
 codes          ``case`` and ``org`` exact (case numbers, credit codes), ``case`` by prefix
 =============  ===========================================================================
@@ -31,7 +31,8 @@ from exchange.spec.schema import SearchKind
 KINDS: tuple[SearchKind, ...] = ("id", "phone", "name", "address", "plate", "org", "case")
 WILDCARDS = "?？*＊_"
 MIN_SUFFIX = 4
-MIN_SUBSTRING = 2
+MIN_SUBSTRING = 3
+"""Fewer characters make no trigram: a substring search would read the whole index."""
 MIN_PINYIN = 3
 MAX_QUERY = 100
 

@@ -92,6 +92,7 @@ def investigate(req: ToolRequest, *, agency: str | None = None, settings: Settin
     from exchange.investigate import elements
 
     with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
+        ws.migrated(ws.all_schemas())  # every entity's table, empty where no feed loaded it yet
         elements.metadata.create_all(engine, checkfirst=True)
         lens = _lens(ws, agency)
         found, count, subject = run_tool(engine, ws, lens, req)

@@ -57,6 +57,7 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
     tool_space = Workspace(settings)  # the catalog the investigation tools read (never entered: no engine)
     from exchange.investigate import elements
 
+    ensure_tables(engine, tool_space.all_schemas())  # every entity's table: the tools read them all
     elements.metadata.create_all(engine, checkfirst=True)
     reader = linking.ProfileReader(evidence_columns=evidence_columns(grants))
     rank = linking.load_link_config(settings.root).survivorship.rank
