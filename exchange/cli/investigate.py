@@ -24,6 +24,22 @@ def _dump(found: Any) -> None:
     console.print_json(json.dumps(found, ensure_ascii=False, default=str))
 
 
+def _person_tool(req: Any, agency: str | None, purpose: str | None, case_number: str | None,
+                 as_json: bool) -> dict[str, Any] | None:
+    """A person's timeline or graph (exit 1 when nobody matches); None when printed as JSON already."""
+    from exchange.workspace.investigate import investigate
+
+    found = investigate(req, agency=agency, settings=_catalog()[0], purpose=purpose, case_number=case_number)
+    if found is None:
+        err.print(f"[red]no person with id {escape(req.ident)}[/]"
+                  + (f" within the grant of {agency}" if agency else ""))
+        raise typer.Exit(EXIT_INVALID_ROWS)
+    if as_json:
+        _dump(found)
+        return None
+    return found
+
+
 def _when(value: str | None, name: str) -> dt.datetime | None:
     if value is None:
         return None
@@ -72,15 +88,11 @@ def timeline(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or 
              agency: Agency = None, purpose: Purpose = None, case_number: CaseNumber = None,
              as_json: AsJson = False) -> None:
     """A person's timeline (活动轨迹): every event and dated record in time order, with places."""
-    from exchange.workspace.investigate import ToolRequest, investigate
+    from exchange.workspace.investigate import ToolRequest
 
-    found = investigate(ToolRequest("timeline", ident, start=_when(since, "--since"), end=_when(until, "--until")),
-                        agency=agency, settings=_catalog()[0], purpose=purpose, case_number=case_number)
+    found = _person_tool(ToolRequest("timeline", ident, start=_when(since, "--since"), end=_when(until, "--until")),
+                         agency, purpose, case_number, as_json)
     if found is None:
-        err.print(f"[red]no person with id {escape(ident)}[/]" + (f" within the grant of {agency}" if agency else ""))
-        raise typer.Exit(EXIT_INVALID_ROWS)
-    if as_json:
-        _dump(found)
         return
     t = Table(title=f"{escape(str(found['label']))} {found['person_uid']}: {len(found['entries'])} entries",
               title_justify="left")
@@ -103,15 +115,11 @@ def graph(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or an 
           as_json: AsJson = False) -> None:
     """The relation graph (关系查询): persons related through a household, a case, a dispute, a phone, an
     address, a hotel room, a vehicle or repeated co-presence, each edge with its evidence."""
-    from exchange.workspace.investigate import ToolRequest, investigate
+    from exchange.workspace.investigate import ToolRequest
 
-    found = investigate(ToolRequest("graph", ident, depth=depth, fan_out=fan_out), agency=agency,
-                        settings=_catalog()[0], purpose=purpose, case_number=case_number)
+    found = _person_tool(ToolRequest("graph", ident, depth=depth, fan_out=fan_out), agency, purpose, case_number,
+                         as_json)
     if found is None:
-        err.print(f"[red]no person with id {escape(ident)}[/]" + (f" within the grant of {agency}" if agency else ""))
-        raise typer.Exit(EXIT_INVALID_ROWS)
-    if as_json:
-        _dump(found)
         return
     labels = {n["person_uid"]: n["label"] for n in found["nodes"]}
     t = Table(title=f"graph of {found['root']} (depth {found['depth']}): {len(found['nodes'])} persons, "

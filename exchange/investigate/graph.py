@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 
 from exchange.access.lens import Lens, Row, plain, read_rows
-from exchange.investigate.persons import Linked, Subject, links_of, tied_records
+from exchange.investigate.persons import Linked, Subject, as_datetime, links_of, tied_records
 from exchange.investigate.search import id_holders
 from exchange.spec.schema import EntitySchema
 
@@ -226,15 +226,6 @@ class _Seen:
     end: dt.datetime | None
 
 
-def _time(value: Any) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
 def _events(conn: Connection, lens: Lens, schema: EntitySchema, column: str, kind: str,
             owners: dict[str, str], since: dt.datetime | None) -> list[_Seen]:
     """The events of ``schema`` naming one of ``owners`` (ID number or plate → person_uid), for the caller."""
@@ -248,10 +239,10 @@ def _events(conn: Connection, lens: Lens, schema: EntitySchema, column: str, kin
         params["since"] = since
     out = []
     for row in read_rows(conn, lens, schema.name, where, params):
-        at = _time(row.raw.get(ev.start))
+        at = as_datetime(row.raw.get(ev.start))
         if at is not None:
             out.append(_Seen(owners[str(row.raw[column])], row, str(row.raw.get(ev.place)), at,
-                             _time(row.raw.get(ev.end)) if ev.end else None))
+                             as_datetime(row.raw.get(ev.end)) if ev.end else None))
     return out
 
 
@@ -305,7 +296,7 @@ def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema],
             for s in mine:
                 for r in by_place.get(s.place, []):
                     other = holders.get(str(r.raw.get(column)))
-                    at = _time(r.raw.get(ev.start))
+                    at = as_datetime(r.raw.get(ev.start))
                     if other is None or other == s.uid or at is None:
                         continue
                     if schema.name == "hotel_stay" and _same_room(s, r, ev.end):
@@ -330,8 +321,8 @@ def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema],
 def _same_room(s: _Seen, r: Row, end_field: str | None) -> bool:
     if str(s.row.raw.get("room")) != str(r.raw.get("room")) or not s.row.raw.get("room"):
         return False
-    r_in = _time(r.raw.get("check_in"))
-    r_out = _time(r.raw.get(end_field)) if end_field else None
+    r_in = as_datetime(r.raw.get("check_in"))
+    r_out = as_datetime(r.raw.get(end_field)) if end_field else None
     if r_in is None:
         return False
     s_out = s.end or s.at + dt.timedelta(days=1)

@@ -153,6 +153,18 @@ class Entry:
                 **self.row.provenance, "place": self.place, "detail": self.detail, "via": self.via}
 
 
+def as_datetime(value: Any) -> dt.datetime | None:
+    """A stored date or time as a datetime (SQLite hands both over as text)."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 def _iso(value: Any) -> Any:
     return plain(value)
 
@@ -221,11 +233,8 @@ def timeline(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], who
                 extra = {k: case.shown.get(k) for k in ("case_type", "title", "division_code") if k in case.shown}
         if at is None:
             continue
-        if isinstance(at, dt.date) and not isinstance(at, dt.datetime):
-            stamp = dt.datetime.combine(at, dt.time())
-        else:
-            stamp = at
-        if (start is not None and stamp < start) or (end is not None and stamp >= end):
+        stamp = as_datetime(at)
+        if stamp is None or (start is not None and stamp < start) or (end is not None and stamp >= end):
             continue
         detail = {k: v for k, v in linked.row.shown.items() if k not in ("source_record_id",)}
         label = schemas[entity].label if entity in schemas else None

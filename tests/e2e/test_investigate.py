@@ -187,3 +187,24 @@ def test_the_http_routes_go_through_the_gate(city: tuple[Settings, Any], monkeyp
         ("graph", 404), ("search", 400)]
     assert all(plate not in (r["what"] or "") for r in log)
     assert log[3]["agency"] == "street_office_hanbin" and log[3]["row_count"] == 0
+
+
+def test_the_commands_print_what_the_component_answers(city: tuple[Settings, Any]) -> None:
+    from typer.testing import CliRunner
+
+    from exchange.cli import app
+
+    settings, truth = city
+    uids = _uids(settings, truth)
+    member = uids[truth.groups[0]["members"][0]]
+    runner = CliRunner()
+    found = runner.invoke(app, ["search", member[:0] + "陕G", "--kind", "plate"])
+    assert found.exit_code == 2 and "cannot be searched as plate" in found.output
+    graph = runner.invoke(app, ["graph", member, "--json", "--agency", "police", "--purpose", "cli test"])
+    assert graph.exit_code == 0, graph.output
+    assert json.loads(graph.output)["root"] == member
+    table = runner.invoke(app, ["timeline", member, "--since", "2020-01-01"])
+    assert table.exit_code == 0 and member in table.output
+    assert runner.invoke(app, ["timeline", "MP9999999999"]).exit_code == 1
+    bad = runner.invoke(app, ["timeline", member, "--since", "yesterday"])
+    assert bad.exit_code == 2 and "2026-11-01" in bad.output
