@@ -199,7 +199,7 @@ def prepare(url: str, persons: int, events: int, seed: int) -> None:
     _say(f"master person index from the truth in {time.perf_counter() - t:.1f}s")
     _events(engine, events, seed)
     t = time.perf_counter()
-    elements.metadata.create_all(engine, checkfirst=True)
+    elements.ensure(engine)
     counts = elements.rebuild(engine, load_catalog(feeds=False).schemas.values(), say=_say)
     _say(f"element index: {sum(counts.values()):,} elements in {time.perf_counter() - t:.1f}s")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

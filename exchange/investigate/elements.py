@@ -59,6 +59,27 @@ element = Table(
 
 SCHEMA = pa.schema([(c.name, pa.string()) for c in element.columns])
 
+LOOKUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "core": (("case_party", "ix_case_party_case_number", "case_number"), ("person", "ix_person_phone", "phone"),
+             ("case_party", "ix_case_party_phone", "phone"),
+             ("dispute", "ix_dispute_applicant_phone", "applicant_phone"),
+             ("vehicle", "ix_vehicle_owner_phone", "owner_phone"), ("vehicle", "ix_vehicle_plate", "plate"),
+             ("person", "ix_person_address", "address")),
+    "mdm": (("person_link", "ix_mdm_person_link_id_number", "id_number"),),
+}
+"""(table, index, column) per namespace: what the timeline and the graph look up besides primary keys (a
+person's records by ID number, the other parties of a case, the holders of a phone, an address, a plate)."""
+
+
+def ensure(engine: Engine) -> list[str]:
+    """The element index table and the lookups' indexes, created where missing; returns what was made."""
+    from exchange.linking import ensure_mdm_tables, ensure_profile_indexes
+
+    ensure_mdm_tables(engine)
+    metadata.create_all(engine, checkfirst=True)
+    return [made for schema, indexes in LOOKUPS.items()
+            for made in ensure_profile_indexes(engine, schema, indexes)]
+
 
 def indexed(schema: EntitySchema) -> dict[str, str]:
     """field → kind of the schema's searchable fields (events are searched on their own indexes)."""

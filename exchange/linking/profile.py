@@ -60,11 +60,13 @@ def related_key(entity: str, column: str, division: str) -> str:
     return f"{entity}.{column}.{division}"
 
 
-def ensure_profile_indexes(engine: Engine, schema: str = "core") -> list[str]:
-    """Create the indexes the profile needs on existing core tables; return those created."""
+def ensure_profile_indexes(engine: Engine, schema: str = "core",
+                           indexes: tuple[tuple[str, str, str], ...] = PROFILE_INDEXES) -> list[str]:
+    """Create the indexes the profile needs (or ``indexes``: the investigation tools') on existing tables
+    of ``schema``; return those created."""
     present = set(inspect(engine).get_table_names(schema=schema))
     created = []
-    for table_name, index_name, column in PROFILE_INDEXES:
+    for table_name, index_name, column in indexes:
         if table_name not in present:
             continue
         existing = {ix["name"] for ix in inspect(engine).get_indexes(table_name, schema=schema)}

@@ -93,7 +93,7 @@ def investigate(req: ToolRequest, *, agency: str | None = None, settings: Settin
 
     with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
         ws.migrated(ws.all_schemas())  # every entity's table, empty where no feed loaded it yet
-        elements.metadata.create_all(engine, checkfirst=True)
+        ws.cached("investigate.indexes", lambda: elements.ensure(engine))
         lens = _lens(ws, agency)
         found, count, subject = run_tool(engine, ws, lens, req)
         record.status, record.outcome = (200, "ok") if found is not None else (404, "not found")
@@ -107,7 +107,7 @@ def reindex(settings: Settings | None = None, say: Any = None) -> dict[str, int]
 
     with workspace(settings) as ws:
         engine = ws.migrated(ws.all_schemas())
-        elements.metadata.create_all(engine, checkfirst=True)
+        elements.ensure(engine)
         return elements.rebuild(engine, ws.all_schemas(), **({"say": say} if say else {}))
 
 

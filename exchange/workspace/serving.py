@@ -58,7 +58,7 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
     from exchange.investigate import elements
 
     ensure_tables(engine, tool_space.all_schemas())  # every entity's table: the tools read them all
-    elements.metadata.create_all(engine, checkfirst=True)
+    elements.ensure(engine)  # the element index and the lookups' indexes
     reader = linking.ProfileReader(evidence_columns=evidence_columns(grants))
     rank = linking.load_link_config(settings.root).survivorship.rank
 
