@@ -20,10 +20,12 @@ indexes (``exchange.warehouse.tables.event_indexes``), probed with the full valu
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, PrimaryKeyConstraint, Table, Text, text
 
 from exchange.formats.pinyin import name_pinyin, simplified
@@ -86,73 +88,103 @@ def indexed(schema: EntitySchema) -> dict[str, str]:
     return {} if schema.event is not None else schema.search_fields()
 
 
-def element_rows(entity: str, fields: dict[str, str], rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        for field, kind in fields.items():
-            value = row.get(field)
-            if value is None or str(value).strip() == "":
-                continue
-            value = str(value)
-            out = {"entity": entity, "source_agency": row["source_agency"], "source_record_id": row["source_record_id"],
-                   "field": field, "kind": kind, "key": value, "key_rev": None, "py": None, "fpy": None,
-                   "batch_id": row["_batch_id"]}
-            if kind == "phone":  # landlines are stored as 0915-2345678; people type the digits
-                out["key"] = "".join(c for c in value if c.isdigit()) or value
-            if kind in REVERSED_KINDS:
-                out["key_rev"] = out["key"][::-1]
-            else:
-                out["key"] = simplified(value)
-            if kind == "name":
-                out["py"], out["fpy"] = name_pinyin(value)
-            yield out
+def _each_distinct(values: pa.Array, fn: Any) -> pa.Array:
+    """``fn`` of every value, computed once per distinct value (names and addresses repeat)."""
+    encoded = pc.dictionary_encode(values)
+    mapped = pa.array([fn(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return pc.take(mapped, encoded.indices)
 
 
-def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
-    return dialect_of(conn).bulk_insert(conn, element, [batch], {})
+def element_table(entity: str, fields: dict[str, str], rows: pa.Table) -> pa.Table:
+    """The elements of ``rows`` (the record identity, ``_batch_id`` and the searchable fields, as strings),
+    built column by column."""
+    parts = []
+    for field, kind in fields.items():
+        column = rows.column(field).combine_chunks()
+        keep = pc.and_(pc.is_valid(column), pc.not_equal(pc.utf8_trim_whitespace(column), ""))
+        sub = rows.filter(pc.fill_null(keep, False))
+        n = sub.num_rows
+        if not n:
+            continue
+        values = sub.column(field).combine_chunks()
+        if kind == "phone":  # landlines are stored as 0915-2345678; people type the digits
+            digits = pc.replace_substring_regex(values, r"[^0-9]", "")
+            key = pc.if_else(pc.equal(digits, ""), values, digits)
+        elif kind in REVERSED_KINDS:
+            key = values
+        else:
+            key = _each_distinct(values, simplified)
+        nothing = pa.nulls(n, pa.string())
+        py = fpy = nothing
+        if kind == "name":
+            py = _each_distinct(values, lambda v: name_pinyin(v)[0])
+            fpy = _each_distinct(values, lambda v: name_pinyin(v)[1])
+        parts.append(pa.table({
+            "entity": pa.array([entity] * n, pa.string()), "source_agency": sub.column("source_agency"),
+            "source_record_id": sub.column("source_record_id"), "field": pa.array([field] * n, pa.string()),
+            "kind": pa.array([kind] * n, pa.string()), "key": key,
+            "key_rev": pc.utf8_reverse(key) if kind in REVERSED_KINDS else nothing, "py": py, "fpy": fpy,
+            "batch_id": sub.column("_batch_id")}, schema=SCHEMA))
+    return pa.concat_tables(parts) if parts else SCHEMA.empty_table()
 
 
-def _index_select(conn: Connection, schema: EntitySchema, where: str, params: dict[str, Any],
-                  chunk: int = 50_000) -> int:
+_SAFE_BATCH = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def _index(engine: Engine, schema: EntitySchema, batch_id: str | None, chunk: int = 200_000) -> int:
+    """(Re-)index the records ``batch_id`` loaded (None: every record of the table): the elements are built
+    from the committed rows into a temporary Parquet file (memory stays flat), then swapped in — the old
+    elements of those records deleted, the new ones copied in — in one transaction."""
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
     fields = indexed(schema)
+    if batch_id is not None and not _SAFE_BATCH.match(batch_id):
+        raise ValueError(f"not a batch id: {batch_id!r}")
+    where = f"WHERE _batch_id = '{batch_id}'" if batch_id is not None else ""
     cols = ", ".join(f'"{f}"' for f in fields)
-    result = conn.execute(text(f'SELECT source_agency, source_record_id, _batch_id, {cols} '
-                               f'FROM core."{schema.name}" WHERE {where}'), params)
-    written = 0
-    while True:
-        part = result.fetchmany(chunk)
-        if not part:
-            break
-        written += _insert(conn, list(element_rows(schema.name, fields, (dict(r._mapping) for r in part))))
+    sql = f'SELECT source_agency, source_record_id, _batch_id, {cols} FROM core."{schema.name}" {where}'
+    dialect = dialect_of(engine)
+    with tempfile.TemporaryDirectory(prefix="exchange-elements-") as tmp:
+        path = Path(tmp) / "elements.parquet"
+        written = 0
+        with pq.ParquetWriter(path, SCHEMA) as out:
+            for rows in dialect.stream_query(engine, sql, chunk):
+                table = element_table(schema.name, fields, rows)
+                written += table.num_rows
+                out.write_table(table)
+        with engine.begin() as conn:
+            if batch_id is None:
+                conn.execute(text("DELETE FROM mdm.search_element WHERE entity = :e"), {"e": schema.name})
+            else:
+                conn.execute(text(
+                    f'DELETE FROM mdm.search_element WHERE entity = :e AND source_record_id IN ('
+                    f'SELECT source_record_id FROM core."{schema.name}" AS c WHERE c._batch_id = :b '
+                    f'AND c.source_agency = mdm.search_element.source_agency)'), {"e": schema.name, "b": batch_id})
+            if written:
+                dialect.bulk_insert(conn, element, pq.ParquetFile(path).iter_batches(chunk), {})
     return written
 
 
-def refresh_batch(conn: Connection, schema: EntitySchema, batch_id: str) -> int:
+def refresh_batch(engine: Engine, schema: EntitySchema, batch_id: str) -> int:
     """Re-index the records the batch loaded (their earlier versions' elements replaced): what the
     publish stage runs. Returns the elements written."""
-    if not indexed(schema):
-        return 0
-    conn.execute(text(f'DELETE FROM mdm.search_element WHERE entity = :e AND source_record_id IN ('
-                      f'SELECT source_record_id FROM core."{schema.name}" AS c WHERE c._batch_id = :b '
-                      f'AND c.source_agency = mdm.search_element.source_agency)'),
-                 {"e": schema.name, "b": batch_id})
-    return _index_select(conn, schema, "_batch_id = :b", {"b": batch_id})
+    return _index(engine, schema, batch_id) if indexed(schema) else 0
 
 
 def rebuild(engine: Engine, schemas: Iterable[EntitySchema], say: Any = log.info) -> dict[str, int]:
-    """Index every searchable value from scratch (``exchange search reindex``: a new warehouse's first
-    index or after a schema gains ``search`` fields), one transaction per entity."""
+    """Index every searchable value from scratch (``exchange search-index``: a warehouse's first index, or
+    after a schema gains ``search`` fields), one transaction per entity."""
     counts: dict[str, int] = {}
     for schema in schemas:
         if not indexed(schema):
             continue
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             if not _has_table(conn, schema.name):
                 continue
-            conn.execute(text("DELETE FROM mdm.search_element WHERE entity = :e"), {"e": schema.name})
-            counts[schema.name] = _index_select(conn, schema, "1 = 1", {})
+        counts[schema.name] = _index(engine, schema, None)
         say(f"indexed {counts[schema.name]:,} elements of core.{schema.name}")
     return counts
 

@@ -47,8 +47,7 @@ class Publish(Stage):
             log.info("refreshed %s shared materialized view(s) over core.%s", len(refreshed), run.schema.name)
         if elements.indexed(run.schema):  # the element index follows the batch (never rebuilt on a run)
             elements.metadata.create_all(run.engine, checkfirst=True)
-            with run.engine.begin() as conn:
-                written = elements.refresh_batch(conn, run.schema, batch_id)
+            written = elements.refresh_batch(run.engine, run.schema, batch_id)
             log.info("element index: %s value(s) of core.%s from %s", written, run.schema.name, batch_id)
         refresh_reports_index(run.engine, run.settings)
         return outcome
