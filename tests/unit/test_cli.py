@@ -68,7 +68,7 @@ def test_validate_unreadable_file_names_it(tmp_path: Path) -> None:
     assert "bad.csv" in out.output
 
 
-@pytest.mark.parametrize(("argv", "says"), [(["serch"], "Did you mean 'serve'?"),
+@pytest.mark.parametrize(("argv", "says"), [(["serch"], "Did you mean 'search', 'serve'?"),
                                             (["migrate", "now"], "unexpected extra argument")])
 def test_a_mistyped_command_gets_the_usage_and_exit_2(argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
