@@ -11,7 +11,8 @@
    characters, pinyin and fuzzy pinyin, phones, plates exactly and with one unreadable character,
    address fragments — searched through the police grant by ``--clients`` threads, each with its own
    connection. Reference measured in the same run: a B-tree lookup of ``mdm.person`` by ID number (the
-   profile's first step) under the same concurrency. Prints p50/p95/p99 per kind and overall, and the ratio to the reference;
+   profile's first step) under the same concurrency. Prints p50/p95/p99 per kind and overall, and the
+   ratio to the reference;
 3. technology check: the address fragments through the pg_trgm GIN index, then with bitmap scans off
    (what a B-tree-only or scan-only index would do);
 4. graph: depth 2 around sampled persons (households, cases, phones, co-presence...), single client
