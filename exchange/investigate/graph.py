@@ -33,7 +33,16 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 
 from exchange.access.lens import Lens, Row, plain, read_rows
-from exchange.investigate.persons import Linked, Subject, as_datetime, links_of, tied_records
+from exchange.investigate.persons import (
+    Linked,
+    Subject,
+    active_uids,
+    as_datetime,
+    plate_owners,
+    records_where,
+    subjects,
+    tied_records,
+)
 from exchange.investigate.search import id_holders
 from exchange.spec.schema import EntitySchema
 
@@ -106,29 +115,6 @@ def _by_value(tied: dict[str, list[Linked]], attribute: str, entities: Iterable[
     return out
 
 
-def _others(conn: Connection, lens: Lens, entity: str, column: str, values: Iterable[str]) -> dict[str, list[Linked]]:
-    """person_uid → records of ``entity`` whose ``column`` is one of ``values``, tied for the caller."""
-    wanted = sorted(set(values))
-    if not wanted or not lens.allows(entity):
-        return {}
-    stmt = text(f'SELECT l.source_agency, l.entity, l.source_record_id, l.role, l.id_number, l.person_uid '
-                f'FROM core."{entity}" AS c JOIN mdm.person_link AS l ON l.source_agency = c.source_agency '
-                f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE c."{column}" IN :v'
-                ).bindparams(bindparam("v", expanding=True))
-    links = []
-    for i in range(0, len(wanted), 500):
-        links += [tuple(r) for r in conn.execute(stmt, {"e": entity, "v": wanted[i:i + 500]})]
-    return tied_records(conn, lens, links)  # type: ignore[arg-type]
-
-
-def _active(conn: Connection, uids: set[str]) -> dict[str, str]:
-    if not uids:
-        return {}
-    stmt = text("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person WHERE person_uid IN :u"
-                ).bindparams(bindparam("u", expanding=True))
-    return dict(conn.execute(stmt, {"u": sorted(uids)}).all())
-
-
 def _shared(edges: _Edges, mine: dict[str, list[tuple[str, Linked]]], theirs: dict[str, list[Linked]],
             attribute: str, kind: str, *, same_household: bool = True) -> None:
     by_value: dict[str, list[tuple[str, Linked]]] = {}
@@ -150,8 +136,8 @@ def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, 
     # household: the same household number in person records and household-head records
     households = _by_value(tied, "household_number")
     if households:
-        theirs = _others(conn, lens, "person", "household_number", households)
-        for uid, records in _others(conn, lens, "household", "household_number", households).items():
+        theirs = records_where(conn, lens, "person", "household_number", households)
+        for uid, records in records_where(conn, lens, "household", "household_number", households).items():
             theirs.setdefault(uid, []).extend(records)
         _shared(edges, households, theirs, "household_number", "household")
     # phone and address
@@ -160,12 +146,12 @@ def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, 
         theirs = {}
         for entity, column in (("person", "phone"), ("case_party", "phone"), ("dispute", "applicant_phone"),
                                ("vehicle", "owner_phone")):
-            for uid, records in _others(conn, lens, entity, column, phones).items():
+            for uid, records in records_where(conn, lens, entity, column, phones).items():
                 theirs.setdefault(uid, []).extend(records)
         _shared(edges, phones, theirs, "phone", "phone")
     addresses = _by_value(tied, "address", entities=("person",))
     if addresses:
-        _shared(edges, addresses, _others(conn, lens, "person", "address", addresses), "address", "address",
+        _shared(edges, addresses, records_where(conn, lens, "person", "address", addresses), "address", "address",
                 same_household=False)
     # cases: the parties of the same case, with their roles
     cases: dict[str, list[tuple[str, Linked]]] = {}
@@ -174,7 +160,7 @@ def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, 
             if linked.row.entity == "case_party" and linked.row.raw.get("case_number"):
                 cases.setdefault(str(linked.row.raw["case_number"]), []).append((uid, linked))
     if cases:
-        for uid, records in _others(conn, lens, "case_party", "case_number", cases).items():
+        for uid, records in records_where(conn, lens, "case_party", "case_number", cases).items():
             for lb in records:
                 for a, la in cases.get(str(lb.row.raw.get("case_number")), []):
                     edges.add(a, uid, "case", la.row, lb.row, case_number=la.row.shown.get("case_number"),
@@ -194,7 +180,7 @@ def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, 
     plates = {str(linked.row.raw["plate"]): (uid, linked) for uid, records in tied.items() for linked in records
               if linked.row.entity == "vehicle" and linked.row.raw.get("plate")}
     if plates:
-        for uid, records in _others(conn, lens, "vehicle", "plate", plates).items():
+        for uid, records in records_where(conn, lens, "vehicle", "plate", plates).items():
             for lb in records:
                 own = plates.get(str(lb.row.raw.get("plate")))
                 if own is not None:
@@ -271,9 +257,9 @@ def _at_places(conn: Connection, lens: Lens, schema: EntitySchema, seen: list[_S
 
 
 def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], edges: _Edges,
-                 subjects: dict[str, Subject], limits: Limits) -> None:
-    ids = {n: uid for uid, s in subjects.items() for n in s.ids}
-    plates = {p: uid for uid, s in subjects.items() for p in s.plates}
+                 persons: dict[str, Subject], limits: Limits) -> None:
+    ids = {n: uid for uid, s in persons.items() for n in s.ids}
+    plates = {p: uid for uid, s in persons.items() for p in s.plates}
     window = dt.timedelta(minutes=limits.window_minutes)
     co: dict[tuple[str, str], list[tuple[_Seen, Row]]] = {}
     for schema in schemas.values():
@@ -289,7 +275,7 @@ def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema],
             mine = [s for s in mine if s.at >= newest - dt.timedelta(days=limits.days)]
             others = _at_places(conn, lens, schema, mine, window)
             numbers = {str(r.raw.get(column)) for r in others if r.raw.get(column)}
-            holders = id_holders(conn, numbers) if kind == "id" else _plate_owners(conn, lens, numbers)
+            holders = id_holders(conn, numbers) if kind == "id" else plate_owners(conn, lens, numbers)
             by_place: dict[str, list[Row]] = {}
             for r in others:
                 by_place.setdefault(str(r.raw.get(ev.place)), []).append(r)
@@ -329,29 +315,7 @@ def _same_room(s: _Seen, r: Row, end_field: str | None) -> bool:
     return r_in < s_out and s.at < (r_out or r_in + dt.timedelta(days=1))
 
 
-def _plate_owners(conn: Connection, lens: Lens, plates: set[str]) -> dict[str, str]:
-    if not plates:
-        return {}
-    out: dict[str, str] = {}
-    for uid, records in _others(conn, lens, "vehicle", "plate", plates).items():
-        for linked in records:
-            out[str(linked.row.raw["plate"])] = uid
-    return out
-
-
 # -- the graph -----------------------------------------------------------------------------------------------
-
-
-def subjects_of(conn: Connection, lens: Lens, uids: set[str]) -> dict[str, Subject]:
-    links = links_of(conn, uids)
-    tied = tied_records(conn, lens, links)
-    out = {}
-    for uid, records in tied.items():
-        s = Subject(uid, "active", [], records)
-        s.ids = {str(link[4]) for link in links if link[5] == uid and link[4]}
-        s.plates = {str(r.row.raw["plate"]): r for r in records if r.row.entity == "vehicle" and r.row.raw.get("plate")}
-        out[uid] = s
-    return out
 
 
 def graph(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], root: Subject,
@@ -363,10 +327,10 @@ def graph(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], root: 
     frontier = {root.person_uid}
     for depth in range(1, limits.depth + 1):
         edges = _Edges()
-        subjects = {uid: nodes[uid] for uid in frontier if uid in nodes}
-        _records_edges(conn, lens, edges, {uid: s.records for uid, s in subjects.items()})
-        _event_edges(conn, lens, schemas, edges, subjects, limits)
-        merged = _active(conn, {u for e in edges.edges.values() for u in (e.a, e.b)})
+        level_subjects = {uid: nodes[uid] for uid in frontier if uid in nodes}
+        _records_edges(conn, lens, edges, {uid: s.records for uid, s in level_subjects.items()})
+        _event_edges(conn, lens, schemas, edges, level_subjects, limits)
+        merged = active_uids(conn, {u for e in edges.edges.values() for u in (e.a, e.b)})
         per_node: dict[str, list[Edge]] = {}
         for edge in edges.edges.values():
             edge.a, edge.b = merged.get(edge.a, edge.a), merged.get(edge.b, edge.b)
@@ -388,7 +352,7 @@ def graph(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], root: 
                 kept[(edge.a, edge.b, edge.kind)] = edge
         if not new:
             break
-        nodes.update(subjects_of(conn, lens, new))
+        nodes.update(subjects(conn, lens, new))
         frontier = {uid for uid in new if uid in nodes}
     node_list = []
     for uid, d in sorted(level.items(), key=lambda x: (x[1], x[0])):

@@ -114,6 +114,19 @@ def tied_records(conn: Connection, lens: Lens, links: Iterable[tuple[str, str, s
     return out
 
 
+def subjects(conn: Connection, lens: Lens, uids: Iterable[str]) -> dict[str, Subject]:
+    """The persons ``uids`` (active ones) as the caller may see them: those no visible record ties to are
+    left out."""
+    links = links_of(conn, uids)
+    out = {}
+    for uid, records in tied_records(conn, lens, links).items():
+        s = Subject(uid, "active", [], records)
+        s.ids = {str(link[4]) for link in links if link[5] == uid and link[4]}
+        s.plates = {str(r.row.raw["plate"]): r for r in records if r.row.entity == "vehicle" and r.row.raw.get("plate")}
+        out[uid] = s
+    return out
+
+
 def subject(conn: Connection, lens: Lens, ident: str) -> Subject | None:
     """The person behind ``ident`` as the caller may see them; None when unknown or when no record the
     caller may read names them (answered like "not found": no oracle)."""
@@ -121,16 +134,46 @@ def subject(conn: Connection, lens: Lens, ident: str) -> Subject | None:
     if found is None:
         return None
     uid, status, followed = found
-    links = links_of(conn, [uid])
-    records = tied_records(conn, lens, links).get(uid, [])
-    if not records:
-        return None
-    s = Subject(uid, status, followed, records)
-    s.ids = {str(link[4]) for link in links if link[4]}
-    for linked in records:
-        if linked.row.entity == "vehicle" and linked.row.raw.get("plate"):
-            s.plates[str(linked.row.raw["plate"])] = linked
+    s = subjects(conn, lens, [uid]).get(uid)
+    if s is not None:
+        s.status, s.followed = status, followed
     return s
+
+
+def records_where(conn: Connection, lens: Lens, entity: str, column: str,
+                  values: Iterable[str]) -> dict[str, list[Linked]]:
+    """person_uid → records of ``entity`` whose ``column`` is one of ``values``, tied for the caller."""
+    wanted = sorted(set(values))
+    if not wanted or not lens.allows(entity):
+        return {}
+    stmt = text(f'SELECT l.source_agency, l.entity, l.source_record_id, l.role, l.id_number, l.person_uid '
+                f'FROM core."{entity}" AS c JOIN mdm.person_link AS l ON l.source_agency = c.source_agency '
+                f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE c."{column}" IN :v'
+                ).bindparams(bindparam("v", expanding=True))
+    links = []
+    for i in range(0, len(wanted), 500):
+        links += [tuple(r) for r in conn.execute(stmt, {"e": entity, "v": wanted[i:i + 500]})]
+    return tied_records(conn, lens, links)  # type: ignore[arg-type]
+
+
+def active_uids(conn: Connection, uids: set[str]) -> dict[str, str]:
+    """person_uid → the uid it is now (a merged person's survivor; itself otherwise)."""
+    if not uids:
+        return {}
+    stmt = text("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person WHERE person_uid IN :u"
+                ).bindparams(bindparam("u", expanding=True))
+    return dict(conn.execute(stmt, {"u": sorted(uids)}).all())
+
+
+def plate_owners(conn: Connection, lens: Lens, plates: Iterable[str]) -> dict[str, str]:
+    """plate → the active person_uid of its registered owner, where the caller may read the register row
+    and tie it to its owner (the owner's ID number disclosed)."""
+    owners: dict[str, str] = {}
+    for uid, records in records_where(conn, lens, "vehicle", "plate", plates).items():
+        for linked in records:
+            owners[str(linked.row.raw["plate"])] = uid
+    current = active_uids(conn, set(owners.values()))
+    return {plate: current.get(uid, uid) for plate, uid in owners.items()}
 
 
 # -- events --------------------------------------------------------------------------------------------------
@@ -149,7 +192,7 @@ class Entry:
     """How the entry is tied to the person: the column (an ID number) or the register (a plate)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": _iso(self.at), "end": _iso(self.end), "kind": self.kind, "label": self.label,
+        return {"at": plain(self.at), "end": plain(self.end), "kind": self.kind, "label": self.label,
                 **self.row.provenance, "place": self.place, "detail": self.detail, "via": self.via}
 
 
@@ -163,10 +206,6 @@ def as_datetime(value: Any) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(value))
     except ValueError:
         return None
-
-
-def _iso(value: Any) -> Any:
-    return plain(value)
 
 
 def event_entry(schema: EntitySchema, row: Row, via: str | None) -> Entry:
@@ -238,7 +277,7 @@ def timeline(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], who
             continue
         detail = {k: v for k, v in linked.row.shown.items() if k not in ("source_record_id",)}
         label = schemas[entity].label if entity in schemas else None
-        entries.append({"at": _iso(at), "end": None, "kind": entity, "label": label or entity,
+        entries.append({"at": plain(at), "end": None, "kind": entity, "label": label or entity,
                         **linked.row.provenance, "role": linked.role,
                         "place": {"division": linked.row.shown.get("division_code") or extra.get("division_code")},
                         "detail": {**detail, **extra}, "via": linked.source.columns.get("id_number")})

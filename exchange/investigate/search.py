@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 
 from exchange.access.lens import Lens, Row, read_rows, rows_by_key
+from exchange.investigate.persons import plate_owners
 from exchange.investigate.query import Probe, plan
 from exchange.linking.records import PERSON_SOURCES
 from exchange.spec.schema import EntitySchema
@@ -184,19 +185,6 @@ def id_holders(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
     return {n: next(iter(u)) for n, u in found.items() if len(u) == 1}
 
 
-def _vehicle_owner(conn: Connection, lens: Lens, hits: list[Hit]) -> dict[str, str]:
-    """plate → person_uid of its registered owner, where the caller may read the register row and its
-    owner's ID number."""
-    plates = sorted({str(h.row.raw.get(h.field)) for h in hits if h.kind == "plate" and h.row is not None})
-    if not plates or not lens.allows("vehicle") or not lens.discloses("vehicle", "owner_id_number"):
-        return {}
-    rows = read_rows(conn, lens, "vehicle", "plate IN :p", {"p": plates})
-    hits_ = [Hit(r.key[0], "vehicle", r.key[1], None, "owner_id_number", "id", "exact", 0, None, r) for r in rows]
-    owners = _persons(conn, lens, hits_)
-    return {str(r.raw["plate"]): owners[("vehicle", r.key[0], r.key[1], "owner_id_number")]
-            for r in rows if ("vehicle", r.key[0], r.key[1], "owner_id_number") in owners}
-
-
 def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_: str, kind: str | None = None,
            *, limit: int = MAX_GROUPS) -> SearchResult:
     probes = plan(text_, kind)
@@ -220,7 +208,8 @@ def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_
             exact.setdefault(h.kind, set()).add(str(h.row.raw[h.field]))
     visible += _event_hits(conn, lens, schemas.values(), exact)
     persons = _persons(conn, lens, visible)
-    owners = _vehicle_owner(conn, lens, visible)
+    owners = plate_owners(conn, lens, {str(h.row.raw.get(h.field)) for h in visible
+                                       if h.kind == "plate" and h.row is not None})
     holders = id_holders(conn, {str(h.row.raw[h.field]) for h in visible
                                 if h.kind == "id" and h.row is not None and h.row.raw.get(h.field)})
     groups: dict[tuple[str, str], Group] = {}
