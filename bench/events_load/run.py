@@ -26,19 +26,20 @@ def _chunks(total: int, size: int, seed: int):
     import numpy as np
     import pyarrow as pa
 
+    from bench.investigate.run import lineage
+
     rng = np.random.default_rng(seed)
     letters = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"))
     plates = np.array(["陕G" + "".join(x) for x in letters[rng.integers(0, len(letters), (200_000, 5))]], dtype=object)
     start = np.datetime64("2025-12-01T00:00:00")
     span = int((np.datetime64("2026-11-28T00:00:00") - start) / np.timedelta64(1, "s"))
-    now = dt.datetime(2026, 11, 28, 8, 0, 0)
     done = 0
     while done < total:
         n = min(size, total - done)
         place = rng.integers(0, 2000, n)
         rec = np.char.add("KKGC", np.arange(done, done + n).astype(str))
         yield pa.table({
-            "source_agency": pa.array(["police"] * n), "source_record_id": pa.array(rec),
+            "source_record_id": pa.array(rec),
             "plate": pa.array(plates[rng.integers(0, len(plates), n)].tolist()),
             "checkpoint_code": pa.array(np.char.add("KK", place.astype(str))),
             "checkpoint_name": pa.nulls(n, pa.string()), "direction": pa.array(["inbound"] * n),
@@ -46,9 +47,7 @@ def _chunks(total: int, size: int, seed: int):
             "speed_kmh": pa.array(rng.integers(20, 90, n)),
             "division_code": pa.array(np.char.add(np.char.add("6109021", (place % 90 + 10).astype(str)), "0001")),
             "longitude": pa.array(109.0 + place / 10000.0), "latitude": pa.array(32.6 + place / 10000.0),
-            "_batch_id": pa.array(["bench"] * n), "_source_file": pa.array(["bench"] * n),
-            "_source_row": pa.array(np.arange(done + 1, done + n + 1)), "_row_hash": pa.array(["bench"] * n),
-            "_flags": pa.nulls(n, pa.string()), "_loaded_at": pa.array([now] * n, pa.timestamp("us"))})
+            **lineage(n, "checkpoint_pass"), "_source_row": pa.array(np.arange(done + 1, done + n + 1))})
         done += n
 
 

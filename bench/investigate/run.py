@@ -84,67 +84,63 @@ def _index_from_truth(engine: Any, truth_path: Path) -> None:
             "AND p.source_record_id = l.source_record_id GROUP BY l.person_uid")
 
 
-def _events(engine: Any, per_person: int, seed: int) -> dict[str, int]:
-    """Vehicles for a quarter of the adults and ``per_person`` events per resident (on average)."""
+NOW = dt.datetime(2026, 11, 28, 8, 0, 0)
+SHARES = {"hotel_stay": 0.1, "internet_session": 0.3, "checkpoint_pass": 0.6}
+PLACES = {"hotel_stay": ("LG", 400), "internet_session": ("WB", 600), "checkpoint_pass": ("KK", 300)}
+
+
+def lineage(n: int, entity: str) -> dict[str, Any]:
+    """The lineage columns of ``n`` generated rows of ``entity`` (one bench batch)."""
     import numpy as np
     import pyarrow as pa
-    from sqlalchemy import text
 
-    from exchange.spec.catalog import load_catalog
+    return {"source_agency": pa.array(["police"] * n), "_batch_id": pa.array([f"police-{entity}-bench"] * n),
+            "_source_file": pa.array([f"bench/{entity}"] * n), "_source_row": pa.array(np.arange(1, n + 1)),
+            "_row_hash": pa.array(["bench"] * n), "_flags": pa.nulls(n, pa.string()),
+            "_loaded_at": pa.array([NOW] * n, pa.timestamp("us"))}
+
+
+def _put(engine: Any, schema: Any, cols: dict[str, Any]) -> int:
+    """Replace ``core.<entity>`` with the generated columns (the rest null), through the warehouse's COPY."""
+    import pyarrow as pa
+
     from exchange.warehouse.dialects import dialect_of
-    from exchange.warehouse.load import ensure_tables
     from exchange.warehouse.partitions import ensure_partitions
     from exchange.warehouse.tables import EntityTables
 
-    rng = np.random.default_rng(seed)
-    catalog = load_catalog(feeds=False)
-    names = ("vehicle", "hotel_stay", "internet_session", "checkpoint_pass")
-    schemas = {n: catalog.schema(n) for n in names}
-    ensure_tables(engine, list(schemas.values()))
-    with engine.connect() as conn:
-        people = conn.execute(text("SELECT p.id_number, p.name, p.division_code FROM core.person p "
-                                   "WHERE p.id_number IS NOT NULL AND p.source_agency = 'police'")).all()
-    ids = np.array([r[0] for r in people], dtype=object)
-    pnames = np.array([r[1] for r in people], dtype=object)
-    divisions = np.array([r[2] or "610902001001" for r in people], dtype=object)
-    n_people = len(ids)
-    now = dt.datetime(2026, 11, 28, 8, 0, 0)
-    start = np.datetime64("2025-12-01T00:00:00")
-    span = int((np.datetime64("2026-11-28T00:00:00") - start) / np.timedelta64(1, "s"))
-    counts = {}
+    core = EntityTables(schema).core
+    n = len(next(iter(cols.values())))
+    data = {**cols, **lineage(n, schema.name)}
+    table = pa.table({c.name: data[c.name] if c.name in data else pa.nulls(n, pa.string()) for c in core.columns})
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        if schema.event is not None:
+            ensure_partitions(conn, schema.name, NOW.date())
+        conn.exec_driver_sql(f'TRUNCATE core."{schema.name}"')
+        dialect_of(conn).bulk_insert(conn, core, table.to_batches(500_000), {})
+    _say(f"  core.{schema.name}: {n:,} rows in {time.perf_counter() - t:.1f}s")
+    return n
 
-    def lineage(n: int, entity: str) -> dict[str, Any]:
-        return {"source_agency": pa.array(["police"] * n), "_batch_id": pa.array([f"police-{entity}-bench"] * n),
-                "_source_file": pa.array([f"bench/{entity}"] * n), "_source_row": pa.array(np.arange(1, n + 1)),
-                "_row_hash": pa.array(["bench"] * n), "_flags": pa.nulls(n, pa.string()),
-                "_loaded_at": pa.array([now] * n, pa.timestamp("us"))}
 
-    def put(entity: str, cols: dict[str, Any]) -> None:
-        core = EntityTables(schemas[entity]).core
-        n = len(next(iter(cols.values())))
-        data = {**cols, **lineage(n, entity)}
-        table = pa.table({c.name: data[c.name] if c.name in data else pa.nulls(n, pa.string())
-                          for c in core.columns})
-        t = time.perf_counter()
-        with engine.begin() as conn:
-            if schemas[entity].event is not None:
-                ensure_partitions(conn, entity, now.date())
-            conn.exec_driver_sql(f'TRUNCATE core."{entity}"')
-            dialect_of(conn).bulk_insert(conn, core, table.to_batches(500_000), {})
-        counts[entity] = n
-        _say(f"  core.{entity}: {n:,} rows in {time.perf_counter() - t:.1f}s")
+def _vehicles(engine: Any, schema: Any, rng: Any, people: dict[str, Any]) -> Any:
+    """A car for a quarter of the residents (unique plates), its owner linked in the index by the ID number
+    the index holds; returns the plates."""
+    import numpy as np
+    import pyarrow as pa
 
+    n_people = len(people["ids"])
     owners = rng.choice(n_people, size=n_people // 4, replace=False)
     letters = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"))
-    plates = np.array(["陕" + "G" + "".join(x) for x in letters[rng.integers(0, len(letters), (len(owners), 5))]],
+    plates = np.array(["陕G" + "".join(x) for x in letters[rng.integers(0, len(letters), (len(owners), 5))]],
                       dtype=object)
     plates, first = np.unique(plates, return_index=True)
     owners = owners[first]
-    put("vehicle", {"source_record_id": pa.array([f"CL{i:09d}" for i in range(len(plates))]),
-                    "plate": pa.array(plates.tolist()), "vehicle_use": pa.array(["private"] * len(plates)),
-                    "owner_name": pa.array(pnames[owners].tolist()), "owner_id_number": pa.array(ids[owners].tolist()),
-                    "division_code": pa.array(divisions[owners].tolist())})
-    with engine.begin() as conn:  # the register's owners in the index (by the ID number the index holds)
+    _put(engine, schema, {"source_record_id": pa.array([f"CL{i:09d}" for i in range(len(plates))]),
+                          "plate": pa.array(plates.tolist()), "vehicle_use": pa.array(["private"] * len(plates)),
+                          "owner_name": pa.array(people["names"][owners].tolist()),
+                          "owner_id_number": pa.array(people["ids"][owners].tolist()),
+                          "division_code": pa.array(people["divisions"][owners].tolist())})
+    with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO mdm.person_link (source_agency, entity, source_record_id, role, link_id, person_uid, "
             "id_number, match_rule, match_probability, batch_id, run_id) "
@@ -152,34 +148,60 @@ def _events(engine: Any, per_person: int, seed: int) -> dict[str, int]:
             "(SELECT max(link_id) FROM mdm.person_link) + row_number() OVER (), o.person_uid, v.owner_id_number, "
             "'id_number', 1, 'bench', 1 FROM core.vehicle v JOIN LATERAL (SELECT person_uid FROM mdm.person_link "
             "WHERE id_number = v.owner_id_number LIMIT 1) o ON true")
-    total = per_person * n_people
-    shares = {"hotel_stay": 0.1, "internet_session": 0.3, "checkpoint_pass": 0.6}
-    places = {"hotel_stay": 400, "internet_session": 600, "checkpoint_pass": 300}
-    for entity, share in shares.items():
-        n = int(total * share)
-        who = rng.integers(0, len(owners) if entity == "checkpoint_pass" else n_people, n)
-        at = start + rng.integers(0, span, n).astype("timedelta64[s]")
-        place = rng.integers(0, places[entity], n)
-        codes = np.char.add({"hotel_stay": "LG", "internet_session": "WB", "checkpoint_pass": "KK"}[entity],
-                            place.astype(str))
-        div = np.char.add("6109020", (place % 90 + 10).astype(str))
-        rec = np.char.add(entity[:2].upper(), np.arange(n).astype(str))
-        cols: dict[str, Any] = {"source_record_id": pa.array(rec),
-                                "division_code": pa.array(np.char.add(div, "00001")),
-                                "longitude": pa.array(109.0 + place / 10000.0),
-                                "latitude": pa.array(32.6 + place / 10000.0)}
-        times = pa.array(at.astype("datetime64[us]"))
-        if entity == "hotel_stay":
-            cols |= {"guest_id_number": pa.array(ids[who].tolist()), "guest_name": pa.array(pnames[who].tolist()),
-                     "hotel_code": pa.array(codes), "hotel_name": pa.array(codes),
-                     "room": pa.array((who % 500).astype(str)), "check_in": times}
-        elif entity == "internet_session":
-            cols |= {"user_id_number": pa.array(ids[who].tolist()), "user_name": pa.array(pnames[who].tolist()),
-                     "venue_code": pa.array(codes), "venue_name": pa.array(codes), "start_time": times}
-        else:
-            cols |= {"plate": pa.array(plates[who].tolist()), "checkpoint_code": pa.array(codes),
-                     "direction": pa.array(["inbound"] * n), "passed_at": times}
-        put(entity, cols)
+    return plates
+
+
+def _event_columns(entity: str, n: int, rng: Any, people: dict[str, Any], plates: Any) -> dict[str, Any]:
+    """``n`` events of ``entity`` in the last 12 months at random places, by random residents (cars)."""
+    import numpy as np
+    import pyarrow as pa
+
+    start = np.datetime64("2025-12-01T00:00:00")
+    span = int((np.datetime64("2026-11-28T00:00:00") - start) / np.timedelta64(1, "s"))
+    who = rng.integers(0, len(plates) if entity == "checkpoint_pass" else len(people["ids"]), n)
+    prefix, count = PLACES[entity]
+    place = rng.integers(0, count, n)
+    codes = np.char.add(prefix, place.astype(str))
+    times = pa.array((start + rng.integers(0, span, n).astype("timedelta64[s]")).astype("datetime64[us]"))
+    cols: dict[str, Any] = {
+        "source_record_id": pa.array(np.char.add(entity[:2].upper(), np.arange(n).astype(str))),
+        "division_code": pa.array(np.char.add(np.char.add("6109020", (place % 90 + 10).astype(str)), "00001")),
+        "longitude": pa.array(109.0 + place / 10000.0), "latitude": pa.array(32.6 + place / 10000.0)}
+    if entity == "checkpoint_pass":
+        return cols | {"plate": pa.array(plates[who].tolist()), "checkpoint_code": pa.array(codes),
+                       "direction": pa.array(["inbound"] * n), "passed_at": times}
+    ids, names = pa.array(people["ids"][who].tolist()), pa.array(people["names"][who].tolist())
+    if entity == "hotel_stay":
+        return cols | {"guest_id_number": ids, "guest_name": names, "hotel_code": pa.array(codes),
+                       "hotel_name": pa.array(codes), "room": pa.array((who % 500).astype(str)), "check_in": times}
+    return cols | {"user_id_number": ids, "user_name": names, "venue_code": pa.array(codes),
+                   "venue_name": pa.array(codes), "start_time": times}
+
+
+def _events(engine: Any, per_person: int, seed: int) -> dict[str, int]:
+    """Vehicles for a quarter of the residents and ``per_person`` events per resident (on average)."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from exchange.spec.catalog import load_catalog
+    from exchange.warehouse.load import ensure_tables
+
+    rng = np.random.default_rng(seed)
+    catalog = load_catalog(feeds=False)
+    schemas = {n: catalog.schema(n) for n in ("vehicle", *SHARES)}
+    ensure_tables(engine, list(schemas.values()))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT p.id_number, p.name, p.division_code FROM core.person p "
+                                 "WHERE p.id_number IS NOT NULL AND p.source_agency = 'police'")).all()
+    people = {"ids": np.array([r[0] for r in rows], dtype=object),
+              "names": np.array([r[1] for r in rows], dtype=object),
+              "divisions": np.array([r[2] or "610902001001" for r in rows], dtype=object)}
+    plates = _vehicles(engine, schemas["vehicle"], rng, people)
+    counts = {"vehicle": len(plates)}
+    total = per_person * len(rows)
+    for entity, share in SHARES.items():
+        cols = _event_columns(entity, int(total * share), rng, people, plates)
+        counts[entity] = _put(engine, schemas[entity], cols)
     return counts
 
 
