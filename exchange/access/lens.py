@@ -172,10 +172,10 @@ def visible_rows(conn: Connection, lens: Lens, entity: str, raw: list[dict[str, 
     if not raw:
         return []
     related = _related_divisions(conn, lens, entity, raw)
+    via = lens.via(entity)
     out = []
     for row in raw:
-        via = lens.via(entity)
-        divisions = related.get(row.get(via[1])) or [] if via else []
+        divisions = (related.get(row.get(via[1])) or []) if via else []
         if lens.visible(entity, row, divisions):
             out.append(Row(entity, row, lens.show(entity, row)))
     return out
