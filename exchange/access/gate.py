@@ -94,6 +94,11 @@ class Request:
     path: str = ""
     problem: str | None = None
     """What was wrong with the request before it reached the gate (an undecodable header): answered 400."""
+    principal: KeyHolder | None = None
+    """Who the caller is when a face authenticated them itself (the web console's signed-in user, whose
+    session it checked): the gate takes their agency instead of looking up a key. Never set from a
+    request's own data."""
+    channel: str = "api"
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,8 @@ class ProfileGate:
         """The answer to one request; its ``audit.access`` row is written before it is returned."""
         what = f"{req.method} {req.path or '/persons/' + req.ident}"
         rec = AccessRecord(agency="-", what=what, status=0, outcome="", user_id=req.user_id, purpose=req.purpose,
-                           case_number=req.case_number, entity="person_profile", client=req.client)
+                           case_number=req.case_number, entity="person_profile", client=req.client,
+                           channel=req.channel)
         try:
             answer = await self._decide(req, rec, io)
         except TransientError as exc:  # the warehouse is down or restarting: say so, and still try to log
@@ -198,7 +204,10 @@ class ProfileGate:
         except Exception:
             log.exception("could not write audit.access for %s %s", req.method, req.path)
 
-    async def _holder(self, token: str | None, io: GateIO, rec: AccessRecord) -> KeyHolder | None:
+    async def _holder(self, req: Request, io: GateIO, rec: AccessRecord) -> KeyHolder | None:
+        if req.principal is not None:
+            return req.principal
+        token = req.token
         if token and self.admin_key and hmac.compare_digest(token.encode(), self.admin_key.encode()):
             return KeyHolder("admin", ADMIN)
         parsed = parse_token(token)
@@ -217,7 +226,8 @@ class ProfileGate:
         the agency's grant (``run`` is given it: None for the admin key) and one ``audit.access`` row with
         the query as ``req.path`` names it (identifiers masked by the caller) and the number of results."""
         rec = AccessRecord(agency="-", what=f"{req.method} {req.path}", status=0, outcome="", user_id=req.user_id,
-                           purpose=req.purpose, case_number=req.case_number, entity=tool, client=req.client)
+                           purpose=req.purpose, case_number=req.case_number, entity=tool, client=req.client,
+                           channel=req.channel)
         try:
             answer = await self._admit(req, rec, io)
             if answer is None:
@@ -261,7 +271,7 @@ class ProfileGate:
         if wait:
             rec.outcome = "refused: too many failed key attempts"
             return Answer(429, {"error": f"too many failed API key attempts from this address: retry in {wait} s"})
-        holder = await self._holder(req.token, io, rec)
+        holder = await self._holder(req, io, rec)
         if holder is None:
             self.limiter.failed(req.client)
             return Answer(401, {"error": "missing or unknown API key: send X-API-Key: exk_… (exchange grants key "
@@ -274,6 +284,12 @@ class ProfileGate:
             rec.outcome = "refused: no purpose"
             return Answer(400, {"error": "say why you ask: give purpose (query parameter or X-Purpose header), "
                                          "and case_number if there is one; every request is logged"}, holder.agency)
+        grant = self.grants.grants.get(holder.agency)
+        if grant is not None and grant.case_number_required and not clip(req.case_number):
+            rec.outcome = "refused: no case number"
+            return Answer(400, {"error": f"{holder.agency}: the grant requires the case or file number of every "
+                                         f"request: give case_number (query parameter or X-Case-Number header)"},
+                          holder.agency)
         if len(req.ident) > MAX_IDENT or not req.ident.strip() or not req.ident.isprintable():
             rec.outcome = "refused: malformed id"
             return Answer(400, {"error": malformed or "give a person_uid (MP…), an 18-digit resident ID number or a "

@@ -103,6 +103,8 @@ class GrantSpec(StrictModel):
     jurisdiction: Jurisdiction = Field(description="'all', or division prefixes / compound codes")
     logins: list[str] = Field(default_factory=list, description="login roles (passwords from the environment)")
     profile_api: bool = Field(default=False, description="may call GET /persons/{id} of the profile API")
+    case_number_required: bool = Field(default=False, description=(
+        "every request (API, console) must name the case or file it is for, besides its purpose"))
     entities: dict[str, EntityGrant] = Field(default_factory=dict)
     withheld: list[str] = Field(default_factory=list, description="entities deliberately not shared")
 
@@ -183,6 +185,7 @@ class Grant:
     withheld: tuple[str, ...]
     file: str
     digest: str  # SHA-256 of the YAML file, recorded with every grant change
+    case_number_required: bool = False
 
     @property
     def schema_name(self) -> str:
@@ -430,7 +433,7 @@ def check_grant(spec: GrantSpec, shown: str, schemas: dict[str, EntitySchema],
     return Grant(consumer=spec.consumer, name=spec.name, description=spec.description.strip(),
                  purpose=spec.purpose.strip(), logins=tuple(spec.logins), profile_api=spec.profile_api,
                  entities=dict(sorted(shares.items())), withheld=tuple(sorted(spec.withheld)), file=shown,
-                 digest=digest)
+                 digest=digest, case_number_required=spec.case_number_required)
 
 
 def load_grant(path: Path, schemas: dict[str, EntitySchema], allowed: dict[tuple[str, str], list[str]], *,

@@ -50,3 +50,36 @@ api_key = Table(
     schema="audit",
     comment="API keys of consumer agencies (hashed).",
 )
+
+console_user = Table(
+    "console_user", metadata,
+    Column("user_name", Text(), nullable=False),
+    Column("agency", Text(), nullable=False, comment="the consumer agency whose grant the user reads through"),
+    Column("role", Text(), nullable=False, comment="investigator (search, persons) or auditor (batches, logs, ledger)"),
+    Column("display_name", Text()),
+    Column("password_hash", Text(), nullable=False, comment="scrypt$n$r$p$salt$hash; the password is never stored"),
+    Column("created_at", DateTime(), nullable=False),
+    Column("created_by", Text()),
+    Column("password_set_at", DateTime(), nullable=False),
+    Column("disabled_at", DateTime()),
+    PrimaryKeyConstraint("user_name", name="pk_console_user"),
+    schema="audit",
+    comment="Web console users: one per person at a consumer agency, tied to the agency's grant.",
+)
+
+console_session = Table(
+    "console_session", metadata,
+    Column("session_sha256", Text(), nullable=False, comment="SHA-256 of the cookie's random token"),
+    Column("user_name", Text(), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("last_seen_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False, comment="absolute end; idle sessions end earlier"),
+    Column("purpose", Text(), comment="the purpose the user gave for this session's requests"),
+    Column("case_number", Text()),
+    Column("csrf", Text(), nullable=False, comment="the token every form of this session carries"),
+    Column("ended_at", DateTime(), comment="signed out, expired or the user disabled"),
+    PrimaryKeyConstraint("session_sha256", name="pk_console_session"),
+    Index("ix_console_session_user", "user_name"),
+    schema="audit",
+    comment="Web console sessions (server-side; the cookie holds a random token, stored hashed).",
+)

@@ -168,7 +168,8 @@ def _log_other_requests(app: FastAPI, on_other: OtherHook) -> None:
         gated = request.method in ("GET", "HEAD") and (
             (path.startswith("/persons/") and (path.count("/") == 2 or path.endswith(("/timeline", "/graph"))))
             or path == "/search") and response.status_code != 422
-        if not gated and path != "/health":
+        recorded = getattr(request.state, "recorded", False)  # the console's pages put themselves on record
+        if not gated and not recorded and path != "/health" and not path.startswith("/console/static/"):
             info = {"token": _key(request), "ident": "", "client": request.client.host if request.client else None,
                     "method": request.method, "path": path}
             done = on_other(info, response.status_code)

@@ -28,6 +28,10 @@ def api_app(settings: Settings | None = None, *, admin_key: str | None = None) -
                      on_other=service.on_other, lifespan=_sealing(service.settings, service.lifespan))
     if service.tools is not None:
         add_investigation_routes(app, service.tools)
+    if service.console is not None:
+        from exchange.console.routes import add_console_routes
+
+        add_console_routes(app, service)
     return add_ops_routes(app, service.settings, service.admin_key)
 
 

@@ -87,6 +87,12 @@ def record_validation(conn: Connection, *, batch_id: str, suite: str, rows: Iter
         conn.execute(insert(validation), values)
 
 
+def validation_rows(conn: Connection, batch_id: str) -> list[dict[str, Any]]:
+    """The expectations a batch was validated against, in order, with their results (``audit.validation``)."""
+    return [dict(r) for r in conn.execute(select(validation).where(validation.c.batch_id == batch_id)
+                                          .order_by(validation.c.seq)).mappings()]
+
+
 def recent_batches(conn: Connection, feed: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     q = select(batch).order_by(batch.c.started_at.desc()).limit(limit)
     if feed:

@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 
 from exchange.audit import chain
-from exchange.audit.ledger import get_batch
+from exchange.audit.ledger import get_batch, validation_rows
 from exchange.audit.records import MANIFEST, sha256_file
-from exchange.audit.tables import validation
 from exchange.spec.schema import FLAGS
 
 SOURCE_AGENCY, SOURCE_RECORD_ID = "source_agency", "source_record_id"
@@ -56,8 +55,7 @@ def _batch_info(conn: Connection, batch_id: str | None) -> dict[str, Any] | None
 
 
 def validation_summary(conn: Connection, batch_id: str) -> dict[str, Any]:
-    rows = list(conn.execute(select(validation).where(validation.c.batch_id == batch_id)
-                             .order_by(validation.c.seq)).mappings())
+    rows = validation_rows(conn, batch_id)
     failing = [{"rule": r["rule"], "field": r["field"], "unexpected": int(r["unexpected_count"]),
                 "of": int(r["element_count"])} for r in rows if not r["success"]]
     return {"suite": rows[0]["suite"] if rows else None, "expectations": len(rows),

@@ -60,6 +60,12 @@ review_app = typer.Typer(help="Records the model could not place with confidence
                               "or reject them all. Decisions persist, override the model and go to the ledger.",
                          no_args_is_help=True)
 link_app.add_typer(review_app, name="review")
+console_app = typer.Typer(help="The web console (served by `exchange serve` at /console): its users.",
+                          no_args_is_help=True)
+app.add_typer(console_app, name="console")
+console_users_app = typer.Typer(help="Console users: one per person at a consumer agency, tied to its grant; "
+                                     "passwords stored as scrypt; every change in the ledger.", no_args_is_help=True)
+console_app.add_typer(console_users_app, name="user")
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -20,6 +20,7 @@ from exchange.spec.settings import Settings
 from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.engine import make_engine
 from exchange.warehouse.load import ensure_tables
+from exchange.workspace.console import ConsoleAccounts
 from exchange.workspace.sharing import load_grants
 from exchange.workspace.space import Workspace
 
@@ -37,7 +38,10 @@ class ProfileService:
     on_other: Callable[..., Any]
     lifespan: Callable[[Any], Any] | None = None
     tools: Callable[..., Any] | None = None
-    """``tools(info, tool, params)``: an investigation request (search, timeline, graph) through the gate."""
+    """``tools(info, tool, params)``: an investigation request (search, timeline, graph) or an auditor's
+    page (``audit.*``) through the gate."""
+    console: Any = None
+    """The web console's accounts and sessions (``exchange.workspace.console.ConsoleAccounts``)."""
 
 
 def profile_service(settings: Settings | None = None, *, admin_key: str | None = None) -> ProfileService:
@@ -82,7 +86,8 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
                                                                threaded=False)))
             return answer.status, answer.json()
 
-        return ProfileService(settings, key, profile, through_gate, other, tools=tools)
+        return ProfileService(settings, key, profile, through_gate, other, tools=tools,
+                              console=ConsoleAccounts(engine, grants))
 
     # PostgreSQL: every request on the worker's event loop over pooled asynchronous connections
     # (exchange.access.gate_pg): the key lookup, the profile statement the database builds as JSON
@@ -109,7 +114,8 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
                                             _tool_runner(tool_space, tool_engine, tool, info["ident"], params))
         return answer.status, answer.json()
 
-    return ProfileService(settings, key, profile, through_async_gate, other_async, pg.lifespan, tools=tools_async)
+    return ProfileService(settings, key, profile, through_async_gate, other_async, pg.lifespan, tools=tools_async,
+                          console=ConsoleAccounts(tool_engine, grants))
 
 
 def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, Any], *, threaded: bool = True) -> Any:
@@ -118,12 +124,16 @@ def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, 
     import asyncio
 
     from exchange.access.lens import Lens
+    from exchange.workspace.console import audit_view
     from exchange.workspace.investigate import ToolRequest, run_tool
 
     async def run(grant: Any, key: bytes | None) -> tuple[Any, int, str | None]:
-        req = ToolRequest(tool, ident, **params)
+        if tool.startswith("audit."):  # an auditor's page: the ledger's tables, no person data
+            call: tuple[Any, ...] = (audit_view, engine, ws.settings, tool, params)
+        else:
+            call = (run_tool, engine, ws, Lens(grant, key), ToolRequest(tool, ident, **params))
         if not threaded:
-            return run_tool(engine, ws, Lens(grant, key), req)
-        return await asyncio.to_thread(run_tool, engine, ws, Lens(grant, key), req)
+            return call[0](*call[1:])
+        return await asyncio.to_thread(*call)
 
     return run

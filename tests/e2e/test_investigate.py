@@ -6,8 +6,6 @@ the access log. Reports are printed (pytest -s shows them)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,32 +14,11 @@ from sqlalchemy import text
 from exchange.spec.catalog import load_catalog
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine
-from exchange.workspace.demo import run_demo
 from exchange.workspace.investigate import ToolRequest, investigate
 from tests.conftest import REPO
 from tests.search_cases import CASES, generate, score
 
-SEED, PERSONS = 31, 800
 ADMIN_KEY = "investigate-admin-key-" + "x" * 24
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Any]]:
-    work = tmp_path_factory.mktemp("investigate")
-    mp = pytest.MonkeyPatch()
-    for name, value in (("EXCHANGE_WAREHOUSE_URL", f"sqlite:///{work / 'ex.db'}"),
-                        ("EXCHANGE_LANDING_DIR", str(work / "landing")),
-                        ("EXCHANGE_STAGING_DIR", str(work / "staging")),
-                        ("EXCHANGE_REPORTS_DIR", str(work / "reports")), ("EXCHANGE_HOME", str(REPO))):
-        mp.setenv(name, value)
-    mp.delenv("EXCHANGE_PSEUDONYM_KEY", raising=False)
-    settings = Settings.from_env(REPO)
-    result = run_demo(settings, load_catalog(REPO), persons=PERSONS, seed=SEED, say=lambda _m: None)
-    assert not result.mismatches
-    from exchange.demo.truth import CityTruth
-
-    yield settings, CityTruth.read(Path(result.truth_path))
-    mp.undo()
 
 
 def _engine(settings: Settings) -> Any:
