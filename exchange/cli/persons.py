@@ -230,14 +230,17 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
           port: Annotated[int, typer.Option(help="port")] = 8000,
           workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own connection pool)")]
           = 1) -> None:
-    """Serve the HTTP API (GET /persons/{id}); the admin key is EXCHANGE_API_ADMIN_KEY."""
+    """Serve the HTTP API (/persons/{id}, /search, timelines, graphs; docs at /docs) and the web console
+    (/console); the admin key is EXCHANGE_API_ADMIN_KEY."""
     import uvicorn
 
     from exchange.api.serve import api_app
     settings, _ = _catalog()
     application = api_app(settings)
     if not os.environ.get("EXCHANGE_API_ADMIN_KEY"):
-        err.print("[yellow]EXCHANGE_API_ADMIN_KEY is not set: every request will be refused (401)[/]")
+        err.print("[yellow]EXCHANGE_API_ADMIN_KEY is not set: every API request will be refused (401)[/]")
+    err.print(f"serving the API on http://{host}:{port} (docs: /docs) and the web console on "
+              f"http://{host}:{port}/console (users: exchange console user add)")
     if workers == 1:
         uvicorn.run(application, host=host, port=port, log_level="warning")
     else:  # each worker builds the app from the same environment (checked above)
