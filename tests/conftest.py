@@ -32,6 +32,18 @@ def settings(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return Settings.from_env(project)
 
 
+@pytest.fixture
+def audit_engine(settings):
+    """The embedded warehouse of ``settings`` with the exchange's own tables (audit.*, mdm.*) migrated."""
+    from exchange.warehouse.engine import make_engine
+    from exchange.warehouse.load import ensure_tables
+
+    eng = make_engine(settings.warehouse_url, root=settings.root)
+    ensure_tables(eng, [])
+    yield eng
+    eng.dispose()
+
+
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))

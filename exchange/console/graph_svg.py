@@ -62,6 +62,7 @@ def graph_svg(graph: dict[str, Any], link: str = "/console/persons/") -> str:
     centre = size / 2
     pos = _positions(nodes, edges, centre)
     out = [f'<svg class="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size:.0f} {size:.0f}" '
+           f'width="{size:.0f}" height="{size:.0f}" '
            f'role="img" aria-label="关系图：{len(nodes)} 人，{len(edges)} 条关系">']
     pairs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for e in edges:
@@ -99,5 +100,9 @@ def graph_svg(graph: dict[str, Any], link: str = "/console/persons/") -> str:
 
 
 def legend() -> str:
-    return "".join(f'<span class="kind" style="border-color:{KIND_COLOURS[k]};color:{KIND_COLOURS[k]}">'
-                   f'{escape(v)}</span>' for k, v in KIND_NAMES.items())
+    """The edge kinds in their colours (classes of the stylesheet: the pages' policy allows no inline style)."""
+    return "".join(f'<span class="kind kind-{k}">{escape(v)}</span>' for k, v in KIND_NAMES.items())
+
+
+def legend_css() -> str:
+    return "".join(f".legend .kind-{k} {{ border-color:{c}; color:{c}; }}\n" for k, c in KIND_COLOURS.items())

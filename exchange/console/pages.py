@@ -10,7 +10,12 @@ from exchange.console.graph_svg import graph_svg, kind_name, legend
 
 FIELD_NAMES = {"id_number": "身份证号", "name": "姓名", "gender": "性别", "birth_date": "出生日期", "ethnicity": "民族",
                "phone": "联系电话", "address": "住址", "division_code": "区划代码", "household_number": "户号",
-               "person_uid": "人员编号", "status": "状态", "agencies": "来源机构"}
+               "person_uid": "人员编号", "status": "状态", "agencies": "来源机构", "agency": "机构", "entity": "实体",
+               "record": "记录", "role": "角色", "batch": "批次", "rule": "关联规则", "probability": "概率",
+               "relation": "关系", "member_total": "成员数", "registrations": "户籍登记", "members": "成员",
+               "case_number": "案件编号", "case_type": "案件类别", "title": "案由", "reported_date": "报案日期",
+               "name_recorded": "登记姓名", "source": "来源", "dispute_number": "纠纷编号", "category": "类别",
+               "programme": "人群类别", "credit_code": "统一社会信用代码"}
 SECTION_NAMES = {"records": "关联记录", "households": "户籍", "cases": "案件", "disputes": "矛盾纠纷",
                  "programmes": "重点人群", "organizations": "单位"}
 KINDS = {"": "全部要素", "id": "身份证号", "phone": "电话", "name": "姓名", "address": "地址", "plate": "车牌",
@@ -163,7 +168,7 @@ def person_page(session: Any, agency_name: str, ident: str, profile: tuple[int, 
     if status == 200:
         identity = doc.get("identity") or {}
         rows = "".join(f"<tr><th>{e(FIELD_NAMES.get(k, k))}</th><td>{e(plain(v))}</td><td class='muted'>"
-                       f"{e(plain((v or {}).get('source')) if isinstance(v, dict) else '')}</td></tr>"
+                       f"{e(_source(v.get('source')) if isinstance(v, dict) else '')}</td></tr>"
                        for k, v in identity.items())
         body.append(f'<section class="card"><table class="kv" id="identity">{rows}</table>'
                     f'<p class="muted">来源机构：{e(plain(doc.get("agencies")))}</p></section>')
@@ -198,6 +203,12 @@ def person_page(session: Any, agency_name: str, ident: str, profile: tuple[int, 
     else:
         body.append(error_box(timeline[1].get("error") or f"轨迹不可用（{timeline[0]}）"))
     return layout("人员档案", "".join(body), session, agency_name=agency_name, active="search")
+
+
+def _source(src: Any) -> str:
+    if not isinstance(src, dict):
+        return plain(src)
+    return " · ".join(str(src[k]) for k in ("agency", "entity", "record") if src.get(k))
 
 
 def _place(place: Any) -> str:

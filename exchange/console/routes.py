@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from exchange.console import pages
+from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
 
 COOKIE = "exchange_console"
@@ -97,7 +98,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
 
     @app.get("/console/static/console.css", include_in_schema=False)
     async def stylesheet() -> Response:
-        return Response(CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+        return Response(CSS + legend_css(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/console", include_in_schema=False)
     @app.get("/console/", include_in_schema=False)

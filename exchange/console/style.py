@@ -39,7 +39,7 @@ form.card.login { max-width:26em; margin:6em auto; }
 .group h3 { margin:0 0 .4em; font-size:1.05em; }
 .group .tag { display:inline-block; font-size:.8em; padding:0 .5em; border-radius:3px; background:#eef2f7;
               color:var(--muted); margin-left:.5em; }
-svg.graph { width:100%; max-width:860px; height:auto; background:#fff; border:1px solid var(--line);
+svg.graph { max-width:100%; height:auto; background:#fff; border:1px solid var(--line);
             border-radius:6px; }
 svg.graph .node circle { fill:#dbe8f7; stroke:#0b5cad; stroke-width:2; }
 svg.graph .node.root circle { fill:#0b5cad; }

@@ -17,8 +17,6 @@ from exchange.access.spec import load_grants
 from exchange.access.tables import access, api_key
 from exchange.formats import load_division_codes
 from exchange.spec.catalog import load_catalog
-from exchange.warehouse.engine import make_engine
-from exchange.warehouse.load import ensure_tables
 from tests.conftest import REPO
 
 MASTER = b"unit-test-pseudonym-key-0123456789"
@@ -108,11 +106,8 @@ def grants() -> Any:
 
 
 @pytest.fixture
-def engine(settings: Any) -> Any:
-    eng = make_engine(settings.warehouse_url, root=settings.root)
-    ensure_tables(eng, [])
-    yield eng
-    eng.dispose()
+def engine(audit_engine: Any) -> Any:
+    return audit_engine
 
 
 def _gate(engine: Any, grants: Any, profile: dict[str, Any] | None = None) -> ProfileGate:
