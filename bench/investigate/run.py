@@ -9,8 +9,10 @@
    and the element index built once (``exchange search-index``: the publish stage keeps it current);
 2. search: ``--queries`` texts drawn from the warehouse — full ID numbers, their last 6 digits, names in
    characters, pinyin and fuzzy pinyin, phones, plates exactly and with one unreadable character,
-   address fragments — searched through the police grant by ``--clients`` threads, each with its own
-   connection. Reference measured in the same run: a B-tree lookup of ``mdm.person`` by ID number (the
+   address fragments — searched through the police grant by ``--clients`` clients, each with its own
+   connection: first as threads of this process (they share its interpreter lock), then as processes
+   (as the workers of ``exchange serve --workers N`` are, which is what the target is read on).
+   Reference measured in the same run: a B-tree lookup of ``mdm.person`` by ID number (the
    profile's first step) under the same concurrency. Prints p50/p95/p99 per kind and overall, and the
    ratio to the reference;
 3. technology check: the address fragments through the pg_trgm GIN index, then with bitmap scans off
@@ -304,6 +306,63 @@ def _concurrently(engine: Any, clients: int, items: list[Any], work: Any) -> tup
     return results, time.perf_counter() - wall
 
 
+def _process_client(url: str, job: str, chunk: list[Any], depth: int, barrier: Any, out: Any) -> None:
+    """One client in its own process (its own interpreter, as each worker of ``exchange serve --workers N``
+    is): warmed, then started with the others at the barrier; puts (item, ms) pairs on ``out``."""
+    from exchange.access.lens import Lens
+    from exchange.investigate.graph import Limits, graph
+    from exchange.investigate.persons import subject
+    from exchange.investigate.search import search
+    from exchange.spec.catalog import load_catalog
+    from exchange.warehouse.engine import make_engine
+    from exchange.workspace.sharing import load_grants
+
+    schemas = load_catalog(ROOT).schemas
+    lens = Lens(load_grants().get("police"))
+    engine = make_engine(url, root=ROOT)
+
+    def run(conn: Any, item: Any) -> None:
+        if job == "search":
+            search(conn, lens, schemas, item[1], item[2])
+        else:
+            who = subject(conn, lens, item)
+            if who is not None:
+                graph(conn, lens, schemas, who, Limits(depth=depth))
+
+    results = []
+    with engine.connect() as conn:
+        warm = [("warm", "张伟", None), ("warm", "zhangwei", None)] if job == "search" else []
+        for item in warm + chunk[:3]:  # the pinyin tables (loaded on the first name), the caches, the connection
+            run(conn, item)
+        barrier.wait()
+        for item in chunk:
+            t = time.perf_counter()
+            run(conn, item)
+            results.append((item, (time.perf_counter() - t) * 1000))
+    engine.dispose()
+    out.put(results)
+
+
+def _in_processes(url: str, clients: int, items: list[Any], job: str, depth: int = 2
+                  ) -> tuple[list[tuple[Any, float]], float]:
+    """``clients`` concurrent clients, each in its own process (no shared interpreter lock between them)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(clients + 1), ctx.Queue()
+    procs = [ctx.Process(target=_process_client, args=(url, job, items[i::clients], depth, barrier, out))
+             for i in range(clients)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    wall = time.perf_counter()
+    results = [r for _ in procs for r in out.get()]
+    wall = time.perf_counter() - wall
+    for p in procs:
+        p.join()
+    return results, wall
+
+
 def _line(label: str, times: list[float]) -> str:
     return (f"{label:28s} n={len(times):5d}  p50 {_pct(times, 50):7.1f} ms  p95 {_pct(times, 95):7.1f} ms  "
             f"p99 {_pct(times, 99):7.1f} ms  max {max(times):7.1f} ms")
@@ -350,6 +409,14 @@ def measure(url: str, clients: int, queries: int, graphs: int, seed: int) -> Non
         _say(_line(f"search {case}", ts))
     _say(_line("search, all kinds", times) + f"  ({len(times) / wall:.0f} queries/s)")
     _say(f"search p99 / reference p99: {_pct(times, 99) / _pct(ref_times, 99):.1f}x")
+    found_p, wall_p = _in_processes(url, clients, items, "search")
+    times_p = [t for _i, t in found_p]
+    by_case = {}
+    for item, took in found_p:
+        by_case.setdefault(item[0], []).append(took)
+    for case, ts in sorted(by_case.items()):
+        _say(_line(f"search {case} (processes)", ts))
+    _say(_line(f"search, {clients} client processes", times_p) + f"  ({len(times_p) / wall_p:.0f} queries/s)")
 
     addresses = [q for q in items if q[0] == "address"][:100]
     if addresses:
@@ -382,6 +449,8 @@ def measure(url: str, clients: int, queries: int, graphs: int, seed: int) -> Non
     many, wall = _concurrently(engine, clients, uids, depth2)
     _say(_line("graph depth 2, 1 client", [t for _i, t in one]))
     _say(_line(f"graph depth 2, {clients} clients", [t for _i, t in many]))
+    procs, _ = _in_processes(url, clients, uids, "graph")
+    _say(_line(f"graph depth 2, {clients} client processes", [t for _i, t in procs]))
     engine.dispose()
     _say(f"median search {statistics.median(times):.1f} ms")
 

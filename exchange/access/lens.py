@@ -33,6 +33,7 @@ from sqlalchemy import Connection, bindparam, text
 from exchange.access.profile import DISCLOSING, row_allowed, treat
 from exchange.access.spec import EntityShare, Grant
 from exchange.access.sql import ident
+from exchange.warehouse.dialects import dialect_of
 
 PROVENANCE = ("source_agency", "source_record_id", "_batch_id")
 OPERATOR = "operator"
@@ -160,8 +161,8 @@ def read_rows(conn: Connection, lens: Lens, entity: str, where: str, params: dic
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     stmt = text(sql)
-    for name, value in params.items():
-        if isinstance(value, (list, tuple, set, frozenset)):
+    for name, value in params.items():  # a list after IN expands; elsewhere it is one array parameter
+        if isinstance(value, (list, tuple, set, frozenset)) and f"IN :{name}" in where:
             stmt = stmt.bindparams(bindparam(name, expanding=True))
     raw = [dict(r._mapping) for r in conn.execute(stmt, {k: list(v) if isinstance(v, (set, frozenset)) else v
                                                            for k, v in params.items()})]
@@ -189,10 +190,11 @@ def _related_divisions(conn: Connection, lens: Lens, entity: str, rows: list[dic
     keys = sorted({r.get(via_column) for r in rows if r.get(via_column) is not None})
     if not keys:
         return {}
+    dialect = dialect_of(conn)
     stmt = text(f"SELECT {ident(via_column)} AS k, {ident(division)} AS d FROM {core_table(via_entity)} "
-                f"WHERE {ident(via_column)} IN :keys").bindparams(bindparam("keys", expanding=True))
+                f"WHERE {dialect.one_of(ident(via_column), 'keys')}")
     out: dict[Any, list[Any]] = {}
-    for k, d in conn.execute(stmt, {"keys": keys}):
+    for k, d in conn.execute(stmt, {"keys": dialect.values(keys)}):
         out.setdefault(k, []).append(d)
     return out
 
@@ -204,9 +206,9 @@ def rows_by_key(conn: Connection, lens: Lens, entity: str,
     for agency, record in keys:
         by_agency.setdefault(agency, []).append(record)
     out: dict[tuple[str, str], Row] = {}
+    dialect = dialect_of(conn)
     for agency, records in by_agency.items():
-        for i in range(0, len(records), 500):
-            for row in read_rows(conn, lens, entity, "source_agency = :a AND source_record_id IN :r",
-                                 {"a": agency, "r": records[i:i + 500]}):
-                out[row.key] = row
+        for row in read_rows(conn, lens, entity, f"source_agency = :a AND {dialect.one_of('source_record_id', 'r')}",
+                             {"a": agency, "r": dialect.values(records)}):
+            out[row.key] = row
     return out

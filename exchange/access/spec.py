@@ -15,6 +15,7 @@ prefixes, code-list values) is validated against a closed form before it is quot
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -170,7 +171,11 @@ class EntityShare:
     rows: RowFilter
 
     def column(self, name: str) -> ColumnRule | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ColumnRule]:  # every row shown asks for each of its columns
+        return {c.name: c for c in self.columns}
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ One row per (record, field) whose schema field is marked ``search: <kind>`` (``s
 - ``key_rev`` — ID numbers, phones and plates reversed, so "the last digits" is a prefix scan;
 - ``py`` / ``fpy`` — a name's toneless and fuzzy pinyin (``zhangsan`` / ``zansan``).
 
-PostgreSQL indexes ``key`` with a pg_trgm GIN index (substrings of Chinese addresses: the database's
-ctype classifies Han characters as letters, so they make trigrams) and B-trees for the exact, prefix
+PostgreSQL indexes ``key`` of the text kinds (address, org, case: the only ones searched by substring)
+with a partial pg_trgm GIN index (substrings of Chinese addresses: the database's ctype classifies Han
+characters as letters, so they make trigrams) and B-trees for the exact, prefix
 and pinyin probes; SQLite (the embedded default for trying the exchange out) uses the B-trees and
 scans for substrings. Event tables are not copied here: their ID and plate columns have their own
 indexes (``exchange.warehouse.tables.event_indexes``), probed with the full values a search resolves.
@@ -55,7 +56,8 @@ element = Table(
     Index("ix_search_element_rev", "kind", "key_rev"),
     Index("ix_search_element_py", "py"),
     Index("ix_search_element_fpy", "fpy"),
-    Index("ix_search_element_trgm", "key", postgresql_using="gin", postgresql_ops={"key": "gin_trgm_ops"}),
+    Index("ix_search_element_text_trgm", "key", postgresql_using="gin", postgresql_ops={"key": "gin_trgm_ops"},
+          postgresql_where=text("kind IN ('address', 'org', 'case')")),
     schema="mdm", comment="Every searchable value of the entity tables (element search), kept current per batch.",
 )
 
@@ -66,7 +68,9 @@ LOOKUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
              ("case_party", "ix_case_party_phone", "phone"),
              ("dispute", "ix_dispute_applicant_phone", "applicant_phone"),
              ("vehicle", "ix_vehicle_owner_phone", "owner_phone"), ("vehicle", "ix_vehicle_plate", "plate"),
-             ("person", "ix_person_address", "address")),
+             ("person", "ix_person_address", "address"),
+             ("person", "ix_person_household_number", "household_number"),
+             ("household", "ix_household_household_number", "household_number")),
     "mdm": (("person_link", "ix_mdm_person_link_id_number", "id_number"),),
 }
 """(table, index, column) per namespace: what the timeline and the graph look up besides primary keys (a
@@ -79,6 +83,11 @@ def ensure(engine: Engine) -> list[str]:
 
     ensure_mdm_tables(engine)
     metadata.create_all(engine, checkfirst=True)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # before 2026-12-06 every kind was in the trigram index: the text kinds now
+            conn.exec_driver_sql("DROP INDEX IF EXISTS mdm.ix_search_element_trgm")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_element_text_trgm ON mdm.search_element "
+                                 "USING gin (key gin_trgm_ops) WHERE kind IN ('address', 'org', 'case')")
     return [made for schema, indexes in LOOKUPS.items()
             for made in ensure_profile_indexes(engine, schema, indexes)]
 

@@ -232,27 +232,37 @@ def _events(conn: Connection, lens: Lens, schema: EntitySchema, column: str, kin
     return out
 
 
+PLACES_PER_STATEMENT = 100
+
+
 def _at_places(conn: Connection, lens: Lens, schema: EntitySchema, seen: list[_Seen], window: dt.timedelta
                ) -> list[Row]:
-    """Rows of ``schema`` at the places of ``seen`` within ``window`` of their times, for the caller."""
+    """Rows of ``schema`` at the places of ``seen`` within ``window`` of their times, for the caller: one
+    range per cluster of nearby times at a place, up to ``PLACES_PER_STATEMENT`` ranges a statement (the
+    place-and-time index serves each range; PostgreSQL ORs their bitmaps)."""
     ev = schema.event
     assert ev is not None
     by_place: dict[str, list[dt.datetime]] = {}
     for s in seen:
         by_place.setdefault(s.place, []).append(s.at)
-    rows: list[Row] = []
+    ranges: list[tuple[str, dt.datetime, dt.datetime]] = []
     for place, times in by_place.items():
         times.sort()
-        # one probe per cluster of nearby times at the place (the place-and-time index serves each)
         start = prev = times[0]
         for t in [*times[1:], None]:
             if t is not None and t - prev <= window * 4:
                 prev = t
                 continue
-            where = f'"{ev.place}" = :p AND "{ev.start}" >= :a AND "{ev.start}" <= :b'
-            rows += read_rows(conn, lens, schema.name, where, {"p": place, "a": start - window, "b": prev + window})
+            ranges.append((place, start - window, prev + window))
             if t is not None:
                 start = prev = t
+    rows: list[Row] = []
+    for i in range(0, len(ranges), PLACES_PER_STATEMENT):
+        chunk = ranges[i:i + PLACES_PER_STATEMENT]
+        where = " OR ".join(f'("{ev.place}" = :p{n} AND "{ev.start}" >= :a{n} AND "{ev.start}" <= :b{n})'
+                            for n in range(len(chunk)))
+        params = {k: v for n, (p, a, b) in enumerate(chunk) for k, v in ((f"p{n}", p), (f"a{n}", a), (f"b{n}", b))}
+        rows += read_rows(conn, lens, schema.name, where, params)
     return rows
 
 

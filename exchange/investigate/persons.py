@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
 from exchange.access.lens import Lens, Row, plain, read_rows, rows_by_key
 from exchange.linking.records import PERSON_SOURCES, RecordSource
 from exchange.spec.schema import EntitySchema
+from exchange.warehouse.dialects import dialect_of
 
 SOURCES: dict[tuple[str, str], RecordSource] = {(s.entity, s.role): s for s in PERSON_SOURCES}
 MAX_EVENTS = 2000
@@ -85,12 +86,12 @@ def resolve(conn: Connection, ident: str) -> tuple[str, str, list[str]] | None:
 def links_of(conn: Connection, uids: Iterable[str]) -> list[tuple[str, str, str, str, str | None, str]]:
     """(agency, entity, record, role, id_number, person_uid) of every record the index links to ``uids``."""
     wanted = sorted(set(uids))
-    out = []
+    if not wanted:
+        return []
+    dialect = dialect_of(conn)
     stmt = text("SELECT source_agency, entity, source_record_id, role, id_number, person_uid FROM mdm.person_link "
-                "WHERE person_uid IN :u").bindparams(bindparam("u", expanding=True))
-    for i in range(0, len(wanted), 500):
-        out += [tuple(r) for r in conn.execute(stmt, {"u": wanted[i:i + 500]})]
-    return out  # type: ignore[return-value]
+                f"WHERE {dialect.one_of('person_uid', 'u')}")
+    return [tuple(r) for r in conn.execute(stmt, {"u": dialect.values(wanted)})]  # type: ignore[misc]
 
 
 def tied_records(conn: Connection, lens: Lens, links: Iterable[tuple[str, str, str, str, Any, str]]
@@ -146,13 +147,11 @@ def records_where(conn: Connection, lens: Lens, entity: str, column: str,
     wanted = sorted(set(values))
     if not wanted or not lens.allows(entity):
         return {}
+    dialect, quoted = dialect_of(conn), f'c."{column}"'
     stmt = text(f'SELECT l.source_agency, l.entity, l.source_record_id, l.role, l.id_number, l.person_uid '
                 f'FROM core."{entity}" AS c JOIN mdm.person_link AS l ON l.source_agency = c.source_agency '
-                f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE c."{column}" IN :v'
-                ).bindparams(bindparam("v", expanding=True))
-    links = []
-    for i in range(0, len(wanted), 500):
-        links += [tuple(r) for r in conn.execute(stmt, {"e": entity, "v": wanted[i:i + 500]})]
+                f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE {dialect.one_of(quoted, "v")}')
+    links = [tuple(r) for r in conn.execute(stmt, {"e": entity, "v": dialect.values(wanted)})]
     return tied_records(conn, lens, links)  # type: ignore[arg-type]
 
 
@@ -160,9 +159,10 @@ def active_uids(conn: Connection, uids: set[str]) -> dict[str, str]:
     """person_uid → the uid it is now (a merged person's survivor; itself otherwise)."""
     if not uids:
         return {}
-    stmt = text("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person WHERE person_uid IN :u"
-                ).bindparams(bindparam("u", expanding=True))
-    return dict(conn.execute(stmt, {"u": sorted(uids)}).all())
+    dialect = dialect_of(conn)
+    stmt = text("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person "
+                f"WHERE {dialect.one_of('person_uid', 'u')}")
+    return dict(conn.execute(stmt, {"u": dialect.values(sorted(uids))}).all())
 
 
 def plate_owners(conn: Connection, lens: Lens, plates: Iterable[str]) -> dict[str, str]:

@@ -23,9 +23,14 @@ from exchange.investigate.persons import plate_owners
 from exchange.investigate.query import Probe, plan
 from exchange.linking.records import PERSON_SOURCES
 from exchange.spec.schema import EntitySchema
+from exchange.warehouse.dialects import dialect_of
 
 MAX_GROUPS = 50
-PER_PROBE = 400
+PER_PROBE = 150
+PER_TEXT_PROBE = 120
+"""A common name (王伟, its pinyin) or a few characters of an address can match thousands of records: a
+probe reads the first 150 (120 for substrings; about 50 persons, the groups an answer shows) and the
+answer says it was cut (``truncated``)."""
 EVENTS_PER_TABLE = 20
 
 
@@ -82,47 +87,88 @@ class SearchResult:
 _ROLE_OF_FIELD = {(s.entity, column): s for s in PERSON_SOURCES for column in s.columns.values()}
 
 
-def _probe_sql(probe: Probe) -> tuple[str, dict[str, Any]]:
-    v = probe.value
+KINDS = ("id", "phone", "name", "address", "plate", "org", "case")
+TEXT_KINDS = ("address", "org", "case")
+"""The kinds searched by substring: the only ones the trigram index holds (``elements.TRGM_WHERE``)."""
+
+
+def _probe_sql(probe: Probe, n: int = 0) -> tuple[str, dict[str, Any]]:
+    """The probe's condition on ``mdm.search_element`` and its parameters (suffixed ``n``). The kind is
+    written as a literal (from a closed set): the planner then knows a substring probe may use the
+    trigram index, which holds the text kinds only."""
+    if probe.kind not in KINDS:
+        raise ValueError(f"unknown element kind {probe.kind!r}")
+    v, k = probe.value, f"kind = '{probe.kind}'"
     if probe.mode == "exact":
-        return "kind = :k AND key = :v", {"k": probe.kind, "v": v}
+        return f"{k} AND key = :v{n}", {f"v{n}": v}
     if probe.mode == "suffix":  # a range on the reversed key: a prefix scan whatever the collation
-        return "kind = :k AND key_rev >= :v AND key_rev < :hi", {"k": probe.kind, "v": v, "hi": v + "\uffff"}
+        return f"{k} AND key_rev >= :v{n} AND key_rev < :hi{n}", {f"v{n}": v, f"hi{n}": v + "\uffff"}
     if probe.mode == "prefix":
-        return "kind = :k AND key >= :v AND key < :hi", {"k": probe.kind, "v": v, "hi": v + "\uffff"}
+        return f"{k} AND key >= :v{n} AND key < :hi{n}", {f"v{n}": v, f"hi{n}": v + "\uffff"}
     if probe.mode == "pattern":  # one unreadable character: the longer known side narrows the scan
         head, _, tail = v.partition("?")
         like = v.replace("?", "_")
         if len(tail) > len(head):
             rev = tail[::-1]
-            return ("kind = :k AND key_rev >= :v AND key_rev < :hi AND key LIKE :like",
-                    {"k": probe.kind, "v": rev, "hi": rev + "\uffff", "like": like})
-        return ("kind = :k AND key >= :v AND key < :hi AND key LIKE :like",
-                {"k": probe.kind, "v": head, "hi": head + "\uffff", "like": like})
+            return (f"{k} AND key_rev >= :v{n} AND key_rev < :hi{n} AND key LIKE :like{n}",
+                    {f"v{n}": rev, f"hi{n}": rev + "\uffff", f"like{n}": like})
+        return (f"{k} AND key >= :v{n} AND key < :hi{n} AND key LIKE :like{n}",
+                {f"v{n}": head, f"hi{n}": head + "\uffff", f"like{n}": like})
     if probe.mode == "pinyin":
-        return "kind = :k AND py = :v", {"k": probe.kind, "v": v}
+        return f"{k} AND py = :v{n}", {f"v{n}": v}
     if probe.mode == "fuzzy":
-        return "kind = :k AND fpy = :v", {"k": probe.kind, "v": v}
+        return f"{k} AND fpy = :v{n}", {f"v{n}": v}
     if probe.mode == "substring":
+        if probe.kind not in TEXT_KINDS:
+            raise ValueError(f"a substring probe of kind {probe.kind!r}: only {', '.join(TEXT_KINDS)} are indexed so")
         escaped = v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return "kind = :k AND key LIKE :v ESCAPE '\\'", {"k": probe.kind, "v": f"%{escaped}%"}
+        return f"{k} AND key LIKE :v{n} ESCAPE '\\'", {f"v{n}": f"%{escaped}%"}
     raise ValueError(f"unknown probe mode {probe.mode!r}")
 
 
-def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list[str]) -> list[Hit]:
+def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list[str]) -> tuple[list[Hit], bool]:
+    """(hits, whether a probe had more rows than it reads): every probe in one statement (one round trip),
+    each at most ``PER_PROBE`` rows (``PER_TEXT_PROBE`` for substrings). The substring probes of one text
+    (an address, an organization, a case title) are one scan of the trigram index."""
+    parts, params = [], {"ents": entities}
+    by_part: list[dict[str, Probe]] = []
+    texts = [p for p in probes if p.mode == "substring"]
+    others = [p for p in probes if p.mode != "substring"]
+    for n, probe in enumerate(others):
+        where, values = _probe_sql(probe, n)
+        params.update(values)
+        parts.append(where)
+        by_part.append({probe.kind: probe})
+    for value in dict.fromkeys(p.value for p in texts):
+        same = [p for p in texts if p.value == value]
+        n = len(parts)
+        where, values = _probe_sql(same[0], n)
+        kinds = ", ".join(f"'{p.kind}'" for p in same)
+        params.update(values)
+        parts.append(where.replace(f"kind = '{same[0].kind}'", f"kind IN ({kinds})", 1))
+        by_part.append({p.kind: p for p in same})
+    caps = [PER_PROBE] * len(others) + [PER_TEXT_PROBE] * (len(parts) - len(others))
+    sql = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT {n} AS part, kind, entity, source_agency, source_record_id, field, batch_id "
+        f"FROM mdm.search_element WHERE {where} AND entity IN :ents "
+        f"LIMIT {caps[n] + 1}) AS p{n}"  # one more than read: whether the part was cut
+        for n, where in enumerate(parts))
+    stmt = text(sql).bindparams(bindparam("ents", expanding=True))
     hits: dict[tuple[str, str, str, str], Hit] = {}
-    for probe in probes:
-        where, params = _probe_sql(probe)
-        stmt = text(f"SELECT entity, source_agency, source_record_id, field, batch_id FROM mdm.search_element "
-                    f"WHERE {where} AND entity IN :ents LIMIT {PER_PROBE}").bindparams(
-            bindparam("ents", expanding=True))
-        for entity, agency, record, fld, batch in conn.execute(stmt, {**params, "ents": entities}):
-            if not lens.searchable(entity, fld):
-                continue
-            key = (entity, agency, record, fld)
-            if key not in hits or hits[key].rank > probe.rank:
-                hits[key] = Hit(agency, entity, record, batch, fld, probe.kind, probe.mode, probe.rank, None)
-    return list(hits.values())
+    seen = [0] * len(parts)
+    cut = False
+    for n, kind, entity, agency, record, fld, batch in conn.execute(stmt, params):
+        seen[n] += 1
+        if seen[n] > caps[n]:
+            cut = True
+            continue
+        probe = by_part[n].get(kind)
+        if probe is None or not lens.searchable(entity, fld):
+            continue
+        key = (entity, agency, record, fld)
+        if key not in hits or hits[key].rank > probe.rank:
+            hits[key] = Hit(agency, entity, record, batch, fld, probe.kind, probe.mode, probe.rank, None)
+    return list(hits.values()), cut
 
 
 def _event_hits(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema],
@@ -156,16 +202,22 @@ def _persons(conn: Connection, lens: Lens, hits: list[Hit]) -> dict[tuple[str, s
             continue
         wanted.setdefault((h.agency, h.entity, source.role), []).append(h)
     out: dict[tuple[str, str, str, str], str] = {}
+    if not wanted:
+        return out
+    dialect, parts, params = dialect_of(conn), [], {}
+    for n, (agency, entity, role) in enumerate(sorted(wanted)):  # one statement: a part per record kind
+        parts.append(f"SELECT l.source_agency, l.entity, l.role, l.source_record_id, "
+                     f"COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l JOIN mdm.person AS p "
+                     f"ON p.person_uid = l.person_uid WHERE l.source_agency = :a{n} AND l.entity = :e{n} "
+                     f"AND l.role = :r{n} AND {dialect.one_of('l.source_record_id', f'ids{n}')}")
+        params.update({f"a{n}": agency, f"e{n}": entity, f"r{n}": role,
+                       f"ids{n}": dialect.values(sorted({h.record for h in wanted[(agency, entity, role)]}))})
+    found = {tuple(r[:4]): r[4] for r in conn.execute(text(" UNION ALL ".join(parts)), params)}
     for (agency, entity, role), group in wanted.items():
-        records = sorted({h.record for h in group})
-        stmt = text("SELECT l.source_record_id, COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l "
-                    "JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE l.source_agency = :a "
-                    "AND l.entity = :e AND l.role = :r AND l.source_record_id IN :ids").bindparams(
-            bindparam("ids", expanding=True))
-        found = dict(conn.execute(stmt, {"a": agency, "e": entity, "r": role, "ids": records}).all())
         for h in group:
-            if h.record in found:
-                out[(h.entity, h.agency, h.record, h.field)] = found[h.record]
+            uid = found.get((agency, entity, role, h.record))
+            if uid is not None:
+                out[(h.entity, h.agency, h.record, h.field)] = uid
     return out
 
 
@@ -175,13 +227,12 @@ def id_holders(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(numbers))
     if not wanted:
         return {}
+    dialect = dialect_of(conn)
     stmt = text("SELECT l.id_number, COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l "
-                "JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE l.id_number IN :ids").bindparams(
-        bindparam("ids", expanding=True))
+                f"JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE {dialect.one_of('l.id_number', 'ids')}")
     found: dict[str, set[str]] = {}
-    for i in range(0, len(wanted), 500):
-        for number, uid in conn.execute(stmt, {"ids": wanted[i:i + 500]}):
-            found.setdefault(number, set()).add(uid)
+    for number, uid in conn.execute(stmt, {"ids": dialect.values(wanted)}):
+        found.setdefault(number, set()).add(uid)
     return {n: next(iter(u)) for n, u in found.items() if len(u) == 1}
 
 
@@ -189,7 +240,7 @@ def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_
            *, limit: int = MAX_GROUPS) -> SearchResult:
     probes = plan(text_, kind)
     indexed = lens.entities(sorted(n for n, s in schemas.items() if s.event is None and s.search_fields()))
-    hits = _index_hits(conn, lens, probes, indexed) if indexed else []
+    hits, cut = _index_hits(conn, lens, probes, indexed) if indexed else ([], False)
     by_entity: dict[str, list[Hit]] = {}
     for h in hits:
         by_entity.setdefault(h.entity, []).append(h)
@@ -235,7 +286,7 @@ def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_
             g.label = _label(g.group, h)
     ordered = sorted(groups.values(), key=lambda g: (g.rank, -len(g.hits), g.key))
     return SearchResult(query=text_, kinds=sorted({p.kind for p in probes}), groups=ordered[:limit],
-                        hits=len(visible), truncated=len(ordered) > limit)
+                        hits=len(visible), truncated=cut or len(ordered) > limit)
 
 
 def _label(group: str, h: Hit) -> Any:

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy import exc as sa_exc
@@ -33,6 +33,12 @@ class PostgreSQL(Dialect):
     materialized_shares = True
     deferred_indexes = True
     json_profiles = True
+
+    def one_of(self, column: str, param: str) -> str:
+        return f"{column} = ANY(CAST(:{param} AS text[]))"
+
+    def values(self, items: Iterable[Any]) -> Any:
+        return [str(v) for v in items]  # psycopg sends a list as one array
     insert = staticmethod(postgresql.insert)
 
     def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
