@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
 from exchange.access.lens import Lens, Row, plain, read_rows
 from exchange.investigate.persons import (
@@ -38,6 +38,7 @@ from exchange.investigate.persons import (
     Subject,
     active_uids,
     as_datetime,
+    links_of_records,
     plate_owners,
     records_where,
     subjects,
@@ -185,19 +186,6 @@ def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, 
                 own = plates.get(str(lb.row.raw.get("plate")))
                 if own is not None:
                     edges.add(own[0], uid, "vehicle", own[1].row, lb.row, plate=lb.row.shown.get("plate"))
-
-
-def links_of_records(conn: Connection, entity: str, keys: Iterable[tuple[str, str]]) -> list[tuple[Any, ...]]:
-    out: list[tuple[Any, ...]] = []
-    by_agency: dict[str, list[str]] = {}
-    for agency, record in keys:
-        by_agency.setdefault(agency, []).append(record)
-    stmt = text("SELECT source_agency, entity, source_record_id, role, id_number, person_uid FROM mdm.person_link "
-                "WHERE source_agency = :a AND entity = :e AND source_record_id IN :r").bindparams(
-        bindparam("r", expanding=True))
-    for agency, records in by_agency.items():
-        out += [tuple(r) for r in conn.execute(stmt, {"a": agency, "e": entity, "r": records})]
-    return out
 
 
 # -- events: the same hotel room, co-presence ---------------------------------------------------------------

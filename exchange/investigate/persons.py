@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from exchange.access.lens import Lens, Row, plain, read_rows, rows_by_key
+from exchange.errors import ConfigError
 from exchange.linking.records import PERSON_SOURCES, RecordSource
 from exchange.spec.schema import EntitySchema
 from exchange.warehouse.dialects import dialect_of
@@ -60,16 +61,27 @@ class Subject:
 
 
 def resolve(conn: Connection, ident: str) -> tuple[str, str, list[str]] | None:
-    """(active person_uid, status, uids followed) for a person_uid or an ID number; None if unknown."""
+    """(active person_uid, status, uids followed) for a person_uid or an ID number; None if unknown.
+
+    An ID number names the active person whose golden ID it is (as the profile resolves it), else the one
+    person its records are linked to. When the index holds it for several persons (a split awaiting
+    review), the question is ambiguous: refused, asking for the person_uid (their uids are not named)."""
     ident = ident.strip().upper()
     if ident.startswith("MP"):
         uid = ident
     else:
-        row = conn.execute(text("SELECT person_uid FROM mdm.person_link WHERE id_number = :n "
-                                "ORDER BY person_uid LIMIT 1"), {"n": ident}).first()
-        if row is None:
+        uids = [r[0] for r in conn.execute(text("SELECT person_uid FROM mdm.person WHERE id_number = :n "
+                                                "AND status = 'active'"), {"n": ident})]
+        if not uids:
+            linked = {r[0] for r in conn.execute(text("SELECT person_uid FROM mdm.person_link WHERE id_number = :n"),
+                                                 {"n": ident})}
+            uids = sorted(set(active_uids(conn, linked).values()))
+        if not uids:
             return None
-        uid = row[0]
+        if len(uids) > 1:
+            raise ConfigError(f"the ID number is held by {len(uids)} persons in the person index (a split awaiting "
+                              f"review): ask by person_uid")
+        uid = uids[0]
     followed: list[str] = []
     for _ in range(20):
         row = conn.execute(text("SELECT status, merged_into FROM mdm.person WHERE person_uid = :u"), {"u": uid}).first()
@@ -83,15 +95,30 @@ def resolve(conn: Connection, ident: str) -> tuple[str, str, list[str]] | None:
     return None
 
 
+LINK_COLUMNS = "source_agency, entity, source_record_id, role, id_number, person_uid"
+
+
 def links_of(conn: Connection, uids: Iterable[str]) -> list[tuple[str, str, str, str, str | None, str]]:
     """(agency, entity, record, role, id_number, person_uid) of every record the index links to ``uids``."""
     wanted = sorted(set(uids))
     if not wanted:
         return []
     dialect = dialect_of(conn)
-    stmt = text("SELECT source_agency, entity, source_record_id, role, id_number, person_uid FROM mdm.person_link "
-                f"WHERE {dialect.one_of('person_uid', 'u')}")
+    stmt = text(f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE {dialect.one_of('person_uid', 'u')}")
     return [tuple(r) for r in conn.execute(stmt, {"u": dialect.values(wanted)})]  # type: ignore[misc]
+
+
+def links_of_records(conn: Connection, entity: str, keys: Iterable[tuple[str, str]]
+                     ) -> list[tuple[str, str, str, str, str | None, str]]:
+    """The same, of the records ``keys`` (agency, record) of ``entity``: who each is linked to."""
+    by_agency: dict[str, list[str]] = {}
+    for agency, record in keys:
+        by_agency.setdefault(agency, []).append(record)
+    dialect = dialect_of(conn)
+    stmt = text(f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE source_agency = :a AND entity = :e "
+                f"AND {dialect.one_of('source_record_id', 'r')}")
+    return [tuple(r) for agency, records in sorted(by_agency.items())  # type: ignore[misc]
+            for r in conn.execute(stmt, {"a": agency, "e": entity, "r": dialect.values(records)})]
 
 
 def tied_records(conn: Connection, lens: Lens, links: Iterable[tuple[str, str, str, str, Any, str]]
