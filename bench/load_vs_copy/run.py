@@ -61,7 +61,7 @@ def generate(path: Path, n: int, seed: int = 1) -> int:
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
             births = (np.datetime64("1940-01-01") + rng.integers(0, 29000, m)).astype("datetime64[D]").astype(str)
-            seq = rng.integers(0, 1000, m)
+            seq = rng.integers(1, 1000, m)  # 000 is never issued
             first17 = [f"610902{b[:4]}{b[5:7]}{b[8:10]}{s:03d}" for b, s in zip(births, seq, strict=True)]
             checks = formats.resident_id_check_char(pa.array(first17)).to_pylist()
             lines = []

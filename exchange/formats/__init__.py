@@ -35,6 +35,7 @@ from exchange.formats.masking import (
     mask_value,
     scrub_identifiers,
 )
+from exchange.formats.person_name import PERSON_NAME_REASONS, check_person_name, normalize_person_name
 from exchange.formats.phone import PHONE_REASONS, check_phone, normalize_phone
 from exchange.formats.plate import PLATE_REASONS, PROVINCES, check_plate, normalize_plate
 from exchange.formats.reasons import REASON_MESSAGES, reason_message
@@ -53,7 +54,7 @@ from exchange.formats.text import as_string_array, normalize_text
 
 ALL_REASONS: tuple[str, ...] = (
     RESIDENT_ID_REASONS + CREDIT_CODE_REASONS + DIVISION_REASONS + PHONE_REASONS + PLATE_REASONS + DATE_REASONS
-    + DATETIME_REASONS
+    + DATETIME_REASONS + PERSON_NAME_REASONS
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "DATETIME_REASONS",
     "DATE_REASONS",
     "DIVISION_REASONS",
+    "PERSON_NAME_REASONS",
     "PHONE_REASONS",
     "PLATE_REASONS",
     "PROVINCES",
@@ -76,6 +78,7 @@ __all__ = [
     "check_date",
     "check_datetime",
     "check_division_code",
+    "check_person_name",
     "check_phone",
     "check_plate",
     "check_resident_id",
@@ -92,6 +95,7 @@ __all__ = [
     "normalize_dates",
     "normalize_datetimes",
     "normalize_division_code",
+    "normalize_person_name",
     "normalize_phone",
     "normalize_plate",
     "normalize_resident_id",

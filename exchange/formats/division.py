@@ -81,10 +81,13 @@ class DivisionCodes:
         self._known = np.zeros(_CODE_SPACE, dtype=bool)
         self._current = np.zeros(_CODE_SPACE, dtype=bool)
         self._names: dict[str, str] = {}
+        self._last_year = np.zeros(_CODE_SPACE, dtype=np.int32)  # the last year a code was valid (9999: still)
         latest: dict[str, tuple[int, int]] = {}
         for rec in self.records:
             index = int(rec.code)
             self._known[index] = True
+            last = 9999 if rec.status == "current" or rec.valid_to is None else rec.valid_to
+            self._last_year[index] = max(int(self._last_year[index]), last)
             if rec.status == "current":
                 self._current[index] = True
             # name: the current name, else the one valid last
@@ -131,6 +134,12 @@ class DivisionCodes:
         codes = np.asarray(codes, dtype=np.int64)
         inside = (codes >= 0) & (codes < _CODE_SPACE)
         return inside & self._known[np.where(inside, codes, 0)]
+
+    def last_year_lookup(self, codes: np.ndarray) -> np.ndarray:
+        """The last year each integer code was valid (9999: it still is; 0: never known)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        inside = (codes >= 0) & (codes < _CODE_SPACE)
+        return np.where(inside, self._last_year[np.where(inside, codes, 0)], 0)
 
     def current_lookup(self, codes: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes, dtype=np.int64)

@@ -8,7 +8,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exchange.formats.text import as_string_array, bool_np, codes_to_array, normalize_text, rowwise_except
+from exchange.formats.text import (
+    SEPARATORS,
+    as_string_array,
+    bool_np,
+    codes_to_array,
+    normalize_text,
+    rowwise_except,
+)
 
 __all__ = [
     "LANDLINE_PATTERN",
@@ -24,7 +31,7 @@ PHONE_REASONS = ("phone.mobile", "phone.landline", "phone.format")
 _REASON_CODES: tuple[str | None, ...] = (None, *PHONE_REASONS)
 _KINDS = {"mobile": 1, "landline": 2, "any": 3}
 
-_SEPARATORS = r"[\s\-()]"
+_SEPARATORS = SEPARATORS[:-1] + "()]"  # the number separators, and brackets around an area code
 # optional country prefix (+86, 0086, 86) then an 11-digit mobile
 _MOBILE_IN = r"^(?:\+86|0086|86)?(1[3-9][0-9]{9})$"
 # country prefix (+86 / 0086, trunk 0 optional) or trunk 0, then the area code and local number.

@@ -16,6 +16,10 @@ REASON_MESSAGES: dict[str, str] = {
     "resident_id.region": "first 6 digits are not a known current or historical GB/T 2260 division code",
     "resident_id.gender": "sequence digit parity (17th digit: odd male, even female) contradicts the gender",
     "resident_id.birth_mismatch": "embedded birth date (positions 7-14) contradicts the record's own birth date",
+    "resident_id.sequence_000": "sequence code 000 (positions 15-17) is never issued: typically a number a "
+                                "spreadsheet kept to 15 significant digits and padded with zeros",
+    "resident_id.region_expired": "the county of the first 6 digits was abolished before the embedded birth "
+                                  "date: no number can have been issued there",
     # unified social credit code (GB 32100-2015)
     "credit_code.format": "not 18 characters of 0-9 and A-Y without I, O, S, V, Z, "
                           "with digits in positions 2-8",
@@ -34,6 +38,10 @@ REASON_MESSAGES: dict[str, str] = {
     "plate.letters": "holds an I or an O, letters never issued on plates (they read as 1 and 0)",
     "plate.format": "not a plate number: province, letter, then 5 letters or digits (or 4 and 挂/学/警/港/澳), "
                     "or a new-energy plate (D/F + 5 characters, or 5 digits + D/F)",
+    # person names
+    "person_name.mojibake": "text that reads as Chinese once its bytes are decoded as UTF-8: UTF-8 read as "
+                            "Windows-1252/Latin-1 (mojibake), typically a UTF-8 export opened and saved as ANSI; "
+                            "re-export the file as UTF-8 (or declare the file's real encoding: in the feed)",
     # dates
     "date.format": "not a date in the form YYYY-MM-DD",
     "date.invalid": "not a real calendar date",

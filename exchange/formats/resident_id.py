@@ -23,7 +23,7 @@ from exchange.formats.text import (
     codes_to_array,
     fixed_width_bytes,
     normalize_text,
-    remove_spaces,
+    remove_separators,
     rowwise_except,
 )
 
@@ -47,9 +47,12 @@ RESIDENT_ID_REASONS = (
     "resident_id.region",
     "resident_id.gender",
     "resident_id.birth_mismatch",
+    "resident_id.sequence_000",
+    "resident_id.region_expired",
 )
 _REASON_CODES: tuple[str | None, ...] = (None, *RESIDENT_ID_REASONS)
 (_OK, _LEGACY, _FORMAT, _CHECKSUM, _BIRTH, _FUTURE, _REGION, _GENDER) = range(8)
+_SEQUENCE_000, _REGION_EXPIRED = 9, 10
 
 ID18_PATTERN = r"^[0-9]{17}[0-9X]$"
 ID15_PATTERN = r"^[0-9]{15}$"
@@ -64,10 +67,11 @@ _REGION_PLACES = np.array([100000, 10000, 1000, 100, 10, 1], dtype=np.int32)
 
 
 def normalize_resident_id(values: Any) -> pa.StringArray:
-    """normalize_text, remove internal spaces, trailing lower-case ``x`` → ``X``."""
+    """normalize_text, remove the separators people type between digit groups (spaces, tabs, NBSP,
+    hyphens and dashes: ``text.SEPARATORS``), trailing lower-case ``x`` → ``X``."""
     arr = normalize_text(values)
     canonical = pc.fill_null(pc.match_substring_regex(arr, ID18_PATTERN), False)  # nothing to remove or fold
-    return rowwise_except(arr, canonical, lambda v: pc.replace_substring_regex(remove_spaces(v), r"x$", "X"))
+    return rowwise_except(arr, canonical, lambda v: pc.replace_substring_regex(remove_separators(v), r"x$", "X"))
 
 
 def _weighted_sum(digits17: np.ndarray) -> np.ndarray:
@@ -136,7 +140,10 @@ def check_resident_id(ids: Any, genders: Any = None, *, today: datetime.date | N
 
     ``resident_id.legacy_15``, ``resident_id.format``, ``resident_id.checksum``,
     ``resident_id.birth_date``, ``resident_id.birth_future``, ``resident_id.region``,
-    ``resident_id.gender`` (only where ``genders`` holds 'M' or 'F').
+    ``resident_id.gender`` (only where ``genders`` holds 'M' or 'F'), ``resident_id.sequence_000`` (a
+    sequence code never issued: the mark of a number a spreadsheet rounded to 15 digits and padded with
+    zeros), ``resident_id.region_expired`` (the county was abolished before the birth date: no number
+    can have been issued there).
     """
     arr = as_string_array(ids)
     n = len(arr)
@@ -161,7 +168,8 @@ def check_resident_id(ids: Any, genders: Any = None, *, today: datetime.date | N
     birth_ok, days = _birth(digits)
     limit = ((today or datetime.date.today()) - _EPOCH).days
     region = digits[:, :6].astype(np.int32) @ _REGION_PLACES
-    known = (divisions or load_division_codes()).known_lookup(region)
+    codes = divisions or load_division_codes()
+    known = codes.known_lookup(region)
     # assign from the lowest priority up so the first failing rule wins
     if gender_arr is not None:
         g = gender_arr.take(pa.array(idx))
@@ -169,6 +177,9 @@ def check_resident_id(ids: Any, genders: Any = None, *, today: datetime.date | N
         is_f = bool_np(pc.equal(g, "F"))
         odd = digits[:, 16] % 2 == 1
         sub[(is_m & ~odd) | (is_f & odd)] = _GENDER
+    sub[(digits[:, 14] == 0) & (digits[:, 15] == 0) & (digits[:, 16] == 0)] = _SEQUENCE_000
+    year = digits[:, 6] * 1000 + digits[:, 7] * 100 + digits[:, 8] * 10 + digits[:, 9]
+    sub[known & birth_ok & (codes.last_year_lookup(region) < year)] = _REGION_EXPIRED
     sub[~known] = _REGION
     sub[birth_ok & (days > limit)] = _FUTURE
     sub[~birth_ok] = _BIRTH

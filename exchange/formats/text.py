@@ -144,6 +144,17 @@ def normalize_text(values: Any) -> pa.StringArray:
     return pc.if_else(pc.equal(pc.binary_length(arr), 0), _STRING_NULL, arr)
 
 
+SEPARATORS = "[\\s\\-\u2010-\u2015\u2212]"  # the dashes as characters: RE2 has no \u escape
+"""What people type between the digit groups of a number (an ID number, a phone): whitespace (NBSP and
+full-width spaces are spaces after :func:`normalize_text`), hyphens, dashes and the minus sign."""
+
+
+def remove_separators(values: pa.StringArray) -> pa.StringArray:
+    """Remove every :data:`SEPARATORS` character (``110105-19850104-0027`` → ``110105198501040027``)."""
+    found = pc.fill_null(pc.match_substring_regex(values, SEPARATORS), False)
+    return rowwise_except(values, pc.invert(found), lambda v: pc.replace_substring_regex(v, SEPARATORS + "+", ""))
+
+
 def remove_spaces(values: pa.StringArray) -> pa.StringArray:
     """Remove every whitespace character (ASCII whitespace after :func:`normalize_text`)."""
     spaced = pc.fill_null(pc.match_substring_regex(values, r"\s"), False)

@@ -121,6 +121,14 @@ class ColumnValuesPlate(ColumnMapMetricProvider):
         return _passes(column, formats.check_plate(_arrow(column)))
 
 
+class ColumnValuesPersonName(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.exchange_person_name"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(self, column: pd.Series, **kwargs: object) -> pd.Series:
+        return _passes(column, formats.check_person_name(_arrow(column)))
+
+
 class ColumnValuesWithinRange(ColumnMapMetricProvider):
     condition_metric_name = "column_values.exchange_within_range"
     condition_value_keys = ("minimum", "maximum")
@@ -235,6 +243,15 @@ class ExpectColumnValuesToBeValidPlate(ColumnMapExpectation):
     library_metadata: ClassVar[dict[str, object]] = _META
 
 
+class ExpectColumnValuesToBeValidPersonName(ColumnMapExpectation):
+    """Expect person names that are text, not UTF-8 read as Windows-1252/Latin-1 (mojibake)."""
+
+    map_metric = "column_values.exchange_person_name"
+    success_keys = ("mostly",)
+    args_keys = ("column",)
+    library_metadata: ClassVar[dict[str, object]] = _META
+
+
 class ExpectColumnValuesToBeWithinRange(ColumnMapExpectation):
     """Expect numbers (as the source wrote them) between ``minimum`` and ``maximum``, both inclusive;
     text that is no number is the type rule's to refuse."""
@@ -272,6 +289,6 @@ class ExpectColumnValuesToBeIsoDatetime(ColumnMapExpectation):
 FORMAT_EXPECTATIONS: dict[str, type[ColumnMapExpectation]] = {
     "resident_id": ExpectColumnValuesToBeValidResidentId, "credit_code": ExpectColumnValuesToBeValidCreditCode,
     "division_code": ExpectColumnValuesToBeValidDivisionCode, "phone": ExpectColumnValuesToBeValidPhone,
-    "plate": ExpectColumnValuesToBeValidPlate,
+    "plate": ExpectColumnValuesToBeValidPlate, "person_name": ExpectColumnValuesToBeValidPersonName,
 }
 """A field format's expectation (``exchange.formats.fields``, ``FieldFormat.expectation``) → its GX class."""

@@ -674,7 +674,7 @@ def _rows_120k(path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         f.write(",".join(HEADER) + "\n")
         for n in range(1, BIG_ROWS + 1):
-            seq = n % 1000
+            seq = n % 999 + 1  # 001-999: sequence 000 is never issued (resident_id.sequence_000)
             r = row(f"R{n}", f"姓名{n}", id18("110105", "19800101", seq), gender_of(seq), "1980-01-01")
             rule = BIG_BAD.get(n)
             if rule == "resident_id.checksum":

@@ -26,6 +26,7 @@ CHECKS: dict[str, Callable[[Any], pa.Array]] = {
     "phone_mobile": lambda v: fmt.check_phone(v, kind="mobile"),
     "phone_landline": lambda v: fmt.check_phone(v, kind="landline"),
     "plate": fmt.check_plate,
+    "person_name": fmt.check_person_name,
     "date": lambda v: fmt.check_date(v, not_future=True, today=TODAY),
     "datetime": lambda v: fmt.check_datetime(v, not_future=True, today=TODAY),
     # the birth-date cross-check (a pair rule): every record here says it was born on 1900-01-01
@@ -35,6 +36,7 @@ CHECKS: dict[str, Callable[[Any], pa.Array]] = {
 NORMALISERS: dict[str, Callable[[Any], pa.Array]] = {
     "text": fmt.normalize_text,
     "resident_id": fmt.normalize_resident_id,
+    "person_name": fmt.normalize_person_name,
     "credit_code": fmt.normalize_credit_code,
     "division": fmt.normalize_division_code,
     "phone": fmt.normalize_phone,
@@ -64,12 +66,12 @@ def _rid(first17: str) -> str:
 CORPUS = [
     "110105800101002", "1101051980", _rid("11010519800101001")[:-1] + "Y",
     _rid("11010519800230001"), _rid("11010520240701001"), _rid("99010519800101001"),
-    _rid("11010519800101002"), _rid("11010519800101001"),
+    _rid("11010519800101002"), _rid("11010519800101001"), _rid("11010519850104000"), _rid("11011019870101001"),
     _rid("11010519800101001")[:-1] + ("0" if _rid("11010519800101001")[-1] != "0" else "1"),
     "91110000600037341L", "Z1110000600037341L", "B1110000600037341L", "91110000600037341A",
     "110101", "110103", "990101", "1101",
     "13800138000", "010-12345678", "12345",
-    "陕A12345", "广A12345", "渝I12345", "陕G1?345",
+    "陕A12345", "广A12345", "渝I12345", "陕G1?345", "å¼ ä¸‰",
     "1990-01-02", "1980-02-30", "2999-01-01", "1990/1/2",
     "1990-01-02 08:00:00", "1990-01-02 24:00:00", "2999-01-01 00:00:00",
     "", "\u3000", "x" * 1000, None,

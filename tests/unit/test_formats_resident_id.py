@@ -44,7 +44,7 @@ def test_check_char_of_invalid_input_is_null() -> None:
 
 def test_all_eleven_check_characters_are_accepted() -> None:
     found: dict[str, str] = {}
-    for seq in range(1000):
+    for seq in range(1, 1000):  # 000 is never issued (resident_id.sequence_000)
         number = with_check(f"11010119900307{seq:03d}")
         found.setdefault(number[-1], number)
         if len(found) == 11:
@@ -198,3 +198,24 @@ def test_scalar_check_char_is_the_vectorised_one() -> None:
     assert [check_char_of(v) for v in first17] == resident_id_check_char(first17).to_pylist()
     with pytest.raises(ValueError, match="17 digits"):
         check_char_of("6109021990010112")
+
+
+def test_separators_between_digit_groups_are_removed_like_spaces() -> None:
+    from exchange.formats.resident_id import normalize_resident_id
+
+    typed = ["110105-19850104-0027", "110105\u201319850104\u20130027", "110105 19850104 0027",
+             "110105\u00a019850104\t0027", "110105\uff0d19850104\uff0d0027", "110105198501040027"]
+    assert normalize_resident_id(typed).to_pylist() == ["110105198501040027"] * len(typed)
+
+
+def test_a_sequence_code_of_000_is_its_own_reason() -> None:
+    padded = with_check("11010519850104000")  # what Excel leaves of a number it rounded to 15 digits
+    assert check_resident_id([padded], today=TODAY).to_pylist() == ["resident_id.sequence_000"]
+    assert check_resident_id([with_check("11010519850104001")], today=TODAY).to_pylist() == [None]
+
+
+def test_a_county_abolished_before_the_birth_date_cannot_have_issued_the_number() -> None:
+    # 110110 燕山区 was abolished in 1986 (the division list's validity years)
+    assert check_resident_id([with_check("11011019800101001"), with_check("11011019860101001"),
+                              with_check("11011019870101001")], today=TODAY).to_pylist() == [
+        None, None, "resident_id.region_expired"]

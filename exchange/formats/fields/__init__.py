@@ -15,13 +15,14 @@ from typing import Any
 from exchange.formats.fields.base import FieldFormat
 from exchange.formats.fields.credit_code import CreditCode
 from exchange.formats.fields.division_code import DivisionCode
+from exchange.formats.fields.person_name import PersonName
 from exchange.formats.fields.phone import Phone
 from exchange.formats.fields.plate import Plate
 from exchange.formats.fields.resident_id import ResidentId
 
 FIELD_FORMATS: dict[str, FieldFormat] = {f.name: f for f in (
     ResidentId(), CreditCode(), DivisionCode(), Phone("phone", "any"), Phone("mobile", "mobile"),
-    Phone("landline", "landline"), Plate())}
+    Phone("landline", "landline"), Plate(), PersonName())}
 
 
 def field_format(name: str) -> FieldFormat:
