@@ -51,7 +51,7 @@ import pyarrow as pa
 
 from connectors.base import DEFAULT_BATCH_ROWS, Connector, batch_schema, string_batch
 from connectors.readers import check_header
-from exchange.errors import ConfigError, SourceError, TransientError
+from exchange.errors import ConfigError, SourceError, TransientError, listed
 from exchange.formats.masking import scrub_identifiers
 from exchange.spec.connections import ConnectionInfo, resolve_connection
 
@@ -375,7 +375,7 @@ class SqlConnector(Connector):
                    if c not in names]
         if missing:
             raise SourceError(f"{self.display}: column(s) {', '.join(repr(c) for c in missing)} named in "
-                              f"source.cursor/source.key not found; its columns are: {', '.join(names)}",
+                              f"source.cursor/source.key not found; its columns are: {listed(names)}",
                               source=self.display)
         if self._columns is not None and self._columns != names:
             raise SourceError(f"{self.display}: the columns changed during the run ({self._columns} → {names}); "

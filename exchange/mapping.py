@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exchange import formats
-from exchange.errors import SourceError
+from exchange.errors import SourceError, listed
 from exchange.formats.fields import field_format
 from exchange.spec.feed import ColumnMapping, FeedSpec
 from exchange.spec.reasons import GENERIC_MESSAGES, Reason
@@ -107,10 +107,10 @@ class Mapper:
         """Every mapped column must exist in the source; say which are missing and what is there."""
         missing = [c for c in self.columns if c not in available]
         if missing:
-            shown = ", ".join(repr(c) for c in missing)
+            names = listed(repr(c) for c in missing)
             raise SourceError(
-                f"feed {self.feed.feed_id}: {source}: mapped column(s) {shown} not found in the source; "
-                f"its columns are: {', '.join(available)}. Fix the export or the feed's mapping.",
+                f"feed {self.feed.feed_id}: {source}: mapped column(s) {names} not found in the source; "
+                f"its {len(available):,} column(s) are: {listed(available)}. Fix the export or the feed's mapping.",
                 source=source)
 
     def map(self, batch: pa.RecordBatch | pa.Table) -> MappedChunk:

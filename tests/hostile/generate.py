@@ -124,6 +124,31 @@ def _id_lowercase_x() -> bytes:
     return csv_text([row("P1", idn=lower), row("P2", "李四", spaced), row("P3", "王五", ZHANG + "x")]).encode()
 
 
+@small("id_separators.csv")
+def _id_separators() -> bytes:
+    idn = id18("110105", "19850104", 2)  # 110105198501040027
+    parts = (idn[:6], idn[6:14], idn[14:])
+    return csv_text([row("D1", "李四", "-".join(parts), birth="1985-01-04", phone="138-0013-8000"),
+                     row("D2", "李五", "\u2013".join(parts), birth="1985-01-04", phone="138 0013 8000"),
+                     row("D3", "李六", f"{parts[0]} {parts[1]}\t{parts[2]}", birth="1985-01-04",
+                         phone="+86 138-0013-8000"),
+                     row("D4", "李七", "\uff0d".join(parts), birth="1985-01-04")]).encode()
+
+
+@small("id_never_issued.csv")
+def _id_never_issued() -> bytes:
+    return csv_text([row("E1", "王五", id18("110105", "19850104", 0), birth="1985-01-04"),  # Excel's …0000
+                     row("E2", "赵六", id18("110110", "19900101", 2), birth="1990-01-01", address="北京市房山区",
+                         division="110111"),  # 燕山区: abolished in 1986
+                     row("E3", "钱七", id18("110110", "19800101", 2), birth="1980-01-01", address="北京市房山区",
+                         division="110111")]).encode()
+
+
+@small("header_zero_width.csv")
+def _header_zero_width() -> bytes:
+    return csv_text([row("P1")], header=[h if h != "姓名" else "\u200b姓名" for h in HEADER]).encode()
+
+
 @small("id_legacy_15.csv")
 def _id_legacy_15() -> bytes:
     return csv_text([row("P1", idn="110105491231002"), row("P2", "李四", "11010549123100"),
@@ -648,6 +673,15 @@ def _columns_100k(path: Path) -> None:
         for r in (row("P1"), row("P2", "李四", LI, "男", "1980-01-01"), row("P3", "", WANG, "女", "1990-01-02")):
             values = [str(i % 10) for i in range(len(extra))]
             f.write(",".join(values[:50_000] + r + values[50_000:]) + "\n")
+
+
+@large("columns_100k_missing.csv")
+def _columns_100k_missing(path: Path) -> None:
+    extra = [f"列{i}" for i in range(100_000 - len(HEADER))]
+    header = [h for h in HEADER if h != "姓名"]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(",".join(extra + header) + "\n")
+        f.write(",".join(["0"] * len(extra) + [r for i, r in enumerate(row("P1")) if HEADER[i] != "姓名"]) + "\n")
 
 
 @large("xlsx_zip_bomb.xlsx")
