@@ -234,6 +234,8 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
         if result.linking.metrics:
             console.print(f"person linking against the city's truth: {_metrics_line(result.linking.metrics)}")
         console.print("  profiles      exchange person <person_uid or ID number>   (API: exchange serve)")
+        console.print("  console       exchange console user add NAME --agency police, then exchange serve → "
+                      "http://127.0.0.1:8000/console")
 
 
 
