@@ -90,6 +90,17 @@ def error_box(message: str) -> str:
     return f'<p class="error" role="alert">{e(message)}</p>'
 
 
+GATE_ERRORS = {400: "请求未被受理", 401: "身份未通过验证", 403: "本单位的共享授权不包括此项内容",
+               404: "在本单位的授权范围内没有查到", 410: "此人员的记录已全部撤销", 429: "请求过于频繁，请稍后再试",
+               503: "数据仓库暂不可用，请稍后再试"}
+
+
+def gate_error(status: int, answer: dict[str, Any]) -> str:
+    """What the gate said, in Chinese first, its own words after (they name the grant file or the rule)."""
+    said = answer.get("error") or ""
+    return f"{GATE_ERRORS.get(status, f'无法完成（{status}）')}" + (f"：{said}" if said else "")
+
+
 def login_page(message: str | None = None, user: str = "") -> str:
     body = (f'<form class="card login" method="post" action="/console/login"><h1>数据共享交换平台 · 登录</h1>'
             f'{error_box(message) if message else ""}'
@@ -176,7 +187,7 @@ def person_page(session: Any, agency_name: str, ident: str, profile: tuple[int, 
             if doc.get(key):
                 body.append(f"<h2>{name}</h2>{table(doc[key])}")
     else:
-        body.append(error_box(doc.get("error") or f"档案不可用（{status}）"))
+        body.append(error_box(gate_error(status, doc)))
     body.append('<h2>关系图</h2>')
     if graph[0] == 200:
         depths = "".join(f'<a href="?depth={d}"{" class=on" if d == depth else ""}>{d} 层</a> ' for d in (1, 2, 3))
@@ -192,7 +203,7 @@ def person_page(session: Any, agency_name: str, ident: str, profile: tuple[int, 
         body.append(table(rows, [("from", "人员"), ("to", "关系人"), ("kind", "关系"), ("count", "次数"),
                                  ("weight", "权重"), ("evidence", "证据（前 3 条）")], numeric=("count", "weight")))
     else:
-        body.append(error_box(graph[1].get("error") or f"关系图不可用（{graph[0]}）"))
+        body.append(error_box(gate_error(*graph)))
     body.append("<h2>活动轨迹</h2>")
     if timeline[0] == 200:
         rows = [{"at": t.get("at"), "end": t.get("end"), "label": t.get("label"), "place": _place(t.get("place")),
@@ -201,7 +212,7 @@ def person_page(session: Any, agency_name: str, ident: str, profile: tuple[int, 
         body.append(table(rows, [("at", "时间"), ("end", "结束"), ("label", "事项"), ("place", "地点"),
                                  ("detail", "详情"), ("source", "来源")]))
     else:
-        body.append(error_box(timeline[1].get("error") or f"轨迹不可用（{timeline[0]}）"))
+        body.append(error_box(gate_error(*timeline)))
     return layout("人员档案", "".join(body), session, agency_name=agency_name, active="search")
 
 

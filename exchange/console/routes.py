@@ -184,7 +184,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
         status, answer = await gated(request, session, "search", q, path, {"kind": kind or None, "limit": 50})
         name = accounts.agency_name(session)
         if status != 200:
-            return _html(pages.search_page(session, name, q, kind, message=answer.get("error")), status)
+            return _html(pages.search_page(session, name, q, kind, message=pages.gate_error(status, answer)), status)
         return _html(pages.search_page(session, name, q, kind, answer))
 
     @app.get("/console/persons/{ident}", include_in_schema=False)
@@ -215,7 +215,8 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
         if got is None:
             return session
         if got[0] != 200:
-            return _html(pages.layout("批次", pages.error_box(got[1].get("error", "")), session), got[0])
+            return _html(pages.layout("批次", pages.error_box(pages.gate_error(*got)), session,
+                                      agency_name=accounts.agency_name(session)), got[0])
         return _html(pages.batches_page(session, accounts.agency_name(session), got[1]["batches"]))
 
     @app.get("/console/audit/batches/{batch_id}", include_in_schema=False)
@@ -224,7 +225,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
         if got is None:
             return session
         if got[0] != 200:
-            message = "没有这个批次" if got[0] == 404 else got[1].get("error", "")
+            message = "没有这个批次" if got[0] == 404 else pages.gate_error(*got)
             return _html(pages.layout("校验报告", pages.error_box(message), session,
                                       agency_name=accounts.agency_name(session)), got[0])
         return _html(pages.batch_page(session, accounts.agency_name(session), got[1]["batch"], got[1]["validation"]))
@@ -235,7 +236,8 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
         if got is None:
             return session
         if got[0] != 200:
-            return _html(pages.layout("访问日志", pages.error_box(got[1].get("error", "")), session), got[0])
+            return _html(pages.layout("访问日志", pages.error_box(pages.gate_error(*got)), session,
+                                      agency_name=accounts.agency_name(session)), got[0])
         return _html(pages.access_page(session, accounts.agency_name(session), got[1]["access"]))
 
     @app.get("/console/audit/ledger", include_in_schema=False)
@@ -244,7 +246,8 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
         if got is None:
             return session
         if got[0] != 200:
-            return _html(pages.layout("账本校验", pages.error_box(got[1].get("error", "")), session), got[0])
+            return _html(pages.layout("账本校验", pages.error_box(pages.gate_error(*got)), session,
+                                      agency_name=accounts.agency_name(session)), got[0])
         return _html(pages.ledger_page(session, accounts.agency_name(session), got[1]))
 
     return app
