@@ -31,10 +31,10 @@ def _rows(settings: Settings, sql: str, **params: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def users(city: tuple[Settings, Any]) -> dict[str, str]:
+def users(investigate_city: tuple[Settings, Any, dict[str, str]]) -> dict[str, str]:
     from exchange.workspace.console import add_console_user
 
-    settings, _ = city
+    settings = investigate_city[0]
     tag = uuid.uuid4().hex[:6]
     names = {"police": f"police.{tag}", "office": f"office.{tag}", "auditor": f"audit.{tag}"}
     add_console_user(names["police"], "police", "investigator", password=PASSWORD, settings=settings)
@@ -44,10 +44,10 @@ def users(city: tuple[Settings, Any]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def app(city: tuple[Settings, Any]) -> Iterator[Any]:
+def app(investigate_city: tuple[Settings, Any, dict[str, str]]) -> Iterator[Any]:
     from exchange.api.serve import api_app
 
-    yield api_app(city[0], admin_key=ADMIN_KEY)
+    yield api_app(investigate_city[0], admin_key=ADMIN_KEY)
 
 
 def _client(app: Any) -> Any:
