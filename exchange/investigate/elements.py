@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Column, Connection, Engine, Index, MetaData, PrimaryKeyConstraint, Table, Text, text
 
 from exchange.formats.pinyin import name_pinyin, simplified
+from exchange.investigate.query import SUBSTRING_KINDS
 from exchange.spec.schema import EntitySchema
 from exchange.warehouse.dialects import dialect_of
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 metadata = MetaData()
 TEXT_KINDS = ("name", "address", "org", "case")
 REVERSED_KINDS = ("id", "phone", "plate")
+TRGM_WHERE = "kind IN (" + ", ".join(f"'{k}'" for k in SUBSTRING_KINDS) + ")"
+"""The trigram index's predicate: the substring kinds only."""
 
 element = Table(
     "search_element", metadata,
@@ -57,7 +60,7 @@ element = Table(
     Index("ix_search_element_py", "py"),
     Index("ix_search_element_fpy", "fpy"),
     Index("ix_search_element_text_trgm", "key", postgresql_using="gin", postgresql_ops={"key": "gin_trgm_ops"},
-          postgresql_where=text("kind IN ('address', 'org', 'case')")),
+          postgresql_where=text(TRGM_WHERE)),
     schema="mdm", comment="Every searchable value of the entity tables (element search), kept current per batch.",
 )
 
@@ -83,11 +86,11 @@ def ensure(engine: Engine) -> list[str]:
 
     ensure_mdm_tables(engine)
     metadata.create_all(engine, checkfirst=True)
-    if engine.dialect.name == "postgresql":
+    if not dialect_of(engine).embedded:
         with engine.begin() as conn:  # before 2026-12-06 every kind was in the trigram index: the text kinds now
             conn.exec_driver_sql("DROP INDEX IF EXISTS mdm.ix_search_element_trgm")
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_element_text_trgm ON mdm.search_element "
-                                 "USING gin (key gin_trgm_ops) WHERE kind IN ('address', 'org', 'case')")
+                                 f"USING gin (key gin_trgm_ops) WHERE {TRGM_WHERE}")
     return [made for schema, indexes in LOOKUPS.items()
             for made in ensure_profile_indexes(engine, schema, indexes)]
 

@@ -29,6 +29,8 @@ from exchange.formats.plate import PROVINCES
 from exchange.spec.schema import SearchKind
 
 KINDS: tuple[SearchKind, ...] = ("id", "phone", "name", "address", "plate", "org", "case")
+SUBSTRING_KINDS: tuple[SearchKind, ...] = ("address", "org", "case")
+"""The kinds searched by substring: the only ones the trigram index holds."""
 WILDCARDS = "?？*＊_"
 MIN_SUFFIX = 4
 MIN_SUBSTRING = 3
@@ -98,7 +100,7 @@ def plan(text: str, kind: str | None = None) -> list[Probe]:
         if kind in (None, "name") and len(q) <= 6:
             py, fpy = name_pinyin(s)
             probes += [Probe("name", "exact", s, 0), Probe("name", "pinyin", py, 2), Probe("name", "fuzzy", fpy, 3)]
-        for k in ("address", "org", "case"):
+        for k in SUBSTRING_KINDS:
             if kind in (None, k) and len(s) >= MIN_SUBSTRING:
                 probes.append(Probe(k, "substring", s, 2 if len(s) > 4 else 3))
     if kind in (None, "case", "org") and _CODE.match(upper) and not _ID.match(upper):

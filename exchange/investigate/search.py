@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from exchange.access.lens import Lens, Row, read_rows, rows_by_key
 from exchange.investigate.persons import plate_owners
-from exchange.investigate.query import Probe, plan
+from exchange.investigate.query import KINDS, SUBSTRING_KINDS, Probe, plan
 from exchange.linking.records import PERSON_SOURCES
 from exchange.spec.schema import EntitySchema
 from exchange.warehouse.dialects import dialect_of
@@ -87,18 +87,14 @@ class SearchResult:
 _ROLE_OF_FIELD = {(s.entity, column): s for s in PERSON_SOURCES for column in s.columns.values()}
 
 
-KINDS = ("id", "phone", "name", "address", "plate", "org", "case")
-TEXT_KINDS = ("address", "org", "case")
-"""The kinds searched by substring: the only ones the trigram index holds (``elements.TRGM_WHERE``)."""
-
-
-def _probe_sql(probe: Probe, n: int = 0) -> tuple[str, dict[str, Any]]:
-    """The probe's condition on ``mdm.search_element`` and its parameters (suffixed ``n``). The kind is
-    written as a literal (from a closed set): the planner then knows a substring probe may use the
-    trigram index, which holds the text kinds only."""
-    if probe.kind not in KINDS:
-        raise ValueError(f"unknown element kind {probe.kind!r}")
-    v, k = probe.value, f"kind = '{probe.kind}'"
+def _probe_sql(probe: Probe, n: int = 0, kinds: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
+    """The probe's condition on ``mdm.search_element`` and its parameters (suffixed ``n``), for its kind or
+    for ``kinds``. Kinds are written as literals (from a closed set): the planner then knows a substring
+    probe may use the trigram index, which holds the substring kinds only."""
+    kinds = kinds or (probe.kind,)
+    if not set(kinds) <= set(KINDS):
+        raise ValueError(f"unknown element kind in {kinds!r}")
+    v, k = probe.value, "kind IN (" + ", ".join(f"'{kind}'" for kind in kinds) + ")"
     if probe.mode == "exact":
         return f"{k} AND key = :v{n}", {f"v{n}": v}
     if probe.mode == "suffix":  # a range on the reversed key: a prefix scan whatever the collation
@@ -119,8 +115,8 @@ def _probe_sql(probe: Probe, n: int = 0) -> tuple[str, dict[str, Any]]:
     if probe.mode == "fuzzy":
         return f"{k} AND fpy = :v{n}", {f"v{n}": v}
     if probe.mode == "substring":
-        if probe.kind not in TEXT_KINDS:
-            raise ValueError(f"a substring probe of kind {probe.kind!r}: only {', '.join(TEXT_KINDS)} are indexed so")
+        if not set(kinds) <= set(SUBSTRING_KINDS):
+            raise ValueError(f"a substring probe of {kinds!r}: only {', '.join(SUBSTRING_KINDS)} are indexed so")
         escaped = v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return f"{k} AND key LIKE :v{n} ESCAPE '\\'", {f"v{n}": f"%{escaped}%"}
     raise ValueError(f"unknown probe mode {probe.mode!r}")
@@ -141,11 +137,9 @@ def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: lis
         by_part.append({probe.kind: probe})
     for value in dict.fromkeys(p.value for p in texts):
         same = [p for p in texts if p.value == value]
-        n = len(parts)
-        where, values = _probe_sql(same[0], n)
-        kinds = ", ".join(f"'{p.kind}'" for p in same)
+        where, values = _probe_sql(same[0], len(parts), tuple(p.kind for p in same))
         params.update(values)
-        parts.append(where.replace(f"kind = '{same[0].kind}'", f"kind IN ({kinds})", 1))
+        parts.append(where)
         by_part.append({p.kind: p for p in same})
     caps = [PER_PROBE] * len(others) + [PER_TEXT_PROBE] * (len(parts) - len(others))
     sql = " UNION ALL ".join(

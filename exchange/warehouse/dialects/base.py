@@ -58,13 +58,11 @@ class Dialect:
         """SQL: ``column`` (text) is one of the values bound to ``param`` as one parameter (built by
         :meth:`values`): one placeholder however many values, where an expanded ``IN`` list makes the
         driver parse and the server plan one placeholder per value."""
-        return f"{column} IN (SELECT value FROM json_each(:{param}))"
+        raise NotImplementedError
 
     def values(self, items: Iterable[Any]) -> Any:
         """The parameter :meth:`one_of` reads."""
-        import json
-
-        return json.dumps([str(v) for v in items], ensure_ascii=False)
+        raise NotImplementedError
 
     def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
         """The rows of ``sql`` as Arrow tables of strings, about ``batch_rows`` at a time."""

@@ -36,6 +36,14 @@ class SQLite(Dialect):
     materialized_shares = False
     deferred_indexes = False
     json_profiles = False
+
+    def one_of(self, column: str, param: str) -> str:
+        return f"{column} IN (SELECT value FROM json_each(:{param}))"
+
+    def values(self, items: Iterable[Any]) -> Any:
+        import json
+
+        return json.dumps([str(v) for v in items], ensure_ascii=False)  # one text: json_each reads it
     insert = staticmethod(sqlite.insert)
 
     def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
