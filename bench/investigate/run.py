@@ -306,20 +306,18 @@ def _concurrently(engine: Any, clients: int, items: list[Any], work: Any) -> tup
     return results, time.perf_counter() - wall
 
 
-def _process_client(url: str, job: str, chunk: list[Any], depth: int, barrier: Any, out: Any) -> None:
-    """One client in its own process (its own interpreter, as each worker of ``exchange serve --workers N``
-    is): warmed, then started with the others at the barrier; puts (item, ms) pairs on ``out``."""
+def _work(job: str, depth: int = 2) -> Any:
+    """(conn, item) → one request through the police grant: a search of ``(case, text, kind)``, or the
+    depth-``depth`` graph around a person_uid. What threads and processes both run."""
     from exchange.access.lens import Lens
     from exchange.investigate.graph import Limits, graph
     from exchange.investigate.persons import subject
     from exchange.investigate.search import search
     from exchange.spec.catalog import load_catalog
-    from exchange.warehouse.engine import make_engine
     from exchange.workspace.sharing import load_grants
 
     schemas = load_catalog(ROOT).schemas
     lens = Lens(load_grants().get("police"))
-    engine = make_engine(url, root=ROOT)
 
     def run(conn: Any, item: Any) -> None:
         if job == "search":
@@ -329,6 +327,16 @@ def _process_client(url: str, job: str, chunk: list[Any], depth: int, barrier: A
             if who is not None:
                 graph(conn, lens, schemas, who, Limits(depth=depth))
 
+    return run
+
+
+def _process_client(url: str, job: str, chunk: list[Any], depth: int, barrier: Any, out: Any) -> None:
+    """One client in its own process (its own interpreter, as each worker of ``exchange serve --workers N``
+    is): warmed, then started with the others at the barrier; puts (item, ms) pairs on ``out``."""
+    from exchange.warehouse.engine import make_engine
+
+    run = _work(job, depth)
+    engine = make_engine(url, root=ROOT)
     results = []
     with engine.connect() as conn:
         warm = [("warm", "张伟", None), ("warm", "zhangwei", None)] if job == "search" else []
@@ -368,21 +376,81 @@ def _line(label: str, times: list[float]) -> str:
             f"p99 {_pct(times, 99):7.1f} ms  max {max(times):7.1f} ms")
 
 
+def _say_cases(found: list[tuple[Any, float]], suffix: str = "") -> None:
+    by_case: dict[str, list[float]] = {}
+    for item, took in found:
+        by_case.setdefault(item[0], []).append(took)
+    for case, ts in sorted(by_case.items()):
+        _say(_line(f"search {case}{suffix}", ts))
+
+
+def _measure_search(engine: Any, url: str, clients: int, items: list[Any]) -> list[float]:
+    """Search under ``clients`` threads, then processes, against the reference; the threads' times."""
+    from sqlalchemy import text
+
+    search = _work("search")
+    for warm in items[:50]:  # warm the caches and the pinyin tables
+        with engine.connect() as conn:
+            search(conn, warm)
+    ids = [(q[1],) for q in items if q[0] == "id_full"] or [(q[1],) for q in items[:100]]
+    ref, _ = _concurrently(engine, clients, ids * max(1, len(items) // max(1, len(ids))),
+                           lambda conn, item: conn.execute(text(  # the profile's own first step
+                               "SELECT * FROM mdm.person WHERE id_number = :v"), {"v": item[0]}).all())
+    ref_times = [t for _i, t in ref]
+    found, wall = _concurrently(engine, clients, items, search)
+    times = [t for _i, t in found]
+    _say(_line("reference: mdm.person by ID", ref_times))
+    _say_cases(found)
+    _say(_line("search, all kinds", times) + f"  ({len(times) / wall:.0f} queries/s)")
+    _say(f"search p99 / reference p99: {_pct(times, 99) / _pct(ref_times, 99):.1f}x")
+    found_p, wall_p = _in_processes(url, clients, items, "search")
+    times_p = [t for _i, t in found_p]
+    _say_cases(found_p, " (processes)")
+    _say(_line(f"search, {clients} client processes", times_p) + f"  ({len(times_p) / wall_p:.0f} queries/s)")
+    return times
+
+
+def _measure_substrings(engine: Any, addresses: list[Any]) -> None:
+    """The address fragments alone: through the pg_trgm GIN index, then with bitmap scans off."""
+    from sqlalchemy import text
+
+    def substring(conn: Any, item: Any, scan: bool) -> None:
+        if scan:
+            conn.exec_driver_sql("SET enable_bitmapscan = off")
+        conn.execute(text("SELECT count(*) FROM mdm.search_element WHERE kind = 'address' AND key LIKE :v"),
+                     {"v": f"%{item[1]}%"}).all()
+        if scan:
+            conn.exec_driver_sql("RESET enable_bitmapscan")
+
+    gin, _ = _concurrently(engine, 1, addresses, lambda c, i: substring(c, i, False))
+    scan, _ = _concurrently(engine, 1, addresses[:20], lambda c, i: substring(c, i, True))
+    g, s = [t for _i, t in gin], [t for _i, t in scan]
+    _say(_line("address fragment, pg_trgm GIN", g))
+    _say(_line("address fragment, no GIN", s))
+    _say(f"GIN speed-up on address fragments (p50): {_pct(s, 50) / _pct(g, 50):.0f}x")
+
+
+def _measure_graph(engine: Any, url: str, clients: int, graphs: int) -> None:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        uids = [r[0] for r in conn.execute(text(
+            "SELECT l.person_uid FROM mdm.person_link l TABLESAMPLE SYSTEM (1) WHERE l.entity = 'person' LIMIT :n"),
+            {"n": graphs})]
+    depth2 = _work("graph", 2)
+    one, _ = _concurrently(engine, 1, uids, depth2)
+    many, _ = _concurrently(engine, clients, uids, depth2)
+    _say(_line("graph depth 2, 1 client", [t for _i, t in one]))
+    _say(_line(f"graph depth 2, {clients} clients", [t for _i, t in many]))
+    procs, _ = _in_processes(url, clients, uids, "graph")
+    _say(_line(f"graph depth 2, {clients} client processes", [t for _i, t in procs]))
+
+
 def measure(url: str, clients: int, queries: int, graphs: int, seed: int) -> None:
     from sqlalchemy import text
 
-    from exchange.access.lens import Lens
-    from exchange.investigate.graph import Limits, graph
-    from exchange.investigate.persons import subject
-    from exchange.investigate.search import search
-    from exchange.spec.catalog import load_catalog
     from exchange.warehouse.engine import make_engine
-    from exchange.workspace.sharing import load_grants
 
-    catalog = load_catalog(ROOT)
-    schemas = catalog.schemas
-    grants = load_grants()
-    lens = Lens(grants.get("police"))
     engine = make_engine(url, root=ROOT)
     with engine.connect() as conn:
         persons = conn.execute(text("SELECT count(*) FROM mdm.person")).scalar()
@@ -390,67 +458,11 @@ def measure(url: str, clients: int, queries: int, graphs: int, seed: int) -> Non
                      for e in ("hotel_stay", "internet_session", "checkpoint_pass"))
     _say(f"warehouse: {persons:,} persons, {events:,} events; {clients} clients")
     items = _queries(engine, queries, seed)
-    for warm in items[:50]:  # warm the caches and the pinyin tables
-        with engine.connect() as conn:
-            search(conn, lens, schemas, warm[1], warm[2])
-    ids = [(q[1],) for q in items if q[0] == "id_full"] or [(q[1],) for q in items[:100]]
-    ref, _ = _concurrently(engine, clients, ids * max(1, len(items) // max(1, len(ids))),
-                           lambda conn, item: conn.execute(text(  # the profile's own first step
-                               "SELECT * FROM mdm.person WHERE id_number = :v"), {"v": item[0]}).all())
-    ref_times = [t for _i, t in ref]
-    found, wall = _concurrently(engine, clients, items,
-                                lambda conn, item: search(conn, lens, schemas, item[1], item[2]))
-    times = [t for _i, t in found]
-    _say(_line("reference: mdm.person by ID", ref_times))
-    by_case: dict[str, list[float]] = {}
-    for item, took in found:
-        by_case.setdefault(item[0], []).append(took)
-    for case, ts in sorted(by_case.items()):
-        _say(_line(f"search {case}", ts))
-    _say(_line("search, all kinds", times) + f"  ({len(times) / wall:.0f} queries/s)")
-    _say(f"search p99 / reference p99: {_pct(times, 99) / _pct(ref_times, 99):.1f}x")
-    found_p, wall_p = _in_processes(url, clients, items, "search")
-    times_p = [t for _i, t in found_p]
-    by_case = {}
-    for item, took in found_p:
-        by_case.setdefault(item[0], []).append(took)
-    for case, ts in sorted(by_case.items()):
-        _say(_line(f"search {case} (processes)", ts))
-    _say(_line(f"search, {clients} client processes", times_p) + f"  ({len(times_p) / wall_p:.0f} queries/s)")
-
+    times = _measure_search(engine, url, clients, items)
     addresses = [q for q in items if q[0] == "address"][:100]
     if addresses:
-        def substring(conn: Any, item: Any, scan: bool) -> None:
-            if scan:
-                conn.exec_driver_sql("SET enable_bitmapscan = off")
-            conn.execute(text("SELECT count(*) FROM mdm.search_element WHERE kind = 'address' AND key LIKE :v"),
-                         {"v": f"%{item[1]}%"}).all()
-            if scan:
-                conn.exec_driver_sql("RESET enable_bitmapscan")
-
-        gin, _ = _concurrently(engine, 1, addresses, lambda c, i: substring(c, i, False))
-        scan, _ = _concurrently(engine, 1, addresses[:20], lambda c, i: substring(c, i, True))
-        g, s = [t for _i, t in gin], [t for _i, t in scan]
-        _say(_line("address fragment, pg_trgm GIN", g))
-        _say(_line("address fragment, no GIN", s))
-        _say(f"GIN speed-up on address fragments (p50): {_pct(s, 50) / _pct(g, 50):.0f}x")
-
-    with engine.connect() as conn:
-        uids = [r[0] for r in conn.execute(text(
-            "SELECT l.person_uid FROM mdm.person_link l TABLESAMPLE SYSTEM (1) WHERE l.entity = 'person' LIMIT :n"),
-            {"n": graphs})]
-
-    def depth2(conn: Any, uid: str) -> None:
-        who = subject(conn, lens, uid)
-        if who is not None:
-            graph(conn, lens, schemas, who, Limits(depth=2))
-
-    one, _ = _concurrently(engine, 1, uids, depth2)
-    many, wall = _concurrently(engine, clients, uids, depth2)
-    _say(_line("graph depth 2, 1 client", [t for _i, t in one]))
-    _say(_line(f"graph depth 2, {clients} clients", [t for _i, t in many]))
-    procs, _ = _in_processes(url, clients, uids, "graph")
-    _say(_line(f"graph depth 2, {clients} client processes", [t for _i, t in procs]))
+        _measure_substrings(engine, addresses)
+    _measure_graph(engine, url, clients, graphs)
     engine.dispose()
     _say(f"median search {statistics.median(times):.1f} ms")
 
