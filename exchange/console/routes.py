@@ -23,6 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from exchange.console import pages
 from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
+from exchange.workspace.console import SignInRefused
+from exchange.workspace.investigate import recorded_query
 
 COOKIE = "exchange_console"
 MAX_FORM = 8192
@@ -62,39 +64,63 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
-    accounts = service.console
+class _Console:
+    """What every route needs: the signed-in session, the checks before a page, one gate request."""
 
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.accounts = service.console
+
+    @staticmethod
     def client(request: Request) -> str | None:
         return request.client.host if request.client else None
 
-    async def signed_in(request: Request) -> Any:
-        return await run_in_threadpool(accounts.session, request.cookies.get(COOKIE))
+    async def signed_in(self, request: Request) -> Any:
+        return await run_in_threadpool(self.accounts.session, request.cookies.get(COOKIE))
 
-    async def admitted(request: Request, role: str) -> Any:
+    def page(self, session: Any, title: str, body: str, status: int = 200) -> HTMLResponse:
+        return _html(pages.layout(title, body, session, agency_name=self.accounts.agency_name(session)), status)
+
+    async def admitted(self, request: Request, role: str) -> Any:
         """The session, or the response that sends the browser where it must go first."""
-        session = await signed_in(request)
+        session = await self.signed_in(request)
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if session is None:
             return _see("/console/login?" + urllib.parse.urlencode({"next": here}))
         if session.role != role:
-            request.state.recorded = False
-            return _html(pages.layout("无权访问", pages.error_box("您的角色不能打开此页面"), session,
-                                      agency_name=accounts.agency_name(session)), 403)
-        if not session.purpose or (accounts.case_number_required(session) and not session.case_number):
+            return self.page(session, "无权访问", pages.error_box("您的角色不能打开此页面"), 403)
+        if not session.purpose or (self.accounts.case_number_required(session) and not session.case_number):
             return _see("/console/purpose?" + urllib.parse.urlencode({"next": here}))
         return session
 
-    async def gated(request: Request, session: Any, tool: str | None, ident: str, path: str,
+    async def gated(self, request: Request, session: Any, tool: str | None, ident: str, path: str,
                     params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         """One gate request as the signed-in user: (status, the answer's document)."""
-        info = accounts.request(session, ident, path, client(request))
+        info = self.accounts.request(session, ident, path, self.client(request))
         if tool is None:
-            status, text = await _call(service.gate, info)
+            status, text = await _call(self.service.gate, info)
         else:
-            status, text = await _call(service.tools, info, tool, params or {})
+            status, text = await _call(self.service.tools, info, tool, params or {})
         request.state.recorded = True
         return status, json.loads(text)
+
+    def purpose_page(self, session: Any, nxt: str, problem: str | None = None) -> HTMLResponse:
+        a = self.accounts
+        return _html(pages.purpose_page(session, a.agency_name(session), a.grant_purpose(session),
+                                        a.case_number_required(session), nxt, problem), 400 if problem else 200)
+
+
+def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
+    console = _Console(service)
+    _session_routes(app, console)
+    _investigator_routes(app, console)
+    _auditor_routes(app, console)
+    return app
+
+
+def _session_routes(app: FastAPI, c: _Console) -> None:
+    """The stylesheet, signing in and out, and the purpose a session works under."""
+    accounts = c.accounts
 
     @app.get("/console/static/console.css", include_in_schema=False)
     async def stylesheet() -> Response:
@@ -103,7 +129,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     @app.get("/console", include_in_schema=False)
     @app.get("/console/", include_in_schema=False)
     async def home(request: Request) -> Response:
-        session = await signed_in(request)
+        session = await c.signed_in(request)
         return _see(HOME.get(session.role, "/console/login") if session else "/console/login")
 
     @app.get("/console/login", include_in_schema=False)
@@ -114,10 +140,10 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     async def login(request: Request) -> Response:
         form = await _form(request)
         user, password = form.get("user", "").strip()[:64], form.get("password", "")[:200]
-        got = await run_in_threadpool(accounts.sign_in, user, password, client(request))
+        got = await run_in_threadpool(accounts.sign_in, user, password, c.client(request))
         request.state.recorded = True
-        if isinstance(got, str):
-            return _html(pages.login_page(got, user), 429 if "秒后" in got else 401)
+        if isinstance(got, SignInRefused):
+            return _html(pages.login_page(got.message, user), got.status)
         token, session = got
         nxt = _local(request.query_params.get("next"), HOME[session.role])
         response = _see("/console/purpose?" + urllib.parse.urlencode({"next": nxt}))
@@ -127,7 +153,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
 
     @app.post("/console/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        session = await signed_in(request)
+        session = await c.signed_in(request)
         form = await _form(request)
         if session is not None and not session.csrf_ok(form.get("csrf")):
             return _see(HOME[session.role])  # a forged form signs nobody out
@@ -139,37 +165,36 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
 
     @app.get("/console/purpose", include_in_schema=False)
     async def purpose_form(request: Request) -> Response:
-        session = await signed_in(request)
+        session = await c.signed_in(request)
         if session is None:
             return _see("/console/login")
-        nxt = _local(request.query_params.get("next"), HOME[session.role])
-        return _html(pages.purpose_page(session, accounts.agency_name(session), accounts.grant_purpose(session),
-                                        accounts.case_number_required(session), nxt))
+        return c.purpose_page(session, _local(request.query_params.get("next"), HOME[session.role]))
 
     @app.post("/console/purpose", include_in_schema=False)
     async def purpose(request: Request) -> Response:
-        session = await signed_in(request)
+        session = await c.signed_in(request)
         form = await _form(request)
         if session is None or not session.csrf_ok(form.get("csrf")):
             return _see("/console/login")
         nxt = _local(form.get("next"), HOME[session.role])
         problem = await run_in_threadpool(accounts.set_purpose, session, form.get("purpose", ""),
                                           form.get("case_number"))
-        if problem:
-            return _html(pages.purpose_page(session, accounts.agency_name(session), accounts.grant_purpose(session),
-                                            accounts.case_number_required(session), nxt, problem), 400)
-        return _see(nxt)
+        return c.purpose_page(session, nxt, problem) if problem else _see(nxt)
+
+
+def _investigator_routes(app: FastAPI, c: _Console) -> None:
+    """Element search and the person page (profile, relation graph, timeline)."""
 
     @app.get("/console/search", include_in_schema=False)
     async def search_form(request: Request) -> Response:
-        session = await admitted(request, "investigator")
+        session = await c.admitted(request, "investigator")
         if isinstance(session, Response):
             return session
-        return _html(pages.search_page(session, accounts.agency_name(session)))
+        return _html(pages.search_page(session, c.accounts.agency_name(session)))
 
     @app.post("/console/search", include_in_schema=False)
     async def search(request: Request) -> Response:
-        session = await admitted(request, "investigator")
+        session = await c.admitted(request, "investigator")
         if isinstance(session, Response):
             return session
         form = await _form(request)
@@ -178,76 +203,64 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
         q, kind = form.get("q", "").strip()[:100], form.get("kind") or ""
         if kind not in pages.KINDS:
             kind = ""
-        from exchange.workspace.investigate import recorded_query
-
         path = f"/console/search?q={recorded_query(q)}" + (f"&kind={kind}" if kind else "")
-        status, answer = await gated(request, session, "search", q, path, {"kind": kind or None, "limit": 50})
-        name = accounts.agency_name(session)
+        status, answer = await c.gated(request, session, "search", q, path, {"kind": kind or None, "limit": 50})
+        name = c.accounts.agency_name(session)
         if status != 200:
             return _html(pages.search_page(session, name, q, kind, message=pages.gate_error(status, answer)), status)
         return _html(pages.search_page(session, name, q, kind, answer))
 
     @app.get("/console/persons/{ident}", include_in_schema=False)
     async def person(request: Request, ident: str, depth: int = 1) -> Response:
-        session = await admitted(request, "investigator")
+        session = await c.admitted(request, "investigator")
         if isinstance(session, Response):
             return session
         depth = min(max(depth, 1), 3)
         base = f"/console/persons/{ident}"
-        profile = await gated(request, session, None, ident, base)
-        timeline = await gated(request, session, "timeline", ident, base + "/timeline")
-        graph = await gated(request, session, "graph", ident, base + f"/graph?depth={depth}",
-                            {"depth": depth, "fan_out": 25})
+        profile = await c.gated(request, session, None, ident, base)
+        timeline = await c.gated(request, session, "timeline", ident, base + "/timeline")
+        graph = await c.gated(request, session, "graph", ident, base + f"/graph?depth={depth}",
+                              {"depth": depth, "fan_out": 25})
         statuses = {profile[0], timeline[0], graph[0]}
         status = 200 if 200 in statuses else max(statuses)
-        return _html(pages.person_page(session, accounts.agency_name(session), ident, profile, timeline, graph,
+        return _html(pages.person_page(session, c.accounts.agency_name(session), ident, profile, timeline, graph,
                                        depth), status)
 
-    async def audit(request: Request, page: str, ident: str, params: dict[str, Any]) -> Any:
-        session = await admitted(request, "auditor")
+
+AuditRender = Callable[[Any, str, dict[str, Any]], str]
+"""(session, agency name, the gate's answer) → the page."""
+
+
+def _auditor_routes(app: FastAPI, c: _Console) -> None:
+    """The auditors' pages: batches, one batch's validation report, the access log, the ledger check."""
+
+    async def audit_page(request: Request, tool: str, ident: str, params: dict[str, Any], title: str,
+                         render: AuditRender, missing: str | None = None) -> Response:
+        session = await c.admitted(request, "auditor")
         if isinstance(session, Response):
-            return session, None
-        return session, await gated(request, session, page, ident, request.url.path, params)
+            return session
+        status, answer = await c.gated(request, session, tool, ident, request.url.path, params)
+        if status != 200:
+            message = missing if status == 404 and missing else pages.gate_error(status, answer)
+            return c.page(session, title, pages.error_box(message), status)
+        return _html(render(session, c.accounts.agency_name(session), answer))
 
     @app.get("/console/audit/batches", include_in_schema=False)
     async def audit_batches(request: Request) -> Response:
-        session, got = await audit(request, "audit.batches", "batches", {"limit": 200})
-        if got is None:
-            return session
-        if got[0] != 200:
-            return _html(pages.layout("批次", pages.error_box(pages.gate_error(*got)), session,
-                                      agency_name=accounts.agency_name(session)), got[0])
-        return _html(pages.batches_page(session, accounts.agency_name(session), got[1]["batches"]))
+        return await audit_page(request, "audit.batches", "batches", {"limit": 200}, "批次",
+                                lambda s, n, got: pages.batches_page(s, n, got["batches"]))
 
     @app.get("/console/audit/batches/{batch_id}", include_in_schema=False)
     async def audit_batch(request: Request, batch_id: str) -> Response:
-        session, got = await audit(request, "audit.batch", batch_id, {"batch_id": batch_id})
-        if got is None:
-            return session
-        if got[0] != 200:
-            message = "没有这个批次" if got[0] == 404 else pages.gate_error(*got)
-            return _html(pages.layout("校验报告", pages.error_box(message), session,
-                                      agency_name=accounts.agency_name(session)), got[0])
-        return _html(pages.batch_page(session, accounts.agency_name(session), got[1]["batch"], got[1]["validation"]))
+        return await audit_page(request, "audit.batch", batch_id, {"batch_id": batch_id}, "校验报告",
+                                lambda s, n, got: pages.batch_page(s, n, got["batch"], got["validation"]),
+                                missing="没有这个批次")
 
     @app.get("/console/audit/access", include_in_schema=False)
     async def audit_access(request: Request) -> Response:
-        session, got = await audit(request, "audit.access", "access", {"limit": 300})
-        if got is None:
-            return session
-        if got[0] != 200:
-            return _html(pages.layout("访问日志", pages.error_box(pages.gate_error(*got)), session,
-                                      agency_name=accounts.agency_name(session)), got[0])
-        return _html(pages.access_page(session, accounts.agency_name(session), got[1]["access"]))
+        return await audit_page(request, "audit.access", "access", {"limit": 300}, "访问日志",
+                                lambda s, n, got: pages.access_page(s, n, got["access"]))
 
     @app.get("/console/audit/ledger", include_in_schema=False)
     async def audit_ledger(request: Request) -> Response:
-        session, got = await audit(request, "audit.ledger", "ledger", {})
-        if got is None:
-            return session
-        if got[0] != 200:
-            return _html(pages.layout("账本校验", pages.error_box(pages.gate_error(*got)), session,
-                                      agency_name=accounts.agency_name(session)), got[0])
-        return _html(pages.ledger_page(session, accounts.agency_name(session), got[1]))
-
-    return app
+        return await audit_page(request, "audit.ledger", "ledger", {}, "账本校验", pages.ledger_page)

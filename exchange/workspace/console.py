@@ -71,6 +71,14 @@ def console_users(agency: str | None = None, *, settings: Settings | None = None
         return accounts.list_users(conn, agency)
 
 
+@dataclass(frozen=True)
+class SignInRefused:
+    """What the browser is told of a refused sign-in (never which of name or password was wrong)."""
+
+    status: int
+    message: str
+
+
 @dataclass
 class ConsoleAccounts:
     """What ``exchange serve`` checks for the console: sign-in (rate-limited per address, every attempt in
@@ -85,7 +93,7 @@ class ConsoleAccounts:
 
         self.limiter = FailureLimiter(limit=5, window=300.0)
 
-    def sign_in(self, user_name: str, password: str, client: str | None) -> tuple[str, Any] | str:
+    def sign_in(self, user_name: str, password: str, client: str | None) -> tuple[str, Any] | SignInRefused:
         """(cookie token, session), or what to tell the browser."""
         from exchange.access import accounts
         from exchange.access.keys import AccessRecord, write_access
@@ -94,22 +102,24 @@ class ConsoleAccounts:
                            entity="console_session", client=client, channel="console")
         wait = self.limiter.blocked(client)
         with self.engine.begin() as conn:
+            answer: tuple[str, Any] | SignInRefused
             if wait:
-                rec.status, rec.outcome = 429, "refused: too many failed sign-ins"
-                answer: tuple[str, Any] | str = f"登录失败次数过多，请 {wait} 秒后再试"
+                answer = SignInRefused(429, f"登录失败次数过多，请 {wait} 秒后再试")
+                rec.outcome = "refused: too many failed sign-ins"
             else:
                 got = accounts.sign_in(conn, user_name, password)
                 if isinstance(got, str):
                     self.limiter.failed(client)
-                    rec.status, rec.outcome = 401, f"refused: {got}"
-                    answer = "用户名或密码错误"
-                elif got[1].agency not in self.grants.grants:
-                    accounts.sign_out(conn, got[1])
-                    rec.agency, rec.status, rec.outcome = got[1].agency, 403, "refused: no grant"
-                    answer = f"{got[1].agency} 没有共享授权（grants/{got[1].agency}.yaml），无法登录"
+                    answer, rec.outcome = SignInRefused(401, "用户名或密码错误"), f"refused: {got}"
                 else:
-                    rec.agency, rec.status, rec.outcome = got[1].agency, 200, "ok"
-                    answer = got
+                    rec.agency = got[1].agency
+                    if rec.agency in self.grants.grants:
+                        answer, rec.outcome = got, "ok"
+                    else:
+                        accounts.sign_out(conn, got[1])
+                        answer = SignInRefused(403, f"{rec.agency} 没有共享授权（grants/{rec.agency}.yaml），无法登录")
+                        rec.outcome = "refused: no grant"
+            rec.status = answer.status if isinstance(answer, SignInRefused) else 200
             write_access(conn, rec)
         return answer
 
