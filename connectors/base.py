@@ -97,6 +97,10 @@ class Connector(ABC):
         """State to save once this run's batch is loaded (None: nothing to remember)."""
         return None
 
+    def notes(self) -> list[str]:
+        """What reading the source noticed about it as a whole, for the batch report (asked once read)."""
+        return []
+
 
 def batch_schema(columns: list[str]) -> pa.Schema:
     """The schema of every batch: the source columns as strings, then the meta columns."""

@@ -136,15 +136,18 @@ def check_file(path: Path, delimiter: str) -> None:
 
 
 def csv_chunks(path: Path, *, delimiter: str, header: list[str], size: int, clean: Callable[[str], str],
-               field_limit: int) -> Iterator[list[pa.Array]]:
+               field_limit: int, named: int | None = None) -> Iterator[list[pa.Array]]:
     """The data records of a CSV file as chunks of exactly ``size`` rows (the last one shorter):
     one ``pa.string()`` array per column, in file order.
 
     ``header`` is the header the reference parser read (after ``clean``); a field longer than
-    ``field_limit`` characters is left to it (it refuses the file). Raises ``Unsupported`` (possibly
-    after some chunks) as soon as the file departs from what this path reads identically.
+    ``field_limit`` characters is left to it (it refuses the file). ``named``: only the first
+    ``named`` columns are delivered, the others (unnamed) must be blank in every record. Raises
+    ``Unsupported`` (possibly after some chunks) as soon as the file departs from what this path
+    reads identically.
     """
     width = len(header)
+    named = width if named is None else named
     check_file(path, delimiter)  # before any record is delivered: quoting both parsers read alike
     try:
         reader = _open(path, delimiter, width)
@@ -170,16 +173,19 @@ def csv_chunks(path: Path, *, delimiter: str, header: list[str], size: int, clea
                 for column in batch.columns:
                     if (pc.max(pc.utf8_length(column)).as_py() or 0) > field_limit:
                         raise Unsupported(f"a field longer than {field_limit} characters")
+                for column in batch.columns[named:]:
+                    if pc.any(pc.not_equal(pc.utf8_trim_whitespace(column), "")).as_py():
+                        raise Unsupported("a value in a column without a name")
                 pending.append(batch)
                 have += batch.num_rows
             while have >= size:
                 table = pa.Table.from_batches(pending)
-                yield _columns(table.slice(0, size), width)
+                yield _columns(table.slice(0, size), named)
                 rest = table.slice(size)
                 pending = rest.to_batches() if rest.num_rows else []
                 have -= size
         if have:
-            yield _columns(pa.Table.from_batches(pending), width)
+            yield _columns(pa.Table.from_batches(pending), named)
     except Unsupported:
         raise
     except (pa.ArrowException, ValueError) as exc:  # ragged record, bad UTF-8, a record longer than a block

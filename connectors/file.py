@@ -194,6 +194,9 @@ class FileConnector(Connector):
             out["not_yet_settled"] = list(self._not_yet)
         return out
 
+    def notes(self) -> list[str]:
+        return [f"{f.display}: {note}" for f in self.files() for note in f.reader.notes]
+
     def new_state(self) -> dict[str, Any] | None:
         if not self.drop_folder or not self._read_done:
             return None
@@ -304,7 +307,7 @@ class FileConnector(Connector):
         fmt = infer_format(path, self.spec.format, display)
         reader = make_reader(path, display, fmt, encoding=self.spec.encoding,
                              delimiter=self.spec.delimiter, sheet=self.spec.sheet,
-                             records_path=self.spec.records_path)
+                             records_path=self.spec.records_path, header_row=self.spec.header_row)
         return SourceFile(display, path, reader)
 
     @staticmethod

@@ -103,15 +103,17 @@ class Mapper:
         self.columns = feed.field_for_column()
         self.derive_key = feed.key != [SOURCE_RECORD_ID]
 
-    def check_columns(self, available: list[str], source: str) -> None:
-        """Every mapped column must exist in the source; say which are missing and what is there."""
+    def check_columns(self, available: list[str], source: str, notes: list[str] | None = None) -> None:
+        """Every mapped column must exist in the source; say which are missing and what is there (and
+        what the reader noticed: another sheet, ...)."""
         missing = [c for c in self.columns if c not in available]
         if missing:
             names = listed(repr(c) for c in missing)
+            there = f"its {len(available):,} column(s) are: {listed(available)}" if available else "it has no column"
+            noticed = "".join(f" Note: {n}." for n in notes or [])
             raise SourceError(
                 f"feed {self.feed.feed_id}: {source}: mapped column(s) {names} not found in the source; "
-                f"its {len(available):,} column(s) are: {listed(available)}. Fix the export or the feed's mapping.",
-                source=source)
+                f"{there}.{noticed} Fix the export or the feed's mapping.", source=source)
 
     def map(self, batch: pa.RecordBatch | pa.Table) -> MappedChunk:
         n = batch.num_rows

@@ -85,6 +85,8 @@ class ValidationReport:
     """Valid rows that load with flagged fields (inside rows_valid)."""
     flagged: list[dict[str, Any]] = field(default_factory=list)
     """The first of them: record, source_record_id and the flags (shaped like reasons)."""
+    notes: list[str] = field(default_factory=list)
+    """What the batch report would say of the file as a whole (a column a spreadsheet rounded, ...)."""
 
     @property
     def reject_ratio(self) -> float:
@@ -121,9 +123,10 @@ def validate_file(path: Path, feed_id: str, *, settings: Settings | None = None,
             flagged.append({"row": r["_source_row"], "source_record_id": r[SOURCE_RECORD_ID],
                             "reasons": json.loads(r[FLAGS])})
 
-    split = run.stream(connector.batches(), validator, on_valid, on_reject, progress)
+    split = run.stream(connector.batches(), validator, on_valid, on_reject, progress, notes=connector.notes)
     run.check_empty_source(connector, split)
+    notes = [*connector.notes(), *split.notes]
     return ValidationReport(feed=feed_id, rows_in=split.rows_in, rows_valid=split.rows_valid,
                             rows_rejected=split.rows_rejected,
                             max_reject_ratio=run.feed.quality.max_reject_ratio, rejects=rejects,
-                            rows_flagged=split.rows_flagged, flagged=flagged)
+                            rows_flagged=split.rows_flagged, flagged=flagged, notes=notes)

@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.events_load.run --events 100000000
 
 Generates checkpoint passes (a plate, a checkpoint, a time in the last 12 months, a division,
-coordinates) in chunks of ``--chunk`` rows — memory stays flat whatever ``--events`` — and loads them
+coordinates) in chunks of ``--chunk`` rows — memory stays flat whatever ``--events`` — in time order as
+daily feeds deliver them (``--order random`` spreads every chunk over the year: the worst case for the
+indexes), and loads them
 with the warehouse's own write path (binary ``COPY`` through ``exchange.warehouse.dialects``) into
 ``core.checkpoint_pass``: partitioned by month, with its primary key and the indexes that serve "this
 vehicle's passes in a window" and "who passed this checkpoint in a window". Reference measured in the
@@ -22,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _chunks(total: int, size: int, seed: int):
+def _chunks(total: int, size: int, seed: int, ordered: bool):
     import numpy as np
     import pyarrow as pa
 
@@ -37,13 +39,18 @@ def _chunks(total: int, size: int, seed: int):
     while done < total:
         n = min(size, total - done)
         place = rng.integers(0, 2000, n)
+        if ordered:  # as feeds deliver them: each chunk the next stretch of the year, in time order
+            first, last = span * done // total, span * (done + n) // total
+            seconds = np.sort(rng.integers(first, max(first + 1, last), n))
+        else:  # the worst case: every chunk spread over the whole year
+            seconds = rng.integers(0, span, n)
         rec = np.char.add("KKGC", np.arange(done, done + n).astype(str))
         yield pa.table({
             "source_record_id": pa.array(rec),
             "plate": pa.array(plates[rng.integers(0, len(plates), n)].tolist()),
             "checkpoint_code": pa.array(np.char.add("KK", place.astype(str))),
             "checkpoint_name": pa.nulls(n, pa.string()), "direction": pa.array(["inbound"] * n),
-            "passed_at": pa.array((start + rng.integers(0, span, n).astype("timedelta64[s]")).astype("datetime64[us]")),
+            "passed_at": pa.array((start + seconds.astype("timedelta64[s]")).astype("datetime64[us]")),
             "speed_kmh": pa.array(rng.integers(20, 90, n)),
             "division_code": pa.array(np.char.add(np.char.add("6109021", (place % 90 + 10).astype(str)), "0001")),
             "longitude": pa.array(109.0 + place / 10000.0), "latitude": pa.array(32.6 + place / 10000.0),
@@ -58,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", type=int, default=10_000_000, help="rows loaded into the plain table")
     ap.add_argument("--chunk", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument("--order", choices=("time", "random"), default="time",
+                    help="time: chunks follow each other in time, as daily feeds arrive (default); "
+                         "random: every chunk spread over the year (the worst case for the indexes)")
     args = ap.parse_args(argv)
 
     from sqlalchemy import MetaData, Table, text
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     def load(table: Table, total: int, label: str) -> float:
         t = time.perf_counter()
         done = 0
-        for chunk in _chunks(total, args.chunk, args.seed):
+        for chunk in _chunks(total, args.chunk, args.seed, args.order == "time"):
             with engine.begin() as conn:
                 done += dialect_of(conn).bulk_insert(conn, table, chunk.to_batches(200_000), {})
             if done % (10 * args.chunk) == 0 or done == total:

@@ -69,12 +69,12 @@ def infer_format(path: Path, declared: str | None, display: str | None = None) -
 
 def make_reader(path: Path, display: str, fmt: str, *, encoding: str = "auto",
                 delimiter: str | None = None, sheet: str | None = None,
-                records_path: str | None = None) -> Reader:
+                records_path: str | None = None, header_row: int | None = None) -> Reader:
     """The reader for one file of format ``fmt`` (see ``infer_format``), from the registry."""
     reader = READERS.get(fmt)
     if reader is None:
         raise ConfigError(f"{display}: unknown file format {fmt!r}; known: {', '.join(sorted(READERS))}")
     return reader.open(path, display, fmt, ReadOptions(encoding=encoding, delimiter=delimiter, sheet=sheet,
-                                                       records_path=records_path))
+                                                       records_path=records_path, header_row=header_row))
 
 

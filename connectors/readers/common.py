@@ -83,6 +83,32 @@ def check_header(names: list[str], display: str, *, allow_empty: bool = False) -
                            + "; fix the header row and re-export")
 
 
+def title_row_error(display: str, values: list[str], where: str, header_at: int, what: str) -> SourceError | None:
+    """The error for a title above the header (one value over a row that names several columns),
+    saying how to skip it; None when ``values`` (the cleaned cells of the first row) are no title.
+    ``header_at``: the line or sheet row of the next row, ``what``: how many names it has."""
+    filled = [v for v in values if v]
+    if len(filled) != 1:
+        return None
+    return source_error(display, f"{where} holds one value ({filled[0]!r}) above a row with {what}: it looks "
+                                 f"like a title (a merged cell) above the header; set source.header_row: "
+                                 f"{header_at} in the feed to read the column names from there")
+
+
+def unnamed_tail(names: list[str]) -> int:
+    """How many columns at the end of a header have no name (a delimiter after the last name, cells
+    formatted past the last header cell)."""
+    n = 0
+    while n < len(names) and names[len(names) - 1 - n] == "":
+        n += 1
+    return n
+
+
+def unnamed_note(count: int) -> str:
+    return (f"the header row ends in {count} column(s) without a name: left out (empty in a row, they are "
+            f"ignored; a value in one is reported on its row)")
+
+
 def ragged_message(values: list[Any], width: int) -> str:
     """``_parse_error`` text of a row whose field count differs from the header's."""
     text = f"row has {len(values)} fields, header has {width}"
@@ -133,6 +159,8 @@ class ReadOptions:
     delimiter: str | None = None
     sheet: str | None = None
     records_path: str | None = None
+    header_row: int | None = None
+    """The line (sheet row) of the column names; None: the first non-blank one."""
 
 
 class Reader(ABC):
@@ -150,6 +178,12 @@ class Reader(ABC):
         self.path = path
         self.display = display
         self._columns: list[str] | None = None
+        self.notes: list[str] = []
+        """What the reader noticed about the file as a whole (said in the batch report)."""
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def columns(self) -> list[str]:
         """The file's column names in file order (cached; cheap to call again)."""

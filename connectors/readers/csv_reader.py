@@ -23,6 +23,9 @@ from connectors.readers.common import (
     pairs_to_chunk,
     ragged_message,
     source_error,
+    title_row_error,
+    unnamed_note,
+    unnamed_tail,
 )
 from exchange.errors import ConfigError, SourceError
 
@@ -91,17 +94,31 @@ class CsvReader(TextReader):
             raise ConfigError(f"{display}: source.delimiter {options.delimiter!r} cannot separate fields; "
                               f"use e.g. ',', ';', '|' or a tab")
         return cls(path, display, encoding=options.encoding,
-                   delimiter=options.delimiter or ("\t" if fmt == "tsv" else ","))
+                   delimiter=options.delimiter or ("\t" if fmt == "tsv" else ","), header_row=options.header_row)
 
     """Delimited text, parsed by the ``csv`` module over the strictly decoded stream."""
 
-    def __init__(self, path: Path, display: str, *, encoding: str, delimiter: str) -> None:
+    def __init__(self, path: Path, display: str, *, encoding: str, delimiter: str,
+                 header_row: int | None = None) -> None:
         super().__init__(path, display, encoding=encoding)
         self.delimiter = delimiter
+        self.header_row = header_row
+        self.unnamed = 0
+        """Columns without a name at the end of the header: left out, blank in every row."""
+        self.header_line = 0
 
     def _read_columns(self) -> list[str]:
         with open_text(self.path, self.codec) as f:
-            return self._header(self._records(f))
+            records = self._records(f)
+            names = self._header(records)
+            if self.header_row is None and len(names) == 1 and self.unnamed:  # a merged title saved as CSV?
+                following = next((r for r in records if r.fields is not None), None)
+                if following is not None and sum(1 for v in following.fields if v.strip()) >= 2:
+                    title = title_row_error(self.display, names, f"line {self.header_line}", following.line,
+                                            f"{len(following.fields)} fields (line {following.line})")
+                    if title is not None:
+                        raise title
+            return names
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         done = 0
@@ -109,8 +126,10 @@ class CsvReader(TextReader):
             # Arrow's parser where it reads the file exactly like the csv module (connectors/fast_csv.py);
             # from the first record it cannot, the csv module goes on
             try:
-                for columns in fast_csv.csv_chunks(self.path, delimiter=self.delimiter, header=self.columns(),
-                                                   size=size, clean=clean_header_name, field_limit=CSV_FIELD_LIMIT):
+                for columns in fast_csv.csv_chunks(self.path, delimiter=self.delimiter,
+                                                   header=self.columns() + [""] * self.unnamed, size=size,
+                                                   clean=clean_header_name, field_limit=CSV_FIELD_LIMIT,
+                                                   named=len(self.columns())):
                     n = len(columns[0])
                     yield Chunk(columns, [None] * n)
                     done += n
@@ -135,16 +154,21 @@ class CsvReader(TextReader):
             for batch in in_batches(pairs(), size):
                 yield pairs_to_chunk(batch, width)
 
-    @staticmethod
-    def _row(rec: CsvRecord, width: int) -> tuple[Row, str | None]:
+    def _row(self, rec: CsvRecord, width: int) -> tuple[Row, str | None]:
         if rec.fields is None:  # no value can be told apart: the record's text goes with its reason
             return [None] * width, f"CSV error: {rec.error} (line {rec.line}); the record as sent: {rec.text}"
         if len(rec.fields) == width:
             return rec.fields, None
+        if width < len(rec.fields) <= width + self.unnamed and not any(v.strip() for v in rec.fields[width:]):
+            return rec.fields[:width], None  # the header's unnamed columns, blank here too
         return fit_row(rec.fields, width), f"{ragged_message(rec.fields, width)} (line {rec.line})"
 
     def _header(self, records: Iterator[CsvRecord]) -> list[str]:
+        """The column names: of the first non-blank record, or of the one at ``source.header_row``
+        (the records above it skipped); unnamed columns at the end are left out (``unnamed``)."""
         for rec in records:
+            if self.header_row is not None and rec.line < self.header_row:
+                continue  # a title or notes above the declared header
             if rec.fatal:
                 raise self._fatal(rec, f"the header row (line {rec.line})", None)
             if rec.fields is None:
@@ -153,8 +177,16 @@ class CsvReader(TextReader):
             if self._blank(rec.fields):
                 continue  # whitespace-only line before the header
             names = [clean_header_name(n) for n in rec.fields]
+            self.header_line = rec.line
+            self.unnamed = unnamed_tail(names) if len(names) > unnamed_tail(names) else 0
+            if self.unnamed:
+                names = names[:-self.unnamed]
+                self.note(unnamed_note(self.unnamed))
             check_header(names, self.display)
             return names
+        if self.header_row is not None:
+            raise source_error(self.display, f"no header row at or after line {self.header_row} "
+                                             f"(source.header_row): the file ends before it")
         raise source_error(self.display, "file is empty: no header row", offset=0)
 
     def _blank(self, fields: list[str]) -> bool:

@@ -3,6 +3,7 @@ exact reading shared by the HTTP source: numbers as written, duplicate keys and 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -205,6 +206,19 @@ def object_row(rec: dict[str, Any], columns: list[str]) -> Row:
     return [json_text(rec.get(c)) for c in columns]
 
 
+def _ndjson_hint(text: str, exc: json.JSONDecodeError) -> str:
+    """What to do when a file read as one JSON document is one JSON value per line (NDJSON)."""
+    if exc.msg != "Extra data":
+        return ""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        json.loads(first)
+    except (json.JSONDecodeError, RecursionError):
+        return ""
+    return ("; the file holds one JSON value per line: it looks like NDJSON (JSON Lines), not one JSON document; "
+            "declare source.format: ndjson in the feed (or name the file .ndjson or .jsonl)")
+
+
 class JsonReader(TextReader):
     formats = ("json",)
 
@@ -256,7 +270,8 @@ class JsonReader(TextReader):
         except json.JSONDecodeError as exc:
             offset = len(text[:exc.pos].encode(self.codec, errors="replace"))
             raise source_error(self.display, f"invalid JSON at line {exc.lineno} column {exc.colno} "
-                                             f"(byte offset {offset}): {exc.msg}", offset=offset) from exc
+                                             f"(byte offset {offset}): {exc.msg}{_ndjson_hint(text, exc)}",
+                               offset=offset) from exc
         except RecursionError as exc:
             raise source_error(self.display, "JSON nested too deeply to read") from exc
 
@@ -290,8 +305,31 @@ class NdjsonReader(TextReader):
 
     def _read_columns(self) -> list[str]:
         names = union_keys(value for _, value, _ in self._lines())
+        if not names:
+            self._no_objects()
         check_header(names, self.display, allow_empty=True)
         return names
+
+    def _no_objects(self) -> None:
+        """No line holds a JSON object: say what the file looks like instead (an empty file, one JSON
+        array or document, lines of other values) and what to declare."""
+        values = [(n, value, error) for n, value, error in itertools.islice(self._lines(), 3)]
+        if not values:
+            raise source_error(self.display, "file is empty: no JSON line", offset=0)
+        try:
+            with open_text(self.path, self.codec) as f:
+                head = f.read(1 << 16).removeprefix("\ufeff").lstrip()
+        except UnicodeDecodeError as exc:
+            raise self.decode_error(exc) from exc
+        if head.startswith("["):
+            raise source_error(self.display, "no line is a JSON object: the file looks like one JSON array "
+                                             "(JSON, not NDJSON, which holds one object per line); declare "
+                                             "source.format: json in the feed (or name the file .json)")
+        n, value, error = values[0]
+        found = error or f"a JSON {json_type_name(value)}"
+        raise source_error(self.display, f"no line is a JSON object, so the file has no columns (line {n}: "
+                                         f"{found}); NDJSON holds one object per line, e.g. "
+                                         f'{{"id": "1", "name": "…"}}', row=n)
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         columns = self.columns()

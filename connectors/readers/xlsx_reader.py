@@ -23,6 +23,8 @@ from connectors.readers.common import (
     pairs_to_chunk,
     ragged_message,
     source_error,
+    title_row_error,
+    unnamed_tail,
 )
 from exchange.errors import SourceError
 
@@ -105,18 +107,38 @@ class XlsxReader(Reader):
 
     @classmethod
     def open(cls, path: Path, display: str, fmt: str, options: ReadOptions) -> XlsxReader:
-        return cls(path, display, sheet=options.sheet)
+        return cls(path, display, sheet=options.sheet, header_row=options.header_row)
 
-    """The first (or the named) worksheet; the first non-empty row is the header."""
+    """The first (or the named) worksheet; the first non-empty row (or ``header_row``) is the header."""
 
-    def __init__(self, path: Path, display: str, *, sheet: str | None) -> None:
+    def __init__(self, path: Path, display: str, *, sheet: str | None, header_row: int | None = None) -> None:
         super().__init__(path, display)
         self.sheet = sheet
+        self.header_row = header_row
+        self.sheets: list[str] = []
+        """The workbook's sheet names (known once it is opened)."""
 
     def _read_columns(self) -> list[str]:
-        for _, values, _ in self._rows():
-            return self._header(values)
-        raise source_error(self.display, "worksheet is empty: no header row")
+        rows = self._rows()
+        for sheet_row, values, _ in rows:
+            names = self._header(values)
+            if self.header_row is None and len(names) == 1:  # a title above the header?
+                following = next(rows, None)
+                if following is not None and sum(1 for v in following[1] if v not in (None, "")) >= 2:
+                    title = title_row_error(self.display, names, f"sheet row {sheet_row}", following[0],
+                                            f"{len(following[1])} cells (sheet row {following[0]})")
+                    if title is not None:
+                        raise title
+            return names
+        where = f" at or after row {self.header_row} (source.header_row)" if self.header_row else ""
+        raise source_error(self.display, f"worksheet {self._chosen!r} is empty{where}: no header row; "
+                                         f"{self._sheet_choice()}")
+
+    def _sheet_choice(self) -> str:
+        if len(self.sheets) < 2:
+            return "the workbook has no other sheet"
+        names = ", ".join(repr(n) for n in self.sheets)
+        return f"the workbook's sheets: {names}; choose one with source.sheet in the feed"
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         rows_iter = self._rows()
@@ -140,9 +162,13 @@ class XlsxReader(Reader):
 
     def _header(self, values: list[str | None]) -> list[str]:
         names = [clean_header_name(v or "") for v in values]
-        while names and names[-1] == "":
-            names.pop()  # formatting often extends a sheet past its last header cell
+        unnamed = unnamed_tail(names)
+        if unnamed:  # formatting often extends a sheet past its last header cell
+            names = names[:-unnamed]
         check_header(names, self.display)
+        if len(self.sheets) > 1 and self.sheet is None:
+            self.note(f"read the first sheet, {self._chosen!r}, of {len(self.sheets)}: "
+                      f"{', '.join(repr(n) for n in self.sheets)} (source.sheet chooses another)")
         return names
 
     @staticmethod
@@ -182,7 +208,12 @@ class XlsxReader(Reader):
             for wb in books:
                 wb.close()
 
+    @property
+    def _chosen(self) -> str:
+        return self.sheet if self.sheet is not None else (self.sheets[0] if self.sheets else "")
+
     def _worksheet(self, wb: Any) -> Any:
+        self.sheets = list(wb.sheetnames)
         if self.sheet is None:
             if not wb.worksheets:
                 raise source_error(self.display, "workbook has no worksheet")
@@ -201,6 +232,8 @@ class XlsxReader(Reader):
                     sheet.reset_dimensions()  # the stored dimension may be wrong; read what is there
             if formulas is None:
                 for sheet_row, cells in enumerate(ws.iter_rows(values_only=True), start=1):
+                    if sheet_row < (self.header_row or 0):
+                        continue  # a title or notes above the declared header
                     values = [cell_text(v) for v in cells]
                     if any(v is not None and v != "" for v in values):
                         yield sheet_row, values, []
@@ -209,6 +242,8 @@ class XlsxReader(Reader):
 
             pairs = itertools.zip_longest(ws.iter_rows(), formulas.iter_rows(values_only=True), fillvalue=())
             for sheet_row, (cells, written) in enumerate(pairs, start=1):
+                if sheet_row < (self.header_row or 0):
+                    continue
                 values = [cell_text(c.value) for c in cells]
                 uncalculated = [f"{get_column_letter(i)}{sheet_row}"
                                 for i, (c, f) in enumerate(itertools.zip_longest(cells, written), start=1)

@@ -20,6 +20,7 @@ error naming the file and every problem in it, while the other feeds load. With
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from typing import Any
 
@@ -85,10 +86,22 @@ def default_timezone() -> Any:
 
 
 def timetable(schedule: str | None) -> Any:
-    """A spec's schedule as a timetable with real data intervals (``None``: triggered only)."""
+    """A spec's schedule as a timetable with real data intervals (``None``: triggered only), shown in
+    Airflow as written (:class:`~exchange_airflow.timetables.WrittenCron`) where its plugin is loaded."""
     if schedule is None or schedule in ("@once", "@continuous"):
         return schedule
+    if written_cron_registered():
+        from exchange_airflow.timetables import WrittenCron
+
+        return WrittenCron(schedule, timezone=default_timezone())
     return CronDataIntervalTimetable(schedule, timezone=default_timezone())
+
+
+@functools.cache
+def written_cron_registered() -> bool:
+    from exchange_airflow.timetables import registered
+
+    return registered()
 
 
 def dag_tags(spec: FeedSpec, schema: EntitySchema) -> list[str]:

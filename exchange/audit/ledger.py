@@ -34,7 +34,8 @@ def start_batch(conn: Connection, *, batch_id: str, feed: str, agency: str, enti
     values = dict(feed=feed, agency=agency, entity=entity, schema_version=schema_version,
                   fingerprint=fingerprint, source=json.dumps(source, ensure_ascii=False, sort_keys=True),
                   code_version=code_version, max_reject_ratio=max_reject_ratio, state="started",
-                  started_at=now, finished_at=None, error=None, timings="{}")  # a fresh attempt: no stage done yet
+                  started_at=now, finished_at=None, error=None, timings="{}",  # a fresh attempt: no stage done yet
+                  notes=None)
     if existing is None:
         conn.execute(insert(batch).values(batch_id=batch_id, attempts=1, **values))
         return 1

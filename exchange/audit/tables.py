@@ -50,6 +50,7 @@ batch = Table(
     Column("code_version", Text(), nullable=False),
     Column("staging_path", Text()),
     Column("report_path", Text(), comment="GX Data Docs page of this batch"),
+    Column("notes", Text(), comment="what the batch report says of the source as a whole (JSON list of texts)"),
     Column("attempts", BigInteger(), nullable=False, server_default="1"),
     Column("started_at", DateTime(), nullable=False),
     Column("finished_at", DateTime()),

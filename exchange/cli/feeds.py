@@ -67,6 +67,12 @@ def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress) -> Any:
         progress.remove_task(task)
 
 
+def _print_notes(notes: list[str]) -> None:
+    """The batch report's notes on the source as a whole (see ``exchange.pipeline.records.Validated.notes``)."""
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+
+
 @app.command("run")
 def run(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")]) -> None:
     """Run one batch of a feed: extract, validate, stage, load, record."""
@@ -74,6 +80,7 @@ def run(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")]) -
     with _progress() as progress:
         outcome = _run_one(feed, settings, cat, progress)
     console.print(_outcome_table([outcome], f"batch {outcome.batch_id}"))
+    _print_notes(outcome.notes)
     if outcome.error:
         err.print(f"[red]{escape(outcome.error)}[/]")
     if outcome.report_path:
@@ -111,6 +118,7 @@ def validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
                           _plain(redact(reason["message"]), None))
         if rows:
             console.print(t)
+    _print_notes(report.notes)
     flagged = f" ({report.rows_flagged:,} of them with flagged fields)" if report.rows_flagged else ""
     console.print(f"{report.rows_in:,} rows: {report.rows_valid:,} valid{flagged}, {report.rows_rejected:,} would be "
                   f"quarantined ({report.reject_ratio:.1%}; feed allows {report.max_reject_ratio:.0%})")
@@ -128,11 +136,16 @@ def batches(feed: Annotated[str | None, typer.Option(help="only this feed")] = N
     t = Table(title="audit.batch", title_justify="left")
     for col in ("batch", "feed", "state", "in", "valid", "loaded", "quarantined", "started", "error"):
         t.add_column(col, overflow="fold")
+    uncounted = False
     for r in rows:
-        t.add_row(r["batch_id"], r["feed"], r["state"], str(r["rows_in"] or 0), str(r["rows_valid"] or 0),
-                  str(r["rows_loaded"] or 0), str(r["rows_quarantined"] or 0), str(r["started_at"]),
-                  (r["error"] or "")[:120])
+        counts = [r[c] for c in ("rows_in", "rows_valid", "rows_loaded", "rows_quarantined")]
+        uncounted |= r["state"] == "failed" and r["rows_in"] is None
+        t.add_row(r["batch_id"], r["feed"], r["state"], *("—" if n is None else f"{n:,}" for n in counts),
+                  str(r["started_at"]), (r["error"] or "")[:120])
     console.print(t)
+    if uncounted:
+        console.print("— not counted: the batch failed before its rows were validated (the source could not be "
+                      "read, or a mapped column is missing); see its error")
 
 
 @app.command("migrate")

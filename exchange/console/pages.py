@@ -3,6 +3,7 @@ shows is what the gate answered for the user's grant (masked values arrive maske
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 
@@ -237,9 +238,12 @@ def _evidence(ev: dict[str, Any]) -> str:
 def batches_page(session: Any, agency_name: str, rows: list[dict[str, Any]]) -> str:
     for r in rows:
         r["reject"] = f"{100 * float(r['reject_ratio']):.1f}%" if r.get("reject_ratio") is not None else ""
+        if r.get("state") == "failed" and r.get("rows_in") is None:  # failed before its rows were validated
+            r.update(rows_in="—", rows_loaded="—", rows_quarantined="—")
     cols = [("batch_id", "批次"), ("feed", "数据源"), ("state", "状态"), ("rows_in", "读入"), ("rows_loaded", "入库"),
             ("rows_quarantined", "隔离"), ("reject", "拒收率"), ("started_at", "开始"), ("error", "错误")]
-    body = ("<h1>批次与校验报告</h1><p class='muted'>每个批次：读入 = 入库 + 隔离。点批次查看其校验规则与结果。</p>"
+    body = ("<h1>批次与校验报告</h1><p class='muted'>每个批次：读入 = 入库 + 隔离；“—”：批次在逐行校验之前失败"
+            "（源文件无法读取或缺少映射列），不计行数。点批次查看其校验规则与结果。</p>"
             + table(rows, cols, numeric=("rows_in", "rows_loaded", "rows_quarantined", "reject"),
                     links={"batch_id": "/console/audit/batches/"}))
     return layout("批次", body, session, agency_name=agency_name, active="batches")
@@ -251,6 +255,9 @@ def batch_page(session: Any, agency_name: str, batch: dict[str, Any], checks: li
             ("rows_flagged", "带标记入库"), ("fingerprint", "源数据指纹"), ("code_version", "代码版本"),
             ("started_at", "开始"), ("finished_at", "结束"), ("error", "错误")]
     kv = "".join(f"<tr><th>{t}</th><td>{e(batch.get(k))}</td></tr>" for k, t in info)
+    notes = json.loads(batch.get("notes") or "[]")  # what the batch report says of the source as a whole
+    if notes:
+        kv += "<tr><th>整体说明</th><td><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul></td></tr>"
     for c in checks:
         c["result"] = "通过" if c.get("success") else "未通过"
     cols = [("seq", "#"), ("field", "字段"), ("rule", "规则"), ("expectation", "期望"), ("result", "结果"),

@@ -19,6 +19,7 @@ from connectors.base import META_COLUMNS
 from exchange import staging
 from exchange.flagging import apply_severity, extra_columns
 from exchange.mapping import MappedChunk, Mapper, show_nul
+from exchange.pipeline.column_signs import ColumnSigns
 from exchange.pipeline.records import Split
 from exchange.spec import faults
 from exchange.spec.arrow import staged_schema, to_typed
@@ -120,13 +121,17 @@ class FeedChecks:
 
     def stream(self, batches: Iterator[pa.RecordBatch], validator: BatchValidator,
                on_valid: Callable[[pa.Table], None], on_reject: Callable[[pa.Table], None],
-               progress: Progress | None = None, keys: Any = None, *, prefetch: bool = False) -> Split:
+               progress: Progress | None = None, keys: Any = None, *, prefetch: bool = False,
+               notes: Callable[[], list[str]] = list) -> Split:
         """Map, validate and split every batch; ``keys`` tracks natural keys for duplicates
-        (``staging.SeenKeys`` on disk for a batch; in memory by default). ``prefetch``: see ``_prepared``."""
+        (``staging.SeenKeys`` on disk for a batch; in memory by default). ``prefetch``: see ``_prepared``;
+        ``notes``: what the source noticed about itself, said with a missing mapped column."""
         split = Split()
         keys = keys if keys is not None else MemoryKeys()
         source_columns: list[str] | None = None
-        for rb, mapped, hashes in self._prepared(batches, prefetch):
+        signs = ColumnSigns.of({column: m.field for column, m in self.mapper.columns.items()}, self.schema)
+        for rb, mapped, hashes in self._prepared(batches, prefetch, notes):
+            signs.add(rb)
             if source_columns is None:
                 source_columns = source_columns_of(rb.schema.names)
             rows = mapped.table.column("_source_row").to_pylist()
@@ -153,10 +158,11 @@ class FeedChecks:
             if progress:
                 progress("validate", rb.num_rows)
             faults.point("validate.chunk")
+        split.notes = signs.notes()
         return split
 
-    def _prepared(self, batches: Iterator[pa.RecordBatch],
-                  prefetch: bool) -> Iterator[tuple[pa.RecordBatch, MappedChunk, pa.Array]]:
+    def _prepared(self, batches: Iterator[pa.RecordBatch], prefetch: bool,
+                  notes: Callable[[], list[str]] = list) -> Iterator[tuple[pa.RecordBatch, MappedChunk, pa.Array]]:
         """Each batch with its mapped table and the hashes of its rows (``row_hashes``).
 
         With ``prefetch`` the next batch is read, mapped and hashed by a worker thread while the
@@ -173,7 +179,8 @@ class FeedChecks:
             if rb is None:
                 return None
             if not checked:
-                self.mapper.check_columns(source_columns_of(rb.schema.names), str(rb.column("_source_file")[0]))
+                self.mapper.check_columns(source_columns_of(rb.schema.names), str(rb.column("_source_file")[0]),
+                                          notes())
                 checked = True
             mapped = self.mapper.map(rb)
             return rb, mapped, row_hashes(mapped.table, fields)
@@ -195,7 +202,8 @@ class FeedChecks:
         """A source with no rows must still have the mapped columns (a header-only file)."""
         if split.rows_in == 0:
             source = self.feed.source
-            self.mapper.check_columns(connector.columns(), source.path if source.kind == "file" else source.summary())
+            self.mapper.check_columns(connector.columns(), source.path if source.kind == "file" else source.summary(),
+                                      connector.notes())
 
     @staticmethod
     def _flag_duplicates(table: pa.Table, reasons: dict[int, list[Reason]], keys: Any) -> None:

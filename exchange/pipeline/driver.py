@@ -98,7 +98,7 @@ class BatchRun:
             updated=row.get("rows_updated") or 0, unchanged=row.get("rows_unchanged") or 0,
             reject_ratio=row.get("reject_ratio") or 0.0, max_reject_ratio=self.feed.quality.max_reject_ratio,
             report_path=row.get("report_path"), staging_path=row.get("staging_path"), error=row.get("error"),
-            timings=json.loads(row.get("timings") or "{}"), **extra)
+            timings=json.loads(row.get("timings") or "{}"), notes=json.loads(row.get("notes") or "[]"), **extra)
 
     def doing(self, batch_id: str | None, stage: str) -> str:
         return f"feed {self.feed.feed_id}" + (f", batch {batch_id}" if batch_id else "") + f": {stage}"
@@ -195,7 +195,12 @@ class BatchRun:
         try:
             with self.engine.begin() as conn:
                 if batch_id and ledger.get_batch(conn, batch_id):
-                    ledger.set_state(conn, batch_id, "failed", error=error, finished_at=now())
+                    # rows are counted once validation has read every one of them; before that (a source
+                    # that cannot be read, a mapped column missing) what a reader took for rows is not
+                    # a count of the batch's records: a failed batch holds true counts or none
+                    counts = {} if order.rank(order.step(stage).state) > order.rank("validated") \
+                        else dict.fromkeys(order.COUNTS)
+                    ledger.set_state(conn, batch_id, "failed", error=error, finished_at=now(), **counts)
                 attempts.record_attempt(conn, feed=self.feed.feed_id, stage=stage, batch_id=batch_id,
                                         outcome=attempts.FAILED, error=error, at=now())
         except Exception as again:  # noqa: BLE001 - never hide the error that ended the stage

@@ -36,7 +36,8 @@ class Extract(Stage):
         rows_in, columns = self.opened.write_raw(folder, progress)
         extracted = Extracted(batch_id=batch_id, feed=run.feed.feed_id, fingerprint=self.opened.fingerprint,
                               source=self.opened.describe(), new_state=self.opened.new_state(), rows_in=rows_in,
-                              columns=columns, interval=self.opened.interval, requested_by=self.opened.requested_by)
+                              columns=columns, interval=self.opened.interval, requested_by=self.opened.requested_by,
+                              notes=self.opened.notes())
         extracted.write(folder)
         return extracted
 
@@ -64,6 +65,7 @@ class ConnectorSource:
 
         return Opened(batch_id=batch_id_for(run.feed, run.schema, fingerprint), fingerprint=fingerprint,
                       describe=connector.describe, write_raw=write_raw, new_state=connector.new_state,
+                      notes=connector.notes,
                       interval=[str(x) for x in self.interval] if self.interval else None)
 
 

@@ -27,6 +27,8 @@ STATES = ("started", *(step.state for step in STEPS))
 """The ledger's states in the order a batch reaches them (``failed`` is outside the order)."""
 DONE = ("loaded", "published")
 """States of a batch whose rows are in core: nothing left to do but publishing."""
+COUNTS = ("rows_in", "rows_valid", "rows_loaded", "rows_quarantined", "rows_flagged", "reject_ratio")
+"""The ledger's counts of a batch: set from validation on, none for a batch that failed before."""
 
 
 def step(name: str) -> Step:

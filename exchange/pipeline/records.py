@@ -45,7 +45,7 @@ class Extracted(_Record):
     """``extract.json``: what was read, from where, and the state an incremental source moves to."""
 
     FILE = staging.EXTRACT
-    OPTIONAL = ("requested_by",)
+    OPTIONAL = ("requested_by", "notes")
 
     batch_id: str
     feed: str
@@ -57,6 +57,8 @@ class Extracted(_Record):
     interval: list[str] | None = None
     requested_by: str | None = None
     """Who asked for a reprocessing batch."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader noticed about the source as a whole (an unnamed empty column left out, ...)."""
 
     def source_name(self) -> str:
         return ", ".join(f["path"] for f in self.source.get("files", [])) or self.feed
@@ -67,7 +69,7 @@ class Validated(_Record):
     """``validation.json``: the split of the batch's rows and the suite's results (counts, never values)."""
 
     FILE = staging.VALIDATION
-    OPTIONAL = ("reprocessing", "superseded")
+    OPTIONAL = ("reprocessing", "superseded", "notes")
 
     batch_id: str
     suite: str
@@ -83,6 +85,8 @@ class Validated(_Record):
     reprocessing: bool = False
     superseded: int = 0
     """Reprocessing: valid rows kept in quarantine because a newer version is already in core."""
+    notes: list[str] = field(default_factory=list)
+    """The batch report's notes: the reader's (:attr:`Extracted.notes`), then the columns' (:class:`Split`)."""
 
 
 @dataclass
@@ -96,6 +100,8 @@ class Split:
     rows_flagged: int = 0
     """Valid rows loaded with flagged fields (counted inside rows_valid)."""
     flags: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    """What the batch's columns say as a whole (:mod:`exchange.pipeline.column_signs`)."""
 
 
 @dataclass
@@ -119,6 +125,8 @@ class BatchOutcome:
     error: str | None = None
     already_loaded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the batch report says about the source as a whole (see :attr:`Validated.notes`)."""
 
     @property
     def published(self) -> bool:

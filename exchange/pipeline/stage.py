@@ -65,6 +65,8 @@ class Opened:
     """Writes ``raw.parquet`` into a folder: (rows, the source's columns)."""
     new_state: Callable[[], dict[str, Any] | None] = lambda: None
     """The state an incremental source moves to once this batch is loaded (asked once it is read)."""
+    notes: Callable[[], list[str]] = list
+    """What the source noticed about itself as a whole while it was read (asked once it is read)."""
     interval: list[str] | None = None
     requested_by: str | None = None
 

@@ -9,6 +9,7 @@ top reasons."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +86,7 @@ class Validate(Stage):
 
     def check_mapping(self, run: BatchRun, extracted: Extracted) -> None:
         """Every mapped column is in the source (a missing one fails the batch, naming it)."""
-        run.checks.mapper.check_columns(extracted.columns, extracted.source_name())
+        run.checks.mapper.check_columns(extracted.columns, extracted.source_name(), extracted.notes)
 
     def work(self, run: BatchRun, batch_id: str, progress: Progress | None) -> Validated:
         folder = run.folder(batch_id)
@@ -123,14 +124,16 @@ class Validate(Stage):
             rows_valid=sinks.valid, rows_rejected=sinks.rejected,
             reject_ratio=sinks.rejected / split.rows_in if split.rows_in else 0.0,
             rows_flagged=split.rows_flagged, top_flags=top(split.flags), top_reasons=top(split.reasons),
-            report=str(report) if report else None, expectations=validator.summary(), **noted)
+            report=str(report) if report else None, expectations=validator.summary(),
+            notes=[*extracted.notes, *split.notes], **noted)
         validated.write(folder)
         return validated
 
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Validated) -> dict[str, Any]:
         ledger.record_validation(conn, batch_id=batch_id, suite=done.suite, rows=done.expectations, now=now())
-        fields: dict[str, Any] = {"rows_valid": done.rows_valid, "reject_ratio": done.reject_ratio,
-                                  "report_path": done.report}
+        fields: dict[str, Any] = {"rows_in": done.rows_in, "rows_valid": done.rows_valid,
+                                  "reject_ratio": done.reject_ratio, "report_path": done.report,
+                                  "notes": json.dumps(done.notes, ensure_ascii=False) if done.notes else None}
         if self.over(run, done):
             quarantined = load_quarantine(conn, EntityTables(run.schema), batch_id=batch_id, agency=run.feed.agency,
                                           batches=staging.read_batches(run.folder(batch_id) / staging.REJECTS),

@@ -41,6 +41,9 @@ class FileSourceSpec(StrictModel):
     encoding: Encoding = "auto"
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     sheet: str | None = Field(default=None, description="xlsx: sheet name (default: the first)")
+    header_row: int | None = Field(default=None, ge=1, le=1000, description=(
+        "csv/tsv/xlsx: the line (sheet row) that holds the column names; the lines above it (a title, "
+        "notes) are skipped. Default: the first non-blank line"))
     records_path: str | None = Field(default=None, description="json: dotted path to the record list")
     mode: Literal["snapshot", "drop_folder"] = Field(
         default="snapshot", description="snapshot: every matching file each run; drop_folder: new files once")

@@ -112,6 +112,11 @@ class Case:
         return {str(k): sorted(v) for k, v in (self.expect.get("flagged") or {}).items()}
 
     @property
+    def notes(self) -> list[str]:
+        """The start of each note the batch report must hold on the file as a whole."""
+        return list(self.expect.get("notes") or [])
+
+    @property
     def loaded_count(self) -> int:
         if "loaded_count" in self.expect:
             return int(self.expect["loaded_count"])
@@ -203,6 +208,8 @@ def run_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large_
         assert (valid, flagged, rejected) == (case.loaded_count, len(case.flagged), len(case.quarantined)), \
             shown[-2000:]
         assert code == (1 if rejected else 0), shown[-2000:]
+        for note in case.notes:  # the batch report's notes on the file as a whole
+            assert "note: " in shown and flat(note) in shown, shown[-2000:]
 
     # --- exchange run FEED ---------------------------------------------------------------------------
     code, out = invoke(["run", case.feed_id])
@@ -220,8 +227,9 @@ def run_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large_
         assert code == 2, out[-3000:]
         assert case.file in shown and flat(case.error) in shown, shown[-2000:]
         assert not core and not quarantine
-        for b in batches:  # the failure is in the ledger too, naming the file
-            assert b["state"] == "failed" and case.file in (b["error"] or ""), b
+        for b in batches:  # the failure is in the ledger too, naming the file, and counts nothing: its rows
+            assert b["state"] == "failed" and case.file in (b["error"] or ""), b  # were never validated
+            assert all(b[c] is None for c in ("rows_in", "rows_valid", "rows_loaded", "rows_quarantined")), b
         summary: dict[str, Any] = {"error": [b["error"] for b in batches]}
     else:
         summary = check_batch(case, code, shown, batches, core, quarantine, path.parents[2])
@@ -241,6 +249,11 @@ def check_batch(case: Case, code: int, shown: str, batches: list[dict[str, Any]]
     else:
         assert b["rows_in"] == b["rows_loaded"] + b["rows_quarantined"]
     assert (b["rows_valid"], b["rows_quarantined"]) == (case.loaded_count, len(case.quarantined)), b
+    notes = json.loads(b["notes"] or "[]")
+    for note in case.notes:  # said by `run` and kept in the ledger
+        assert "note: " in shown and flat(note) in shown and any(note in n for n in notes), (note, notes)
+    if not case.notes:
+        assert not notes, notes
 
     # quarantine: the expected rows, each with its reasons (rule + message) and its original values
     got: dict[str, list[str]] = {}
@@ -255,7 +268,7 @@ def check_batch(case: Case, code: int, shown: str, batches: list[dict[str, Any]]
         assert key not in got, f"two quarantined rows for {key}"
         got[key] = sorted(rules)
         assert q["_source_file"] == case.file and q["status"] == "open"
-    assert got == case.quarantined
+    assert got == case.quarantined, got
 
     raw = raw_rows(case, b, root)
     columns = list(FEEDS[case.feed][1])

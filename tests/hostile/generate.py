@@ -71,6 +71,9 @@ def row(rid: str, name: str = "张三", idn: str = "", gender: str = "女", birt
     return [rid, name, idn, gender, birth, phone, address, division]
 
 
+PEOPLE = [row("P1"), row("P2", "李四", LI, "男", "1980-01-01")]
+
+
 def csv_text(rows: list[list[str]], header: list[str] = HEADER, sep: str = ",", eol: str = "\n") -> str:
     """Plain delimited text; fields are written as given (callers quote where they mean to)."""
     return "".join(sep.join(r) + eol for r in [header, *rows])
@@ -395,6 +398,57 @@ def _trailing_delimiter() -> bytes:
     return csv_text([[*row("P1"), ""]], header=[*HEADER, ""]).encode()
 
 
+@small("trailing_empty_columns.csv")
+def _trailing_empty_columns() -> bytes:
+    """Three unnamed columns after the header, empty or blank in the rows; one row has a value in one."""
+    return csv_text([[*row("P1"), "", "", ""], [*row("P2", "李四", LI, "男", "1980-01-01"), " ", "", ""],
+                     [*row("P3", "王五", WANG, "女", "1990-01-02"), "", "x", ""], row("P4", "赵六")],
+                    header=[*HEADER, "", "", ""]).encode()
+
+
+@small("title_row.csv")
+def _title_row() -> bytes:
+    """A spreadsheet's merged title, saved as CSV: one value and empty fields, above the header."""
+    return ("人口信息登记表" + "," * (len(HEADER) - 1) + "\n" + csv_text(PEOPLE)).encode()
+
+
+@small("header_repeated.csv")
+def _header_repeated() -> bytes:
+    """Two exports concatenated: the header again in the middle."""
+    return (csv_text([row("P1")]) + csv_text([row("P2", "李四", LI, "男", "1980-01-01")])).encode()
+
+
+@small("total_row.csv")
+def _total_row() -> bytes:
+    """A spreadsheet's total line at the end."""
+    return (csv_text(PEOPLE) + "合计,2人" + "," * (len(HEADER) - 2) + "\n").encode()
+
+
+@small("phones_country_code.csv")
+def _phones_country_code() -> bytes:
+    return csv_text([row("P1", phone="+8613800138000"),
+                     row("P2", "李四", LI, "男", "1980-01-01", phone="008613800138000"),
+                     row("P3", "王五", WANG, "女", "1990-01-02", phone="+86 138 0013 8000")]).encode()
+
+
+@small("dates_written_out.csv")
+def _dates_written_out() -> bytes:
+    """Dates with dots and in Chinese, and an Excel serial number (days since 1899-12-30)."""
+    return csv_text([row("P1", "王五", WANG, "女", "1990.1.2"), row("P2", "王六", WANG, "女", "1990年1月2号"),
+                     row("P3", "王七", WANG, "女", "1990年1月2日"), row("P4", "王八", WANG, "女", "32875")]).encode()
+
+
+@small("excel_rounded_ids.csv")
+def _excel_rounded_ids() -> bytes:
+    """A column of ID numbers Excel rounded to 15 significant digits: …000, and one in exponent form."""
+    rounded = [id18("110105", "19850104", seq)[:15] + "000" for seq in (27, 31, 45)]
+    men = [row(f"R{i}", name, idn, "男", "1985-01-04")
+           for i, (name, idn) in enumerate(zip(["李一", "李二", "李三", "李四"], [*rounded, "1.10105E+17"],
+                                               strict=True), start=1)]
+    return csv_text([*men,
+                     row("R5", "王五", WANG, "女", "1990-01-02")]).encode()
+
+
 @small("duplicate_keys.csv")
 def _duplicate_keys() -> bytes:
     return csv_text([row("P1"), row("P2", "李四", LI, "男", "1980-01-01"), row("P1", "张三丰")]).encode()
@@ -530,6 +584,18 @@ def _ndjson_broken() -> bytes:
     return ("\n".join(lines)).encode()        # no newline after the last line
 
 
+@small("ndjson_as_json.json")
+def _ndjson_as_json() -> bytes:
+    """NDJSON saved with a .json extension."""
+    return "".join(json.dumps(dict(zip(HEADER, r, strict=True)), ensure_ascii=False) + "\n" for r in PEOPLE).encode()
+
+
+@small("json_array_as.ndjson")
+def _json_array_as_ndjson() -> bytes:
+    """A pretty-printed JSON array saved with a .ndjson extension."""
+    return json.dumps([dict(zip(HEADER, r, strict=True)) for r in PEOPLE], ensure_ascii=False, indent=2).encode()
+
+
 # --- xlsx
 
 def _xlsx(path: Path, rows: list[list[object]], *, inline: dict[str, str] | None = None,
@@ -586,6 +652,64 @@ def _xlsx_formula_injection(path: Path) -> None:
     _xlsx(path, [HEADER, row("P1", "x"), row("P2", "@SUM(A1)", LI, "男", "1980-01-01", address="+86 北京"),
                  row("P3", "-王五", WANG, "女", "1990-01-02", address="-")],
           inline={"B2": "=1+1", "G2": "=cmd|' /C calc'!A0"})
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[object]]], merge: dict[str, str] | None = None) -> None:
+    """A workbook of several sheets (name → rows), in order; ``merge``: sheet → a range merged on it."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+        if merge and name in merge:
+            ws.merge_cells(merge[name])
+    buf = io.BytesIO()
+    wb.save(buf)
+    path.write_bytes(buf.getvalue())
+
+
+
+@small("xlsx_second_sheet.xlsx")
+def _xlsx_second_sheet(path: Path) -> None:
+    """The first sheet left empty, the data on the second."""
+    _workbook(path, {"Sheet1": [], "人口": [HEADER, *PEOPLE]})
+
+
+@small("xlsx_notes_sheet_first.xlsx")
+def _xlsx_notes_sheet_first(path: Path) -> None:
+    """A sheet of notes before the data's sheet."""
+    _workbook(path, {"说明": [["本表由人口信息系统导出"], ["导出时间：2026-01-05"]], "人口": [HEADER, *PEOPLE]})
+
+
+@small("xlsx_title_row.xlsx")
+def _xlsx_title_row(path: Path) -> None:
+    """A title merged over the header's width, above the header."""
+    _workbook(path, {"Sheet1": [["人口信息登记表"], HEADER, *PEOPLE]}, merge={"Sheet1": "A1:H1"})
+
+
+@small("xlsx_truncated.xlsx")
+def _xlsx_truncated(path: Path) -> None:
+    """A workbook cut short in transfer (the zip's end is missing)."""
+    _workbook(path, {"人口": [HEADER, *PEOPLE]})
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])
+
+
+@small("xlsx_declared_2gb.xlsx")
+def _xlsx_declared_2gb(path: Path) -> None:
+    """A small workbook whose zip directory declares its sheet 2 GB uncompressed."""
+    _workbook(path, {"人口": [HEADER, *PEOPLE]})
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:  # every central directory entry: signature, ..., uncompressed size at +24, name at +46
+        if data[at + 46:at + 46 + len(name)] == name:
+            data[at + 24:at + 28] = (2**31).to_bytes(4, "little")
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
 
 
 @small("xlsx_not_a_zip.xlsx")

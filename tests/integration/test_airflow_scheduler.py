@@ -56,6 +56,8 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
         assert stack.api("GET", "/importErrors")["total_entries"] == 0
         dag = stack.api("GET", f"/dags/{FEED_DAG}")
         assert dag["is_paused"] is True and "police-data-team" in dag["owners"]
+        assert (dag["timetable_summary"], dag["timetable_description"]) == ("@daily", "At 00:00"), \
+            "the schedule as the spec writes it (exchange_airflow.timetables.WrittenCron, registered by its plugin)"
         for dag_id in (LINK_DAG, PUBLISH_DAG):
             stack.unpause(dag_id)
         start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

@@ -312,7 +312,8 @@ def test_xlsx_header_only_and_empty_sheet(tmp_path: Path) -> None:
     assert conn.columns() == ["姓名", "性别"]
     assert list(conn.batches()) == []
     write_xlsx(tmp_path, "e.xlsx", [])
-    with pytest.raises(SourceError, match=r"e\.xlsx: worksheet is empty: no header row"):
+    with pytest.raises(SourceError, match=r"e\.xlsx: worksheet 'Sheet' is empty: no header row; the workbook "
+                                          r"has no other sheet"):
         read(tmp_path, "e.xlsx")
 
 

@@ -475,3 +475,48 @@ def test_data_interval_is_utc_and_absent_for_runs_without_one() -> None:
     got = data_interval({"data_interval_start": start, "data_interval_end": start.add(days=1)})
     assert got == (dt.datetime(2026, 3, 1, 0, tzinfo=dt.UTC), dt.datetime(2026, 3, 2, 0, tzinfo=dt.UTC))
     assert data_interval({"data_interval_start": None, "data_interval_end": None}) is None
+
+
+WRITTEN = r"""
+import json, sys
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+from airflow.serialization.serialized_objects import DagSerialization
+
+dags = Path(sys.argv[1])
+bag = BundleDagBag(str(dags), bundle_path=dags)
+out = {}
+for dag_id in ("feed.police.residents", "feed.police.hotel_stays"):
+    dag = bag.dags[dag_id]
+    again = DagSerialization.from_dict(DagSerialization.to_dict(dag))  # as the scheduler reads it back
+    start = dag.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=__import__(
+        "airflow.timetables.base", fromlist=["TimeRestriction"]).TimeRestriction(dag.start_date, None, True))
+    again_start = again.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=__import__(
+        "airflow.timetables.base", fromlist=["TimeRestriction"]).TimeRestriction(dag.start_date, None, True))
+    out[dag_id] = {"type": type(again.timetable).__name__, "summary": again.timetable.summary,
+                   "description": again.timetable.description,
+                   "interval": [str(start.data_interval.start), str(start.data_interval.end)],
+                   "again": [str(again_start.data_interval.start), str(again_start.data_interval.end)]}
+print(json.dumps({"dags": out, "errors": {Path(k).name: v for k, v in bag.import_errors.items()}}))
+"""
+
+
+def test_with_its_plugin_a_schedule_shows_as_written_and_runs_the_same(tmp_path: Path) -> None:
+    """``@daily`` stays ``@daily`` in what Airflow shows (the timetable's summary, read back from the
+    serialized DAG as the scheduler and the UI do), with the same data intervals as the plain cron
+    timetable; without the plugin (the other tests) the DAGs fall back to the plain timetable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EXCHANGE_", "GX_"))}
+    env.update({"AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS), "AIRFLOW__CORE__PLUGINS_FOLDER": str(DAGS / "plugins"),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/no-such-folder/airflow.db",
+                "EXCHANGE_WAREHOUSE_URL": "postgresql+psycopg://parse-time@192.0.2.1:1/never"})
+    proc = subprocess.run([sys.executable, "-c", WRITTEN, str(DAGS)], env=env, capture_output=True, text=True,
+                          timeout=300, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["errors"] == {}
+    residents, hotels = got["dags"]["feed.police.residents"], got["dags"]["feed.police.hotel_stays"]
+    assert residents["type"] == "WrittenCron" and residents["summary"] == "@daily"
+    assert residents["description"] == "At 00:00"
+    assert residents["interval"] == residents["again"] == ["2025-01-01 00:00:00+00:00", "2025-01-02 00:00:00+00:00"]
+    assert hotels["summary"] == "@hourly" and hotels["interval"] == hotels["again"]

@@ -31,7 +31,7 @@ def test_the_corpus_is_complete() -> None:
     for c in CASES:
         assert c.feed in FEEDS, c.id
         assert set(c.expect) <= {"loaded", "loaded_count", "loaded_sample", "quarantined", "flagged", "values",
-                                 "error", "state"}, c.id
+                                 "error", "state", "notes"}, c.id
         assert set(c.flagged) <= {str(i) for i in c.expect.get("loaded", c.flagged)}, c.id  # flagged rows load
         assert bool(c.error) != bool({"loaded", "loaded_count", "quarantined"} & set(c.expect)), c.id
 
