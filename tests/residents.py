@@ -1,4 +1,4 @@
-"""Shared test data: a police residents feed (person@1) and rows of every kind — valid, quarantined for
+"""Shared test data: a police residents feed (person@2) and rows of every kind — valid, quarantined for
 one reason each, and loaded with a flagged ID number. Used by the pipeline, audit and outage tests."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ agency: police
 feed: residents
 description: residents
 source: {kind: file, path: police/*.csv}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name

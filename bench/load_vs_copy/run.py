@@ -36,7 +36,7 @@ agency: bench
 feed: residents
 description: benchmark residents
 source: {kind: file, path: bench/*.csv}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name

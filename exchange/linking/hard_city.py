@@ -121,10 +121,10 @@ class Truth:
 
 
 FEEDS: dict[str, dict[str, Any]] = {
-    "police.residents": {"target": "person@1", "columns": (
+    "police.residents": {"target": "person@2", "columns": (
         "source_record_id", "id_number", "name", "gender", "birth_date", "phone", "address", "division_code",
         "household_number")},
-    "civil_affairs.members": {"target": "person@1", "columns": (
+    "civil_affairs.members": {"target": "person@2", "columns": (
         "source_record_id", "id_number", "name", "gender", "birth_date", "phone", "address", "division_code",
         "household_number")},
     "police.case_parties": {"target": "case_party@1", "columns": (
@@ -139,7 +139,7 @@ FEEDS: dict[str, dict[str, Any]] = {
         "source_record_id", "id_number", "name", "gender", "programme", "managing_unit", "risk_level", "start_date",
         "division_code")},
 }
-ENTITY = {"person@1": ("person", "subject"), "case_party@1": ("case_party", "subject"),
+ENTITY = {"person@2": ("person", "subject"), "case_party@1": ("case_party", "subject"),
           "dispute@1": ("dispute", "applicant"), "special_population@1": ("special_population", "subject")}
 
 

@@ -1,7 +1,7 @@
 """Feed specs: ``feeds/<agency>/<feed>.yaml``.
 
 A feed says where an agency's data comes from (``source``), which shared schema it
-lands in (``target: person@1``), how the agency's columns map to canonical fields,
+lands in (``target: person@2``), how the agency's columns map to canonical fields,
 the natural key, the schedule and the quality threshold. Unknown keys are rejected.
 """
 
@@ -244,7 +244,7 @@ class FeedSpec(StrictModel):
     tags: list[str] = Field(default_factory=list)
     schedule: str | None = "@daily"
     source: SourceSpec
-    target: str = Field(description="schema name and major version, e.g. person@1")
+    target: str = Field(description="schema name and major version, e.g. person@2")
     mapping: dict[str, str | ColumnMapping] = Field(min_length=1)
     constants: dict[str, str] = Field(
         default_factory=dict, description="canonical fields set to a fixed value for every row")
@@ -278,7 +278,7 @@ class FeedSpec(StrictModel):
     @classmethod
     def _target_form(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z][a-z0-9_]*@[0-9]+", v):
-            raise ValueError(f"{v!r} is not of the form <schema>@<major>, e.g. person@1")
+            raise ValueError(f"{v!r} is not of the form <schema>@<major>, e.g. person@2")
         return v
 
     @field_validator("mapping", mode="before")

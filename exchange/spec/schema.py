@@ -16,7 +16,8 @@ DEFAULT_SCALE = 4
 DECIMAL_DIGITS = 15
 """Digits a decimal field accepts before its point (its precision is this plus its scale)."""
 FieldType = Literal["string", "integer", "decimal", "date", "datetime", "boolean"]
-FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone", "plate"]
+FieldFormat = Literal["resident_id", "credit_code", "division_code", "mobile", "landline", "phone", "plate",
+                      "person_name"]
 PiiClass = Literal["direct_identifier", "quasi_identifier", "sensitive", "none"]
 Severity = Literal["quarantine", "flag"]
 SearchKind = Literal["id", "phone", "name", "address", "plate", "org", "case"]

@@ -49,12 +49,12 @@ GENDER = {"field": "gender", "values": {"男": "M", "女": "F"}}
 STATUS = {"field": "status", "values": {"存续": "active", "吊销": "revoked", "注销": "cancelled"}}
 # feed → (target, mapping); the column names are generate.HEADER, EN_HEADER and ORG_HEADER
 FEEDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "person": ("person@1", dict(zip(generate.HEADER, ["source_record_id", "name", "id_number", GENDER, "birth_date",
+    "person": ("person@2", dict(zip(generate.HEADER, ["source_record_id", "name", "id_number", GENDER, "birth_date",
                                                       "phone", "address", "division_code"], strict=True))),
-    "person_en": ("person@1", dict(zip(generate.EN_HEADER, ["source_record_id", "name", "id_number", GENDER,
+    "person_en": ("person@2", dict(zip(generate.EN_HEADER, ["source_record_id", "name", "id_number", GENDER,
                                                             "birth_date", "phone", "address", "division_code"],
                                        strict=True))),
-    "person_underscore": ("person@1", {"_id": "source_record_id", "姓名": "name", "性别": GENDER, "住址": "address"}),
+    "person_underscore": ("person@2", {"_id": "source_record_id", "姓名": "name", "性别": GENDER, "住址": "address"}),
     "organization": ("organization@1", dict(zip(generate.ORG_HEADER, ["source_record_id", "credit_code", "name",
                                                                       STATUS], strict=True))),
 }

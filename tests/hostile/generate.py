@@ -438,6 +438,16 @@ def _dates_written_out() -> bytes:
                      row("P3", "王七", WANG, "女", "1990年1月2日"), row("P4", "王八", WANG, "女", "32875")]).encode()
 
 
+@small("name_mojibake.csv")
+def _name_mojibake() -> bytes:
+    """Names exported as UTF-8 and read back as Windows-1252 or Latin-1 (mojibake), beside real names in
+    Latin letters with accents and in characters."""
+    cp1252 = "张三".encode().decode("cp1252", errors="replace")   # å¼ ä¸‰
+    latin1 = "李四".encode().decode("latin-1")
+    return csv_text([row("M1", cp1252), row("M2", latin1, LI, "男", "1980-01-01"),
+                     row("M3", "José Müller", WANG, "女", "1990-01-02"), row("M4", "阿依古丽·买买提")]).encode()
+
+
 @small("excel_rounded_ids.csv")
 def _excel_rounded_ids() -> bytes:
     """A column of ID numbers Excel rounded to 15 significant digits: …000, and one in exponent form."""

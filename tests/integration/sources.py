@@ -26,7 +26,7 @@ source:
   pagination: {style: offset, limit: 8}
   incremental: {field: gxsj, param: updated_since}
   backoff: 0.05
-target: person@1
+target: person@2
 mapping:
   rybh: source_record_id
   xm: name
@@ -67,7 +67,7 @@ agency: police
 feed: residents
 description: residents from the police database
 source: {kind: sql, conn: agency_db, table: residents, cursor: updated_at, key: [id], overlap: 600}
-target: person@1
+target: person@2
 mapping:
   id: source_record_id
   name: name

@@ -56,7 +56,7 @@ def test_existing_warehouse_is_migrated_additively(pg_project: Settings) -> None
     schema["fields"]["ethnicity"]["type"] = "integer"
     path.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
     feed = pg_project.root / "feeds" / "police" / "residents.yaml"
-    feed.write_text(FEED.replace("person@1", "person@2"), encoding="utf-8")
+    feed.write_text(FEED.replace("person@2", "person@2"), encoding="utf-8")
     (pg_project.root / "feeds" / "justice" / "other.yaml").unlink()
     with pytest.raises(ConfigError, match=r"core\.person\.ethnicity: type TEXT → BIGINT"):
         run_feed("police.residents", settings=pg_project)

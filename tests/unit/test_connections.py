@@ -134,7 +134,7 @@ agency: police
 feed: residents
 description: residents
 source: {source}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name
@@ -175,7 +175,7 @@ def test_specs_with_secrets_are_rejected(project: Path, title: str, source: str,
 
 def test_secret_reported_with_the_other_problems(project: Path) -> None:
     text = SPEC.format(source="{kind: http, conn: police_api, token: abc123, colour: red}", extra_column="")
-    write(project / "feeds" / "police" / "residents.yaml", text.replace("target: person@1", "target: person@9"))
+    write(project / "feeds" / "police" / "residents.yaml", text.replace("target: person@2", "target: person@9"))
     with pytest.raises(ConfigError) as info:
         load_catalog(project)
     problems = info.value.problems

@@ -138,7 +138,7 @@ agency: police
 feed: residents
 description: residents dropped by the police system
 source: {kind: file, path: police/inbox/*.csv, mode: drop_folder, settle_seconds: 0}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name

@@ -231,7 +231,7 @@ agency: police
 feed: broken
 description: a feed whose mapping names a field the schema lacks
 source: {kind: file, path: police/broken/*.csv}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name
@@ -279,7 +279,7 @@ description: residents
 owner: police-data-team
 tags: [person]
 source: {kind: file, path: police/*.csv}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name
@@ -376,7 +376,7 @@ agency: civil_affairs
 feed: registry
 description: an incremental SQL source, read by its updated_at cursor
 source: {kind: sql, conn: test_registry, table: residents, cursor: updated_at}
-target: person@1
+target: person@2
 mapping:
   pid: source_record_id
   xm: name

@@ -31,7 +31,7 @@ agency: police
 feed: residents
 description: residents
 source: {kind: file, path: r.csv}
-target: person@1
+target: person@2
 mapping: {编号: source_record_id, 姓名: name, 性别: {field: gender, values: {男: M, 女: F}}, 住址: address}
 quality: {max_reject_ratio: 1.0}
 """

@@ -165,7 +165,7 @@ def test_random_csv_and_mapping_never_break_the_pipeline(project: Settings, data
     for old in (project.root / "feeds" / "hostile").glob("*.yaml"):
         old.unlink()
     spec = {"agency": "hostile", "feed": feed, "description": "random", "schedule": None,
-            "source": {"kind": "file", "path": name, **source}, "target": "person@1", "mapping": mapping,
+            "source": {"kind": "file", "path": name, **source}, "target": "person@2", "mapping": mapping,
             "key": key, "quality": {"max_reject_ratio": 1.0}}
     (project.root / "feeds" / "hostile" / f"{feed}.yaml").write_text(
         yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")

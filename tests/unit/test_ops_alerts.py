@@ -33,7 +33,7 @@ agency: civil_affairs
 feed: registry
 description: a SQL source whose connection was never given
 source: {kind: sql, conn: registry_db, table: residents, full_refresh: true}
-target: person@1
+target: person@2
 mapping: {pid: source_record_id, xm: name, xb: gender, csrq: birth_date, xzqh: division_code}
 alerts: [ops_mail]
 """

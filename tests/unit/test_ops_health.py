@@ -16,7 +16,7 @@ T0 = dt.datetime(2026, 12, 1, 6, 0)
 def spec(**extra: Any) -> FeedSpec:
     return FeedSpec.model_validate({
         "agency": "police", "feed": "residents", "description": "d", "source": {"kind": "file", "path": "x.csv"},
-        "target": "person@1", "mapping": {"a": "name"}} | extra)
+        "target": "person@2", "mapping": {"a": "name"}} | extra)
 
 
 def batch(i: int, rows: int = 1000, ratio: float = 0.01, state: str = "published") -> dict[str, Any]:

@@ -15,7 +15,7 @@ agency: police
 feed: residents
 description: residents
 source: {kind: file, path: police/*.csv}
-target: person@1
+target: person@2
 mapping:
   人员编号: source_record_id
   姓名: name
@@ -40,14 +40,14 @@ CASES = [
      GOOD.replace("kind: file", "kind: ftp"),
      ["feeds/police/residents.yaml: source: Input tag 'ftp' found using 'kind' does not match"]),
     ("bad target form",
-     GOOD.replace("target: person@1", "target: person"),
+     GOOD.replace("target: person@2", "target: person"),
      ["feeds/police/residents.yaml: target: 'person' is not of the form <schema>@<major>"]),
     ("unknown schema",
-     GOOD.replace("target: person@1", "target: people@1"),
+     GOOD.replace("target: person@2", "target: people@1"),
      ["feeds/police/residents.yaml: target: unknown schema 'people'"]),
     ("wrong major",
-     GOOD.replace("target: person@1", "target: person@2"),
-     ["feeds/police/residents.yaml: target: schema person is at version 1.1.0; the feed targets major 2"]),
+     GOOD.replace("target: person@2", "target: person@3"),
+     ["feeds/police/residents.yaml: target: schema person is at version 2.0.0; the feed targets major 3"]),
     ("value not allowed",
      GOOD.replace("女: F", "女: Female"),
      ["feeds/police/residents.yaml: mapping.性别.values.女: 'Female' is not an allowed value of "
@@ -96,7 +96,7 @@ def test_good_feed_loads(project: Path) -> None:
 def test_every_problem_of_several_files_is_reported(project: Path) -> None:
     write(project / "feeds" / "police" / "residents.yaml", GOOD.replace("姓名: name", "姓名: nam"))
     write(project / "feeds" / "police" / "other.yaml",
-          GOOD.replace("feed: residents", "feed: other").replace("target: person@1", "target: x@1"))
+          GOOD.replace("feed: residents", "feed: other").replace("target: person@2", "target: x@1"))
     with pytest.raises(ConfigError) as info:
         load_catalog(project)
     assert len(info.value.problems) == 3  # unknown field, required 'name' unmapped, unknown schema

@@ -71,7 +71,7 @@ agency: civil
 feed: people
 description: people keyed by name and birth date
 source: {kind: file, path: p.csv, encoding: utf-16}
-target: person@1
+target: person@2
 key: [name, birth_date]
 mapping:
   姓名: name
