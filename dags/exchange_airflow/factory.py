@@ -26,7 +26,15 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, TriggerRule, chain
+from airflow.sdk import (
+    DAG,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    SyncCallback,
+    TriggerRule,
+    chain,
+)
 from airflow.sdk.configuration import conf
 
 from exchange.spec.feed import FeedSpec
@@ -49,6 +57,9 @@ HEAVY_POOL_ENV = "EXCHANGE_HEAVY_POOL"
 """The Airflow pool of the heavy tasks (validate; person linking): a pool of a few slots keeps them from
 taking every worker slot from the light ones (create it: ``airflow pools set exchange_heavy 2 …``)."""
 HEAVY_TASKS = ("validate",)
+RUN_DEADLINE_ENV = "EXCHANGE_RUN_DEADLINE"
+"""A feed run not finished this long after it was queued (a duration: 4h, 90m; ``off``: no deadline) is
+an alert (Airflow's deadline alert, its callback run by the executor)."""
 
 
 def task_timeout() -> dt.timedelta:
@@ -59,6 +70,20 @@ def task_timeout() -> dt.timedelta:
 
 def heavy_pool() -> str:
     return os.environ.get(HEAVY_POOL_ENV) or "default_pool"
+
+
+def run_deadline(feed_id: str) -> DeadlineAlert | None:
+    """The deadline of a feed's runs: ``EXCHANGE_RUN_DEADLINE`` (default 4h) after a run is queued —
+    waiting for a pool slot counts, as the data's consumers wait too."""
+    from exchange.spec.feed import duration_seconds
+    from exchange_airflow.notify import run_overdue
+
+    text = (os.environ.get(RUN_DEADLINE_ENV) or "4h").strip()
+    if text.lower() in ("off", "none", "0"):
+        return None
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
+                         interval=dt.timedelta(seconds=duration_seconds(text)),
+                         callback=SyncCallback(run_overdue, kwargs={"feed_id": feed_id}))
 
 TASK_DOCS = {
     "extract": "Read the source once (for incremental sources: the run's data interval) into raw Parquet. "
@@ -151,6 +176,7 @@ def feed_dag(spec: FeedSpec, schema: EntitySchema, spec_file: str) -> DAG:
         max_active_runs=1,
         tags=dag_tags(spec, schema),
         doc_md=dag_doc(spec, schema, spec_file),
+        deadline=run_deadline(spec.feed_id),
         default_args={
             "owner": spec.owner,
             "retries": RETRIES,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from exchange.api.app import _gate_request, _json_response
@@ -25,7 +26,21 @@ TIMELINE_DOC = """A person's events and dated records in time order, with places
 GRAPH_DOC = """Persons related to a person (household, case, dispute, phone, address, hotel room, vehicle,
 co-presence), each edge with its kind, weight and evidence records; ``depth`` 1-3."""
 
+COLLIDE_DOC = """Multi-point collision (多点碰撞): the persons and vehicles present at at least ``min_points`` of the
+``points`` (default: all), each point a place code (``place``), a division code of 4, 6, 9 or 12 digits
+(``division``) or a circle (``near: {longitude, latitude, radius_m}``), with its ``start`` and ``end``
+(local times); each subject with the events that put it there, through the caller's grant. ``purpose`` is
+required."""
+
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
+
+
+class CollisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: list[dict[str, Any] | str] = Field(min_length=2, max_length=10, description=(
+        "each {place|division|near, start, end} or KIND=VALUE@START/END"))
+    min_points: int | None = Field(default=None, ge=2, le=10, description="present at this many points at least")
 
 
 def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
@@ -36,6 +51,7 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
 
         info = _gate_request(request, ident)
         info["path"] = f"{request.url.path}" + (f"?q={recorded(ident)}" if tool == "search" else "") + shown
+        request.state.recorded = True  # the gate writes this request's audit.access row
         if inspect.iscoroutinefunction(tools):
             return _json_response(await tools(info, tool, params))
         return _json_response(await run_in_threadpool(tools, info, tool, params))  # the blocking gate
@@ -55,5 +71,13 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
     async def graph(request: Request, ident: str, depth: Annotated[int, Query(ge=1, le=3)] = 1,
                     fan_out: Annotated[int, Query(ge=1, le=200)] = 25) -> Response:
         return await answer(request, "graph", ident, {"depth": depth, "fan_out": fan_out}, f"?depth={depth}")
+
+    @app.post("/collisions", responses=responses, description=COLLIDE_DOC)
+    async def collisions(request: Request, body: CollisionRequest) -> Response:
+        from exchange.workspace.collide import on_record
+
+        shown = on_record(body.points, body.min_points)  # the points go on record in the request's path
+        return await answer(request, "collide", f"{len(body.points)} points",
+                            {"points": body.points, "min_points": body.min_points}, f" {shown}")
 
     return app

@@ -5,7 +5,17 @@ handler (``errors``). Every command calls the same core functions the Airflow ta
 
 from __future__ import annotations
 
-from exchange.cli import audit, console, feeds, investigate, ops, persons, schemas, sharing  # noqa: F401 - register the commands
+from exchange.cli import (  # noqa: F401 - register the commands
+    audit,
+    collide,
+    console,
+    feeds,
+    investigate,
+    ops,
+    persons,
+    schemas,
+    sharing,
+)
 from exchange.cli.app import app
 from exchange.cli.errors import run_cli
 

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 ROUTES_ENV = "EXCHANGE_ALERT_ROUTES"
 ALERT_LOCK = 7_300_042_017
 CHECKED_KINDS = ("late", "failing", "degraded", "ledger")
+AIRFLOW_KINDS = ("task_failed", "run_overdue")
+"""Alerts Airflow raises (a callback); cleared once the feed has succeeded since."""
 QUARANTINE_SOURCE = '"kind": "quarantine"'
 
 
@@ -141,7 +143,7 @@ def check(*, settings: Settings | None = None, catalog: Catalog | None = None, n
             for row in audit_alerts.all_firing(conn):
                 kind, feed = row["kind"], row["feed"]
                 cleared = (kind in CHECKED_KINDS and row["key"] not in now_keys) or (
-                    kind == "task_failed" and feed is not None and feed not in failed_feeds
+                    kind in AIRFLOW_KINDS and feed is not None and feed not in failed_feeds
                     and _succeeded_since(conn, feed, row["first_at"]))
                 if cleared:
                     audit_alerts.resolve(conn, int(row["id"]), at)
@@ -168,20 +170,35 @@ def task_failed(*, dag_id: str, task_id: str, feed: str | None, error: str, try_
                 settings: Settings | None = None, catalog: Catalog | None = None) -> list[dict[str, Any]]:
     """A task failed after its retries (Airflow's failure notifier): one alert per DAG task until the
     feed succeeds again (resolved by the next check)."""
+    summary = f"task {dag_id}.{task_id} failed" + (f" after {try_number} tries" if try_number else "")
+    return _told_by_airflow(f"task:{dag_id}.{task_id}", "task_failed", feed, summary, error, settings, catalog)
+
+
+def run_overdue(*, dag_id: str, run_id: str, feed: str | None, queued_at: str | None, deadline: str | None,
+                settings: Settings | None = None, catalog: Catalog | None = None) -> list[dict[str, Any]]:
+    """A feed's run still not finished at its deadline (Airflow's deadline alert, ``EXCHANGE_RUN_DEADLINE``
+    after the run was queued): stuck behind a full pool, a hung source, a worker gone. One alert per DAG
+    until the feed succeeds again (resolved by the next check, like a failed task)."""
+    summary = f"run {run_id} of {dag_id} not finished by its deadline"
+    detail = f"queued at {queued_at or 'unknown'}; deadline {deadline or 'unknown'}"
+    return _told_by_airflow(f"overdue:{dag_id}", "run_overdue", feed, summary, detail, settings, catalog)
+
+
+def _told_by_airflow(key: str, kind: str, feed: str | None, summary: str, detail: str, settings: Settings | None,
+                     catalog: Catalog | None) -> list[dict[str, Any]]:
+    """An alert Airflow raises (a callback): fired once while it lasts, told by the feed's routes."""
     with workspace(settings, catalog) as ws:
         spec = ws.catalog.feeds.get(feed) if feed else None
-        key = f"task:{dag_id}.{task_id}"
         at = _now()
-        summary = f"task {dag_id}.{task_id} failed" + (f" after {try_number} tries" if try_number else "")
         engine = ws.migrated()
         sends = []
         with engine.begin() as conn:
             dialect_of(conn).xact_lock(conn, ALERT_LOCK)
             open_ = audit_alerts.firing(conn, key)
             if open_ is None:
-                c = Condition(key, "task_failed", feed, summary, error,
+                c = Condition(key, kind, feed, summary, detail,
                               (list(spec.alerts) if spec else []) or default_routes(), spec.contact if spec else None)
-                sends.append((audit_alerts.fire(conn, key=key, kind="task_failed", feed=feed, summary=summary, at=at),
+                sends.append((audit_alerts.fire(conn, key=key, kind=kind, feed=feed, summary=summary, at=at),
                               "firing", c))
             else:
                 audit_alerts.seen_again(conn, int(open_["id"]), at)

@@ -124,12 +124,16 @@ def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, 
     import asyncio
 
     from exchange.access.lens import Lens
+    from exchange.workspace.collide import TOOL as COLLIDE
+    from exchange.workspace.collide import run_collide
     from exchange.workspace.console import audit_view
     from exchange.workspace.investigate import ToolRequest, run_tool
 
     async def run(grant: Any, key: bytes | None) -> tuple[Any, int, str | None]:
         if tool.startswith("audit."):  # an auditor's page: the ledger's tables, no person data
             call: tuple[Any, ...] = (audit_view, engine, ws.settings, tool, params)
+        elif tool == COLLIDE:  # its own component (exchange.workspace.collide)
+            call = (run_collide, engine, ws, Lens(grant, key), params)
         else:
             call = (run_tool, engine, ws, Lens(grant, key), ToolRequest(tool, ident, **params))
         if not threaded:

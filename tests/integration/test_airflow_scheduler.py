@@ -49,6 +49,7 @@ def airflow_root(tmp_path: Path) -> Iterator[Path]:
 def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airflow_root: Path, pg_url: str) -> None:
     t0 = time.monotonic()
     env, truth = demo_city(airflow_root)
+    env["EXCHANGE_RUN_DEADLINE"] = "2s"  # every feed run misses its deadline: the alert is raised by Airflow
     stack = AirflowStack(airflow_root, pg_url, env=env)
     stack.prepare()
     with running(stack, ("api-server", "api-server"), ("scheduler", "scheduler"),
@@ -137,6 +138,13 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
             [(expected.expected_loaded, expected.expected_loaded)]
         assert len(stack.api("GET", "/assets/events", params={"source_dag_id": FEED_DAG})["asset_events"]) == 1
 
+        # a run not finished by its deadline: Airflow's deadline alert, its callback run by the executor, is an
+        # alert of the ops component (recorded, told by the feed's routes), cleared by the check once the feed
+        # has succeeded since
+        overdue = stack.wait_until("the deadline alert of the feed's runs", lambda: warehouse_rows(
+            env, f"SELECT key, state FROM audit.alert WHERE kind = 'run_overdue' AND feed = '{FEED}'"), timeout=300)
+        assert overdue == [(f"overdue:{FEED_DAG}", "firing")], overdue
+
         # operations: the ops DAG checks every feed; the health page is in Airflow (plugin), signed-in users only
         ops_start = dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
         ops_run = stack.trigger(OPS_DAG, ops_start, ops_start + dt.timedelta(minutes=15))
@@ -151,6 +159,9 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
         health = {h["feed"]: h for h in httpx.get(f"{stack.base}/exchange/health.json", headers=signed_in,
                                                   timeout=60).json()}
         assert health[FEED]["last_batch"] == batch_id and health[FEED]["state"] in ("ok", "degraded")
+        assert ("resolved",) in warehouse_rows(  # a later run's deadline may fire again after the check
+            env, f"SELECT state FROM audit.alert WHERE kind = 'run_overdue' AND feed = '{FEED}'"), \
+            "the feed succeeded since: the check clears its deadline alert"
     print(f"\nAirflow scheduler test: {time.monotonic() - t0:.0f}s")
     for proc in stack.procs.values():
         assert proc.poll() is not None, "every Airflow process is stopped"

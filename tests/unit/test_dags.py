@@ -71,8 +71,15 @@ def schedule(dag):
     return {"timetable": type(tt).__name__, "cron": expr, "timezone": str(getattr(tt, "timezone", "") or "")}
 
 
+def deadlines(dag):
+    found = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []
+    return [{"reference": type(d.reference).__name__, "seconds": d.interval.total_seconds(),
+             "callback": d.callback.path, "kwargs": d.callback.kwargs} for d in found]
+
+
 def shape(dag):
     return {
+        "deadline": deadlines(dag),
         "dag_id": dag.dag_id, "owner": dag.owner, "tags": sorted(dag.tags), "description": dag.description,
         "schedule": schedule(dag), "catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
         "start_date": dag.start_date.isoformat() if dag.start_date else None,

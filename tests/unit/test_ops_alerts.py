@@ -209,3 +209,28 @@ def test_a_ledger_that_no_longer_verifies_is_an_alert_to_the_platform_routes(pro
     [mail] = box.messages
     assert mail["Subject"].startswith("[exchange] ALERT ledger — the audit ledger does not verify")
     assert "entry 2" in mail.get_content()
+
+
+def test_a_run_past_its_deadline_is_told_once_and_cleared_once_the_feed_succeeds(project: Path, settings,
+                                                                                  routes: tuple) -> None:
+    """Airflow's deadline alert calls ``exchange_airflow.notify.run_overdue``, which records this."""
+    from exchange.audit import attempts
+    from exchange.workspace import ops
+    from exchange.workspace.space import Workspace
+
+    box, received = routes
+    write(project / "feeds" / "police" / "residents.yaml", FEED + OPS)
+    told = [ops.run_overdue(dag_id="feed.police.residents", run_id=f"scheduled__2026-06-0{n}", feed="police.residents",
+                            queued_at="2026-06-01T00:00:05Z", deadline="2026-06-01T04:00:05Z", settings=settings)
+            for n in (1, 2)]
+    assert [d["status"] for d in told[0]] == ["sent", "sent"] and told[1] == []  # once while it lasts
+    assert "run scheduled__2026-06-01 of feed.police.residents not finished by its deadline" in \
+        box.messages[0]["Subject"]
+    assert "deadline 2026-06-01T04:00:05Z" in box.messages[0].get_content()
+    with Workspace(settings) as ws, ws.migrated().begin() as conn:  # the feed succeeds again
+        attempts.record_attempt(conn, feed="police.residents", stage="extract", batch_id=None,
+                                outcome=attempts.NO_NEW_DATA, at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    result = ops.check(settings=settings, verify_ledger=False)
+    assert "overdue:feed.police.residents" in result.resolved
+    assert len(box.messages) == 2 and "cleared" in box.messages[1]["Subject"]
+    assert len(received) == 2
