@@ -32,6 +32,11 @@ COLLIDE_DOC = """Multi-point collision (多点碰撞): the persons and vehicles 
 (local times); each subject with the events that put it there, through the caller's grant. ``purpose`` is
 required."""
 
+COMPANIONS_DOC = """Companions (同行) of a person (person_uid or ID number) or a vehicle (plate) between ``since``
+and ``until`` (at most 31 days, local times): who was seen at the same place within ``minutes`` of it, at
+least ``min_times`` times at ``min_places`` distinct places, with the pairs of events; through the
+caller's grant. ``purpose`` is required."""
+
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 
 
@@ -71,6 +76,27 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
     async def graph(request: Request, ident: str, depth: Annotated[int, Query(ge=1, le=3)] = 1,
                     fan_out: Annotated[int, Query(ge=1, le=200)] = 25) -> Response:
         return await answer(request, "graph", ident, {"depth": depth, "fan_out": fan_out}, f"?depth={depth}")
+
+    async def companion_answer(request: Request, ident: str, since: dt.datetime, until: dt.datetime, minutes: int,
+                               min_times: int, min_places: int) -> Response:
+        params = {"start": since, "end": until, "minutes": minutes, "min_times": min_times, "min_places": min_places}
+        return await answer(request, "companions", ident, params,
+                            f"?since={since:%Y-%m-%dT%H:%M}&until={until:%Y-%m-%dT%H:%M}&minutes={minutes}"
+                            f"&min_times={min_times}&min_places={min_places}")
+
+    @app.get("/persons/{ident}/companions", responses=responses, description=COMPANIONS_DOC)
+    async def person_companions(request: Request, ident: str, since: dt.datetime, until: dt.datetime,
+                                minutes: Annotated[int, Query(ge=1, le=120)] = 5,
+                                min_times: Annotated[int, Query(ge=1, le=100)] = 2,
+                                min_places: Annotated[int, Query(ge=1, le=100)] = 2) -> Response:
+        return await companion_answer(request, ident, since, until, minutes, min_times, min_places)
+
+    @app.get("/vehicles/{plate}/companions", responses=responses, description=COMPANIONS_DOC)
+    async def vehicle_companions(request: Request, plate: str, since: dt.datetime, until: dt.datetime,
+                                 minutes: Annotated[int, Query(ge=1, le=120)] = 5,
+                                 min_times: Annotated[int, Query(ge=1, le=100)] = 2,
+                                 min_places: Annotated[int, Query(ge=1, le=100)] = 2) -> Response:
+        return await companion_answer(request, plate, since, until, minutes, min_times, min_places)
 
     @app.post("/collisions", responses=responses, description=COLLIDE_DOC)
     async def collisions(request: Request, body: CollisionRequest) -> Response:

@@ -1,4 +1,5 @@
-"""Multi-point collision: ``exchange collide --point … --point … [--min K] | --file points.yaml``."""
+"""Multi-point collision and companions: ``exchange collide --point … [--min K] | --file points.yaml`` and
+``exchange companions ID_OR_PLATE --since … --until …``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from exchange.cli.app import _catalog, app
-from exchange.cli.investigate import Agency, AsJson, CaseNumber, Purpose, _dump
-from exchange.cli.render import console
+from exchange.cli.investigate import Agency, AsJson, CaseNumber, Purpose, _dump, _when
+from exchange.cli.render import EXIT_INVALID_ROWS, console, err
 from exchange.errors import ConfigError
 
 
@@ -79,3 +80,45 @@ def collide(point: Annotated[list[str] | None, typer.Option("--point", "-p", hel
     if found["truncated"]:
         console.print("[yellow]cut: a point had more events than are read, or more subjects than are shown; "
                       "narrow the windows[/]")
+
+
+@app.command("companions")
+def companions(ident: Annotated[str, typer.Argument(help="a person (person_uid or ID number) or a vehicle (plate)")],
+               since: Annotated[str, typer.Option(help="the window's start, e.g. 2026-11-01")],
+               until: Annotated[str, typer.Option(help="the window's end (at most 31 days later)")],
+               minutes: Annotated[int, typer.Option(min=1, max=120, help="seen within this many minutes")] = 5,
+               times: Annotated[int, typer.Option("--times", min=1, help="at least this many times")] = 2,
+               places: Annotated[int, typer.Option("--places", min=1, help="at this many distinct places")] = 2,
+               agency: Agency = None, purpose: Purpose = None, case_number: CaseNumber = None,
+               as_json: AsJson = False) -> None:
+    """Companions (同行): who was seen at the same place within MINUTES of a person or a vehicle, at least
+    TIMES times at PLACES distinct places, in a window — each with the pairs of events. Recorded in
+    audit.access."""
+    from exchange.workspace.collide import companions_of
+
+    start, end = _when(since, "--since"), _when(until, "--until")
+    assert start is not None and end is not None
+    found = companions_of(ident, start, end, minutes=minutes, min_times=times, min_places=places, agency=agency,
+                          settings=_catalog()[0], purpose=purpose, case_number=case_number)
+    if found is None:
+        within = f" within the grant of {agency}" if agency else ""
+        err.print(f"[red]no person or vehicle {escape(ident)}[/]{within}")
+        raise typer.Exit(EXIT_INVALID_ROWS)
+    if as_json:
+        _dump(found)
+        return
+    terms = f"within {minutes} min, {times}+ times at {places}+ places"
+    t = Table(title=f"companions of {found['subject'] or found['plate']}: {found['total']:,} "
+                    f"({found['own_events']:,} of its events, {terms})", title_justify="left")
+    for col in ("companion", "name / owner", "times", "places", "seen together (place, its time, theirs)"):
+        t.add_column(col, overflow="fold")
+    for c in found["companions"]:
+        who = c.get("person_uid") or c.get("plate")
+        label = c.get("label") if c["kind"] == "person" else (f"owner {c['owner']}" if c.get("owner") else "")
+        seen = "\n".join(f"{e.get('place_name') or e['place']} {e['subject']['at']} / {e['companion']['at']}"
+                         for e in c["evidence"])
+        t.add_row(escape(f"{c['kind']} {who}"), escape(str(label or "")), str(c["times"]), str(c["places"]),
+                  escape(seen))
+    console.print(t)
+    if found["truncated"]:
+        console.print("[yellow]cut: more events or companions than are read or shown; narrow the window[/]")

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from exchange.access.lens import Lens, Row, plain, read_rows
+from exchange.access.lens import Lens, Row, plain
 from exchange.investigate.persons import (
     Linked,
     Subject,
@@ -44,6 +44,7 @@ from exchange.investigate.persons import (
     subjects,
     tied_records,
 )
+from exchange.investigate.presence import Seen, at_places, events_of
 from exchange.investigate.search import id_holders
 from exchange.spec.schema import EntitySchema
 
@@ -191,87 +192,24 @@ def _records_edges(conn: Connection, lens: Lens, edges: _Edges, tied: dict[str, 
 # -- events: the same hotel room, co-presence ---------------------------------------------------------------
 
 
-@dataclass
-class _Seen:
-    uid: str
-    row: Row
-    place: str
-    at: dt.datetime
-    end: dt.datetime | None
-
-
-def _events(conn: Connection, lens: Lens, schema: EntitySchema, column: str, kind: str,
-            owners: dict[str, str], since: dt.datetime | None) -> list[_Seen]:
-    """The events of ``schema`` naming one of ``owners`` (ID number or plate → person_uid), for the caller."""
-    ev = schema.event
-    assert ev is not None
-    if not owners or not lens.allows(schema.name) or not lens.discloses(schema.name, column):
-        return []
-    where, params = f'"{column}" IN :v', {"v": sorted(owners)}
-    if since is not None:
-        where += f' AND "{ev.start}" >= :since'
-        params["since"] = since
-    out = []
-    for row in read_rows(conn, lens, schema.name, where, params):
-        at = as_datetime(row.raw.get(ev.start))
-        if at is not None:
-            out.append(_Seen(owners[str(row.raw[column])], row, str(row.raw.get(ev.place)), at,
-                             as_datetime(row.raw.get(ev.end)) if ev.end else None))
-    return out
-
-
-PLACES_PER_STATEMENT = 100
-
-
-def _at_places(conn: Connection, lens: Lens, schema: EntitySchema, seen: list[_Seen], window: dt.timedelta
-               ) -> list[Row]:
-    """Rows of ``schema`` at the places of ``seen`` within ``window`` of their times, for the caller: one
-    range per cluster of nearby times at a place, up to ``PLACES_PER_STATEMENT`` ranges a statement (the
-    place-and-time index serves each range; PostgreSQL ORs their bitmaps)."""
-    ev = schema.event
-    assert ev is not None
-    by_place: dict[str, list[dt.datetime]] = {}
-    for s in seen:
-        by_place.setdefault(s.place, []).append(s.at)
-    ranges: list[tuple[str, dt.datetime, dt.datetime]] = []
-    for place, times in by_place.items():
-        times.sort()
-        start = prev = times[0]
-        for t in [*times[1:], None]:
-            if t is not None and t - prev <= window * 4:
-                prev = t
-                continue
-            ranges.append((place, start - window, prev + window))
-            if t is not None:
-                start = prev = t
-    rows: list[Row] = []
-    for i in range(0, len(ranges), PLACES_PER_STATEMENT):
-        chunk = ranges[i:i + PLACES_PER_STATEMENT]
-        where = " OR ".join(f'("{ev.place}" = :p{n} AND "{ev.start}" >= :a{n} AND "{ev.start}" <= :b{n})'
-                            for n in range(len(chunk)))
-        params = {k: v for n, (p, a, b) in enumerate(chunk) for k, v in ((f"p{n}", p), (f"a{n}", a), (f"b{n}", b))}
-        rows += read_rows(conn, lens, schema.name, where, params)
-    return rows
-
-
 def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], edges: _Edges,
                  persons: dict[str, Subject], limits: Limits) -> None:
     ids = {n: uid for uid, s in persons.items() for n in s.ids}
     plates = {p: uid for uid, s in persons.items() for p in s.plates}
     window = dt.timedelta(minutes=limits.window_minutes)
-    co: dict[tuple[str, str], list[tuple[_Seen, Row]]] = {}
+    co: dict[tuple[str, str], list[tuple[Seen, Row]]] = {}
     for schema in schemas.values():
         ev = schema.event
         if ev is None:
             continue
         for column, kind in schema.search_fields("id", "plate").items():
             owners = ids if kind == "id" else plates
-            mine = _events(conn, lens, schema, column, kind, owners, None)
+            mine = events_of(conn, lens, schema, column, kind, owners, None)
             if not mine:
                 continue
             newest = max(s.at for s in mine)
             mine = [s for s in mine if s.at >= newest - dt.timedelta(days=limits.days)]
-            others = _at_places(conn, lens, schema, mine, window)
+            others = at_places(conn, lens, schema, mine, window)
             numbers = {str(r.raw.get(column)) for r in others if r.raw.get(column)}
             holders = id_holders(conn, numbers) if kind == "id" else plate_owners(conn, lens, numbers)
             by_place: dict[str, list[Row]] = {}
@@ -302,7 +240,7 @@ def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema],
             edge.detail = {"times": len(occasions), "places": len(places)}
 
 
-def _same_room(s: _Seen, r: Row, end_field: str | None) -> bool:
+def _same_room(s: Seen, r: Row, end_field: str | None) -> bool:
     if str(s.row.raw.get("room")) != str(r.raw.get("room")) or not s.row.raw.get("room"):
         return False
     r_in = as_datetime(r.raw.get("check_in"))

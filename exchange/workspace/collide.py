@@ -1,5 +1,6 @@
-"""The collision component (多点碰撞): who was at at least K of N places, each in its own window
-(``exchange.investigate.collide``), through a grant and on record in ``audit.access``.
+"""The collision component: multi-point collision (多点碰撞, who was at at least K of N places, each in its
+own window: ``exchange.investigate.collide``) and companions (同行, who was seen with a person or a
+vehicle: ``exchange.investigate.companions``), through a grant and on record in ``audit.access``.
 
 ``exchange collide`` is the operator's use (as an agency sees it with ``--agency``); ``POST /collisions``
 goes through the API's gate, which calls :func:`run_collide` with the caller's grant. Every use leaves
@@ -16,6 +17,7 @@ from exchange.workspace.record import _on_record, _operator_record
 from exchange.workspace.space import workspace
 
 TOOL = "collide"
+COMPANIONS = "companions"
 
 
 def described(points: list[Any], min_points: int) -> str:
@@ -75,4 +77,55 @@ def collide_points(raw: list[Any], min_points: int | None = None, *, agency: str
         ws.cached("investigate.indexes", lambda: elements.ensure(engine))
         out, count, _ = run_collide(engine, ws, _lens(ws, agency), {"points": points, "min_points": k})
         record.status, record.outcome, record.row_count = 200, "ok", count
+        return out
+
+
+def _plate(ident: str) -> str | None:
+    """``ident`` as a plate when it is one (normalised: 陕A·12345 → 陕A12345), else None."""
+    from exchange.formats.plate import check_plate, normalize_plate
+
+    value = normalize_plate([ident])[0].as_py()
+    return value if value and check_plate([value])[0].as_py() is None else None
+
+
+def run_companions(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> tuple[dict[str, Any] | None, int,
+                                                                                      str | None]:
+    """(answer or None when the person is unknown to the caller, companions found, the person) for
+    ``params``: ``ident`` (a person_uid, an ID number or a plate), ``start``, ``end`` and the terms."""
+    from exchange.investigate.companions import Terms, companions
+    from exchange.investigate.persons import subject
+
+    terms = Terms(start=params["start"], end=params["end"], minutes=params.get("minutes") or 5,
+                  min_times=params.get("min_times") or 2, min_places=params.get("min_places") or 2)
+    terms.check()
+    ident = str(params["ident"]).strip()
+    plate = _plate(ident)
+    with engine.connect() as conn:
+        who = None if plate else subject(conn, lens, ident)
+        if plate is None and who is None:
+            return None, 0, None
+        out = companions(conn, lens, ws.catalog.schemas, who, plate, terms)
+    return out, out["total"], who.person_uid if who is not None else None
+
+
+def companions_of(ident: str, start: Any, end: Any, *, minutes: int = 5, min_times: int = 2, min_places: int = 2,
+                  agency: str | None = None, settings: Settings | None = None, purpose: str | None = None,
+                  case_number: str | None = None) -> dict[str, Any] | None:
+    """``exchange companions``: the operator's use (as ``agency`` sees it when given), on record in
+    ``audit.access`` (channel ``cli``); None when nobody matches ``ident``."""
+    from exchange.investigate import elements
+    from exchange.investigate.query import recorded
+    from exchange.workspace.investigate import _lens
+
+    what = (f"companions {recorded(ident)} from {start:%Y-%m-%dT%H:%M} to {end:%Y-%m-%dT%H:%M} within {minutes} min, "
+            f"{min_times} times at {min_places} places" + (f" as {agency}" if agency else ""))
+    record = _operator_record("cli", what, COMPANIONS, purpose, case_number)
+    with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
+        ws.migrated(ws.all_schemas())
+        ws.cached("investigate.indexes", lambda: elements.ensure(engine))
+        out, count, who = run_companions(engine, ws, _lens(ws, agency), {
+            "ident": ident, "start": start, "end": end, "minutes": minutes, "min_times": min_times,
+            "min_places": min_places})
+        record.status, record.outcome = (200, "ok") if out is not None else (404, "not found")
+        record.row_count, record.subject = count, who
         return out

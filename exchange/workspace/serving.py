@@ -124,8 +124,8 @@ def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, 
     import asyncio
 
     from exchange.access.lens import Lens
+    from exchange.workspace.collide import COMPANIONS, run_collide, run_companions
     from exchange.workspace.collide import TOOL as COLLIDE
-    from exchange.workspace.collide import run_collide
     from exchange.workspace.console import audit_view
     from exchange.workspace.investigate import ToolRequest, run_tool
 
@@ -134,6 +134,8 @@ def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, 
             call: tuple[Any, ...] = (audit_view, engine, ws.settings, tool, params)
         elif tool == COLLIDE:  # its own component (exchange.workspace.collide)
             call = (run_collide, engine, ws, Lens(grant, key), params)
+        elif tool == COMPANIONS:
+            call = (run_companions, engine, ws, Lens(grant, key), {**params, "ident": ident})
         else:
             call = (run_tool, engine, ws, Lens(grant, key), ToolRequest(tool, ident, **params))
         if not threaded:

@@ -190,3 +190,75 @@ def test_the_command_and_the_http_route_answer_through_the_gate_on_record(city: 
     assert served["agency"] == "police" and served["row_count"] == ok.json()["total"] and served["purpose"] == "串并"
     assert f"place={points[0]['place']}" in served["what"] and log[5]["agency"] == "street_office_hanbin"
     assert "not readable" in log[6]["what"] or "P2" in log[6]["what"]
+
+
+def test_companions_of_a_member_are_the_others_of_its_group(city: tuple[Settings, Any]) -> None:
+    from exchange.workspace.collide import companions_of
+
+    settings, truth = city
+    uids = _uids(settings, truth)
+    start, end = dt.datetime(2026, 11, 1), dt.datetime(2026, 12, 1)
+    found = expected = extra = 0
+    print("\ncompanions (within 5 min, 2+ times at 2+ places, November) of one member of each group:")
+    for n, group in enumerate(truth.groups):
+        members = [uids[k] for k in group["members"] if k in uids]
+        out = companions_of(members[0], start, end, settings=settings, purpose="companions test")
+        assert out is not None and out["subject"] == members[0]
+        persons = {c["person_uid"] for c in out["companions"] if c["kind"] == "person"}
+        hit, noise = len(persons & set(members[1:])), len(persons - set(members))
+        print(f"  group {n}: {hit}/{len(members) - 1} other members, {noise} others, {out['own_events']} own events")
+        found, expected, extra = found + hit, expected + len(members) - 1, extra + noise
+        for c in out["companions"]:
+            assert c["times"] >= 2 and c["places"] >= 2 and c["evidence"]
+            for e in c["evidence"]:
+                assert e["subject"]["record"] and e["companion"]["record"] and e["companion"]["batch"]
+        vehicle = next((c for c in out["companions"] if c["kind"] == "vehicle"), None)
+        if vehicle is not None:  # a vehicle is a subject of its own: its companions include the group's member
+            again = companions_of(vehicle["plate"], start, end, settings=settings, purpose="companions test")
+            assert again is not None and again["subject"] is None and again["plate"] == vehicle["plate"]
+            assert again["total"] >= 1
+    print(f"  all groups: {found}/{expected} other members, {extra} non-members")
+    assert found >= 0.8 * expected
+    assert extra <= 0.25 * max(1, found)
+    # the grants that withhold events: the person, but no companion; a grant without persons: nobody
+    member = uids[truth.groups[0]["members"][0]]
+    office = companions_of(member, start, end, agency="street_office_hanbin", settings=settings, purpose="x")
+    assert office is None or (office["companions"] == [] and office["own_events"] == 0)
+    assert companions_of(member, start, end, agency="health", settings=settings, purpose="x") is None
+    with pytest.raises(ConfigError, match="a window of at most 31 days"):
+        companions_of(member, start, end + dt.timedelta(days=10), settings=settings, purpose="x")
+
+
+def test_the_companions_routes_go_through_the_gate(city: tuple[Settings, Any]) -> None:
+    from fastapi.testclient import TestClient
+
+    from exchange.api.serve import api_app
+    from exchange.workspace.sharing import create_api_key
+
+    settings, truth = city
+    member = _uids(settings, truth)[truth.groups[0]["members"][0]]
+    police = create_api_key("police", settings=settings)[1]
+    client = TestClient(api_app(settings, admin_key=ADMIN_KEY))
+    window = {"since": "2026-11-01T00:00", "until": "2026-12-01T00:00", "purpose": "同行"}
+    ok = client.get(f"/persons/{member}/companions", params=window, headers={"X-API-Key": police})
+    assert ok.status_code == 200 and ok.json()["companions"], ok.text
+    plate = next(c["plate"] for c in ok.json()["companions"] if c["kind"] == "vehicle") if any(
+        c["kind"] == "vehicle" for c in ok.json()["companions"]) else None
+    if plate is not None:
+        car = client.get(f"/vehicles/{plate}/companions", params=window, headers={"X-API-Key": police})
+        assert car.status_code == 200 and car.json()["plate"] == plate
+    assert client.get(f"/persons/{member}/companions", params={**window, "purpose": ""},
+                      headers={"X-API-Key": police}).status_code == 400
+    long = client.get(f"/persons/{member}/companions", params={**window, "until": "2027-01-15T00:00"},
+                      headers={"X-API-Key": police})
+    assert long.status_code == 400 and "at most 31 days" in long.json()["error"]
+    assert client.get("/persons/MP9999999999/companions", params=window,
+                      headers={"X-API-Key": police}).status_code == 404
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text(
+            "SELECT agency, status, row_count, subject, what FROM audit.access WHERE entity = 'companions' "
+            "ORDER BY id DESC LIMIT 1"))]
+    engine.dispose()
+    assert rows[0]["status"] == 404
+    assert rows and all("minutes=5" in r["what"] for r in rows)
