@@ -68,7 +68,8 @@ def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]] | None = No
 def layout(title: str, body: str, session: Any = None, *, agency_name: str = "", active: str = "") -> str:
     bar = ""
     if session is not None:
-        nav = ([("search", "/console/search", "要素联查")] if session.role == "investigator" else
+        nav = ([("search", "/console/search", "要素联查"), ("collide", "/console/collide", "多点碰撞")]
+               if session.role == "investigator" else
                [("batches", "/console/audit/batches", "批次与校验"), ("access", "/console/audit/access", "访问日志"),
                 ("ledger", "/console/audit/ledger", "账本校验")])
         links = "".join(f'<a href="{h}"{" class=on" if k == active else ""}>{t}</a>' for k, h, t in nav)
@@ -189,6 +190,7 @@ def person_page(session: Any, agency_name: str, ident: str, profile: tuple[int, 
                 body.append(f"<h2>{name}</h2>{table(doc[key])}")
     else:
         body.append(error_box(gate_error(status, doc)))
+    body.append(f'<p><a href="/console/persons/{e(ident)}/companions">同行人员</a></p>')
     body.append('<h2>关系图</h2>')
     if graph[0] == 200:
         depths = "".join(f'<a href="?depth={d}"{" class=on" if d == depth else ""}>{d} 层</a> ' for d in (1, 2, 3))

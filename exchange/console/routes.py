@@ -10,6 +10,7 @@ framed; the stylesheet is served here (no CDN)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import json
 import urllib.parse
@@ -20,9 +21,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exchange.console import pages
+from exchange.console import pages, tool_pages
 from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
+from exchange.workspace.collide import on_record
 from exchange.workspace.console import SignInRefused
 from exchange.workspace.investigate import recorded_query
 
@@ -114,6 +116,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     console = _Console(service)
     _session_routes(app, console)
     _investigator_routes(app, console)
+    _tool_routes(app, console)
     _auditor_routes(app, console)
     return app
 
@@ -225,6 +228,71 @@ def _investigator_routes(app: FastAPI, c: _Console) -> None:
         status = 200 if 200 in statuses else max(statuses)
         return _html(pages.person_page(session, c.accounts.agency_name(session), ident, profile, timeline, graph,
                                        depth), status)
+
+
+def _collide_points(form: dict[str, str]) -> list[dict[str, str]]:
+    """The form's filled rows as points (an empty row is left out; a half-filled one is passed on, so the
+    tool names what is missing)."""
+    points = []
+    for i in range(1, tool_pages.ROWS + 1):
+        value, start, end = (form.get(f"{k}{i}", "").strip()[:64] for k in ("value", "start", "end"))
+        if not (value or start or end):
+            continue
+        kind = form.get(f"kind{i}") if form.get(f"kind{i}") in tool_pages.POINT_KINDS else "place"
+        points.append({kind: value, "start": start or None, "end": end or None, "label": f"P{i}"})
+    return points
+
+
+def _tool_routes(app: FastAPI, c: _Console) -> None:
+    """The collision tools: multi-point collision and a person's companions."""
+
+    @app.get("/console/collide", include_in_schema=False)
+    async def collide_form(request: Request) -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        return _html(tool_pages.collide_page(session, c.accounts.agency_name(session), {}))
+
+    @app.post("/console/collide", include_in_schema=False)
+    async def collide(request: Request) -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        form = await _form(request)
+        if not session.csrf_ok(form.get("csrf")):
+            return _see("/console/collide")
+        points = _collide_points(form)
+        try:
+            k = int(form.get("min") or 2)
+        except ValueError:
+            k = 2
+        name = c.accounts.agency_name(session)
+        if len(points) < 2:
+            return _html(tool_pages.collide_page(session, name, form, message="请至少填写两个点位"), 400)
+        shown = on_record(points, k)
+        status, answer = await c.gated(request, session, "collide", f"{len(points)} points",
+                                       f"/console/collide {shown}", {"points": points, "min_points": k})
+        if status != 200:
+            return _html(tool_pages.collide_page(session, name, form, message=pages.gate_error(status, answer)), status)
+        return _html(tool_pages.collide_page(session, name, form, answer))
+
+    @app.get("/console/persons/{ident}/companions", include_in_schema=False)
+    async def companions(request: Request, ident: str, since: str = "", until: str = "") -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        name = c.accounts.agency_name(session)
+        if not since or not until:
+            return _html(tool_pages.companions_page(session, name, ident, since, until, None))
+        try:
+            start, end = dt.datetime.fromisoformat(since), dt.datetime.fromisoformat(until)
+        except ValueError:
+            return _html(tool_pages.companions_page(session, name, ident, since, until, None,
+                                                    message="请填写有效的日期，如 2026-11-01"), 400)
+        path = f"/console/persons/{ident}/companions?since={since}&until={until}"
+        answer = await c.gated(request, session, "companions", ident, path, {"start": start, "end": end})
+        message = pages.gate_error(*answer) if answer[0] != 200 else None
+        return _html(tool_pages.companions_page(session, name, ident, since, until, answer, message), answer[0])
 
 
 AuditRender = Callable[[Any, str, dict[str, Any]], str]

@@ -220,3 +220,43 @@ def test_no_open_redirect_and_pages_carry_strict_headers(app: Any, users: dict[s
     assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
     assert "<script" not in page.text and "http://" not in page.text and "https://" not in page.text
     assert client.get("/console/static/console.css").headers["content-type"].startswith("text/css")
+
+
+def test_collision_and_companions_pages_find_a_group_through_the_gate(app: Any, users: dict[str, str],
+                                                                      city: tuple[Settings, Any]) -> None:
+    import datetime as dt
+
+    from tests.e2e.test_investigate import _uids
+
+    settings, truth = city
+    uids = _uids(settings, truth)
+    group = next(g for g in truth.groups if len(g["together"]) >= 3)
+    members = {uids[k] for k in group["members"] if k in uids}
+    client, csrf = _sign_in(app, users["police"], purpose="多点碰撞测试")
+    form = client.get("/console/collide")
+    assert form.status_code == 200 and "多点碰撞" in form.text and 'name="value5"' in form.text
+    data: dict[str, str] = {"csrf": csrf, "min": str(len(group["together"]) - 1)}
+    for i, (_kind, place, at) in enumerate(group["together"][:5], start=1):
+        t = dt.datetime.fromisoformat(at)
+        data.update({f"kind{i}": "place", f"value{i}": place,
+                     f"start{i}": (t - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+                     f"end{i}": (t + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")})
+    page = client.post("/console/collide", data=data)
+    assert page.status_code == 200, page.text[-2000:]
+    shown = set(re.findall(r'href="/console/persons/(MP\d+)"', page.text))
+    assert len(shown & members) >= len(members) - 1 and 'id="summary"' in page.text
+    bad = client.post("/console/collide", data={**data, "end1": data["start1"]})
+    assert bad.status_code == 400 and "P1" in bad.text
+    assert client.post("/console/collide", data={**data, "csrf": "forged"}).status_code == 303
+    member = sorted(members)[0]
+    assert "同行人员" in client.get(f"/console/persons/{member}").text
+    mates = client.get(f"/console/persons/{member}/companions", params={"since": "2026-11-01", "until": "2026-12-01"})
+    assert mates.status_code == 200 and set(re.findall(r"MP\d{10}", mates.text)) & (members - {member})
+    office, _ = _sign_in(app, users["office"], purpose="网格排查")
+    none = office.post("/console/collide", data={**data, "csrf": _csrf(office.get("/console/collide").text)})
+    assert none.status_code == 200 and not re.findall(r'href="/console/persons/(MP\d+)"', none.text.split(
+        'id="summary"')[1])
+    log = _rows(settings, "SELECT entity, status, purpose, channel FROM audit.access WHERE entity IN "
+                          "('collide', 'companions') ORDER BY id DESC LIMIT 4")[::-1]
+    assert [(r[0], r[1]) for r in log] == [("collide", 200), ("collide", 400), ("companions", 200), ("collide", 200)]
+    assert all(r[3] == "console" for r in log) and log[0][2] == "多点碰撞测试"
