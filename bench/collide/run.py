@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(ROOT)
     with Workspace(settings) as ws:
         engine = ws.migrated(ws.all_schemas())  # the register and the index: empty, as in a city without them
+        from exchange.investigate import elements
+
+        elements.ensure(engine)  # as the tools' front doors do
         lens = Lens(load_grants(settings, ws.catalog).grants["police"])
         with engine.connect() as conn:
             total = conn.execute(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'core.checkpoint_pass'::"
