@@ -122,7 +122,7 @@ def test_pipeline_reprocessing_lineage_and_report_on_pg(pg_project: Settings, pr
 
     found = row_lineage("core.person", "police:P3", settings=settings)
     assert found["batch"]["batch_id"] == out.batch_id and found["origin"]["batch_id"] == first.batch_id
-    assert found["staged"]["ok"] and found["validation"]["suite"] == "person_v1_1_0"
+    assert found["staged"]["ok"] and found["validation"]["suite"] == "person_v2_0_0"
 
     html = audit_report(since=dt.date.today() - dt.timedelta(days=1), settings=settings).read_text(encoding="utf-8")
     assert first.batch_id in html and out.batch_id in html and "intact" in html

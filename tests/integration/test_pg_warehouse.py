@@ -45,18 +45,18 @@ def test_existing_warehouse_is_migrated_additively(pg_project: Settings) -> None
     run_feed("police.residents", settings=pg_project)
     path = pg_project.root / "schemas" / "person.yaml"
     schema = yaml.safe_load(path.read_text(encoding="utf-8"))
-    schema["version"] = "1.1.0"
+    schema["version"] = "2.1.0"
     schema["fields"]["nickname"] = {"type": "string", "pii": "direct_identifier", "description": "Nickname."}
     path.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
     write(pg_project.landing_dir / "police" / "r.csv", csv.replace("R0000001,居民1", "R0000001,居民一"))
     run_feed("police.residents", settings=pg_project)
     assert q(pg_project, "SELECT count(*), count(nickname) FROM core.person") == [(200, 0)]
     # a breaking change is refused and nothing is altered
-    schema["version"] = "2.0.0"
+    schema["version"] = "3.0.0"
     schema["fields"]["ethnicity"]["type"] = "integer"
     path.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
     feed = pg_project.root / "feeds" / "police" / "residents.yaml"
-    feed.write_text(FEED.replace("person@2", "person@2"), encoding="utf-8")
+    feed.write_text(FEED.replace("person@2", "person@3"), encoding="utf-8")
     (pg_project.root / "feeds" / "justice" / "other.yaml").unlink()
     with pytest.raises(ConfigError, match=r"core\.person\.ethnicity: type TEXT → BIGINT"):
         run_feed("police.residents", settings=pg_project)

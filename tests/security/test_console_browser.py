@@ -217,3 +217,45 @@ def test_the_auditor_reads_batches_reports_the_access_log_and_the_ledger(browser
     page.goto(server + "/console/audit/ledger")
     assert "账本完整" in page.locator("#ledger-state").inner_text()
     _shot(page, "audit-ledger")
+
+
+def test_police_collides_points_and_opens_a_persons_companions(browser: Any, server: str, users: dict[str, str],
+                                                                city: City) -> None:
+    import datetime as dt
+
+    # the sessions of one user at three different internet cafés: each a point, two hours either side
+    rows = city.rows("SELECT user_id_number, venue_code, start_time FROM core.internet_session WHERE user_id_number "
+                     "IN (SELECT user_id_number FROM core.internet_session GROUP BY 1 HAVING count(DISTINCT "
+                     "venue_code) >= 3 ORDER BY 1 LIMIT 1) ORDER BY start_time")
+    points, seen = [], set()
+    for _, venue, at in rows:
+        if venue not in seen:
+            seen.add(venue)
+            points.append((venue, at))
+    points = points[:3]
+    assert len(points) == 3, rows
+    page = _sign_in(browser, server, users["police"], "多点碰撞研判", "A6109022026110002")
+    page.goto(f"{server}/console/collide")
+    for i, (venue, at) in enumerate(points, start=1):
+        page.select_option(f"select[name=kind{i}]", "place")
+        page.fill(f"input[name=value{i}]", venue)
+        page.fill(f"input[name=start{i}]", (at - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+        page.fill(f"input[name=end{i}]", (at + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#min", "3")
+    page.click("form.card button[type=submit]")
+    page.wait_for_selector("#summary")
+    found = page.locator('section.group[data-kind=person] h3 a[href^="/console/persons/"]')
+    assert found.count() >= 1, page.locator("main").inner_text()[:1000]
+    _shot(page, "collide")
+    found.first.click()
+    page.wait_for_selector("svg.graph")
+    page.locator('a[href$="/companions"]').first.click()
+    page.fill("input[name=since]", (points[0][1] - dt.timedelta(days=15)).strftime("%Y-%m-%d"))
+    page.fill("input[name=until]", (points[0][1] + dt.timedelta(days=15)).strftime("%Y-%m-%d"))
+    page.click("form.card button[type=submit]")
+    page.wait_for_selector("#summary")
+    _shot(page, "companions")
+    rows = city.rows("SELECT entity, status, purpose, case_number, channel FROM audit.access WHERE user_id = :u "
+                     "AND purpose = '多点碰撞研判' ORDER BY id", u=users["police"])
+    assert [r[0] for r in rows if r[0] in ("collide", "companions")] == ["collide", "companions"]
+    assert all(r[1] == 200 and r[3] == "A6109022026110002" and r[4] == "console" for r in rows)

@@ -56,7 +56,7 @@ def test_each_batch_records_validation_manifest_and_load_in_the_chain(project: P
     assert files[0]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
     folder = Path(out.staging_path)
     assert manifest["files"]["manifest.json"] == records.sha256_file(folder / "manifest.json")
-    assert manifest["code_version"] and manifest["manifest"]["schema_version"] == "1.1.0"
+    assert manifest["code_version"] and manifest["manifest"]["schema_version"] == "2.0.0"
     assert (load["state"], load["rows_in"], load["rows_loaded"], load["rows_quarantined"]) == ("loaded", 10, 3, 7)
     everything = "".join(e.payload for e in entries)
     for raw in ("110105194912310021", "11010519491231002X", "12345", "赵六", "13800138000"):
@@ -114,9 +114,9 @@ def test_lineage_names_batch_source_versions_and_checks_the_staged_files(project
     assert found["current"]["_source_file"] == "police/r.csv" and found["current"]["_source_row"] == 2
     batch = found["batch"]
     assert batch["source"]["files"][0]["sha256"] == hashlib.sha256(second_file.read_bytes()).hexdigest()
-    assert batch["schema_version"] == "1.1.0" and batch["code_version"]
+    assert batch["schema_version"] == "2.0.0" and batch["code_version"]
     v = found["validation"]
-    assert v["suite"] == "person_v1_1_0" and v["failed"] == 0 and v["passed"] == v["expectations"] > 5
+    assert v["suite"] == "person_v2_0_0" and v["failed"] == 0 and v["passed"] == v["expectations"] > 5
     assert found["staged"]["ok"], found["staged"]
     assert {f["name"] for f in found["staged"]["files"]} == {"raw.parquet", "valid.parquet", "rejects.parquet"}
     assert [e["kind"] for e in found["ledger"]] == ["validation_result", "batch_manifest", "batch_load"]
