@@ -1,6 +1,7 @@
 """``exchange``: the command line of the Agency Data Exchange (Typer + Rich), one module per command
 group (``schemas``, ``feeds``, ``ops``, ``audit``, ``persons``, ``sharing``, ``investigate``, ``collide``,
-``console``), one rendering module and one error handler (``errors``). Every command calls the same core functions the Airflow tasks call.
+``console``), one rendering module and one error handler (``errors``). Every command calls the same core
+functions the Airflow tasks call.
 """
 
 from __future__ import annotations
