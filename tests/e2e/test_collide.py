@@ -199,10 +199,14 @@ def test_companions_of_a_member_are_the_others_of_its_group(city: tuple[Settings
     uids = _uids(settings, truth)
     start, end = dt.datetime(2026, 11, 1), dt.datetime(2026, 12, 1)
     found = expected = extra = 0
-    print("\ncompanions (within 5 min, 2+ times at 2+ places, November) of one member of each group:")
+    print("\ncompanions (within 5 min, 2+ times at 2+ places, over the days of its occasions) of one member "
+          "of each group:")
     for n, group in enumerate(truth.groups):
         members = [uids[k] for k in group["members"] if k in uids]
-        out = companions_of(members[0], start, end, settings=settings, purpose="companions test")
+        times = [dt.datetime.fromisoformat(at) for _kind, _place, at in group["together"]]
+        first = min(times).replace(hour=0, minute=0, second=0)
+        window = (first, min(max(times) + dt.timedelta(days=1), first + dt.timedelta(days=31)))
+        out = companions_of(members[0], *window, settings=settings, purpose="companions test")
         assert out is not None and out["subject"] == members[0]
         persons = {c["person_uid"] for c in out["companions"] if c["kind"] == "person"}
         hit, noise = len(persons & set(members[1:])), len(persons - set(members))
@@ -214,7 +218,7 @@ def test_companions_of_a_member_are_the_others_of_its_group(city: tuple[Settings
                 assert e["subject"]["record"] and e["companion"]["record"] and e["companion"]["batch"]
         vehicle = next((c for c in out["companions"] if c["kind"] == "vehicle"), None)
         if vehicle is not None:  # a vehicle is a subject of its own: its companions include the group's member
-            again = companions_of(vehicle["plate"], start, end, settings=settings, purpose="companions test")
+            again = companions_of(vehicle["plate"], *window, settings=settings, purpose="companions test")
             assert again is not None and again["subject"] is None and again["plate"] == vehicle["plate"]
             assert again["total"] >= 1
     print(f"  all groups: {found}/{expected} other members, {extra} non-members")
