@@ -83,16 +83,17 @@ def check_header(names: list[str], display: str, *, allow_empty: bool = False) -
                            + "; fix the header row and re-export")
 
 
-def title_row_error(display: str, values: list[str], where: str, header_at: int, what: str) -> SourceError | None:
-    """The error for a title above the header (one value over a row that names several columns),
-    saying how to skip it; None when ``values`` (the cleaned cells of the first row) are no title.
-    ``header_at``: the line or sheet row of the next row, ``what``: how many names it has."""
-    filled = [v for v in values if v]
-    if len(filled) != 1:
-        return None
-    return source_error(display, f"{where} holds one value ({filled[0]!r}) above a row with {what}: it looks "
-                                 f"like a title (a merged cell) above the header; set source.header_row: "
-                                 f"{header_at} in the feed to read the column names from there")
+def refuse_title(display: str, names: list[str], place: str, first_at: int, next_at: int, next_width: int,
+                 next_filled: int, unit: str) -> None:
+    """Refuse a title above the header — the header read has one name and the row after it fills two
+    cells or more (a merged title cell over the table) — saying how to skip it. ``place``: "line" or
+    "sheet row"; ``unit``: what the next row holds ("fields", "cells")."""
+    if len(names) != 1 or next_filled < 2:
+        return
+    raise source_error(display, f"{place} {first_at} holds one value ({names[0]!r}) above a row with {next_width} "
+                                f"{unit} ({place} {next_at}): it looks like a title (a merged cell) above the "
+                                f"header; set source.header_row: {next_at} in the feed to read the column names "
+                                f"from there")
 
 
 def unnamed_tail(names: list[str]) -> int:

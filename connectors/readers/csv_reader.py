@@ -22,8 +22,8 @@ from connectors.readers.common import (
     log,
     pairs_to_chunk,
     ragged_message,
+    refuse_title,
     source_error,
-    title_row_error,
     unnamed_note,
     unnamed_tail,
 )
@@ -113,11 +113,9 @@ class CsvReader(TextReader):
             names = self._header(records)
             if self.header_row is None and len(names) == 1 and self.unnamed:  # a merged title saved as CSV?
                 following = next((r for r in records if r.fields is not None), None)
-                if following is not None and sum(1 for v in following.fields if v.strip()) >= 2:
-                    title = title_row_error(self.display, names, f"line {self.header_line}", following.line,
-                                            f"{len(following.fields)} fields (line {following.line})")
-                    if title is not None:
-                        raise title
+                if following is not None and following.fields:
+                    refuse_title(self.display, names, "line", self.header_line, following.line,
+                                 len(following.fields), sum(1 for v in following.fields if v.strip()), "fields")
             return names
 
     def chunks(self, size: int) -> Iterator[Chunk]:
@@ -178,7 +176,8 @@ class CsvReader(TextReader):
                 continue  # whitespace-only line before the header
             names = [clean_header_name(n) for n in rec.fields]
             self.header_line = rec.line
-            self.unnamed = unnamed_tail(names) if len(names) > unnamed_tail(names) else 0
+            tail = unnamed_tail(names)
+            self.unnamed = tail if tail < len(names) else 0  # no name at all: check_header says so
             if self.unnamed:
                 names = names[:-self.unnamed]
                 self.note(unnamed_note(self.unnamed))

@@ -22,8 +22,8 @@ from connectors.readers.common import (
     in_batches,
     pairs_to_chunk,
     ragged_message,
+    refuse_title,
     source_error,
-    title_row_error,
     unnamed_tail,
 )
 from exchange.errors import SourceError
@@ -122,13 +122,11 @@ class XlsxReader(Reader):
         rows = self._rows()
         for sheet_row, values, _ in rows:
             names = self._header(values)
-            if self.header_row is None and len(names) == 1:  # a title above the header?
-                following = next(rows, None)
-                if following is not None and sum(1 for v in following[1] if v not in (None, "")) >= 2:
-                    title = title_row_error(self.display, names, f"sheet row {sheet_row}", following[0],
-                                            f"{len(following[1])} cells (sheet row {following[0]})")
-                    if title is not None:
-                        raise title
+            following = next(rows, None) if self.header_row is None and len(names) == 1 else None
+            if following is not None:  # a title above the header?
+                at, cells, _ = following
+                refuse_title(self.display, names, "sheet row", sheet_row, at, len(cells),
+                             sum(1 for v in cells if v not in (None, "")), "cells")
             return names
         where = f" at or after row {self.header_row} (source.header_row)" if self.header_row else ""
         raise source_error(self.display, f"worksheet {self._chosen!r} is empty{where}: no header row; "
