@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.spec.settings import Settings
-from exchange.workspace.record import _on_record, _operator_record
-from exchange.workspace.space import workspace
+from exchange.workspace.investigate import operator_tool
+from exchange.workspace.record import _operator_record
 
 TOOL = "collide"
 COMPANIONS = "companions"
@@ -64,20 +64,14 @@ def collide_points(raw: list[Any], min_points: int | None = None, *, agency: str
     """``exchange collide``: the operator's collision, as ``agency`` sees it when given, on record in
     ``audit.access`` (channel ``cli``). ``raw``: the points as mappings or ``KIND=VALUE@START/END``;
     ``min_points`` defaults to all of them."""
-    from exchange.investigate import elements
     from exchange.investigate.collide import points_of
-    from exchange.workspace.investigate import _lens
 
     points = points_of(raw)
     k = len(points) if min_points is None else min_points
     record = _operator_record("cli", described(points, k) + (f" as {agency}" if agency else ""), TOOL, purpose,
                               case_number)
-    with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
-        ws.migrated(ws.all_schemas())
-        ws.cached("investigate.indexes", lambda: elements.ensure(engine))
-        out, count, _ = run_collide(engine, ws, _lens(ws, agency), {"points": points, "min_points": k})
-        record.status, record.outcome, record.row_count = 200, "ok", count
-        return out
+    return operator_tool(record, settings, agency,
+                         lambda engine, ws, lens: run_collide(engine, ws, lens, {"points": points, "min_points": k}))
 
 
 def _plate(ident: str) -> str | None:
@@ -113,19 +107,11 @@ def companions_of(ident: str, start: Any, end: Any, *, minutes: int = 5, min_tim
                   case_number: str | None = None) -> dict[str, Any] | None:
     """``exchange companions``: the operator's use (as ``agency`` sees it when given), on record in
     ``audit.access`` (channel ``cli``); None when nobody matches ``ident``."""
-    from exchange.investigate import elements
     from exchange.investigate.query import recorded
-    from exchange.workspace.investigate import _lens
 
     what = (f"companions {recorded(ident)} from {start:%Y-%m-%dT%H:%M} to {end:%Y-%m-%dT%H:%M} within {minutes} min, "
             f"{min_times} times at {min_places} places" + (f" as {agency}" if agency else ""))
     record = _operator_record("cli", what, COMPANIONS, purpose, case_number)
-    with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
-        ws.migrated(ws.all_schemas())
-        ws.cached("investigate.indexes", lambda: elements.ensure(engine))
-        out, count, who = run_companions(engine, ws, _lens(ws, agency), {
-            "ident": ident, "start": start, "end": end, "minutes": minutes, "min_times": min_times,
-            "min_places": min_places})
-        record.status, record.outcome = (200, "ok") if out is not None else (404, "not found")
-        record.row_count, record.subject = count, who
-        return out
+    params = {"ident": ident, "start": start, "end": end, "minutes": minutes, "min_times": min_times,
+              "min_places": min_places}
+    return operator_tool(record, settings, agency, lambda engine, ws, lens: run_companions(engine, ws, lens, params))

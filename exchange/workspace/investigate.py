@@ -9,6 +9,7 @@ one ``audit.access`` row: who, the purpose, the query (identifiers masked) and h
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,13 +90,23 @@ def investigate(req: ToolRequest, *, agency: str | None = None, settings: Settin
     of that agency's answer), on record in ``audit.access`` (channel ``cli``)."""
     record = _operator_record("cli", req.what() + (f" as {agency}" if agency else ""), req.tool, purpose,
                               case_number)
+    return operator_tool(record, settings, agency, lambda engine, ws, lens: run_tool(engine, ws, lens, req))
+
+
+ToolRun = Callable[[Any, Any, Any], tuple[Any, int, str | None]]
+"""(engine, workspace, lens) → (answer or None for "not found", result count, subject)."""
+
+
+def operator_tool(record: Any, settings: Settings | None, agency: str | None, run: ToolRun) -> Any:
+    """An operator's use of an investigation tool (``exchange search``, ``collide``, ``companions``…) as
+    ``agency`` sees it when given: the warehouse's tables and the tools' indexes made ready, ``run``
+    through the lens, its outcome on ``record`` (an ``audit.access`` row written whatever happens)."""
     from exchange.investigate import elements
 
     with workspace(settings) as ws, _on_record(ws.settings, record) as engine:
         ws.migrated(ws.all_schemas())  # every entity's table, empty where no feed loaded it yet
         ws.cached("investigate.indexes", lambda: elements.ensure(engine))
-        lens = _lens(ws, agency)
-        found, count, subject = run_tool(engine, ws, lens, req)
+        found, count, subject = run(engine, ws, _lens(ws, agency))
         record.status, record.outcome = (200, "ok") if found is not None else (404, "not found")
         record.row_count, record.subject = count, subject
         return found
