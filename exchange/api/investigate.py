@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +38,16 @@ least ``min_times`` times at ``min_places`` distinct places, with the pairs of e
 caller's grant. ``purpose`` is required."""
 
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
+
+
+class CompanionTerms:
+    """The query parameters of both companions routes (a person's, a vehicle's)."""
+
+    def __init__(self, since: dt.datetime, until: dt.datetime, minutes: Annotated[int, Query(ge=1, le=120)] = 5,
+                 min_times: Annotated[int, Query(ge=1, le=100)] = 2,
+                 min_places: Annotated[int, Query(ge=1, le=100)] = 2) -> None:
+        self.since, self.until, self.minutes = since, until, minutes
+        self.min_times, self.min_places = min_times, min_places
 
 
 class CollisionRequest(BaseModel):
@@ -77,26 +87,22 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
                     fan_out: Annotated[int, Query(ge=1, le=200)] = 25) -> Response:
         return await answer(request, "graph", ident, {"depth": depth, "fan_out": fan_out}, f"?depth={depth}")
 
-    async def companion_answer(request: Request, ident: str, since: dt.datetime, until: dt.datetime, minutes: int,
-                               min_times: int, min_places: int) -> Response:
-        params = {"start": since, "end": until, "minutes": minutes, "min_times": min_times, "min_places": min_places}
+    async def companion_answer(request: Request, ident: str, terms: CompanionTerms) -> Response:
+        params = {"start": terms.since, "end": terms.until, "minutes": terms.minutes, "min_times": terms.min_times,
+                  "min_places": terms.min_places}
         return await answer(request, "companions", ident, params,
-                            f"?since={since:%Y-%m-%dT%H:%M}&until={until:%Y-%m-%dT%H:%M}&minutes={minutes}"
-                            f"&min_times={min_times}&min_places={min_places}")
+                            f"?since={terms.since:%Y-%m-%dT%H:%M}&until={terms.until:%Y-%m-%dT%H:%M}"
+                            f"&minutes={terms.minutes}&min_times={terms.min_times}&min_places={terms.min_places}")
 
     @app.get("/persons/{ident}/companions", responses=responses, description=COMPANIONS_DOC)
-    async def person_companions(request: Request, ident: str, since: dt.datetime, until: dt.datetime,
-                                minutes: Annotated[int, Query(ge=1, le=120)] = 5,
-                                min_times: Annotated[int, Query(ge=1, le=100)] = 2,
-                                min_places: Annotated[int, Query(ge=1, le=100)] = 2) -> Response:
-        return await companion_answer(request, ident, since, until, minutes, min_times, min_places)
+    async def person_companions(request: Request, ident: str, terms: Annotated[CompanionTerms, Depends()]
+                                ) -> Response:
+        return await companion_answer(request, ident, terms)
 
     @app.get("/vehicles/{plate}/companions", responses=responses, description=COMPANIONS_DOC)
-    async def vehicle_companions(request: Request, plate: str, since: dt.datetime, until: dt.datetime,
-                                 minutes: Annotated[int, Query(ge=1, le=120)] = 5,
-                                 min_times: Annotated[int, Query(ge=1, le=100)] = 2,
-                                 min_places: Annotated[int, Query(ge=1, le=100)] = 2) -> Response:
-        return await companion_answer(request, plate, since, until, minutes, min_times, min_places)
+    async def vehicle_companions(request: Request, plate: str, terms: Annotated[CompanionTerms, Depends()]
+                                 ) -> Response:
+        return await companion_answer(request, plate, terms)
 
     @app.post("/collisions", responses=responses, description=COLLIDE_DOC)
     async def collisions(request: Request, body: CollisionRequest) -> Response:

@@ -95,6 +95,17 @@ class _Console:
             return _see("/console/purpose?" + urllib.parse.urlencode({"next": here}))
         return session
 
+    async def posted(self, request: Request, role: str, back: str) -> tuple[Any, dict[str, str]] | Response:
+        """The session and the posted form, or where the browser must go first — and back to ``back``,
+        doing nothing, when the form does not carry the session's token."""
+        session = await self.admitted(request, role)
+        if isinstance(session, Response):
+            return session
+        form = await _form(request)
+        if not session.csrf_ok(form.get("csrf")):
+            return _see(back)
+        return session, form
+
     async def gated(self, request: Request, session: Any, tool: str | None, ident: str, path: str,
                     params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         """One gate request as the signed-in user: (status, the answer's document)."""
@@ -197,12 +208,10 @@ def _investigator_routes(app: FastAPI, c: _Console) -> None:
 
     @app.post("/console/search", include_in_schema=False)
     async def search(request: Request) -> Response:
-        session = await c.admitted(request, "investigator")
-        if isinstance(session, Response):
-            return session
-        form = await _form(request)
-        if not session.csrf_ok(form.get("csrf")):
-            return _see("/console/search")
+        posted = await c.posted(request, "investigator", "/console/search")
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
         q, kind = form.get("q", "").strip()[:100], form.get("kind") or ""
         if kind not in pages.KINDS:
             kind = ""
@@ -255,12 +264,10 @@ def _tool_routes(app: FastAPI, c: _Console) -> None:
 
     @app.post("/console/collide", include_in_schema=False)
     async def collide(request: Request) -> Response:
-        session = await c.admitted(request, "investigator")
-        if isinstance(session, Response):
-            return session
-        form = await _form(request)
-        if not session.csrf_ok(form.get("csrf")):
-            return _see("/console/collide")
+        posted = await c.posted(request, "investigator", "/console/collide")
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
         points = _collide_points(form)
         try:
             k = int(form.get("min") or 2)
