@@ -61,6 +61,72 @@ def _queries(conn: Any, n: int, points: int, minutes: int, seed: int) -> list[li
     return out
 
 
+def _measure(queries: list[Any], tool: Any, reference: Any) -> dict[str, list[Any]]:
+    """Each query through ``tool`` (its time and the subjects it found), then through ``reference``."""
+    times, refs, hits = [], [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        hits.append(tool(q)["total"])
+        times.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        reference(q)
+        refs.append((time.perf_counter() - t0) * 1000)
+    return {"tool": times, "reference": refs, "found": hits}
+
+
+def _run(conn: Any, lens: Any, schemas: dict[str, Any], queries: list[Any], args: Any) -> dict[str, Any]:
+    """The collision of each query's points (checkpoints, then their towns), then its plate's companions."""
+    from sqlalchemy import text
+
+    from exchange.investigate.collide import Point, collide
+    from exchange.investigate.companions import Terms, companions
+
+    window = dt.timedelta(minutes=args.minutes)
+
+    def points(q: list[Any], kind: str) -> list[Point]:
+        return [Point(start=t - window, end=t + window, label=f"P{i}",
+                      **({"place": c} if kind == "checkpoint" else {"division": d[:9]}))
+                for i, (c, d, t) in enumerate(q, start=1)]
+
+    def lookups(q: list[Any], kind: str) -> None:
+        for p in points(q, kind):
+            where, params = p.where(schemas["checkpoint_pass"])
+            conn.execute(text(f"SELECT plate FROM core.checkpoint_pass WHERE {where}"), params).all()
+
+    def month(q: list[Any]) -> tuple[str, Terms]:
+        plate = conn.execute(text("SELECT plate FROM core.checkpoint_pass WHERE checkpoint_code = :c AND "
+                                  "passed_at = :t LIMIT 1"), {"c": q[0][0], "t": q[0][2]}).scalar()
+        return plate, Terms(start=q[0][2] - dt.timedelta(days=15), end=q[0][2] + dt.timedelta(days=15))
+
+    def own_passes(vehicle: tuple[str, Terms]) -> None:
+        plate, terms = vehicle
+        conn.execute(text("SELECT * FROM core.checkpoint_pass WHERE plate = :p AND passed_at >= :a AND "
+                          "passed_at <= :b"), {"p": plate, "a": terms.start, "b": terms.end}).all()
+
+    results = {f"collide, {args.points} {kind} points": _measure(
+        queries, lambda q, k=kind: collide(conn, lens, schemas, points(q, k), args.min_points),
+        lambda q, k=kind: lookups(q, k)) for kind in ("checkpoint", "town")}
+    vehicles = [month(q) for q in queries]  # each query's plate, found before the clock starts
+    results["companions of a vehicle, 30 days"] = _measure(
+        vehicles, lambda v: companions(conn, lens, schemas, None, *v), own_passes)
+    return results
+
+
+def _report(results: dict[str, Any]) -> None:
+    print()
+    for label, r in results.items():
+        print(_line(label, r["tool"]))
+        print(_line("  reference: bare index lookups", r["reference"]))
+        print(f"  ratio at p95: {_pct(r['tool'], 0.95) / max(_pct(r['reference'], 0.95), 1e-9):.1f}x the "
+              f"reference; subjects found per query: median {statistics.median(r['found']):.0f}, "
+              f"max {max(r['found'])}")
+    p95 = max(_pct(r["tool"], 0.95) for label, r in results.items() if label.startswith("collide"))
+    print(f"\ncollision target p95 < 2000 ms over 100 M events: {'met' if p95 < 2000 else 'NOT met'} "
+          f"(worst p95 {p95:.1f} ms)")
+    c95 = _pct(results["companions of a vehicle, 30 days"]["tool"], 0.95)
+    print(f"companions target p95 < 1000 ms: {'met' if c95 < 1000 else 'NOT met'} (p95 {c95:.1f} ms)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/exchange_events")
@@ -77,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["EXCHANGE_WAREHOUSE_URL"] = args.url
     from exchange.access.lens import Lens
-    from exchange.investigate.collide import Point, collide
+    from exchange.investigate import elements
     from exchange.spec.settings import Settings
     from exchange.workspace.sharing import load_grants
     from exchange.workspace.space import Workspace
@@ -85,70 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(ROOT)
     with Workspace(settings) as ws:
         engine = ws.migrated(ws.all_schemas())  # the register and the index: empty, as in a city without them
-        from exchange.investigate import elements
-
         elements.ensure(engine)  # as the tools' front doors do
         lens = Lens(load_grants(settings, ws.catalog).grants["police"])
         with engine.connect() as conn:
-            total = conn.execute(text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'core.checkpoint_pass'::"
-                                      "regclass")).scalar() or 0
-            if total <= 0:
-                total = conn.execute(text("SELECT sum(reltuples)::bigint FROM pg_class c JOIN pg_inherits i ON "
-                                          "i.inhrelid = c.oid WHERE i.inhparent = 'core.checkpoint_pass'::regclass"
-                                          )).scalar() or 0
+            total = conn.execute(text("SELECT sum(reltuples)::bigint FROM pg_class c JOIN pg_inherits i ON "
+                                      "i.inhrelid = c.oid WHERE i.inhparent = 'core.checkpoint_pass'::regclass"
+                                      )).scalar() or 0
             print(f"core.checkpoint_pass: about {total:,} events; drawing {args.queries} queries of {args.points} "
                   f"points (±{args.minutes} min, min {args.min_points})", flush=True)
             queries = _queries(conn, args.queries, args.points, args.minutes, args.seed)
-            window = dt.timedelta(minutes=args.minutes)
-            results: dict[str, dict[str, list[float]]] = {}
-            found: dict[str, list[int]] = {}
-            for kind in ("checkpoint", "town"):
-                times, refs, hits = [], [], []
-                for q in queries:
-                    points = [Point(start=t - window, end=t + window, label=f"P{i}",
-                                    **({"place": c} if kind == "checkpoint" else {"division": d[:9]}))
-                              for i, (c, d, t) in enumerate(q, start=1)]
-                    t0 = time.perf_counter()
-                    out = collide(conn, lens, ws.catalog.schemas, points, args.min_points)
-                    times.append((time.perf_counter() - t0) * 1000)
-                    hits.append(out["total"])
-                    t0 = time.perf_counter()
-                    for p in points:
-                        where, params = p.where(ws.catalog.schemas["checkpoint_pass"])
-                        conn.execute(text(f"SELECT plate FROM core.checkpoint_pass WHERE {where}"), params).all()
-                    refs.append((time.perf_counter() - t0) * 1000)
-                results[kind] = {"collide": times, "reference": refs}
-                found[kind] = hits
-            from exchange.investigate.companions import Terms, companions
-
-            times, refs, hits = [], [], []
-            for q in queries:
-                plate = conn.execute(text("SELECT plate FROM core.checkpoint_pass WHERE checkpoint_code = :c AND "
-                                          "passed_at = :t LIMIT 1"), {"c": q[0][0], "t": q[0][2]}).scalar()
-                month = Terms(start=q[0][2] - dt.timedelta(days=15), end=q[0][2] + dt.timedelta(days=15))
-                t0 = time.perf_counter()
-                out = companions(conn, lens, ws.catalog.schemas, None, plate, month)
-                times.append((time.perf_counter() - t0) * 1000)
-                hits.append(out["total"])
-                t0 = time.perf_counter()
-                conn.execute(text("SELECT * FROM core.checkpoint_pass WHERE plate = :p AND passed_at >= :a AND "
-                                  "passed_at <= :b"), {"p": plate, "a": month.start, "b": month.end}).all()
-                refs.append((time.perf_counter() - t0) * 1000)
-            results["companions"] = {"collide": times, "reference": refs}
-            found["companions"] = hits
-    print()
-    for kind, r in results.items():
-        print(_line(f"collide, {args.points} {kind} points" if kind != "companions" else
-                    "companions of a vehicle, 30 days", r["collide"]))
-        print(_line("  reference: bare index lookups", r["reference"]))
-        print(f"  ratio at p95: {_pct(r['collide'], 0.95) / max(_pct(r['reference'], 0.95), 1e-9):.1f}x the "
-              f"reference; subjects found per query: median {statistics.median(found[kind]):.0f}, "
-              f"max {max(found[kind])}")
-    p95 = max(_pct(r["collide"], 0.95) for k, r in results.items() if k != "companions")
-    print(f"\ncollision target p95 < 2000 ms over 100 M events: {'met' if p95 < 2000 else 'NOT met'} "
-          f"(worst p95 {p95:.1f} ms)")
-    c95 = _pct(results["companions"]["collide"], 0.95)
-    print(f"companions target p95 < 1000 ms: {'met' if c95 < 1000 else 'NOT met'} (p95 {c95:.1f} ms)")
+            results = _run(conn, lens, ws.catalog.schemas, queries, args)
+    _report(results)
     return 0
 
 
