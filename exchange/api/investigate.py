@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
@@ -37,6 +37,17 @@ and ``until`` (at most 31 days, local times): who was seen at the same place wit
 least ``min_times`` times at ``min_places`` distinct places, with the pairs of events; through the
 caller's grant. ``purpose`` is required."""
 
+SERIES_DOC = """Serial-case linking (智能串并): candidate series among the police cases between ``since`` and
+``until`` (default: the last year; at most three years), optionally of one ``offence``; each link with its
+score (bits) and the features that made it (offence, modus operandi, place, time, a shared suspect, phone
+or vehicle), and the weights used (``weights``: m, u and log2(m/u) per feature level). Through the
+caller's grant: cases it may not see are not compared, columns it sees masked are not compared.
+``purpose`` is required."""
+
+DECISION_DOC = """An analyst's decision on the link between two cases (case numbers, or AGENCY/RECORD):
+``confirmed`` keeps it in its series whatever its score, ``rejected`` removes it for good. The caller must
+see both cases through its grant (404 otherwise). Stored, and written to the ledger (``series_decision``)."""
+
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 
 
@@ -48,6 +59,15 @@ class CompanionTerms:
                  min_places: Annotated[int, Query(ge=1, le=100)] = 2) -> None:
         self.since, self.until, self.minutes = since, until, minutes
         self.min_times, self.min_places = min_times, min_places
+
+
+class SeriesDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: str = Field(min_length=1, max_length=140, description="a case number, or AGENCY/RECORD")
+    b: str = Field(min_length=1, max_length=140, description="the other case")
+    decision: Literal["confirmed", "rejected"]
+    reason: str | None = Field(default=None, max_length=500, description="why (kept with the decision)")
 
 
 class CollisionRequest(BaseModel):
@@ -111,5 +131,20 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
         shown = on_record(body.points, body.min_points)  # the points go on record in the request's path
         return await answer(request, "collide", f"{len(body.points)} points",
                             {"points": body.points, "min_points": body.min_points}, f" {shown}")
+
+    @app.get("/series", responses=responses, description=SERIES_DOC)
+    async def series(request: Request, since: dt.date | None = None, until: dt.date | None = None,
+                     offence: Annotated[str | None, Query(max_length=32, pattern="^[a-z_]+$")] = None) -> Response:
+        from exchange.workspace.series import described
+
+        params = {"start": since, "end": until, "offence": offence}
+        return await answer(request, "series", "series", params, f" {described(params)}")
+
+    @app.post("/series/decisions", responses=responses, description=DECISION_DOC)
+    async def series_decision(request: Request, body: SeriesDecision) -> Response:
+        from exchange.workspace.series import DECIDE
+
+        return await answer(request, DECIDE, f"{body.a} {body.b}", body.model_dump(),
+                            f" {body.decision} {body.a} {body.b}")
 
     return app

@@ -1,6 +1,6 @@
 """``exchange``: the command line of the Agency Data Exchange (Typer + Rich), one module per command
 group (``schemas``, ``feeds``, ``ops``, ``audit``, ``persons``, ``sharing``, ``investigate``, ``collide``,
-``console``), one rendering module and one error handler (``errors``). Every command calls the same core
+``series``, ``console``), one rendering module and one error handler (``errors``). Every command calls the same core
 functions the Airflow tasks call.
 """
 
@@ -15,6 +15,7 @@ from exchange.cli import (  # noqa: F401 - register the commands
     ops,
     persons,
     schemas,
+    series,
     sharing,
 )
 from exchange.cli.app import app

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exchange.console import pages, tool_pages
+from exchange.console import pages, series_page, tool_pages
 from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
 from exchange.workspace.collide import on_record
@@ -128,6 +128,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     _session_routes(app, console)
     _investigator_routes(app, console)
     _tool_routes(app, console)
+    _series_routes(app, console)
     _auditor_routes(app, console)
     return app
 
@@ -300,6 +301,43 @@ def _tool_routes(app: FastAPI, c: _Console) -> None:
         answer = await c.gated(request, session, "companions", ident, path, {"start": start, "end": end})
         message = pages.gate_error(*answer) if answer[0] != 200 else None
         return _html(tool_pages.companions_page(session, name, ident, since, until, answer, message), answer[0])
+
+
+def _series_routes(app: FastAPI, c: _Console) -> None:
+    """Serial-case linking: the candidate series, and an analyst's decision on a link."""
+    from exchange.workspace.series import DECIDE, described
+
+    @app.get("/console/series", include_in_schema=False)
+    async def series(request: Request, since: str = "", until: str = "", offence: str = "") -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        form = {"since": since[:10], "until": until[:10], "offence": offence[:32]}
+        params = {"start": form["since"] or None, "end": form["until"] or None, "offence": form["offence"] or None}
+        status, answer = await c.gated(request, session, "series", "series", f"/console/series {described(params)}",
+                                       params)
+        name = c.accounts.agency_name(session)
+        if status != 200:
+            return _html(series_page.series_page(session, name, form, message=pages.gate_error(status, answer)),
+                         status)
+        offences = (answer.get("labels") or {}).get("offence")
+        return _html(series_page.series_page(session, name, form, answer, offences=offences))
+
+    @app.post("/console/series/decide", include_in_schema=False)
+    async def decide(request: Request) -> Response:
+        posted = await c.posted(request, "investigator", "/console/series")
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
+        back = "/console/series" + (f"?{form['back']}" if form.get("back") else "")
+        what, a, b = form.get("decision", ""), form.get("a", "")[:140], form.get("b", "")[:140]
+        params = {"a": a, "b": b, "decision": what, "reason": (form.get("reason") or "")[:500] or None}
+        status, answer = await c.gated(request, session, DECIDE, f"{a} {b}",
+                                       f"/console/series/decide {what} {a} {b}", params)
+        if status != 200:
+            return c.page(session, "智能串并", pages.error_box(pages.gate_error(status, answer))
+                          + f'<p><a href="{_local(back, "/console/series")}">返回</a></p>', status)
+        return _see(_local(back, "/console/series"))
 
 
 AuditRender = Callable[[Any, str, dict[str, Any]], str]

@@ -164,7 +164,7 @@ def _places(geo: Geography, rng: random.Random) -> tuple[list[Place], list[Place
     return checkpoints, hotels, cafes
 
 
-def _plate(rng: random.Random, used: set[str]) -> str:
+def new_plate(rng: random.Random, used: set[str]) -> str:
     while True:
         if rng.random() < 0.2:  # new energy, small car: D/F + a letter or digit + 4 digits
             tail = rng.choice("DF") + rng.choice(_PLATE_LETTERS) + f"{rng.randrange(10**4):04d}"
@@ -207,7 +207,7 @@ class _Builder:
             if p.household is None or not (22 <= p.age(self.today) <= 70) or self.rng.random() > 0.28:
                 continue
             use = "private" if self.rng.random() < 0.9 else self.rng.choice(("taxi", "freight", "rental"))
-            v = Vehicle(self.next_id("CL"), _plate(self.rng, used), p, use, self.rng.choice(_BRANDS),
+            v = Vehicle(self.next_id("CL"), new_plate(self.rng, used), p, use, self.rng.choice(_BRANDS),
                         self.rng.choice(_COLORS), self.today - dt.timedelta(days=self.rng.randint(60, 4000)),
                         p.household.community.county.code)
             owned[p.key] = v
@@ -344,7 +344,7 @@ class _Builder:
     def give_car(self, p: Person, cars: dict[str, Vehicle]) -> Vehicle:
         assert p.household is not None
         used = {v.plate for v in self.activity.vehicles}
-        v = Vehicle(self.next_id("CL"), _plate(self.rng, used), p, "private", self.rng.choice(_BRANDS),
+        v = Vehicle(self.next_id("CL"), new_plate(self.rng, used), p, "private", self.rng.choice(_BRANDS),
                     self.rng.choice(_COLORS), self.today - dt.timedelta(days=self.rng.randint(60, 4000)),
                     p.household.community.county.code)
         cars[p.key] = v

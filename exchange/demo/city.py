@@ -63,6 +63,8 @@ def generate_city(landing: Path, *, persons: int = 1000, seed: int = DEFAULT_SEE
     if world.activity is not None:
         truth.groups = [{"members": g.members, "together": [list(t) for t in g.together]}
                         for g in world.activity.groups]
+    truth.series = [{"offence": s.offence, "cases": [c.number for c in s.cases], "shared": s.shared}
+                    for s in world.series]
     log.info("demo city: %d residents, %d feeds, %d defects under %s in %.1fs", truth.persons,
              len(truth.feeds), sum(len(f.defects) for f in truth.feeds.values()), landing,
              time.perf_counter() - started)
@@ -77,7 +79,8 @@ def build_world(*, persons: int, seed: int, today: datetime.date, divisions: Div
     population = build_population(geo, births, random.Random(f"{seed}/people"), today, persons=persons,
                                   visitors=max(5, persons * 3 // 100))
     world = World(seed=seed, today=today, divisions=divisions, births=births, geo=geo, population=population)
-    world.cases = build_cases(world, world.rng("cases"), max(MIN_RECORDS, round(persons / 20)))
+    world.cases = build_cases(world, world.rng("cases"), max(MIN_RECORDS, round(persons / 20)),
+                              series=max(2, persons // 2500))
     world.organizations = build_organizations(world, world.rng("organizations"),
                                               max(MIN_RECORDS, round(persons / 15)))
     world.activity = build_activity(world, world.rng("activity"), groups=max(2, min(12, persons // 250)))

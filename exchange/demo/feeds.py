@@ -10,6 +10,7 @@ import datetime
 import random
 from collections.abc import Callable
 
+from exchange.demo import crimes
 from exchange.demo.activity import Activity, Place, place_point
 from exchange.demo.defects import KEY_DUPLICATE, PARSE_ERROR, FeedTable, Seed
 from exchange.demo.geo import CITY_NAME
@@ -72,12 +73,15 @@ def police_residents(world: World, rng: random.Random) -> FeedTable:
 
 def police_incidents(world: World, rng: random.Random) -> FeedTable:
     columns = ["案件编号", "案件类别", "简要案情", "发案时间", "报案日期", "发案地区划", "发案地址",
-               "办理状态", "办案单位"]
+               "办理状态", "办案单位", "案别", "作案手段", "侵害目标", "作案工具", "涉案车辆", "经度", "纬度"]
     rows = []
     for case in world.cases:
         division = case.community.code if rng.random() < 0.8 else case.community.town.code
         rows.append([case.number, case.case_type, case.title, f"{case.occurred:%Y-%m-%d %H:%M:%S}",
-                     case.reported.isoformat(), division, case.address, case.status, case.unit])
+                     case.reported.isoformat(), division, case.address, case.status, case.unit,
+                     crimes.OFFENCE_CN.get(case.offence, ""), crimes.ENTRY_CN.get(case.mo_entry, ""),
+                     crimes.TARGET_CN.get(case.mo_target, ""), case.mo_tools, case.plate,
+                     "" if case.lon is None else f"{case.lon:.6f}", "" if case.lat is None else f"{case.lat:.6f}"])
     menu = [Seed("mapping.value", "案件类别", "其它案件"), Seed("max_length", "简要案情"),
             Seed("date.invalid", "报案日期"), Seed(KEY_DUPLICATE),
             Seed("mapping.value", "办理状态", "已移送"),

@@ -96,6 +96,9 @@ class CityTruth:
     groups: list[dict[str, Any]] = field(default_factory=list)
     """People who move together (``members``: person keys; ``together``: [kind, place code, time]): what the
     relation graph's co-presence edges are measured against."""
+    series: list[dict[str, Any]] = field(default_factory=list)
+    """Planted series of police cases (``offence``, ``cases``: case numbers, ``shared``: suspect/vehicle/phone
+    where some of its cases share one): what serial-case linking is measured against."""
 
     def feed(self, feed_id: str) -> FeedTruth:
         return self.feeds[feed_id]
@@ -107,7 +110,8 @@ class CityTruth:
         return {"format": TRUTH_FORMAT, "seed": self.seed, "today": self.today,
                 "persons": self.persons, "visitors": self.visitors, "households": self.households,
                 "city": self.city,
-                "feeds": {fid: ft.to_dict() for fid, ft in sorted(self.feeds.items())}, "groups": self.groups}
+                "feeds": {fid: ft.to_dict() for fid, ft in sorted(self.feeds.items())}, "groups": self.groups,
+                "series": self.series}
 
     def to_json(self, *, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
@@ -121,7 +125,7 @@ class CityTruth:
                    visitors=int(data["visitors"]), households=int(data["households"]),
                    city=data.get("city", "610900"),
                    feeds={fid: FeedTruth.from_dict(ft) for fid, ft in data["feeds"].items()},
-                   groups=list(data.get("groups", [])))
+                   groups=list(data.get("groups", [])), series=list(data.get("series", [])))
 
     @classmethod
     def from_json(cls, text: str) -> CityTruth:

@@ -14,6 +14,7 @@ from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, credit_code_ch
 
 if TYPE_CHECKING:
     from exchange.demo.activity import Activity
+    from exchange.demo.crimes import SeriesTruth
 
 CASE_TYPES = {"刑事案件": 20, "行政案件": 30, "警情": 50}
 CASE_STATUSES = {
@@ -21,14 +22,10 @@ CASE_STATUSES = {
     "行政案件": {"已立案": 20, "已结案": 75, "已撤案": 5},
     "警情": {"已结案": 90, "已立案": 10},
 }
-CASE_TITLES = {
-    "刑事案件": ("{place}发生一起入室盗窃案，被盗现金及物品价值约{amount}元",
-                 "受害人在{place}被电信网络诈骗{amount}元", "{place}一辆电动自行车被盗",
-                 "{place}发生一起故意伤害案件，一人受伤"),
-    "行政案件": ("{place}发生打架斗殴，双方均有轻微伤", "{place}有人酒后驾驶机动车被查获",
-                 "{place}违规燃放烟花爆竹", "{place}噪音扰民经劝阻无效"),
-    "警情": ("群众报警称{place}有人争吵", "群众求助称在{place}走失一名老人",
-             "{place}发生一起交通事故，无人员伤亡", "群众报警称{place}有可疑人员徘徊"),
+OFFENCES = {
+    "刑事案件": ("burglary", "fraud", "ebike_theft", "assault", "pickpocket", "theft_from_car", "robbery"),
+    "行政案件": ("fight", "drunk_driving", "fireworks", "noise"),
+    "警情": ("quarrel", "missing_person", "traffic_accident", "suspicious_person"),
 }
 CASE_ROLES = {"刑事案件": ("嫌疑人", "受害人", "证人"), "行政案件": ("嫌疑人", "受害人", "证人"),
               "警情": ("报案人", "证人")}
@@ -72,6 +69,19 @@ class Case:
     address: str
     status: str
     unit: str
+    offence: str = ""
+    mo_entry: str = ""
+    mo_target: str = ""
+    mo_tools: str = ""
+    plate: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    suspect: Person | None = None
+    """A series' known offender, a party (嫌疑人) of this case."""
+    serial: bool = False
+    """One of a planted series (:mod:`exchange.demo.crimes`)."""
+    suspect_phone: Person | None = None
+    """A series' fraudster known only by the phone: a party (嫌疑人) with a phone and no ID number."""
     parties: list[Party] = field(default_factory=list)
 
 
@@ -98,6 +108,8 @@ class World:
     geo: Geography
     population: Population
     cases: list[Case] = field(default_factory=list)
+    series: list[SeriesTruth] = field(default_factory=list)
+    """The planted series of cases (:mod:`exchange.demo.crimes`)."""
     organizations: list[Organization] = field(default_factory=list)
     activity: Activity | None = None
     """Venues, vehicles and a month of activity events (:mod:`exchange.demo.activity`)."""
@@ -139,29 +151,51 @@ def police_station(community: Community) -> str:
 
 # -- cases ---------------------------------------------------------------------------------------
 
-def build_cases(world: World, rng: random.Random, n: int) -> list[Case]:
+def build_cases(world: World, rng: random.Random, n: int, series: int = 0) -> list[Case]:
+    """``n`` ordinary cases, then ``series`` planted series (``world.series``), all numbered alike."""
+    from exchange.demo import crimes
+
     geo = world.geo
     weights = geo.community_weights
     serial: dict[str, int] = {}
-    cases = []
+    cases: list[Case] = []
+
+    def new_case(rng: random.Random, community: Community, occurred: datetime.datetime, offence: str,
+                 case_type: str = "刑事案件", status: str | None = None) -> Case:
+        reported = min(occurred.date() + datetime.timedelta(days=rng.choice((0, 0, 0, 1, 2))),
+                       world.today - datetime.timedelta(days=1))
+        prefix = f"A{community.county.code}{reported.year}"
+        serial[prefix] = serial.get(prefix, 0) + 1
+        place = community.name if rng.random() < 0.6 else community.town.name + community.name
+        title = crimes.TITLES[offence].format(place=place, amount=rng.randint(2, 800) * 100)
+        status = status or weighted(rng, CASE_STATUSES[case_type])
+        case = Case(number=f"{prefix}{serial[prefix]:05d}", case_type=case_type, title=title,
+                    occurred=occurred, reported=reported, community=community,
+                    address=f"{community.prefix}{rng.randint(1, 200)}号附近",
+                    status=status, unit=police_station(community), offence=offence)
+        cases.append(case)
+        return case
+
     for _ in range(n):
         community = rng.choices(geo.communities, weights)[0]
         case_type = weighted(rng, CASE_TYPES)
         occurred_day = world.recent_date(rng, 730, min_days=2)
         occurred = datetime.datetime.combine(occurred_day, datetime.time(rng.randrange(24), rng.randrange(60),
                                                                          rng.randrange(60)))
-        reported = min(occurred_day + datetime.timedelta(days=rng.choice((0, 0, 0, 1, 2))),
-                       world.today - datetime.timedelta(days=1))
-        prefix = f"A{community.county.code}{reported.year}"
+        new_case(rng, community, occurred, rng.choice(OFFENCES[case_type]), case_type)
+    manner = world.rng("case_manner")
+    for case in cases:
+        crimes.dress(case, manner)
+        if case.offence in crimes.MANNERS:  # offenders keep their hours: a manner's hour, not a random one
+            case.occurred = case.occurred.replace(hour=crimes.hour_of(manner, crimes.MANNERS[case.offence]))
+    world.series = crimes.plant_series(world, world.rng("series"), series, new_case)
+    cases.sort(key=lambda c: (c.reported, c.occurred))
+    serial.clear()  # numbered in the order they were reported, as a case system numbers them
+    for case in cases:
+        prefix = f"A{case.community.county.code}{case.reported.year}"
         serial[prefix] = serial.get(prefix, 0) + 1
-        place = community.name if rng.random() < 0.6 else community.town.name + community.name
-        title = rng.choice(CASE_TITLES[case_type]).format(place=place, amount=rng.randint(2, 800) * 100)
-        case = Case(number=f"{prefix}{serial[prefix]:05d}", case_type=case_type, title=title,
-                    occurred=occurred, reported=reported, community=community,
-                    address=f"{community.prefix}{rng.randint(1, 200)}号附近",
-                    status=weighted(rng, CASE_STATUSES[case_type]), unit=police_station(community))
+        case.number = f"{prefix}{serial[prefix]:05d}"
         case.parties = _parties(world, rng, case)
-        cases.append(case)
     return cases
 
 
@@ -177,6 +211,13 @@ def _parties(world: World, rng: random.Random, case: Case) -> list[Party]:
     count = (1 if case.case_type == "警情" else 2) + int(rng.random() < 0.35)
     parties = []
     seen: set[str] = set()
+    known = [p for p in (case.suspect, case.suspect_phone) if p is not None]
+    if case.serial:  # a series' offender where known, then its victims: never a random suspect
+        roles, count = ("受害人", "受害人", "证人"), 1 + int(rng.random() < 0.3)
+    for person in known:
+        seen.add(person.key)
+        with_id = case.suspect is person
+        parties.append(Party(f"{case.number}-{len(parties) + 1}", person, "嫌疑人", with_id, person.phone))
     for j in range(count):
         person = _party_person(world, rng)
         if person.key in seen:
@@ -184,7 +225,8 @@ def _parties(world: World, rng: random.Random, case: Case) -> list[Party]:
         seen.add(person.key)
         with_id = rng.random() < (0.88 if person.key.startswith("P") else 0.8)
         phone = person.phone if rng.random() < 0.75 else ""
-        parties.append(Party(f"{case.number}-{j + 1}", person, roles[min(j, len(roles) - 1)], with_id, phone))
+        parties.append(Party(f"{case.number}-{len(parties) + 1}", person, roles[min(j, len(roles) - 1)], with_id,
+                             phone))
     return parties
 
 

@@ -82,7 +82,7 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
 
         def tools(info: dict[str, Any], tool: str, params: dict[str, Any]) -> tuple[int, str]:
             answer = run_inline(gate.respond_tool(GateRequest(**info), gate.blocking_io, tool,
-                                                  _tool_runner(tool_space, engine, tool, info["ident"], params,
+                                                  _tool_runner(tool_space, engine, tool, info, params,
                                                                threaded=False)))
             return answer.status, answer.json()
 
@@ -111,33 +111,46 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
 
     async def tools_async(info: dict[str, Any], tool: str, params: dict[str, Any]) -> tuple[int, str]:
         answer = await pg_gate.respond_tool(GateRequest(**info), pg.io, tool,
-                                            _tool_runner(tool_space, tool_engine, tool, info["ident"], params))
+                                            _tool_runner(tool_space, tool_engine, tool, info, params))
         return answer.status, answer.json()
 
     return ProfileService(settings, key, profile, through_async_gate, other_async, pg.lifespan, tools=tools_async,
                           console=ConsoleAccounts(tool_engine, grants))
 
 
-def _tool_runner(ws: Any, engine: Any, tool: str, ident: str, params: dict[str, Any], *, threaded: bool = True) -> Any:
+def _component(ws: Any, engine: Any, tool: str, info: dict[str, Any], params: dict[str, Any]
+               ) -> tuple[Any, tuple[Any, ...]]:
+    """The function that answers ``tool`` and its arguments but the lens: each component's own entry."""
+    from exchange.workspace import collide, series
+    from exchange.workspace.investigate import ToolRequest, run_tool
+
+    ident = info["ident"]
+    by_tool: dict[str, tuple[Any, Any]] = {
+        collide.TOOL: (collide.run_collide, params),
+        collide.COMPANIONS: (collide.run_companions, {**params, "ident": ident}),
+        series.TOOL: (series.run_series, params),
+        series.DECIDE: (series.run_decision, {**params, "user": info.get("user_id"),
+                                              "case_number": info.get("case_number")}),
+    }
+    fn, args = by_tool.get(tool, (run_tool, None))
+    return fn, (engine, ws, args if fn is not run_tool else ToolRequest(tool, ident, **params))
+
+
+def _tool_runner(ws: Any, engine: Any, tool: str, info: dict[str, Any], params: dict[str, Any], *,
+                 threaded: bool = True) -> Any:
     """The coroutine the gate awaits with the caller's grant: the tool run in a worker thread (the
     asynchronous server), or at once (the blocking gate, itself run in the server's thread pool)."""
     import asyncio
 
     from exchange.access.lens import Lens
-    from exchange.workspace.collide import COMPANIONS, run_collide, run_companions
-    from exchange.workspace.collide import TOOL as COLLIDE
     from exchange.workspace.console import audit_view
-    from exchange.workspace.investigate import ToolRequest, run_tool
 
     async def run(grant: Any, key: bytes | None) -> tuple[Any, int, str | None]:
         if tool.startswith("audit."):  # an auditor's page: the ledger's tables, no person data
             call: tuple[Any, ...] = (audit_view, engine, ws.settings, tool, params)
-        elif tool == COLLIDE:  # its own component (exchange.workspace.collide)
-            call = (run_collide, engine, ws, Lens(grant, key), params)
-        elif tool == COMPANIONS:
-            call = (run_companions, engine, ws, Lens(grant, key), {**params, "ident": ident})
         else:
-            call = (run_tool, engine, ws, Lens(grant, key), ToolRequest(tool, ident, **params))
+            fn, (eng, space, args) = _component(ws, engine, tool, info, params)
+            call = (fn, eng, space, Lens(grant, key), args)
         if not threaded:
             return call[0](*call[1:])
         return await asyncio.to_thread(*call)

@@ -83,7 +83,8 @@ def read_feed(landing: Path, ft: FeedTruth, spec: FeedSpec) -> tuple[list[str], 
         cells = wb.worksheets[0].iter_rows(values_only=True)
         header, *rest = [["" if v is None else str(v) for v in r] for r in cells]
         wb.close()
-        return header, rest
+        # a read-only sheet gives a row only the cells up to its last one with a value
+        return header, [r + [""] * (len(header) - len(r)) for r in rest]
     if ft.format == "parquet":
         table = pq.read_table(path)
         return table.column_names, [["" if v is None else v for v in r.values()] for r in table.to_pylist()]

@@ -10,11 +10,18 @@ SELECT t."source_agency",
        t."address",
        t."status",
        t."handling_unit",
+       t."offence",
+       t."mo_entry",
+       t."mo_target",
+       t."mo_tools",
+       t."vehicle_plate",
+       t."longitude",
+       t."latitude",
        t."_batch_id",
        t."_loaded_at"
 FROM core."case" AS t;
 
-COMMENT ON VIEW "share_police"."case" IS $c$A police incident or case (警情/案件). — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:09a7d05f2848cdd8]$c$;
+COMMENT ON VIEW "share_police"."case" IS $c$A police incident or case (警情/案件). — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:d012ca16b05b86ce]$c$;
 
 COMMENT ON COLUMN "share_police"."case"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -35,6 +42,20 @@ COMMENT ON COLUMN "share_police"."case"."address" IS $c$Place of occurrence. [pi
 COMMENT ON COLUMN "share_police"."case"."status" IS $c$Handling status. [pii: none; mask: full]$c$;
 
 COMMENT ON COLUMN "share_police"."case"."handling_unit" IS $c$Police station or unit handling it. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."offence" IS $c$Offence or incident kind (案别): what serial-case linking compares first. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."mo_entry" IS $c$Modus operandi: how the offender got in or got hold of the target (作案手段/侵入方式). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."mo_target" IS $c$Modus operandi: what was taken or attacked (侵害目标). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."mo_tools" IS $c$Modus operandi: tools used or left (作案工具), several separated by 、 [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."vehicle_plate" IS $c$Plate of a vehicle seen with the offence (涉案车辆), if any. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."longitude" IS $c$Longitude of the place of occurrence (WGS 84 / GCJ-02 as the source records it), if known. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."case"."latitude" IS $c$Latitude of the place of occurrence, if known. [pii: quasi_identifier; mask: full]$c$;
 
 CREATE VIEW "share_police"."case_party" WITH (security_barrier = true) AS
 SELECT t."source_agency",

@@ -10,6 +10,13 @@ SELECT t."source_agency",
        t."address",
        t."status",
        t."handling_unit",
+       t."offence",
+       t."mo_entry",
+       t."mo_target",
+       t."mo_tools",
+       share_fn.mask_name(t."vehicle_plate") AS "vehicle_plate",
+       t."longitude",
+       t."latitude",
        t."_batch_id",
        t."_loaded_at"
 FROM core."case" AS t
@@ -18,7 +25,7 @@ WITH DATA;
 
 CREATE UNIQUE INDEX "case__key" ON "share_police_hanbin"."case" (source_agency, source_record_id);
 
-COMMENT ON MATERIALIZED VIEW "share_police_hanbin"."case" IS $c$A police incident or case (警情/案件). — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:36f36c504f876993]$c$;
+COMMENT ON MATERIALIZED VIEW "share_police_hanbin"."case" IS $c$A police incident or case (警情/案件). — shared with police_hanbin (安康市公安局汉滨分局) for: 辖区案件办理与治安防控（汉滨区） [exchange-grant police_hanbin sha256:d47a40d371964561]$c$;
 
 COMMENT ON COLUMN "share_police_hanbin"."case"."source_record_id" IS $c$The agency's own identifier of this record. [pii: none; mask: full]$c$;
 
@@ -39,6 +46,20 @@ COMMENT ON COLUMN "share_police_hanbin"."case"."address" IS $c$Place of occurren
 COMMENT ON COLUMN "share_police_hanbin"."case"."status" IS $c$Handling status. [pii: none; mask: full]$c$;
 
 COMMENT ON COLUMN "share_police_hanbin"."case"."handling_unit" IS $c$Police station or unit handling it. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."offence" IS $c$Offence or incident kind (案别): what serial-case linking compares first. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."mo_entry" IS $c$Modus operandi: how the offender got in or got hold of the target (作案手段/侵入方式). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."mo_target" IS $c$Modus operandi: what was taken or attacked (侵害目标). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."mo_tools" IS $c$Modus operandi: tools used or left (作案工具), several separated by 、 [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."vehicle_plate" IS $c$Plate of a vehicle seen with the offence (涉案车辆), if any. [pii: quasi_identifier; mask: partial (name)]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."longitude" IS $c$Longitude of the place of occurrence (WGS 84 / GCJ-02 as the source records it), if known. [pii: quasi_identifier; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police_hanbin"."case"."latitude" IS $c$Latitude of the place of occurrence, if known. [pii: quasi_identifier; mask: full]$c$;
 
 CREATE MATERIALIZED VIEW "share_police_hanbin"."case_party" AS
 SELECT t."source_agency",

@@ -10,6 +10,13 @@ SELECT t."source_agency",
        t."address",
        t."status",
        t."handling_unit",
+       t."offence",
+       t."mo_entry",
+       t."mo_target",
+       t."mo_tools",
+       exchange_mask('name', t."vehicle_plate") AS "vehicle_plate",
+       t."longitude",
+       t."latitude",
        t."_batch_id",
        t."_loaded_at"
 FROM "case" AS t
