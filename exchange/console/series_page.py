@@ -58,8 +58,27 @@ def _series(session: Any, s: dict[str, Any], labels: dict[str, dict[str, str]], 
               f'<th>研判</th></tr></thead><tbody>{links}</tbody></table></section>')
 
 
+LEVELS = {"same": "相同", "different": "不同", "most": "大部分相同", "some": "部分相同", "none": "无相同",
+          "1h": "相差1小时内", "3h": "相差3小时内", "far": "相差较大", "1km": "1公里内", "3km": "3公里内",
+          "10km": "10公里内", "community": "同社区", "town": "同乡镇街道", "county": "同区县", "3d": "3天内",
+          "7d": "7天内", "14d": "14天内", "30d": "30天内", "90d": "90天内", "shared": "相同", "not": "不同"}
+FAR = {"distance": "10公里以上", "gap": "90天以上"}
+
+
+def _level(f: dict[str, Any]) -> str:
+    if f["feature"] == "prior":
+        return f"两案同串约{f.get('one_in')}分之一"
+    if f["feature"] == "hotspot":
+        manner = "同手段" if f.get("manner") else "同类"
+        return f"{LEVELS.get(f.get('within'), '')}{manner}案件每年约{f.get('per_year')}起"
+    if f["level"] == "far" and f["feature"] in FAR:
+        return FAR[f["feature"]]
+    return LEVELS.get(f["level"], str(f["level"]))
+
+
 def _features(features: list[dict[str, Any]]) -> str:
-    return "，".join(f"{f['label']} {f['level']}（{float(f['weight']):+.1f}）" for f in features)
+    """The features in words (plain text: the caller escapes it)."""
+    return "，".join(f"{f['label']}{_level(f)}（{float(f['weight']):+.1f}）" for f in features)
 
 
 def _link(session: Any, lk: dict[str, Any], form: dict[str, str]) -> str:

@@ -48,4 +48,8 @@ svg.graph .edge text { font-size:11px; }
 .legend .kind { display:inline-block; border:1px solid; border-radius:3px; padding:0 .4em; margin:0 .3em .3em 0;
                 font-size:.85em; }
 .kv th { width:9em; }
+form.inline { display:inline; margin:0; }
+form.inline button { font:inherit; font-size:.85em; white-space:nowrap; margin:0 .2em .2em 0; padding:.15em .6em;
+                     border:1px solid #b8c1cf; border-radius:4px; background:#fff; cursor:pointer; }
+table.links td:last-child { white-space:nowrap; }
 """

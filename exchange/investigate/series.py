@@ -73,9 +73,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("distance", "距离", {"1km": 0.30, "3km": 0.35, "10km": 0.30, "far": 0.05}),
     Feature("division", "区划", {"community": 0.25, "town": 0.50, "county": 0.25}),
     Feature("gap", "间隔", {"3d": 0.12, "7d": 0.18, "14d": 0.25, "30d": 0.30, "90d": 0.13, "far": 0.02}),
-    Feature("suspect", "同一嫌疑人", {"shared": 0.30, "not": 0.70}),
-    Feature("phone", "同一电话", {"shared": 0.30, "not": 0.70}),
-    Feature("vehicle", "同一车辆", {"shared": 0.30, "not": 0.70}),
+    Feature("suspect", "嫌疑人", {"shared": 0.30, "not": 0.70}),
+    Feature("phone", "嫌疑人电话", {"shared": 0.30, "not": 0.70}),
+    Feature("vehicle", "涉案车辆", {"shared": 0.30, "not": 0.70}),
 )
 _SHARED_U = 0.002
 """u of a shared suspect, phone or vehicle when the cases compared show none: about one in 500."""
@@ -178,7 +178,7 @@ class Weights:
         offence's cases around both at other times (more than :data:`BACKGROUND_DAYS` days apart), so a
         burst of a few cases (a series) does not raise its own rate, a place that has them all year does."""
         ld, lg = lv.get("distance"), lv.get("gap")
-        if ld is None or lg is None or ld == "far" or lg == "far" or a.offence != b.offence:
+        if ld is None or lg is None or ld == "far" or a.offence != b.offence:
             return None
         alike = [f for f in ("entry", "target", "tools") if lv.get(f) == "same"]
         ring = f"{ld}+manner" if len(alike) == 3 else ld  # the same manner too: how often that happens here
@@ -195,7 +195,8 @@ class Weights:
             return None
         per_year = sum(here) / 2 * 365
         what = f"{per_year:.0f}/yr within {ld}" + (" with this manner" if ring != ld else "")
-        return {"feature": "hotspot", "label": "高发区", "level": what, "weight": -round(math.log2(local / context), 3)}
+        return {"feature": "hotspot", "label": "高发区", "level": what, "weight": -round(math.log2(local / context), 3),
+                "per_year": round(per_year, 1), "within": ld, "manner": ring != ld}
 
     def prior(self, a: Case, b: Case) -> dict[str, Any] | None:
         """The prior odds that two cases of an offence belong to one series: about :data:`PARTNERS` series
@@ -206,7 +207,7 @@ class Weights:
             return None
         lam = min(0.5, PARTNERS / (n - 1))
         return {"feature": "prior", "label": "先验", "level": f"1 in {1 / lam:.0f}",
-                "weight": round(math.log2(lam / (1 - lam)), 3)}
+                "weight": round(math.log2(lam / (1 - lam)), 3), "one_in": round(1 / lam)}
 
     def evidence(self) -> list[dict[str, Any]]:
         """Every feature's levels with m, u (over all offences) and the weight: how the tool decides."""
@@ -314,7 +315,7 @@ MIN_BACKGROUND = 3
 PARTNERS = 0.3
 """Series partners a case has on average among its offence's cases: a tenth to a fifth of property crime
 comes in series, each case with one or two close partners in it."""
-GAP_WIDTH = {"3d": 3, "7d": 4, "14d": 7, "30d": 16, "90d": 60}
+GAP_WIDTH = {"3d": 3, "7d": 4, "14d": 7, "30d": 16, "90d": 60, "far": MAX_GAP - 90}
 """Days each gap level spans (on either side)."""
 _DISTANCE_KM = (("1km", 1.0), ("3km", 3.0), ("10km", 10.0))
 
@@ -442,7 +443,13 @@ def score_pairs(cases: list[Case], decided: dict[tuple[tuple[str, str], tuple[st
     """Every candidate pair scored; (links at or over the threshold or confirmed, not rejected; pairs
     scored; the weights used)."""
     decided = decided or {}
-    pairs = [(a, b, levels(a, b)) for a, b in candidates(cases)]
+    found = candidates(cases)
+    seen = {pair_key(a.key, b.key) for a, b in found}
+    by_key = {c.key: c for c in cases}
+    for (ka, kb), decision in sorted(decided.items()):  # an analyst's link stands even where no rule looks
+        if decision == "confirmed" and (ka, kb) not in seen and ka in by_key and kb in by_key:
+            found.append((by_key[ka], by_key[kb]))
+    pairs = [(a, b, levels(a, b)) for a, b in found]
     weights = estimate(cases)
     links = []
     for a, b, lv in pairs:

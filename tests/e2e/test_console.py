@@ -260,3 +260,44 @@ def test_collision_and_companions_pages_find_a_group_through_the_gate(app: Any, 
                           "('collide', 'companions') ORDER BY id DESC LIMIT 4")[::-1]
     assert [(r[0], r[1]) for r in log] == [("collide", 200), ("collide", 400), ("companions", 200), ("collide", 200)]
     assert all(r[3] == "console" for r in log) and log[0][2] == "多点碰撞测试"
+
+
+def test_the_series_page_shows_the_planted_series_and_takes_a_decision(app: Any, users: dict[str, str],
+                                                                      city: tuple[Settings, Any]) -> None:
+    import datetime as dt
+
+    settings, truth = city
+    today = dt.date.fromisoformat(truth.today)
+    query = {"since": str(today - dt.timedelta(days=740)), "until": str(today + dt.timedelta(days=1))}
+    client, _csrf_token = _sign_in(app, users["police"], purpose="串并研判")
+    page = client.get("/console/series", params=query)
+    assert page.status_code == 200, page.text[-2000:]
+    assert "智能串并" in page.text and 'id="summary"' in page.text
+    shown = set(re.findall(r"<td>(A\d{15})</td>", page.text))
+    planted = {n for s in truth.series for n in s["cases"]}
+    assert shown and shown <= planted, shown - planted
+    row = re.search(r'<tr data-a="(A\d+)" data-b="(A\d+)">', page.text)
+    assert row
+    form = re.search(r'<form method="post" action="/console/series/decide" class="inline">(.*?)</form>',
+                     page.text[row.start():], re.S)
+    assert form
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(1)))
+    fields["back"] = fields["back"].replace("&amp;", "&")
+    done = client.post("/console/series/decide", data=fields)
+    assert done.status_code == 303 and done.headers["location"].startswith("/console/series?since=")
+    assert client.post("/console/series/decide", data={**fields, "csrf": "forged"}).status_code == 303
+    after = client.get(done.headers["location"])
+    label = {"confirmed": "已确认", "rejected": "已否定"}[fields["decision"]]
+    if fields["decision"] == "confirmed":
+        assert label in after.text
+    else:
+        assert f'data-a="{row.group(1)}" data-b="{row.group(2)}"' not in after.text
+    client.post("/console/series/decide", data={**fields, "decision": "confirmed"})  # as the other tests expect
+    office, _ = _sign_in(app, users["office"], purpose="网格排查")
+    none = office.get("/console/series", params=query)
+    assert none.status_code == 200 and not re.findall(r"<td>(A\d{15})</td>", none.text)
+    log = _rows(settings, "SELECT entity, status, purpose, channel, user_id FROM audit.access WHERE entity LIKE "
+                          "'series%' AND channel = 'console' ORDER BY id DESC LIMIT 5")[::-1]
+    assert [(r[0], r[1]) for r in log] == [("series", 200), ("series.decide", 200), ("series", 200),
+                                          ("series.decide", 200), ("series", 200)]
+    assert log[0][2] == "串并研判" and log[1][4] == users["police"]

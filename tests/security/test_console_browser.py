@@ -259,3 +259,30 @@ def test_police_collides_points_and_opens_a_persons_companions(browser: Any, ser
                      "AND purpose = '多点碰撞研判' ORDER BY id", u=users["police"])
     assert [r[0] for r in rows if r[0] in ("collide", "companions")] == ["collide", "companions"]
     assert all(r[1] == 200 and r[3] == "A6109022026110002" and r[4] == "console" for r in rows)
+
+
+def test_police_reviews_candidate_series_and_confirms_a_link(browser: Any, server: str, users: dict[str, str],
+                                                             city: City) -> None:
+    import datetime as dt
+
+    since = (dt.date.today() - dt.timedelta(days=740)).isoformat()
+    page = _sign_in(browser, server, users["police"], "串并案研判", "A6109022026110002")
+    page.goto(f"{server}/console/series")
+    page.fill("input[name=since]", since)
+    page.click("form.card button[type=submit]")
+    page.wait_for_selector("#summary")
+    series = page.locator("section.group[data-series]")
+    assert series.count() >= 1, page.locator("main").inner_text()[:1000]
+    first = page.locator("table.links tbody tr").first
+    pair = (first.get_attribute("data-a"), first.get_attribute("data-b"))
+    first.locator("button", has_text="确认").click()
+    page.wait_for_selector("#summary")
+    row = page.locator(f'table.links tr[data-a="{pair[0]}"][data-b="{pair[1]}"]')
+    assert "已确认" in row.inner_text()
+    _shot(page, "series")
+    rows = city.rows("SELECT entity, status, case_number FROM audit.access WHERE user_id = :u AND purpose = "
+                     "'串并案研判' ORDER BY id", u=users["police"])
+    assert [r[0] for r in rows] == ["series", "series", "series.decide", "series"]
+    assert all(r[1] == 200 and r[2] == "A6109022026110002" for r in rows)
+    ledger = city.rows("SELECT payload FROM audit.ledger WHERE kind = 'series_decision' ORDER BY seq DESC LIMIT 1")
+    assert f"police/{users['police']}" in ledger[0][0]
