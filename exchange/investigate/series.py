@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,9 +245,24 @@ def _apart(a: Case, b: Case) -> bool:
     return a.point is not None and b.point is not None and km(a.point, b.point) > MAX_KM
 
 
+def _sampled_pairs(n: int, sample: int) -> Iterator[tuple[int, int]]:
+    """Every pair (i, j), i < j, of ``n`` cases when there are at most ``sample``; else ``sample`` pairs drawn
+    at random (the same ones for the same cases)."""
+    if n * (n - 1) // 2 <= sample:
+        for i in range(n):
+            for j in range(i + 1, n):
+                yield i, j
+        return
+    rng = random.Random(n)
+    for _ in range(sample):
+        i, j = rng.randrange(n), rng.randrange(n - 1)
+        j += j >= i
+        yield min(i, j), max(i, j)
+
+
 def measure_u(cases: list[Case], sample: int = 200_000) -> dict[tuple[str | None, str, str], float]:
-    """u of every feature's levels, measured on pairs of the cases being compared (a deterministic sample
-    of about ``sample`` when there are more), add-one smoothed:
+    """u of every feature's levels, measured on pairs of the cases being compared (``sample`` pairs drawn
+    at random, the same for the same cases, when there are more), add-one smoothed:
 
     - where and when (:data:`CONTEXT`): over the pairs of cases of different offences (unrelated — a
       series does not make its own closeness look common), per county and over all;
@@ -261,28 +277,21 @@ def measure_u(cases: list[Case], sample: int = 200_000) -> dict[tuple[str | None
         seen = counts.setdefault(key, {})
         seen[level] = seen.get(level, 0) + 1
 
-    step = max(1, len(cases) * (len(cases) - 1) // 2 // sample)
-    n = 0
-    for i in range(len(cases)):
-        a = cases[i]
-        for j in range(i + 1, len(cases)):
-            n += 1
-            if n % step:
-                continue
-            b = cases[j]
-            same = a.offence is not None and a.offence == b.offence
-            apart = same and _apart(a, b)
-            for name, level in levels(a, b).items():
-                if name in CONTEXT and same:
-                    continue  # where and when: measured on cases of different offences, surely unrelated
-                if name in CONTEXT or name in IDENTITY:
-                    count((None, name), level)
-                    where = scope(a, b, name)
-                    if where is not None:
-                        count((where, name), level)
-                elif apart:
-                    count((a.offence, name), level)
-                    count((None, name), level)
+    for i, j in _sampled_pairs(len(cases), sample):
+        a, b = cases[i], cases[j]
+        same = a.offence is not None and a.offence == b.offence
+        apart = same and _apart(a, b)
+        for name, level in levels(a, b).items():
+            if name in CONTEXT and same:
+                continue  # where and when: measured on cases of different offences, surely unrelated
+            if name in CONTEXT or name in IDENTITY:
+                count((None, name), level)
+                where = scope(a, b, name)
+                if where is not None:
+                    count((where, name), level)
+            elif apart:
+                count((a.offence, name), level)
+                count((None, name), level)
     u: dict[tuple[str | None, str, str], float] = {}
     for f in FEATURES:
         for offence in {o for o, name in counts if name == f.name} | {None}:
@@ -391,9 +400,10 @@ def _near(by_block: dict[tuple[str, tuple[Any, ...]], list[Case]], offence: str,
     return near
 
 
-def candidates(cases: list[Case]) -> list[tuple[Case, Case]]:
-    """Pairs worth comparing: the same offence, close in time and place; or sharing an identifier."""
-    out: dict[tuple[int, int], tuple[Case, Case]] = {}
+def close_pairs(cases: list[Case]) -> list[tuple[int, int]]:
+    """(i, j), i < j: the pairs of the same offence close enough in time and place to compare — one pair at
+    a time (the reference :mod:`exchange.investigate.series_fast` is checked against)."""
+    out: set[tuple[int, int]] = set()
     index = {id(c): i for i, c in enumerate(cases)}
     by_block: dict[tuple[str, tuple[Any, ...]], list[Case]] = {}
     for c in cases:
@@ -406,27 +416,37 @@ def candidates(cases: list[Case]) -> list[tuple[Case, Case]]:
             i = index[id(a)]
             for b in near:
                 j = index[id(b)]
-                pair = (min(i, j), max(i, j))
-                if i == j or pair in out:
+                if i >= j:
                     continue
                 if a.at is not None and b.at is not None and abs(a.at - b.at) > gap:
                     continue
                 if cell[0] == "p" and b.point is not None and km(a.point, b.point) > MAX_KM:  # type: ignore[arg-type]
                     continue
-                out[pair] = (cases[pair[0]], cases[pair[1]])
-    by_ident: dict[tuple[str, str], list[Case]] = {}
-    for c in cases:
+                out.add((i, j))
+    return sorted(out)
+
+
+def identity_pairs(cases: list[Case]) -> set[tuple[int, int]]:
+    """(i, j), i < j: the pairs of the same offence that share a suspect, a phone or a vehicle."""
+    by_ident: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(cases):
         for kind, values in (("s", c.suspects), ("p", c.phones), ("v", c.plates)):
             for v in values:
-                by_ident.setdefault((kind, v), []).append(c)
+                by_ident.setdefault((kind, v), []).append(i)
+    out = set()
     for group in by_ident.values():
         for x in range(len(group)):
             for y in range(x + 1, len(group)):
-                if group[x].offence != group[y].offence:  # one offender's different offences: not a series
-                    continue
-                i, j = sorted((index[id(group[x])], index[id(group[y])]))
-                out.setdefault((i, j), (cases[i], cases[j]))
-    return [out[k] for k in sorted(out)]
+                i, j = group[x], group[y]
+                if cases[i].offence == cases[j].offence:  # one offender's different offences: not a series
+                    out.add((min(i, j), max(i, j)))
+    return out
+
+
+def candidates(cases: list[Case]) -> list[tuple[Case, Case]]:
+    """Pairs worth comparing: the same offence, close in time and place; or sharing an identifier."""
+    pairs = set(close_pairs(cases)) | identity_pairs(cases)
+    return [(cases[i], cases[j]) for i, j in sorted(pairs)]
 
 
 @dataclass
@@ -438,31 +458,51 @@ class Link:
     decision: str | None = None
 
 
+MARGIN = 0.05
+"""How far below the threshold a pair scored in bulk is still explained one by one (the bulk score's
+rounding differs by less)."""
+
+
+def explain(a: Case, b: Case, weights: Weights) -> tuple[float, list[dict[str, Any]]]:
+    """The pair's score and the features that make it, one by one."""
+    feats = weights.features(a, b, levels(a, b))
+    prior = weights.prior(a, b)
+    if prior is not None:
+        feats.append(prior)
+    return round(sum(f["weight"] for f in feats), 2), feats
+
+
 def score_pairs(cases: list[Case], decided: dict[tuple[tuple[str, str], tuple[str, str]], str] | None = None
                 ) -> tuple[list[Link], int, Weights]:
-    """Every candidate pair scored; (links at or over the threshold or confirmed, not rejected; pairs
-    scored; the weights used)."""
+    """Every candidate pair scored (in bulk, :mod:`exchange.investigate.series_fast`); those near the
+    threshold, those sharing an identifier and those an analyst decided explained one by one. Returns the
+    links at or over the threshold or confirmed (never rejected ones), the pairs scored, the weights."""
+    from exchange.investigate import series_fast
+
     decided = decided or {}
-    found = candidates(cases)
-    seen = {pair_key(a.key, b.key) for a, b in found}
-    by_key = {c.key: c for c in cases}
-    for (ka, kb), decision in sorted(decided.items()):  # an analyst's link stands even where no rule looks
-        if decision == "confirmed" and (ka, kb) not in seen and ka in by_key and kb in by_key:
-            found.append((by_key[ka], by_key[kb]))
-    pairs = [(a, b, levels(a, b)) for a, b in found]
     weights = estimate(cases)
+    shared = identity_pairs(cases)
+    explained = set(shared)
+    scored = 0
+    for i, j, score in series_fast.scores(cases, weights):
+        scored += 1
+        shared.discard((i, j))
+        if score >= THRESHOLD - MARGIN:
+            explained.add((i, j))
+    by_key = {c.key: i for i, c in enumerate(cases)}
+    for (ka, kb), decision in decided.items():  # an analyst's link stands even where no rule looks
+        if decision == "confirmed" and ka in by_key and kb in by_key:
+            explained.add((min(by_key[ka], by_key[kb]), max(by_key[ka], by_key[kb])))
     links = []
-    for a, b, lv in pairs:
-        feats = weights.features(a, b, lv)
-        prior = weights.prior(a, b)
-        if prior is not None:
-            feats.append(prior)
-        score = round(sum(f["weight"] for f in feats), 2)
+    for i, j in sorted(explained):
+        a, b = cases[i], cases[j]
         decision = decided.get(pair_key(a.key, b.key))
-        if decision == "rejected" or (score < THRESHOLD and decision != "confirmed"):
+        if decision == "rejected":
             continue
-        links.append(Link(a, b, score, feats, decision))
-    return links, len(pairs), weights
+        score, feats = explain(a, b, weights)
+        if score >= THRESHOLD or decision == "confirmed":
+            links.append(Link(a, b, score, feats, decision))
+    return links, scored + len(shared), weights
 
 
 def pair_key(a: tuple[str, str], b: tuple[str, str]) -> tuple[tuple[str, str], tuple[str, str]]:

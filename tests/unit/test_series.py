@@ -72,7 +72,7 @@ def test_u_is_measured_without_the_series_making_itself_look_common() -> None:
     assert weights.of(None, "distance", "1km") > 3  # other offences rarely fall within a kilometre
 
 
-def test_a_hot_spot_of_one_manner_links_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hot_spot_of_one_manner_links_nothing() -> None:
     """Forty burglaries a year, all by a prised door, within a kilometre, among a city's other cases: two of
     them a week apart are no series — the place's own rate of that manner at other times says so (without
     that correction they would all be linked)."""
@@ -85,8 +85,11 @@ def test_a_hot_spot_of_one_manner_links_nothing(monkeypatch: pytest.MonkeyPatch)
     pair = next((a, b) for a, b in series.candidates(hot) if abs((a.at - b.at).days) <= 9)
     hot_feature = weights.hotspot(*pair, series.levels(*pair))
     assert hot_feature is not None and hot_feature["weight"] < -3, hot_feature
-    monkeypatch.setattr(series.Weights, "hotspot", lambda *_a: None)
-    assert series.score_pairs(hot + city)[0], "without the hot-spot correction the place's cases link"
+    without = 0
+    for a, b in series.candidates(hot):
+        score, features = series.explain(a, b, weights)
+        without += score - sum(f["weight"] for f in features if f["feature"] == "hotspot") >= series.THRESHOLD
+    assert without > 50, "without the hot-spot correction the place's cases would link"
 
 
 def test_decisions_override_scores() -> None:
@@ -150,3 +153,24 @@ def test_hard_cases_per_tag(seed: int) -> None:
     hotspot = sum(1 for c in city.cases if c.tag == "hotspot")
     assert result["hotspot"]["false"] <= hotspot // 4, "the hot spot's ordinary cases were made series"
     assert a["precision"] >= 0.75 and a["recall"] >= 0.55
+
+
+def test_the_bulk_scores_are_the_explained_scores() -> None:
+    """series_fast scores every candidate pair at once; each must be the pair's score as explained one
+    feature at a time, on the same pairs (hard cases: points and none, hot spots, fraud, identifiers)."""
+    from exchange.investigate import series_fast
+
+    city = City(seed=11, ordinary=600, per_tag=3)
+    cases = as_cases(city)
+    weights = series.estimate(cases)
+    bulk = {(i, j): score for i, j, score in series_fast.scores(cases, weights)}
+    assert set(bulk) == set(series.close_pairs(cases))
+    shared = series.identity_pairs(cases)
+    checked = 0
+    for (i, j), score in bulk.items():
+        if (i, j) in shared:  # an identifier shared: always explained in full, never taken from the bulk
+            continue
+        explained, _features = series.explain(cases[i], cases[j], weights)
+        assert abs(explained - score) < series.MARGIN, (i, j, explained, score, _features)
+        checked += 1
+    assert checked > 5000
