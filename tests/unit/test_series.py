@@ -163,14 +163,14 @@ def test_the_bulk_scores_are_the_explained_scores() -> None:
     city = City(seed=11, ordinary=600, per_tag=3)
     cases = as_cases(city)
     weights = series.estimate(cases)
-    bulk = {(i, j): score for i, j, score in series_fast.scores(cases, weights)}
+    bulk = {(i, j): bits for i, j, bits in series_fast.scores(cases, weights)}
     assert set(bulk) == set(series.close_pairs(cases))
     shared = series.identity_pairs(cases)
     checked = 0
-    for (i, j), score in bulk.items():
+    for (i, j), bits in bulk.items():
         if (i, j) in shared:  # an identifier shared: always explained in full, never taken from the bulk
             continue
         explained, _features = series.explain(cases[i], cases[j], weights)
-        assert abs(explained - score) < series.MARGIN, (i, j, explained, score, _features)
+        assert abs(explained - bits) < series.MARGIN, (i, j, explained, bits, _features)
         checked += 1
     assert checked > 5000
