@@ -246,6 +246,11 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
         console.print(_link_table(result.linking))
         if result.linking.metrics:
             console.print(f"person linking against the city's truth: {_metrics_line(result.linking.metrics)}")
+    if result.series is not None:
+        sr = result.series
+        console.print(f"serial-case linking against the city's truth: precision {sr['precision']:.3f}, recall "
+                      f"{sr['recall']:.3f} ({sr['series']} planted series, {sr['pairs']} pairs; {sr['candidates']} "
+                      f"candidate series among {sr['cases']} cases)   exchange series find --since …")
         console.print("  profiles      exchange person <person_uid or ID number>   (API: exchange serve)")
         console.print("  console       exchange console user add NAME --agency police, then exchange serve → "
                       "http://127.0.0.1:8000/console")

@@ -637,3 +637,17 @@ def proposed_pairs(series: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
         numbers = sorted(c["case_number"] for c in s["cases"])
         out |= {(x, y) for i, x in enumerate(numbers) for y in numbers[i + 1:]}
     return out
+
+
+def against_truth(series: Iterable[dict[str, Any]], truth: Iterable[Iterable[str]], compared: set[str]
+                  ) -> dict[str, Any]:
+    """Pairwise precision and recall of proposed ``series`` against ``truth`` (each a list of case numbers;
+    only the cases that were ``compared`` count: a case quarantined at load was never there to find)."""
+    proposed = proposed_pairs(series)
+    expected: set[tuple[str, str]] = set()
+    for numbers in truth:
+        kept = sorted(n for n in numbers if n in compared)
+        expected |= {(a, b) for i, a in enumerate(kept) for b in kept[i + 1:]}
+    hit = len(proposed & expected)
+    return {"pairs": len(expected), "proposed": len(proposed), "found": hit,
+            "precision": hit / len(proposed) if proposed else 1.0, "recall": hit / len(expected) if expected else 1.0}

@@ -32,6 +32,8 @@ class DemoResult:
     linking: Any = None
     """The master person index run after the feeds (``exchange.linking.LinkResult``), with
     pairwise precision / recall against the city's truth in ``linking.metrics``."""
+    series: dict[str, Any] | None = None
+    """Serial-case linking against the city's planted series (``against_truth``)."""
 
     @property
     def matches_truth(self) -> bool:
@@ -113,7 +115,33 @@ def run_demo(settings: Settings, catalog: Catalog, *, persons: int = 1000, seed:
     engine.dispose()
     say("linking persons across agencies (master person index)")
     result.linking = link_persons(settings, catalog, truth=truth, say=say)
+    result.series = series_against_truth(settings, truth)
     return result
+
+
+def series_against_truth(settings: Settings, truth: Any) -> dict[str, Any]:
+    """Serial-case linking over the city's cases (the operator's use, on record) against its planted series."""
+    import datetime as dt
+
+    from exchange.investigate.series import MAX_WINDOW, against_truth
+    from exchange.workspace.series import find_series
+
+    end = dt.datetime.combine(dt.date.fromisoformat(truth.today) + dt.timedelta(days=1), dt.time())
+    found = find_series(end - MAX_WINDOW + dt.timedelta(days=1), end, settings=settings,
+                        purpose="make demo: serial-case linking against the city's truth")
+    return {**against_truth(found["series"], [s["cases"] for s in truth.series], _case_numbers(settings)),
+            "series": len(truth.series), "candidates": found["total"], "cases": found["cases"]}
+
+
+def _case_numbers(settings: Settings) -> set[str]:
+    from sqlalchemy import text
+
+    engine = make_engine(settings.warehouse_url, root=settings.root)
+    try:
+        with engine.connect() as conn:
+            return {r[0] for r in conn.execute(text('SELECT case_number FROM core."case"'))}
+    finally:
+        engine.dispose()
 
 
 def serve_demo_sources(settings: Settings, catalog: Catalog, env_file: Path, *, port: int = 0,
