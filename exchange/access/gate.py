@@ -127,6 +127,10 @@ class GateIO:
     """Write one ``audit.access`` row, committed before the answer is sent."""
 
 
+PERSON_TOOLS = ("timeline", "graph", "companions")
+"""The tools that answer about one person: their "not found" says so."""
+
+
 class ProfileGate:
     """Authenticate, require a purpose, apply the grant, log — for ``GET /persons/{id}``.
 
@@ -260,8 +264,8 @@ class ProfileGate:
         rec.row_count, rec.subject = count, subject
         if found is None:
             rec.outcome = "not found"
-            return Answer(404, {"error": "no such person" + ("" if grant is None else " within your grant")},
-                          rec.agency)
+            what = "no such person" if tool in PERSON_TOOLS else f"{tool}: not found"
+            return Answer(404, {"error": what + ("" if grant is None else " within your grant")}, rec.agency)
         rec.outcome = "ok"
         return Answer(200, found, rec.agency)
 

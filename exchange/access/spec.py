@@ -104,6 +104,8 @@ class GrantSpec(StrictModel):
     jurisdiction: Jurisdiction = Field(description="'all', or division prefixes / compound codes")
     logins: list[str] = Field(default_factory=list, description="login roles (passwords from the environment)")
     profile_api: bool = Field(default=False, description="may call GET /persons/{id} of the profile API")
+    watch: bool = Field(default=False, description=(
+        "may register watches (布控) on a person, ID number, phone or plate; alerted only of rows this grant shows"))
     case_number_required: bool = Field(default=False, description=(
         "every request (API, console) must name the case or file it is for, besides its purpose"))
     entities: dict[str, EntityGrant] = Field(default_factory=dict)
@@ -191,6 +193,7 @@ class Grant:
     file: str
     digest: str  # SHA-256 of the YAML file, recorded with every grant change
     case_number_required: bool = False
+    watch: bool = False
 
     @property
     def schema_name(self) -> str:
@@ -431,6 +434,8 @@ def check_grant(spec: GrantSpec, shown: str, schemas: dict[str, EntitySchema],
         order = {c: i for i, c in enumerate(schema.fields)}
         shares[entity] = EntityShare(entity, schema, (eg.description or schema.description).strip(),
                                      tuple(sorted(rules, key=lambda r: order[r.name])), tuple(hidden), row_filter)
+    if spec.watch and not spec.entities:
+        ctx.add("watch", "a watch matches only rows the grant shows: grant at least one entity")
     if spec.profile_api and "person" not in spec.entities:
         ctx.add("profile_api", "the person profile needs a grant on person (entities.person)")
     if ctx.problems:
@@ -438,7 +443,7 @@ def check_grant(spec: GrantSpec, shown: str, schemas: dict[str, EntitySchema],
     return Grant(consumer=spec.consumer, name=spec.name, description=spec.description.strip(),
                  purpose=spec.purpose.strip(), logins=tuple(spec.logins), profile_api=spec.profile_api,
                  entities=dict(sorted(shares.items())), withheld=tuple(sorted(spec.withheld)), file=shown,
-                 digest=digest, case_number_required=spec.case_number_required)
+                 digest=digest, case_number_required=spec.case_number_required, watch=spec.watch)
 
 
 def load_grant(path: Path, schemas: dict[str, EntitySchema], allowed: dict[tuple[str, str], list[str]], *,

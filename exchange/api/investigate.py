@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -48,6 +48,12 @@ DECISION_DOC = """An analyst's decision on the link between two cases (case numb
 ``confirmed`` keeps it in its series whatever its score, ``rejected`` removes it for good. The caller must
 see both cases through its grant (404 otherwise). Stored, and written to the ledger (``series_decision``)."""
 
+WATCH_DOC = """Watchlists (布控) of the caller's agency (its grant: ``watch: true``): register a watch on a
+person (person_uid), an ID number, a phone or a plate, with its reason, case number, days and alert routes;
+list them (values masked), revoke one; read the alerts (each record through the caller's grant, how it
+matched: by the value, or through the person index) and acknowledge one. Every change is in the ledger.
+``purpose`` is required."""
+
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 
 
@@ -68,6 +74,23 @@ class SeriesDecision(BaseModel):
     b: str = Field(min_length=1, max_length=140, description="the other case")
     decision: Literal["confirmed", "rejected"]
     reason: str | None = Field(default=None, max_length=500, description="why (kept with the decision)")
+
+
+class WatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["person", "id", "phone", "plate"]
+    value: str = Field(min_length=1, max_length=40, description="person_uid, ID number, phone or plate")
+    reason: str = Field(min_length=1, max_length=500)
+    case_number: str = Field(min_length=1, max_length=64, description="the case the watch is for")
+    days: int = Field(default=30, ge=1, le=366, description="it expires after this many days")
+    notify: list[str] = Field(default_factory=list, max_length=10, description="alert routes (connection names)")
+
+
+class WatchNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=500)
 
 
 class CollisionRequest(BaseModel):
@@ -146,5 +169,31 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
 
         return await answer(request, DECIDE, f"{body.a} {body.b}", body.model_dump(),
                             f" {body.decision} {body.a} {body.b}")
+
+    from exchange.workspace.watch import ACK, ADD, ALERTS, LIST, REVOKE
+    from exchange.workspace.watch import described as watch_described
+
+    @app.get("/watches", responses=responses, description=WATCH_DOC)
+    async def watches(request: Request) -> Response:
+        return await answer(request, LIST, "watches", {}, "")
+
+    @app.post("/watches", responses=responses, description=WATCH_DOC)
+    async def watch_add(request: Request, body: WatchRequest) -> Response:
+        params = body.model_dump()
+        return await answer(request, ADD, watch_described(ADD, params), params, f" {watch_described(ADD, params)}")
+
+    @app.delete("/watches/{watch_id}", responses=responses, description=WATCH_DOC)
+    async def watch_revoke(request: Request, watch_id: Annotated[str, Path(max_length=20)]) -> Response:
+        return await answer(request, REVOKE, watch_id, {"watch_id": watch_id}, "")
+
+    @app.get("/watches/alerts", responses=responses, description=WATCH_DOC)
+    async def watch_alerts(request: Request, open_only: bool = False,
+                           limit: Annotated[int, Query(ge=1, le=500)] = 200) -> Response:
+        return await answer(request, ALERTS, "alerts", {"open_only": open_only, "limit": limit}, "")
+
+    @app.post("/watches/alerts/{match_id}/ack", responses=responses, description=WATCH_DOC)
+    async def watch_ack(request: Request, match_id: int, body: WatchNote | None = None) -> Response:
+        return await answer(request, ACK, str(match_id), {"match_id": match_id, "note": body.note if body else None},
+                            "")
 
     return app

@@ -47,6 +47,16 @@ def record_delivery(conn: Connection, *, alert_id: int, event: str, route: str, 
                                                at=at))
 
 
+def recorder(engine: Any) -> Any:
+    """A function storing one delivery record (``exchange.ops.deliver``'s ``record``) in its own transaction."""
+
+    def record(sent: dict[str, Any]) -> None:
+        with engine.begin() as conn:
+            record_delivery(conn, **sent)
+
+    return record
+
+
 def recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     """The newest alerts with how they were delivered (newest first)."""
     rows = [dict(r) for r in conn.execute(select(alert).order_by(alert.c.id.desc()).limit(limit)).mappings()]

@@ -51,7 +51,8 @@ SEP = "\x1f"
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"agency-data-exchange:audit.ledger").digest()[:8], "big", signed=True)
 
 KINDS = ("batch_manifest", "validation_result", "batch_load", "grant_change", "quarantine_resolution",
-         "api_key", "access_digest", "review_decision", "console_user", "series_decision")
+         "api_key", "access_digest", "review_decision", "console_user", "series_decision", "watch",
+         "watch_match", "watch_ack")
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """``exchange``: the command line of the Agency Data Exchange (Typer + Rich), one module per command
 group (``schemas``, ``feeds``, ``ops``, ``audit``, ``persons``, ``sharing``, ``investigate``, ``collide``,
-``series``, ``console``), one rendering module and one error handler (``errors``). Every command calls the same core
-functions the Airflow tasks call.
+``series``, ``watch``, ``console``), one rendering module and one error handler (``errors``). Every
+command calls the same core functions the Airflow tasks call.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from exchange.cli import (  # noqa: F401 - register the commands
     schemas,
     series,
     sharing,
+    watch,
 )
 from exchange.cli.app import app
 from exchange.cli.errors import run_cli

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exchange.console import pages, series_page, tool_pages
+from exchange.console import pages, series_page, tool_pages, watch_page
 from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
 from exchange.workspace.collide import on_record
@@ -129,6 +129,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     _investigator_routes(app, console)
     _tool_routes(app, console)
     _series_routes(app, console)
+    _watch_routes(app, console)
     _auditor_routes(app, console)
     return app
 
@@ -338,6 +339,72 @@ def _series_routes(app: FastAPI, c: _Console) -> None:
             return c.page(session, "智能串并", pages.error_box(pages.gate_error(status, answer))
                           + f'<p><a href="{_local(back, "/console/series")}">返回</a></p>', status)
         return _see(_local(back, "/console/series"))
+
+
+def _watch_routes(app: FastAPI, c: _Console) -> None:
+    """Watchlists: the agency's alerts and watches, a new watch, a revocation, an acknowledgement."""
+    from exchange.workspace.watch import ACK, ADD, ALERTS, LIST, REVOKE, described
+
+    async def page(request: Request, session: Any, form: dict[str, str] | None = None,
+                   message: str | None = None, status: int = 200) -> Response:
+        a_status, alerts = await c.gated(request, session, ALERTS, "alerts", "/console/watch alerts", {})
+        w_status, watches = await c.gated(request, session, LIST, "watches", "/console/watch list", {})
+        problem = message or (pages.gate_error(a_status, alerts) if a_status != 200 else None) or \
+            (pages.gate_error(w_status, watches) if w_status != 200 else None)
+        return _html(watch_page.watch_page(session, c.accounts.agency_name(session),
+                                           alerts if a_status == 200 else None, watches if w_status == 200 else None,
+                                           form, problem), status if status != 200 else max(a_status, w_status))
+
+    @app.get("/console/watch", include_in_schema=False)
+    async def watch_home(request: Request) -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        return await page(request, session)
+
+    @app.post("/console/watch", include_in_schema=False)
+    async def watch_add(request: Request) -> Response:
+        posted = await c.posted(request, "investigator", "/console/watch")
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
+        params: dict[str, Any] = {k: form.get(k, "").strip()[:n] for k, n in
+                                  (("kind", 10), ("value", 40), ("reason", 500), ("case_number", 64))}
+        try:
+            params["days"] = max(1, min(366, int(form.get("days") or 30)))
+        except ValueError:
+            params["days"] = 30
+        what = described(ADD, params)
+        status, answer = await c.gated(request, session, ADD, what, f"/console/watch {what}", params)
+        if status != 200:
+            return await page(request, session, form, pages.gate_error(status, answer), status)
+        return _see("/console/watch")
+
+    @app.post("/console/watch/revoke", include_in_schema=False)
+    async def watch_revoke(request: Request) -> Response:
+        posted = await c.posted(request, "investigator", "/console/watch")
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
+        watch_id = form.get("watch_id", "")[:20]
+        status, answer = await c.gated(request, session, REVOKE, watch_id, f"/console/watch revoke {watch_id}",
+                                       {"watch_id": watch_id})
+        if status != 200:
+            return await page(request, session, None, pages.gate_error(status, answer), status)
+        return _see("/console/watch")
+
+    @app.post("/console/watch/ack", include_in_schema=False)
+    async def watch_ack(request: Request) -> Response:
+        posted = await c.posted(request, "investigator", "/console/watch")
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
+        match_id = form.get("match_id", "")[:20]
+        status, answer = await c.gated(request, session, ACK, match_id, f"/console/watch ack {match_id}",
+                                       {"match_id": match_id, "note": (form.get("note") or "")[:500] or None})
+        if status != 200:
+            return await page(request, session, None, pages.gate_error(status, answer), status)
+        return _see("/console/watch")
 
 
 AuditRender = Callable[[Any, str, dict[str, Any]], str]

@@ -50,7 +50,40 @@ class Publish(Stage):
             written = elements.refresh_batch(run.engine, run.schema, batch_id)
             log.info("element index: %s value(s) of core.%s from %s", written, run.schema.name, batch_id)
         refresh_reports_index(run.engine, run.settings)
+        _watches(run, batch_id)
         return outcome
+
+
+def _watches(run: BatchRun, batch_id: str) -> None:
+    """Tell the watches the batch matches (exchange.investigate.watch_alerts). The batch is published
+    whatever happens here; a failure is logged and raised as an ops alert, and ``exchange watch sweep``
+    matches the batch again (nothing is told twice)."""
+    from exchange.investigate import watch_alerts
+
+    try:
+        told = watch_alerts.on_publish(run.engine, run.settings, run.catalog, run.schema, batch_id, at=now(),
+                                       feed=run.feed.feed_id)
+    except Exception as exc:  # published rows stay published; the gap is told and sweepable
+        log.exception("watches: matching batch %s failed", batch_id)
+        _matching_failed(run, batch_id, exc)
+        return
+    if told["matched"]:
+        log.info("watches: batch %s matched %s watch(es)", batch_id, told["matched"])
+
+
+def _matching_failed(run: BatchRun, batch_id: str, exc: Exception) -> None:
+    from exchange.audit import alerts
+    from exchange.formats.masking import redact
+
+    try:
+        with run.engine.begin() as conn:
+            key = f"watch_failed:{run.feed.feed_id}"
+            if alerts.firing(conn, key) is None:
+                alerts.fire(conn, key=key, kind="watch_failed", feed=run.feed.feed_id,
+                            summary=redact(f"matching watches against batch {batch_id} failed: {exc}")[:300]
+                            + f" — run `exchange watch sweep --since {now():%Y-%m-%d}`", at=now())
+    except Exception:  # the log above already holds it
+        log.exception("watches: could not raise the alert for batch %s", batch_id)
 
 
 def refresh_reports_index(engine: Any, settings: Settings, limit: int = 500) -> Path:

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,10 +25,8 @@ from sqlalchemy import func, select
 from exchange.audit import alerts as audit_alerts
 from exchange.audit import attempts
 from exchange.audit import tables as audit_tables
-from exchange.formats.masking import redact
 from exchange.ops import health as feed_health
-from exchange.ops.channels import channel_for
-from exchange.ops.messages import message
+from exchange.ops.deliver import ROUTES_ENV, Condition, deliver
 from exchange.pipeline.stamps import now as _now
 from exchange.spec.catalog import Catalog
 from exchange.spec.settings import Settings
@@ -37,7 +35,6 @@ from exchange.workspace.space import workspace
 
 log = logging.getLogger(__name__)
 
-ROUTES_ENV = "EXCHANGE_ALERT_ROUTES"
 ALERT_LOCK = 7_300_042_017
 CHECKED_KINDS = ("late", "failing", "degraded", "ledger")
 AIRFLOW_KINDS = ("task_failed", "run_overdue")
@@ -68,17 +65,6 @@ def feeds_status(*, settings: Settings | None = None, catalog: Catalog | None = 
                 out.append(feed_health.evaluate(spec, batches, latest.get(fid), attempts.last_failure(conn, fid),
                                                 first_seen.get(fid), at))
     return sorted(out, key=lambda h: (feed_health.STATES.index(h.state), h.feed))
-
-
-@dataclass
-class Condition:
-    key: str
-    kind: str
-    feed: str | None
-    summary: str
-    detail: str = ""
-    routes: list[str] = field(default_factory=list)
-    contact: str | None = None
 
 
 @dataclass
@@ -152,7 +138,7 @@ def check(*, settings: Settings | None = None, catalog: Catalog | None = None, n
                                   contact=ws.catalog.feeds[feed].contact if feed in ws.catalog.feeds else None)
                     sends.append((int(row["id"]), "resolved", c))
                     resolved.append(row["key"])
-        deliveries = _deliver(engine, sends, at)
+        deliveries = deliver(sends, at, audit_alerts.recorder(engine))
         for key in fired:
             say(f"alert: {key}")
         for key in resolved:
@@ -202,32 +188,7 @@ def _told_by_airflow(key: str, kind: str, feed: str | None, summary: str, detail
                               "firing", c))
             else:
                 audit_alerts.seen_again(conn, int(open_["id"]), at)
-        return _deliver(engine, sends, at)
-
-
-def _deliver(engine: Any, sends: list[tuple[int, str, Condition]], at: dt.datetime) -> list[dict[str, Any]]:
-    """Tell each route; record every message, sent or not (after the decisions committed)."""
-    done = []
-    for alert_id, event, c in sends:
-        msg = message(event, c.kind, c.feed, c.summary, c.detail, f"{at:%Y-%m-%d %H:%M:%S}", c.contact)
-        if not c.routes:
-            log.warning("alert %s (%s): no route to tell; set the feed's alerts: or %s", c.key, event, ROUTES_ENV)
-        for route in c.routes:
-            channel_kind, recipient = "unknown", route
-            try:
-                channel = channel_for(route)
-                channel_kind, recipient = channel.kind, channel.recipient
-                channel.send(msg)
-                status = "sent"
-            except Exception as exc:  # noqa: BLE001 - a route that fails is recorded, the others still told
-                status = redact(f"failed: {type(exc).__name__}: {exc}")[:500]
-                log.warning("alert %s: route %s failed: %s", c.key, route, status)
-            record = {"alert_id": alert_id, "event": event, "route": route, "channel": channel_kind,
-                      "recipient": recipient, "subject": msg.subject, "body": msg.text, "status": status, "at": at}
-            with engine.begin() as conn:
-                audit_alerts.record_delivery(conn, **record)
-            done.append(record)
-    return done
+        return deliver(sends, at, audit_alerts.recorder(engine))
 
 
 def alert_history(*, limit: int = 50, settings: Settings | None = None) -> list[dict[str, Any]]:

@@ -62,6 +62,11 @@ def link_persons(settings: Settings | None = None, catalog: Catalog | None = Non
         result = linking.link_persons(engine, linking.load_link_config(ws.settings.root), retrain=retrain,
                                       truth=keys, say=say)
         linking.ensure_profile_indexes(engine)
+        from exchange.investigate import watch_alerts  # records just tied to a watched person
+
+        told = watch_alerts.on_linked(engine, ws.settings, ws.catalog, result.run_id, at=_now())
+        if told["matched"]:
+            say(f"watches: {told['matched']} new match(es) through the person index")
     return result
 
 

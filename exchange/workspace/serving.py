@@ -121,7 +121,7 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
 def _component(ws: Any, engine: Any, tool: str, info: dict[str, Any], params: dict[str, Any]
                ) -> tuple[Any, tuple[Any, ...]]:
     """The function that answers ``tool`` and its arguments but the lens: each component's own entry."""
-    from exchange.workspace import collide, series
+    from exchange.workspace import collide, series, watch
     from exchange.workspace.investigate import ToolRequest, run_tool
 
     ident = info["ident"]
@@ -131,6 +131,7 @@ def _component(ws: Any, engine: Any, tool: str, info: dict[str, Any], params: di
         series.TOOL: (series.run_series, params),
         series.DECIDE: (series.run_decision, {**params, "user": info.get("user_id"),
                                               "case_number": info.get("case_number")}),
+        **{name: (fn, {**params, "user": info.get("user_id")}) for name, fn in watch.RUNNERS.items()},
     }
     fn, args = by_tool.get(tool, (run_tool, None))
     return fn, (engine, ws, args if fn is not run_tool else ToolRequest(tool, ident, **params))

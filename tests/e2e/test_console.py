@@ -301,3 +301,36 @@ def test_the_series_page_shows_the_planted_series_and_takes_a_decision(app: Any,
     assert [(r[0], r[1]) for r in log] == [("series", 200), ("series.decide", 200), ("series", 200),
                                           ("series.decide", 200), ("series", 200)]
     assert log[0][2] == "串并研判" and log[1][4] == users["police"]
+
+
+def test_the_watch_page_registers_lists_and_revokes_a_watch(app: Any, users: dict[str, str],
+                                                            city: tuple[Settings, Any]) -> None:
+    settings, _truth = city
+    (number,) = _rows(settings, "SELECT id_number FROM core.person WHERE id_number IS NOT NULL LIMIT 1")[0]
+    client, csrf = _sign_in(app, users["police"], purpose="布控测试", case="A6109022026110002")
+    page = client.get("/console/watch")
+    assert page.status_code == 200 and "布控预警" in page.text and "登记布控" in page.text
+    assert 'value="A6109022026110002"' in page.text  # the session's case number, ready
+    done = client.post("/console/watch", data={"csrf": csrf, "kind": "id", "value": number, "reason": "在逃人员",
+                                               "case_number": "A6109022026110002", "days": "15"})
+    assert done.status_code == 303 and done.headers["location"] == "/console/watch"
+    listed = client.get("/console/watch")
+    assert number not in listed.text and number[:6] + "**********" + number[-2:] in listed.text
+    watch_id = re.findall(r'name="watch_id" value="(W[0-9A-F]{12})"', listed.text)[0]
+    bad = client.post("/console/watch", data={"csrf": csrf, "kind": "id", "value": "12345", "reason": "x",
+                                              "case_number": "A1", "days": "15"})
+    assert bad.status_code == 400 and "not valid" in bad.text
+    assert client.post("/console/watch", data={"csrf": "forged", "kind": "id", "value": number, "reason": "x",
+                                               "case_number": "A1"}).status_code == 303
+    office, office_csrf = _sign_in(app, users["office"], purpose="网格")
+    refused = office.post("/console/watch", data={"csrf": office_csrf, "kind": "id", "value": number,
+                                                  "reason": "x", "case_number": "A1", "days": "5"})
+    assert refused.status_code == 400 and "does not allow watches" in refused.text
+    assert office.post("/console/watch/revoke", data={"csrf": office_csrf, "watch_id": watch_id}).status_code == 400
+    gone = client.post("/console/watch/revoke", data={"csrf": csrf, "watch_id": watch_id})
+    assert gone.status_code == 303 and "已撤销" in client.get("/console/watch").text
+    log = _rows(settings, "SELECT entity, status, what FROM audit.access WHERE channel = 'console' AND entity IN "
+                          "('watch.add', 'watch.revoke') ORDER BY id")
+    assert [(r[0], r[1]) for r in log] == [("watch.add", 200), ("watch.add", 400), ("watch.add", 400),
+                                          ("watch.revoke", 400), ("watch.revoke", 200)]
+    assert not [r for r in log if number in r[2]]
