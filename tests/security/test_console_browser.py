@@ -286,3 +286,38 @@ def test_police_reviews_candidate_series_and_confirms_a_link(browser: Any, serve
     assert all(r[1] == 200 and r[2] == "A6109022026110002" for r in rows)
     ledger = city.rows("SELECT payload FROM audit.ledger WHERE kind = 'series_decision' ORDER BY seq DESC LIMIT 1")
     assert f"police/{users['police']}" in ledger[0][0]
+
+
+def test_police_watches_an_id_number_and_acknowledges_the_alert(browser: Any, server: str, users: dict[str, str],
+                                                                 city: City) -> None:
+    from exchange.runner import run_feed
+
+    (number, name), = city.rows("SELECT id_number, name FROM core.person WHERE id_number IS NOT NULL AND "
+                                "division_code LIKE '610902%' ORDER BY source_record_id LIMIT 1")
+    page = _sign_in(browser, server, users["police"], "布控研判", "A6109022026110002")
+    page.goto(f"{server}/console/watch")
+    page.select_option("#kind", "id")
+    page.fill("#value", number)
+    page.fill("#reason", "涉嫌盗窃在逃")
+    page.fill("#days", "30")
+    page.click("form.card button.primary")
+    page.wait_for_selector("#summary")
+    assert number not in page.content()
+    # the agency's next export: a hotel stay under that number, published while the console is open
+    folder = city.settings.landing_dir / "police" / "hotel_stays"
+    (folder / "watched.csv").write_text(
+        "lsh,zjhm,xm,lgbm,lgmc,fh,rzsj,tfsj,qhdm,jd,wd\n"
+        f"LYWATCH1,{number},{name},LG610902001,汉滨区测试宾馆,808,2026-12-01 21:05:00,2026-12-02 07:40:00,"
+        "610902001001,109.030000,32.680000\n", encoding="utf-8")
+    assert run_feed("police.hotel_stays", settings=city.settings).state == "published"
+    page.goto(f"{server}/console/watch")
+    alert = page.locator("section.group[data-match]").first
+    assert "身份证号命中" in alert.inner_text() and "LYWATCH1" in alert.inner_text()
+    _shot(page, "watch")
+    alert.locator("button", has_text="签收").click()
+    page.wait_for_selector("#summary")
+    assert "已签收" in page.locator("section.group[data-match]").first.inner_text()
+    rows = city.rows("SELECT kind FROM audit.ledger WHERE kind IN ('watch', 'watch_match', 'watch_ack') ORDER BY seq")
+    assert [r[0] for r in rows][-3:] == ["watch", "watch_match", "watch_ack"]
+    payloads = " ".join(r[0] for r in city.rows("SELECT payload FROM audit.ledger WHERE kind LIKE 'watch%'"))
+    assert number not in payloads
