@@ -54,6 +54,11 @@ list them (values masked), revoke one; read the alerts (each record through the 
 matched: by the value, or through the person index) and acknowledge one. Every change is in the ledger.
 ``purpose`` is required."""
 
+MEDIATION_DOC = """The dispute-mediation centre's queues (矛盾纠纷调解): per intake window the open disputes by step
+(intake, assigned, mediating, agreement), the overdue ones (past the time limit of their step:
+schemas/reference/mediation.yaml), those done in the last 30 days; and the overdue list. ``as_of``: as they
+stood then (a date: at its end). Through the caller's grant (its jurisdiction). ``purpose`` is required."""
+
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 
 
@@ -169,6 +174,15 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
 
         return await answer(request, DECIDE, f"{body.a} {body.b}", body.model_dump(),
                             f" {body.decision} {body.a} {body.b}")
+
+    @app.get("/mediation", responses=responses, description=MEDIATION_DOC)
+    async def mediation(request: Request, window: Annotated[str | None, Query(max_length=40,
+                                                                              pattern="^[a-z_]+$")] = None,
+                        as_of: Annotated[str | None, Query(max_length=19)] = None) -> Response:
+        from exchange.workspace.mediation import described
+
+        params = {"window": window, "as_of": as_of}
+        return await answer(request, "mediation", "mediation", params, f" {described(params)}")
 
     from exchange.workspace.watch import ACK, ADD, ALERTS, LIST, REVOKE
     from exchange.workspace.watch import described as watch_described

@@ -1,6 +1,6 @@
 """``exchange``: the command line of the Agency Data Exchange (Typer + Rich), one module per command
 group (``schemas``, ``feeds``, ``ops``, ``audit``, ``persons``, ``sharing``, ``investigate``, ``collide``,
-``series``, ``watch``, ``console``), one rendering module and one error handler (``errors``). Every
+``series``, ``watch``, ``mediation``, ``console``), one rendering module and one error handler (``errors``). Every
 command calls the same core functions the Airflow tasks call.
 """
 
@@ -12,6 +12,7 @@ from exchange.cli import (  # noqa: F401 - register the commands
     console,
     feeds,
     investigate,
+    mediation,
     ops,
     persons,
     schemas,

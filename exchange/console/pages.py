@@ -69,7 +69,8 @@ def layout(title: str, body: str, session: Any = None, *, agency_name: str = "",
     bar = ""
     if session is not None:
         nav = ([("search", "/console/search", "要素联查"), ("collide", "/console/collide", "多点碰撞"),
-                ("series", "/console/series", "智能串并"), ("watch", "/console/watch", "布控预警")]
+                ("series", "/console/series", "智能串并"), ("watch", "/console/watch", "布控预警"),
+                ("mediation", "/console/mediation", "矛盾调解")]
                if session.role == "investigator" else
                [("batches", "/console/audit/batches", "批次与校验"), ("access", "/console/audit/access", "访问日志"),
                 ("ledger", "/console/audit/ledger", "账本校验")])

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exchange.console import pages, series_page, tool_pages, watch_page
+from exchange.console import mediation_page, pages, series_page, tool_pages, watch_page
 from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
 from exchange.workspace.collide import on_record
@@ -130,6 +130,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     _tool_routes(app, console)
     _series_routes(app, console)
     _watch_routes(app, console)
+    _mediation_routes(app, console)
     _auditor_routes(app, console)
     return app
 
@@ -405,6 +406,25 @@ def _watch_routes(app: FastAPI, c: _Console) -> None:
         if status != 200:
             return await page(request, session, None, pages.gate_error(status, answer), status)
         return _see("/console/watch")
+
+
+def _mediation_routes(app: FastAPI, c: _Console) -> None:
+    """The mediation centre's windows: queues and overdue disputes."""
+    from exchange.workspace.mediation import TOOL, described
+
+    @app.get("/console/mediation", include_in_schema=False)
+    async def mediation(request: Request, window: str = "") -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        params = {"window": window[:40] or None}
+        status, answer = await c.gated(request, session, TOOL, "mediation", f"/console/mediation {described(params)}",
+                                       params)
+        name = c.accounts.agency_name(session)
+        if status != 200:
+            return _html(mediation_page.mediation_page(session, name, None, window,
+                                                       pages.gate_error(status, answer)), status)
+        return _html(mediation_page.mediation_page(session, name, answer, window))
 
 
 AuditRender = Callable[[Any, str, dict[str, Any]], str]

@@ -20,6 +20,7 @@ from exchange.demo.activity import build_activity
 from exchange.demo.defects import MakeContext, seed_defects
 from exchange.demo.feeds import FEED_BUILDERS
 from exchange.demo.geo import CITY_CODE, BirthplaceCodes, build_geography
+from exchange.demo.mediation import build_disputes, overdue
 from exchange.demo.people import build_population
 from exchange.demo.sources import source_location, write_sqlite
 from exchange.demo.truth import CityTruth, FeedTruth
@@ -65,6 +66,9 @@ def generate_city(landing: Path, *, persons: int = 1000, seed: int = DEFAULT_SEE
                         for g in world.activity.groups]
     truth.series = [{"offence": s.offence, "cases": [c.number for c in s.cases], "shared": s.shared}
                     for s in world.series]
+    truth.mediation = {"today": today.isoformat(), "overdue": sorted(d.number for d in world.disputes
+                                                                     if overdue(d, today)),
+                       "open": sorted(d.number for d in world.disputes if d.closed is None)}
     log.info("demo city: %d residents, %d feeds, %d defects under %s in %.1fs", truth.persons,
              len(truth.feeds), sum(len(f.defects) for f in truth.feeds.values()), landing,
              time.perf_counter() - started)
@@ -83,6 +87,7 @@ def build_world(*, persons: int, seed: int, today: datetime.date, divisions: Div
                               series=max(2, persons // 2500))
     world.organizations = build_organizations(world, world.rng("organizations"),
                                               max(MIN_RECORDS, round(persons / 15)))
+    world.disputes = build_disputes(world, world.rng("disputes"), max(MIN_RECORDS, round(persons / 25)))
     world.activity = build_activity(world, world.rng("activity"), groups=max(2, min(12, persons // 250)))
     return world
 

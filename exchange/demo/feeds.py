@@ -10,7 +10,7 @@ import datetime
 import random
 from collections.abc import Callable
 
-from exchange.demo import crimes
+from exchange.demo import crimes, mediation
 from exchange.demo.activity import Activity, Place, place_point
 from exchange.demo.defects import KEY_DUPLICATE, PARSE_ERROR, FeedTable, Seed
 from exchange.demo.geo import CITY_NAME
@@ -25,10 +25,6 @@ YES_NO = {True: "是", False: "否"}
 CIVIL_COVERAGE = 0.85
 MIN_SUBJECTS = 8  # small feeds: enough records to carry one defect within the 15 % bound
 
-DISPUTE_CATEGORIES = ("交通事故", "劳动争议", "校园纠纷", "医疗纠纷", "征地拆迁", "物业管理", "婚姻家庭",
-                      "邻里纠纷", "消费纠纷", "合同纠纷", "环境污染", "农村土地", "其他")
-DISPUTE_STATUSES = {"已受理": 10, "调解中": 15, "调解成功": 50, "调解不成": 10, "司法确认": 15}
-CLOSED_STATUSES = frozenset({"调解成功", "调解不成", "司法确认"})
 ORG_RESPONDENT = frozenset({"劳动争议", "医疗纠纷", "校园纠纷", "物业管理", "消费纠纷", "合同纠纷",
                             "环境污染", "征地拆迁"})
 DISPUTE_ISSUES = {
@@ -177,41 +173,42 @@ def civil_compounds(world: World, rng: random.Random) -> FeedTable:
 
 # -- justice ---------------------------------------------------------------------------------------
 
-def _dispute_dates(world: World, rng: random.Random, status: str) -> tuple[datetime.date, str]:
-    if status not in CLOSED_STATUSES:
-        return world.recent_date(rng, 200), ""
-    accepted = world.recent_date(rng, 1000, min_days=62)
-    closed = accepted + datetime.timedelta(days=rng.randint(1, 60))
-    return accepted, closed.isoformat()
-
-
 def justice_disputes(world: World, rng: random.Random) -> FeedTable:
     columns = ["djbh", "jflb", "zt", "slrq", "jarq", "sqrxm", "sqrsfzh", "sqrdh", "bsqrmc", "bsqrsfzh",
                "xzqh", "je", "jyqk"]
-    n = max(MIN_SUBJECTS, round(len(world.population.residents) / 25))
-    categories = list(DISPUTE_CATEGORIES)
-    rng.shuffle(categories)
     rows, keys = [], []
-    for i in range(n):
-        category = categories[i] if i < len(categories) else rng.choice(DISPUTE_CATEGORIES)
-        status = weighted(rng, DISPUTE_STATUSES)
-        accepted, closed = _dispute_dates(world, rng, status)
-        applicant = world.pick_adult(rng)
+    for d in world.disputes:
+        applicant, category = d.applicant, d.category
         respondent_name, respondent_id = _respondent(world, rng, category, applicant)
         amount = f"{rng.randint(5, 20000) * 50:.2f}" if rng.random() < 0.75 else ""
-        community = _household(applicant).community
         summary = (f"{category}：申请人{applicant.name}与被申请人{respondent_name}因"
                    f"{DISPUTE_ISSUES[category]}问题发生纠纷，申请调解。")
-        rows.append([f"TJ{accepted.year}{i + 1:06d}", category, status, accepted.isoformat(), closed,
+        rows.append([d.number, category, d.status, d.accepted.isoformat(), d.closed.isoformat() if d.closed else "",
                      applicant.name, applicant.id_number if rng.random() < 0.9 else "",
                      applicant.phone if rng.random() < 0.85 else "", respondent_name, respondent_id,
-                     community.code, amount, summary])
+                     d.community.code, amount, summary])
         keys.append(applicant.key)
     menu = [Seed("mapping.value", "jflb", "其它"), Seed("type", "je"), Seed("date.invalid", "slrq"),
             Seed(KEY_DUPLICATE), Seed("date.future", "jarq"), Seed("resident_id.checksum", "sqrsfzh"),
             Seed("mapping.value", "zt", "已归档"), Seed("phone.format", "sqrdh"), Seed("required", "sqrxm"),
             Seed("resident_id.region", "bsqrsfzh")]
     return FeedTable("justice.disputes", columns, rows, keys, menu)
+
+
+def justice_dispute_steps(world: World, rng: random.Random) -> FeedTable:
+    columns = ["流水号", "登记编号", "节点", "时间", "受理窗口", "责任单位", "行政区划", "备注"]
+    rows = []
+    n = 0
+    for d in world.disputes:
+        for step, at in d.steps:
+            n += 1
+            unit = mediation.UNITS[d.category] if step in ("assigned", "handed_back") else ""
+            note = "双方同意调解" if step == "mediating" and rng.random() < 0.3 else ""
+            rows.append([f"LC{n:07d}", d.number, mediation.STEP_CN[step], f"{at:%Y-%m-%d %H:%M:%S}", d.category,
+                         unit, d.community.code, note])
+    menu = [Seed("mapping.value", "节点", "已归档"), Seed("division_code.unknown", "行政区划"), Seed(KEY_DUPLICATE),
+            Seed("mapping.value", "受理窗口", "其它"), Seed("required", "登记编号")]
+    return FeedTable("justice.dispute_steps", columns, rows, None, menu)
 
 
 def _respondent(world: World, rng: random.Random, category: str, applicant: Person) -> tuple[str, str]:
@@ -378,6 +375,7 @@ FEED_BUILDERS: dict[str, FeedBuilder] = {
     "civil_affairs.members": civil_members,
     "civil_affairs.compounds": civil_compounds,
     "justice.disputes": justice_disputes,
+    "justice.dispute_steps": justice_dispute_steps,
     "justice.community_correction": justice_community_correction,
     "market_regulation.organizations": market_organizations,
     "health.mental_health": health_mental_health,

@@ -99,6 +99,9 @@ class CityTruth:
     series: list[dict[str, Any]] = field(default_factory=list)
     """Planted series of police cases (``offence``, ``cases``: case numbers, ``shared``: suspect/vehicle/phone
     where some of its cases share one): what serial-case linking is measured against."""
+    mediation: dict[str, Any] = field(default_factory=dict)
+    """The disputes still open (``open``) and those past a time limit (``overdue``) on ``today``: what the
+    mediation queue is measured against."""
 
     def feed(self, feed_id: str) -> FeedTruth:
         return self.feeds[feed_id]
@@ -111,7 +114,7 @@ class CityTruth:
                 "persons": self.persons, "visitors": self.visitors, "households": self.households,
                 "city": self.city,
                 "feeds": {fid: ft.to_dict() for fid, ft in sorted(self.feeds.items())}, "groups": self.groups,
-                "series": self.series}
+                "series": self.series, "mediation": self.mediation}
 
     def to_json(self, *, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
@@ -125,7 +128,8 @@ class CityTruth:
                    visitors=int(data["visitors"]), households=int(data["households"]),
                    city=data.get("city", "610900"),
                    feeds={fid: FeedTruth.from_dict(ft) for fid, ft in data["feeds"].items()},
-                   groups=list(data.get("groups", [])), series=list(data.get("series", [])))
+                   groups=list(data.get("groups", [])), series=list(data.get("series", [])),
+                   mediation=dict(data.get("mediation", {})))
 
     @classmethod
     def from_json(cls, text: str) -> CityTruth:

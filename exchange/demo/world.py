@@ -15,6 +15,7 @@ from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, credit_code_ch
 if TYPE_CHECKING:
     from exchange.demo.activity import Activity
     from exchange.demo.crimes import SeriesTruth
+    from exchange.demo.mediation import Dispute
 
 CASE_TYPES = {"刑事案件": 20, "行政案件": 30, "警情": 50}
 CASE_STATUSES = {
@@ -109,6 +110,8 @@ class World:
     population: Population
     cases: list[Case] = field(default_factory=list)
     series: list[SeriesTruth] = field(default_factory=list)
+    disputes: list[Dispute] = field(default_factory=list)
+    """Mediation cases and their steps through the centre (:mod:`exchange.demo.mediation`)."""
     """The planted series of cases (:mod:`exchange.demo.crimes`)."""
     organizations: list[Organization] = field(default_factory=list)
     activity: Activity | None = None

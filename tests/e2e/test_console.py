@@ -334,3 +334,15 @@ def test_the_watch_page_registers_lists_and_revokes_a_watch(app: Any, users: dic
     assert [(r[0], r[1]) for r in log] == [("watch.add", 200), ("watch.add", 400), ("watch.add", 400),
                                           ("watch.revoke", 400), ("watch.revoke", 200)]
     assert not [r for r in log if number in r[2]]
+
+
+def test_the_mediation_page_shows_each_windows_queue(app: Any, users: dict[str, str],
+                                                    city: tuple[Settings, Any]) -> None:
+    client, _csrf_token = _sign_in(app, users["office"], purpose="矛盾排查")
+    page = client.get("/console/mediation")
+    assert page.status_code == 200 and "矛盾纠纷调解" in page.text and 'id="summary"' in page.text
+    assert "交通事故" in page.text and "超期案件" in page.text
+    one = client.get("/console/mediation", params={"window": "labour"})
+    assert one.status_code == 200 and one.text.count("<tr>") >= 2
+    bad = client.get("/console/mediation", params={"window": "nonsense"})
+    assert bad.status_code == 400

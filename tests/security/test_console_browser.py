@@ -321,3 +321,24 @@ def test_police_watches_an_id_number_and_acknowledges_the_alert(browser: Any, se
     assert [r[0] for r in rows][-3:] == ["watch", "watch_match", "watch_ack"]
     payloads = " ".join(r[0] for r in city.rows("SELECT payload FROM audit.ledger WHERE kind LIKE 'watch%'"))
     assert number not in payloads
+
+
+def test_the_mediation_queues_of_the_city_and_of_a_district(browser: Any, server: str, users: dict[str, str],
+                                                            city: City) -> None:
+    import re
+
+    page = _sign_in(browser, server, users["police"], "矛盾纠纷研判")
+    page.goto(f"{server}/console/mediation")
+    page.wait_for_selector("#summary")
+    city_count = int(re.search(r"(\d+) 件纠纷", page.locator("#summary").inner_text()).group(1))
+    _shot(page, "mediation")
+    office = _sign_in(browser, server, users["office"], "矛盾纠纷排查")
+    office.goto(f"{server}/console/mediation")
+    office.wait_for_selector("#summary")
+    district = int(re.search(r"(\d+) 件纠纷", office.locator("#summary").inner_text()).group(1))
+    inside = city.rows("SELECT count(DISTINCT dispute_number) FROM core.dispute_step WHERE division_code LIKE "
+                       "'610902%'")[0][0]
+    assert district == inside < city_count
+    rows = city.rows("SELECT status FROM audit.access WHERE user_id IN (:a, :b) AND entity = 'mediation'",
+                     a=users["police"], b=users["office"])
+    assert len(rows) == 2 and all(r[0] == 200 for r in rows)
