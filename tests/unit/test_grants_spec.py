@@ -13,8 +13,8 @@ from exchange.formats import load_division_codes
 from exchange.spec.catalog import load_catalog
 from tests.conftest import REPO, write
 
-OTHERS = ("[case, case_party, checkpoint_pass, compound, compound_access, dispute, hotel_stay, household, "
-          "internet_session, organization, special_population, vehicle]")
+OTHERS = ("[case, case_party, checkpoint_pass, compound, compound_access, dispute, dispute_step, hotel_stay, "
+          "household, internet_session, organization, special_population, vehicle]")
 COLUMNS = """\
       source_record_id: full
       id_number: partial
@@ -68,8 +68,8 @@ def test_good_grant(project: Path) -> None:
     assert share.column("birth_date").partial == "year"
     assert share.rows.regions[0].level == "district/county"
     assert g.withheld == ("case", "case_party", "checkpoint_pass", "compound", "compound_access", "dispute",
-                          "hotel_stay", "household", "internet_session", "organization", "special_population",
-                          "vehicle")
+                          "dispute_step", "hotel_stay", "household", "internet_session", "organization",
+                          "special_population", "vehicle")
 
 
 P = "grants/street.yaml"

@@ -131,7 +131,7 @@ def test_invalid_schemas(project: Path, title: str, change: dict[str, object], e
 
 def test_repository_specs_are_valid() -> None:
     cat = load_catalog(REPO)
-    assert set(cat.schemas) == {"person", "household", "organization", "case", "case_party", "dispute",
+    assert set(cat.schemas) == {"person", "household", "organization", "case", "case_party", "dispute", "dispute_step",
                                 "special_population", "compound", "vehicle", "hotel_stay", "internet_session",
                                 "checkpoint_pass", "compound_access"}
     assert len(cat.feeds) >= 10

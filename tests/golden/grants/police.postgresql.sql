@@ -232,6 +232,35 @@ COMMENT ON COLUMN "share_police"."dispute"."respondent_id_number" IS $c$Resident
 
 COMMENT ON COLUMN "share_police"."dispute"."division_code" IS $c$Where the dispute arose. [pii: none; mask: full]$c$;
 
+CREATE VIEW "share_police"."dispute_step" WITH (security_barrier = true) AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."dispute_number",
+       t."step",
+       t."at",
+       t."window",
+       t."unit",
+       t."division_code",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."dispute_step" AS t;
+
+COMMENT ON VIEW "share_police"."dispute_step" IS $c$One step of a dispute through the mediation centre (调解流程节点): intake at one of its 13 windows, assignment to the responsible unit, mediation, and either an agreement (then judicial confirmation, or closed) or the hand-back of a difficult case to its unit. The centre's platform exports every status change; the queue of each window and its overdue cases are read from these rows. — shared with police (安康市公安局) for: 治安管理与刑事案件侦查（人民警察法第六条） [exchange-grant police sha256:b15b28566dca4b2c]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."source_record_id" IS $c$The platform's identifier of this status change. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."dispute_number" IS $c$Registration number of the dispute (矛盾纠纷 dispute_number). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."step" IS $c$The step reached. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."at" IS $c$When it was reached. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."window" IS $c$The intake window (dispute category) the dispute came in at. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."unit" IS $c$The responsible unit it is assigned or handed back to. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_police"."dispute_step"."division_code" IS $c$Where the dispute arose (the jurisdiction that reads it). [pii: none; mask: full]$c$;
+
 CREATE VIEW "share_police"."hotel_stay" WITH (security_barrier = true) AS
 SELECT t."source_agency",
        t."source_record_id",

@@ -96,6 +96,19 @@ SELECT t."source_agency",
        t."_loaded_at"
 FROM "dispute" AS t;
 
+CREATE VIEW core."share_police__dispute_step" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."dispute_number",
+       t."step",
+       t."at",
+       t."window",
+       t."unit",
+       t."division_code",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "dispute_step" AS t;
+
 CREATE VIEW core."share_police__hotel_stay" AS
 SELECT t."source_agency",
        t."source_record_id",

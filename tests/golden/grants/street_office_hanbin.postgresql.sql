@@ -79,6 +79,39 @@ COMMENT ON COLUMN "share_street_office_hanbin"."dispute"."division_code" IS $c$W
 
 COMMENT ON COLUMN "share_street_office_hanbin"."dispute"."amount" IS $c$Amount in dispute, CNY. [pii: sensitive; mask: full]$c$;
 
+CREATE MATERIALIZED VIEW "share_street_office_hanbin"."dispute_step" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."dispute_number",
+       t."step",
+       t."at",
+       t."window",
+       t."unit",
+       t."division_code",
+       t."_batch_id",
+       t."_loaded_at"
+FROM core."dispute_step" AS t
+WHERE (t."division_code" LIKE '610902%')
+WITH DATA;
+
+CREATE UNIQUE INDEX "dispute_step__key" ON "share_street_office_hanbin"."dispute_step" (source_agency, source_record_id);
+
+COMMENT ON MATERIALIZED VIEW "share_street_office_hanbin"."dispute_step" IS $c$One step of a dispute through the mediation centre (调解流程节点): intake at one of its 13 windows, assignment to the responsible unit, mediation, and either an agreement (then judicial confirmation, or closed) or the hand-back of a difficult case to its unit. The centre's platform exports every status change; the queue of each window and its overdue cases are read from these rows. — shared with street_office_hanbin (汉滨区街道办事处) for: 网格化服务管理与矛盾纠纷排查调处（汉滨区） [exchange-grant street_office_hanbin sha256:6e55196ed5120984]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."source_record_id" IS $c$The platform's identifier of this status change. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."dispute_number" IS $c$Registration number of the dispute (矛盾纠纷 dispute_number). [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."step" IS $c$The step reached. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."at" IS $c$When it was reached. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."window" IS $c$The intake window (dispute category) the dispute came in at. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."unit" IS $c$The responsible unit it is assigned or handed back to. [pii: none; mask: full]$c$;
+
+COMMENT ON COLUMN "share_street_office_hanbin"."dispute_step"."division_code" IS $c$Where the dispute arose (the jurisdiction that reads it). [pii: none; mask: full]$c$;
+
 CREATE MATERIALIZED VIEW "share_street_office_hanbin"."household" AS
 SELECT t."source_agency",
        t."source_record_id",

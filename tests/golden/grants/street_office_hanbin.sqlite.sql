@@ -31,6 +31,20 @@ SELECT t."source_agency",
 FROM "dispute" AS t
 WHERE (t."division_code" LIKE '610902%');
 
+CREATE VIEW core."share_street_office_hanbin__dispute_step" AS
+SELECT t."source_agency",
+       t."source_record_id",
+       t."dispute_number",
+       t."step",
+       t."at",
+       t."window",
+       t."unit",
+       t."division_code",
+       t."_batch_id",
+       t."_loaded_at"
+FROM "dispute_step" AS t
+WHERE (t."division_code" LIKE '610902%');
+
 CREATE VIEW core."share_street_office_hanbin__household" AS
 SELECT t."source_agency",
        t."source_record_id",
