@@ -79,6 +79,7 @@ def _run(engine: Engine, settings: Any, catalog: Any, at: dt.datetime, feed: str
         return {"matched": 0, "deliveries": []}
     lens_of = lenses(settings, catalog)
     sends = []
+    told = 0
     with engine.begin() as conn:
         found = find(conn, lens_of, active)
         for m, match_id in watch.record_new(conn, found, at):
@@ -95,8 +96,10 @@ def _run(engine: Engine, settings: Any, catalog: Any, at: dt.datetime, feed: str
             detail = (f"Watched: {w.kind} {w.shown} — {w.reason}\nBatch: {m.row.raw.get('_batch_id')}\n"
                       f"Open the console's 布控预警 page (or GET /watches/alerts) to read the record through your "
                       f"grant, and acknowledge it.")
-            sends.append((alert_id, "firing", Condition(f"watch:{w.watch_id}:{subject}", ALERT_KIND, feed, summary,
-                                                        detail, list(w.notify))))
-    if sends:
-        log.info("watches: %s new match(es)", len(sends))
-    return {"matched": len(sends), "deliveries": deliver(sends, at, alerts.recorder(engine))}
+            if w.notify:  # a watch without routes is read in the console and the API only
+                sends.append((alert_id, "firing", Condition(f"watch:{w.watch_id}:{subject}", ALERT_KIND, feed,
+                                                            summary, detail, list(w.notify))))
+            told += 1
+    if told:
+        log.info("watches: %s new match(es)", told)
+    return {"matched": told, "deliveries": deliver(sends, at, alerts.recorder(engine))}
