@@ -236,7 +236,9 @@ def test_no_id_number_or_secret_in_airflow_logs_xcoms_or_reports(tmp_path: Path)
 
             stack.wait_until("every feed DAG's run", feed_runs_done, timeout=900)
             failed = {fid: [r["state"] for r in stack.runs(f"feed.{fid}")] for fid in feeds}
-            assert all(set(states) == {"success"} for states in failed.values()), f"{failed}\n{stack.diagnostics()}"
+            # a run the scheduler starts meanwhile (an hourly feed crossing the hour) may still be running
+            assert all("success" in states and "failed" not in states for states in failed.values()), \
+                f"{failed}\n{stack.diagnostics()}"
             quiet: dict[str, int] = {}
 
             def downstream_settled() -> bool:
