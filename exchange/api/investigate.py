@@ -160,6 +160,18 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
         return await answer(request, "collide", f"{len(body.points)} points",
                             {"points": body.points, "min_points": body.min_points}, f" {shown}")
 
+    _case_routes(app, answer, responses)
+    _watch_routes(app, answer, responses)
+    return app
+
+
+Answer = Callable[[Request, str, str, dict[str, Any], str], Any]
+"""(request, tool, what is asked, params, what the request's path adds on record) → the gate's response."""
+
+
+def _case_routes(app: FastAPI, answer: Answer, responses: dict[int | str, dict[str, Any]]) -> None:
+    """Serial-case linking and the mediation centre's queues."""
+
     @app.get("/series", responses=responses, description=SERIES_DOC)
     async def series(request: Request, since: dt.date | None = None, until: dt.date | None = None,
                      offence: Annotated[str | None, Query(max_length=32, pattern="^[a-z_]+$")] = None) -> Response:
@@ -184,6 +196,9 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
         params = {"window": window, "as_of": as_of}
         return await answer(request, "mediation", "mediation", params, f" {described(params)}")
 
+
+def _watch_routes(app: FastAPI, answer: Answer, responses: dict[int | str, dict[str, Any]]) -> None:
+    """Watchlists: register, list, revoke; the alerts, acknowledged."""
     from exchange.workspace.watch import ACK, ADD, ALERTS, LIST, REVOKE
     from exchange.workspace.watch import described as watch_described
 
@@ -209,5 +224,3 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
     async def watch_ack(request: Request, match_id: int, body: WatchNote | None = None) -> Response:
         return await answer(request, ACK, str(match_id), {"match_id": match_id, "note": body.note if body else None},
                             "")
-
-    return app

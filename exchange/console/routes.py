@@ -363,12 +363,21 @@ def _watch_routes(app: FastAPI, c: _Console) -> None:
             return session
         return await page(request, session)
 
-    @app.post("/console/watch", include_in_schema=False)
-    async def watch_add(request: Request) -> Response:
+    async def act(request: Request, tool: str, read: Callable[[dict[str, str]], tuple[str, str, dict[str, Any]]],
+                  keep_form: bool = False) -> Response:
+        """A posted watch action: its parameters read from the form, through the gate, back to the page."""
         posted = await c.posted(request, "investigator", "/console/watch")
         if isinstance(posted, Response):
             return posted
         session, form = posted
+        ident, shown, params = read(form)
+        status, answer = await c.gated(request, session, tool, ident, f"/console/watch {shown}", params)
+        if status != 200:
+            return await page(request, session, form if keep_form else None, pages.gate_error(status, answer),
+                              status)
+        return _see("/console/watch")
+
+    def added(form: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
         params: dict[str, Any] = {k: form.get(k, "").strip()[:n] for k, n in
                                   (("kind", 10), ("value", 40), ("reason", 500), ("case_number", 64))}
         try:
@@ -376,36 +385,27 @@ def _watch_routes(app: FastAPI, c: _Console) -> None:
         except ValueError:
             params["days"] = 30
         what = described(ADD, params)
-        status, answer = await c.gated(request, session, ADD, what, f"/console/watch {what}", params)
-        if status != 200:
-            return await page(request, session, form, pages.gate_error(status, answer), status)
-        return _see("/console/watch")
+        return what, what, params
+
+    def revoked(form: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
+        watch_id = form.get("watch_id", "")[:20]
+        return watch_id, f"revoke {watch_id}", {"watch_id": watch_id}
+
+    def acknowledged(form: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
+        match_id = form.get("match_id", "")[:20]
+        return match_id, f"ack {match_id}", {"match_id": match_id, "note": (form.get("note") or "")[:500] or None}
+
+    @app.post("/console/watch", include_in_schema=False)
+    async def watch_add(request: Request) -> Response:
+        return await act(request, ADD, added, keep_form=True)
 
     @app.post("/console/watch/revoke", include_in_schema=False)
     async def watch_revoke(request: Request) -> Response:
-        posted = await c.posted(request, "investigator", "/console/watch")
-        if isinstance(posted, Response):
-            return posted
-        session, form = posted
-        watch_id = form.get("watch_id", "")[:20]
-        status, answer = await c.gated(request, session, REVOKE, watch_id, f"/console/watch revoke {watch_id}",
-                                       {"watch_id": watch_id})
-        if status != 200:
-            return await page(request, session, None, pages.gate_error(status, answer), status)
-        return _see("/console/watch")
+        return await act(request, REVOKE, revoked)
 
     @app.post("/console/watch/ack", include_in_schema=False)
     async def watch_ack(request: Request) -> Response:
-        posted = await c.posted(request, "investigator", "/console/watch")
-        if isinstance(posted, Response):
-            return posted
-        session, form = posted
-        match_id = form.get("match_id", "")[:20]
-        status, answer = await c.gated(request, session, ACK, match_id, f"/console/watch ack {match_id}",
-                                       {"match_id": match_id, "note": (form.get("note") or "")[:500] or None})
-        if status != 200:
-            return await page(request, session, None, pages.gate_error(status, answer), status)
-        return _see("/console/watch")
+        return await act(request, ACK, acknowledged)
 
 
 def _mediation_routes(app: FastAPI, c: _Console) -> None:

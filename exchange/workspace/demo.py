@@ -123,7 +123,7 @@ def series_against_truth(settings: Settings, truth: Any) -> dict[str, Any]:
     """Serial-case linking over the city's cases (the operator's use, on record) against its planted series."""
     import datetime as dt
 
-    from exchange.investigate.series import MAX_WINDOW, against_truth
+    from exchange.investigate.series_read import MAX_WINDOW, against_truth
     from exchange.workspace.series import find_series
 
     end = dt.datetime.combine(dt.date.fromisoformat(truth.today) + dt.timedelta(days=1), dt.time())

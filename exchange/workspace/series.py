@@ -37,7 +37,7 @@ def _moment(value: Any, name: str) -> dt.datetime:
 def window_of(params: dict[str, Any], today: dt.date | None = None) -> Any:
     """The window of a request: ``end`` (default: tomorrow, so today's cases count), ``start`` (default a
     year before the end), ``offence`` (a code of the ``offence`` list, or none)."""
-    from exchange.investigate.series import Window
+    from exchange.investigate.series_read import Window
 
     end = _moment(params["end"], "end") if params.get("end") else \
         dt.datetime.combine((today or dt.date.today()) + dt.timedelta(days=1), dt.time())
@@ -58,14 +58,14 @@ def described(params: dict[str, Any]) -> str:
 
 def run_series(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> tuple[dict[str, Any], int, None]:
     """(candidate series, how many, no single subject) through ``lens``, with the decisions taken so far."""
-    from exchange.investigate import series, series_decisions
+    from exchange.investigate import series, series_decisions, series_read
 
     window = window_of(params)
     series_decisions.ensure(engine)
     with engine.connect() as conn:
-        cases, cut = series.read_cases(conn, lens, window)
+        cases, cut = series_read.read_cases(conn, lens, window)
         links, pairs, weights = series.score_pairs(cases, series_decisions.decided(conn))
-    out = series.answer(cases, cut, links, pairs, window)
+    out = series_read.answer(cases, cut, links, pairs, window)
     out["weights"] = weights.evidence()
     out["labels"] = {name: dict(ws.catalog.codes[name].values) for name in LABELLED if name in ws.catalog.codes}
     return out, out["total"], None

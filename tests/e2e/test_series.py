@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from exchange.investigate.series import against_truth
+from exchange.investigate.series_read import against_truth
 from exchange.spec.settings import Settings
 from exchange.warehouse.engine import make_engine
 from exchange.workspace.series import decide_link, find_series

@@ -11,7 +11,7 @@ import pytest
 
 from exchange.access.lens import Row
 from exchange.errors import ConfigError
-from exchange.investigate import series
+from exchange.investigate import series, series_read
 from tests.series_cases import TAGS, City, as_cases, score
 
 T0 = dt.datetime(2026, 3, 1, 2, 0)
@@ -104,16 +104,16 @@ def test_decisions_override_scores() -> None:
 
 def test_a_window_longer_than_three_years_or_backwards_is_refused() -> None:
     with pytest.raises(ConfigError, match="at most"):
-        series.Window(dt.datetime(2020, 1, 1), dt.datetime(2026, 1, 1)).check()
+        series_read.Window(dt.datetime(2020, 1, 1), dt.datetime(2026, 1, 1)).check()
     with pytest.raises(ConfigError, match="not after"):
-        series.Window(dt.datetime(2026, 1, 1), dt.datetime(2025, 1, 1)).check()
+        series_read.Window(dt.datetime(2026, 1, 1), dt.datetime(2025, 1, 1)).check()
 
 
 def test_the_answer_names_each_link_with_what_made_it() -> None:
     cases = [_case(i, at=T0 + dt.timedelta(days=5 * i), point=(109.0 + 0.003 * i, 32.7)) for i in range(3)]
-    window = series.Window(T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=30))
+    window = series_read.Window(T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=30))
     links, pairs, _w = series.score_pairs(cases)
-    out = series.answer(cases, False, links, pairs, window)
+    out = series_read.answer(cases, False, links, pairs, window)
     assert out["total"] == 1 and out["series"][0]["size"] == 3
     link = out["series"][0]["links"][0]
     assert {f["feature"] for f in link["shared"]} >= {"entry", "target", "tools", "distance", "gap"}
