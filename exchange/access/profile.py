@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.access import masks
-from exchange.access.spec import EntityShare, Grant
+from exchange.access.spec import EntityShare, Grant, RowFilter
 
 ALWAYS = ("person_uid", "status", "query", "merged_from")
 SOURCE_KEYS = ("source", "sources", "party_source")
@@ -37,7 +37,11 @@ def treat(share: EntityShare, column: str, value: Any, key: bytes | None) -> tup
 def row_allowed(share: EntityShare, row: dict[str, Any], related_divisions: Iterable[str | None] = ()) -> bool:
     """The grant's row rule, in Python: jurisdiction (own division, or the related entity's when the
     row has none) and value filters. Unknown → not allowed."""
-    rows = share.rows
+    return rows_allow(share.rows, row, related_divisions)
+
+
+def rows_allow(rows: RowFilter, row: dict[str, Any], related_divisions: Iterable[str | None] = ()) -> bool:
+    """:func:`row_allowed` for a row filter of its own (a grant's counted entities have no share)."""
     for column, values in rows.where:
         if row.get(column) not in values:
             return False

@@ -76,6 +76,19 @@ class RowRules(StrictModel):
 
 Jurisdiction = Literal["all"] | list[str]
 
+DEFAULT_MIN_COUNT = 10
+"""The small-count threshold of a grant that sets none (``aggregates.min_count``)."""
+
+
+class AggregateSpec(StrictModel):
+    """What the grant may count (the crime and dispute map, :mod:`exchange.investigate.area_counts`)."""
+
+    min_count: int = Field(ge=1, le=1000, description=(
+        "counts from 1 to min_count - 1 are shown as '<min_count' (and enough other cells with them that no "
+        "subtraction recovers one); 1 suppresses nothing"))
+    counts: list[str] = Field(default_factory=list, description=(
+        "entities counted in the jurisdiction although their rows are withheld (counts only, never a row)"))
+
 
 class EntityGrant(StrictModel):
     description: str | None = None
@@ -108,6 +121,8 @@ class GrantSpec(StrictModel):
         "may register watches (布控) on a person, ID number, phone or plate; alerted only of rows this grant shows"))
     case_number_required: bool = Field(default=False, description=(
         "every request (API, console) must name the case or file it is for, besides its purpose"))
+    aggregates: AggregateSpec | None = Field(default=None, description=(
+        f"the map's counts: the small-count threshold (default {DEFAULT_MIN_COUNT}) and entities counted only"))
     entities: dict[str, EntityGrant] = Field(default_factory=dict)
     withheld: list[str] = Field(default_factory=list, description="entities deliberately not shared")
 
@@ -181,6 +196,15 @@ class EntityShare:
 
 
 @dataclass(frozen=True)
+class Aggregates:
+    """What a grant may count: the rows of its granted entities (their row rules), and of ``counted``
+    entities within the jurisdiction; every count below ``min_count`` suppressed."""
+
+    min_count: int = DEFAULT_MIN_COUNT
+    counted: tuple[tuple[str, RowFilter], ...] = ()
+
+
+@dataclass(frozen=True)
 class Grant:
     consumer: str
     name: str
@@ -194,6 +218,7 @@ class Grant:
     digest: str  # SHA-256 of the YAML file, recorded with every grant change
     case_number_required: bool = False
     watch: bool = False
+    aggregates: Aggregates = Aggregates()
 
     @property
     def schema_name(self) -> str:
@@ -434,6 +459,7 @@ def check_grant(spec: GrantSpec, shown: str, schemas: dict[str, EntitySchema],
         order = {c: i for i, c in enumerate(schema.fields)}
         shares[entity] = EntityShare(entity, schema, (eg.description or schema.description).strip(),
                                      tuple(sorted(rules, key=lambda r: order[r.name])), tuple(hidden), row_filter)
+    aggregates = _aggregates(ctx, spec, regions, shares)
     if spec.watch and not spec.entities:
         ctx.add("watch", "a watch matches only rows the grant shows: grant at least one entity")
     if spec.profile_api and "person" not in spec.entities:
@@ -443,7 +469,27 @@ def check_grant(spec: GrantSpec, shown: str, schemas: dict[str, EntitySchema],
     return Grant(consumer=spec.consumer, name=spec.name, description=spec.description.strip(),
                  purpose=spec.purpose.strip(), logins=tuple(spec.logins), profile_api=spec.profile_api,
                  entities=dict(sorted(shares.items())), withheld=tuple(sorted(spec.withheld)), file=shown,
-                 digest=digest, case_number_required=spec.case_number_required, watch=spec.watch)
+                 digest=digest, case_number_required=spec.case_number_required, watch=spec.watch,
+                 aggregates=aggregates)
+
+
+def _aggregates(ctx: _Ctx, spec: GrantSpec, regions: tuple[Region, ...] | None,
+                shares: dict[str, EntityShare]) -> Aggregates:
+    if spec.aggregates is None:
+        return Aggregates()
+    counted = []
+    for i, entity in enumerate(spec.aggregates.counts):
+        where = f"aggregates.counts.{i}"
+        schema = ctx.schemas.get(entity)
+        if schema is None:
+            ctx.add(where, f"unknown entity {entity!r} (entities: {', '.join(sorted(ctx.schemas))})")
+        elif entity in shares:
+            ctx.add(where, f"{entity!r} is granted (entities.{entity}): its rows are counted already")
+        elif division_column(schema) is None:
+            ctx.add(where, f"{entity} has no division column: its rows cannot be placed in the jurisdiction")
+        else:
+            counted.append((entity, _rows(ctx, where, schema, RowRules(), regions)))
+    return Aggregates(spec.aggregates.min_count, tuple(counted))
 
 
 def load_grant(path: Path, schemas: dict[str, EntitySchema], allowed: dict[tuple[str, str], list[str]], *,

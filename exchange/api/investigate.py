@@ -59,6 +59,17 @@ MEDIATION_DOC = """The dispute-mediation centre's queues (矛盾纠纷调解): p
 schemas/reference/mediation.yaml), those done in the last 30 days; and the overdue list. ``as_of``: as they
 stood then (a date: at its end). Through the caller's grant (its jurisdiction). ``purpose`` is required."""
 
+MAP_DOC = """The crime and dispute map's numbers (犯罪制图): per area of ``level`` (city, district, town, community,
+compound; ``inside`` one district/town/community) the count of cases by type (``by`` case_type or offence)
+or of disputes by intake window in ``period`` (a month 2026-11, a quarter 2026-Q4 or a year; default last
+month), the rate per 10,000 residents, the previous period's count and the change. Through the caller's
+grant: only its jurisdiction, and counts below its ``aggregates.min_count`` suppressed (``null``) together
+with enough others that no subtraction recovers them. ``points``: the cases as points, for a grant that
+shows their coordinates. ``purpose`` is required."""
+
+MAP_EXPORT_DOC = """The same table as ``GET /map`` as a CSV or XLSX file (suppressed counts as ``<N``; text that a
+spreadsheet could run as a formula neutralised, as every export). ``purpose`` is required."""
+
 ToolHook = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 
 
@@ -109,15 +120,19 @@ class CollisionRequest(BaseModel):
 def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
     responses: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}, 404: {}, 429: {}, 503: {}}
 
-    async def answer(request: Request, tool: str, ident: str, params: dict[str, Any], shown: str) -> Response:
+    async def gated(request: Request, tool: str, ident: str, params: dict[str, Any], shown: str
+                    ) -> tuple[int, str]:
         from exchange.workspace.investigate import recorded_query as recorded
 
         info = _gate_request(request, ident)
         info["path"] = f"{request.url.path}" + (f"?q={recorded(ident)}" if tool == "search" else "") + shown
         request.state.recorded = True  # the gate writes this request's audit.access row
         if inspect.iscoroutinefunction(tools):
-            return _json_response(await tools(info, tool, params))
-        return _json_response(await run_in_threadpool(tools, info, tool, params))  # the blocking gate
+            return await tools(info, tool, params)
+        return await run_in_threadpool(tools, info, tool, params)  # the blocking gate
+
+    async def answer(request: Request, tool: str, ident: str, params: dict[str, Any], shown: str) -> Response:
+        return _json_response(await gated(request, tool, ident, params, shown))
 
     @app.get("/search", responses=responses, description=SEARCH_DOC)
     async def search(request: Request, q: Annotated[str, Query(max_length=100)],
@@ -161,6 +176,7 @@ def add_investigation_routes(app: FastAPI, tools: ToolHook) -> FastAPI:
                             {"points": body.points, "min_points": body.min_points}, f" {shown}")
 
     _case_routes(app, answer, responses)
+    _map_routes(app, gated, responses)
     _watch_routes(app, answer, responses)
     return app
 
@@ -195,6 +211,44 @@ def _case_routes(app: FastAPI, answer: Answer, responses: dict[int | str, dict[s
 
         params = {"window": window, "as_of": as_of}
         return await answer(request, "mediation", "mediation", params, f" {described(params)}")
+
+
+class MapTerms:
+    """The query parameters of both map routes."""
+
+    def __init__(self, kind: Literal["case", "dispute"] = "case",
+                 period: Annotated[str | None, Query(max_length=7, pattern=r"^\d{4}(-\d{1,2}|-?[Qq][1-4])?$")] = None,
+                 level: Literal["city", "district", "town", "community", "compound"] = "district",
+                 by: Literal["case_type", "offence", "category"] | None = None,
+                 inside: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$")] = None,
+                 points: bool = False) -> None:
+        self.params = {"kind": kind, "period": period, "level": level, "by": by, "inside": inside, "points": points}
+
+
+def _map_routes(app: FastAPI, gated: Callable[..., Any], responses: dict[int | str, dict[str, Any]]) -> None:
+    """The crime and dispute map's numbers, as JSON and as a CSV/XLSX download."""
+    from exchange.workspace.area_map import TOOL, described, export_bytes, filename
+
+    @app.get("/map", responses=responses, description=MAP_DOC)
+    async def area_map(request: Request, terms: Annotated[MapTerms, Depends()]) -> Response:
+        params = terms.params
+        return _json_response(await gated(request, TOOL, "map", params, f" {described(params)}"))
+
+    @app.get("/map/export", responses=responses, description=MAP_EXPORT_DOC)
+    async def area_map_export(request: Request, terms: Annotated[MapTerms, Depends()],
+                              format: Literal["csv", "xlsx"] = "csv") -> Response:
+        import json
+
+        params = {**terms.params, "points": False, "format": format}
+        status, text = await gated(request, TOOL, "map", params, f" {described(params)}")
+        if status != 200:
+            return _json_response((status, text))
+        found = json.loads(text)
+        body = await run_in_threadpool(export_bytes, found, format)
+        media = "text/csv; charset=utf-8" if format == "csv" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(body, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{filename(found, format)}"'})
 
 
 def _watch_routes(app: FastAPI, answer: Answer, responses: dict[int | str, dict[str, Any]]) -> None:

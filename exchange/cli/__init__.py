@@ -1,12 +1,13 @@
 """``exchange``: the command line of the Agency Data Exchange (Typer + Rich), one module per command
 group (``schemas``, ``feeds``, ``ops``, ``audit``, ``persons``, ``sharing``, ``investigate``, ``collide``,
-``series``, ``watch``, ``mediation``, ``console``), one rendering module and one error handler (``errors``). Every
-command calls the same core functions the Airflow tasks call.
+``series``, ``watch``, ``mediation``, ``area_map``, ``console``), one rendering module and one error handler
+(``errors``). Every command calls the same core functions the Airflow tasks call.
 """
 
 from __future__ import annotations
 
 from exchange.cli import (  # noqa: F401 - register the commands
+    area_map,
     audit,
     collide,
     console,

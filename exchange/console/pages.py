@@ -70,7 +70,7 @@ def layout(title: str, body: str, session: Any = None, *, agency_name: str = "",
     if session is not None:
         nav = ([("search", "/console/search", "要素联查"), ("collide", "/console/collide", "多点碰撞"),
                 ("series", "/console/series", "智能串并"), ("watch", "/console/watch", "布控预警"),
-                ("mediation", "/console/mediation", "矛盾调解")]
+                ("mediation", "/console/mediation", "矛盾调解"), ("map", "/console/map", "犯罪制图")]
                if session.role == "investigator" else
                [("batches", "/console/audit/batches", "批次与校验"), ("access", "/console/audit/access", "访问日志"),
                 ("ledger", "/console/audit/ledger", "账本校验")])

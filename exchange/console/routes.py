@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exchange.console import mediation_page, pages, series_page, tool_pages, watch_page
+from exchange.console import map_page, mediation_page, pages, series_page, tool_pages, watch_page
 from exchange.console.graph_svg import legend_css
 from exchange.console.style import CSS
 from exchange.workspace.collide import on_record
@@ -131,6 +131,7 @@ def add_console_routes(app: FastAPI, service: Any) -> FastAPI:
     _series_routes(app, console)
     _watch_routes(app, console)
     _mediation_routes(app, console)
+    _map_routes(app, console)
     _auditor_routes(app, console)
     return app
 
@@ -425,6 +426,49 @@ def _mediation_routes(app: FastAPI, c: _Console) -> None:
             return _html(mediation_page.mediation_page(session, name, None, window,
                                                        pages.gate_error(status, answer)), status)
         return _html(mediation_page.mediation_page(session, name, answer, window))
+
+
+def _map_routes(app: FastAPI, c: _Console) -> None:
+    """The crime and dispute map: the page, and its table as a CSV or XLSX download."""
+    from exchange.workspace.area_map import TOOL, city_outlines, described, export_bytes, filename
+
+    def terms(request: Request) -> dict[str, Any]:
+        q = request.query_params
+        return {"kind": q.get("kind", "case")[:10], "by": q.get("by", "")[:12] or None,
+                "period": q.get("period", "").strip()[:7] or None, "level": q.get("level", "district")[:10],
+                "inside": q.get("inside", "")[:12] or None}
+
+    @app.get("/console/map", include_in_schema=False)
+    async def area_map(request: Request) -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        form = terms(request)
+        params = {**form, "points": True}
+        status, answer = await c.gated(request, session, TOOL, "map", f"/console/map {described(params)}", params)
+        name = c.accounts.agency_name(session)
+        if status != 200:
+            return _html(map_page.map_page(session, name, form, None, message=pages.gate_error(status, answer)),
+                         status)
+        city = await run_in_threadpool(city_outlines, c.service.settings.root)
+        return _html(map_page.map_page(session, name, form, answer, city))
+
+    @app.get("/console/map/export", include_in_schema=False)
+    async def area_map_export(request: Request) -> Response:
+        session = await c.admitted(request, "investigator")
+        if isinstance(session, Response):
+            return session
+        fmt = "xlsx" if request.query_params.get("format") == "xlsx" else "csv"
+        params = {**terms(request), "format": fmt}
+        status, answer = await c.gated(request, session, TOOL, "map", f"/console/map/export {described(params)}",
+                                       params)
+        if status != 200:
+            return c.page(session, "犯罪制图", pages.error_box(pages.gate_error(status, answer)), status)
+        body = await run_in_threadpool(export_bytes, answer, fmt)
+        media = "text/csv; charset=utf-8" if fmt == "csv" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(body, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{filename(answer, fmt)}"'})
 
 
 AuditRender = Callable[[Any, str, dict[str, Any]], str]

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Geography
+from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Compound, Geography
 from exchange.demo.people import Person, Population
 from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, credit_code_check_char
 
@@ -199,7 +199,23 @@ def build_cases(world: World, rng: random.Random, n: int, series: int = 0) -> li
         serial[prefix] = serial.get(prefix, 0) + 1
         case.number = f"{prefix}{serial[prefix]:05d}"
         case.parties = _parties(world, rng, case)
+    _at_compounds(world, cases)
     return cases
+
+
+def _at_compounds(world: World, cases: list[Case]) -> None:
+    """About half the cases of a community with compounds happened in one: the address names it, as a
+    standard address does (the map counts cases per compound by it). A stream of its own: the rest of the
+    city is drawn as before."""
+    rng = world.rng("case_compounds")
+    by_community: dict[str, list[Compound]] = {}
+    for compound in world.geo.compounds:
+        by_community.setdefault(compound.community.code, []).append(compound)
+    for case in cases:
+        here = by_community.get(case.community.code)
+        if here and rng.random() < 0.5:
+            compound = rng.choice(here)
+            case.address = f"{case.community.prefix}{compound.name}{rng.randint(1, compound.buildings)}号楼附近"
 
 
 def _party_person(world: World, rng: random.Random) -> Person:

@@ -121,7 +121,7 @@ def profile_service(settings: Settings | None = None, *, admin_key: str | None =
 def _component(ws: Any, engine: Any, tool: str, info: dict[str, Any], params: dict[str, Any]
                ) -> tuple[Any, tuple[Any, ...]]:
     """The function that answers ``tool`` and its arguments but the lens: each component's own entry."""
-    from exchange.workspace import collide, mediation, series, watch
+    from exchange.workspace import area_map, collide, mediation, series, watch
     from exchange.workspace.investigate import ToolRequest, run_tool
 
     ident = info["ident"]
@@ -130,6 +130,7 @@ def _component(ws: Any, engine: Any, tool: str, info: dict[str, Any], params: di
         collide.COMPANIONS: (collide.run_companions, {**params, "ident": ident}),
         series.TOOL: (series.run_series, params),
         mediation.TOOL: (mediation.run_mediation, params),
+        area_map.TOOL: (area_map.run_map, params),
         series.DECIDE: (series.run_decision, {**params, "user": info.get("user_id"),
                                               "case_number": info.get("case_number")}),
         **{name: (fn, {**params, "user": info.get("user_id")}) for name, fn in watch.RUNNERS.items()},
