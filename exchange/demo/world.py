@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Compound, Geography
+from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Geography
 from exchange.demo.people import Person, Population
 from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, credit_code_check_char
 
@@ -192,6 +192,7 @@ def build_cases(world: World, rng: random.Random, n: int, series: int = 0) -> li
         if case.offence in crimes.MANNERS:  # offenders keep their hours: a manner's hour, not a random one
             case.occurred = case.occurred.replace(hour=crimes.hour_of(manner, crimes.MANNERS[case.offence]))
     world.series = crimes.plant_series(world, world.rng("series"), series, new_case)
+    _at_compounds(world, cases)
     cases.sort(key=lambda c: (c.reported, c.occurred))
     serial.clear()  # numbered in the order they were reported, as a case system numbers them
     for case in cases:
@@ -199,23 +200,30 @@ def build_cases(world: World, rng: random.Random, n: int, series: int = 0) -> li
         serial[prefix] = serial.get(prefix, 0) + 1
         case.number = f"{prefix}{serial[prefix]:05d}"
         case.parties = _parties(world, rng, case)
-    _at_compounds(world, cases)
     return cases
 
 
 def _at_compounds(world: World, cases: list[Case]) -> None:
-    """About half the cases of a community with compounds happened in one: the address names it, as a
-    standard address does (the map counts cases per compound by it). A stream of its own: the rest of the
-    city is drawn as before."""
+    """Two in five of the ordinary cases of the towns' urban parts happened in a residential compound: the
+    address names it, as a standard address does (the map counts cases per compound by it), and the case
+    moves to the compound's community. A stream of its own: the rest of the city is drawn as before."""
+    from exchange.demo.activity import place_point
+
     rng = world.rng("case_compounds")
-    by_community: dict[str, list[Compound]] = {}
-    for compound in world.geo.compounds:
-        by_community.setdefault(compound.community.code, []).append(compound)
+    compounds = world.geo.compounds
+    if not compounds:
+        return
+    weights = [c.households for c in compounds]
     for case in cases:
-        here = by_community.get(case.community.code)
-        if here and rng.random() < 0.5:
-            compound = rng.choice(here)
-            case.address = f"{case.community.prefix}{compound.name}{rng.randint(1, compound.buildings)}号楼附近"
+        if case.serial or not case.community.urban or rng.random() >= 0.4:
+            continue
+        compound = rng.choices(compounds, weights)[0]
+        old, new = case.community, compound.community
+        case.title = case.title.replace(old.town.name + old.name, new.town.name + new.name).replace(old.name, new.name)
+        case.community, case.unit = new, police_station(new)
+        case.address = f"{new.prefix}{compound.name}{rng.randint(1, compound.buildings)}号楼附近"
+        if case.lon is not None:
+            case.lon, case.lat = place_point(new, f"case/{case.number}")
 
 
 def _party_person(world: World, rng: random.Random) -> Person:

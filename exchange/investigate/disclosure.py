@@ -8,7 +8,8 @@ rule, applied until nothing changes:
 
 1. **primary**: a count from 1 to ``min_count - 1`` is suppressed (zero is shown: it reveals no one);
 2. **complementary**: in any shown total with exactly one suppressed part, the smallest other non-zero
-   part is suppressed too, so the difference is the sum of two unknowns.
+   part is suppressed too, so the difference is the sum of two unknowns; when every other part is zero
+   the total itself is suppressed (it equals the hidden part), and its own totals are checked in turn.
 
 A suppressed cell is the same in every answer (the cube is the whole year, at every level, whatever is
 asked), so asking for the towns and then the communities of one town cannot be combined to recover one.
@@ -65,9 +66,9 @@ def _complement(counts: np.ndarray, hidden: np.ndarray, total: int, parts: list[
     candidate = np.where(h | (c == 0), BIG, c)
     pick = candidate.argmin(axis=0)
     ok = exposed & (np.take_along_axis(candidate, pick[None], axis=0)[0] < BIG)
-    if not ok.any():
-        return False
     rows = np.asarray(parts)[pick]
     idx = np.nonzero(ok)
     hidden[(rows[idx], *idx)] = True
+    # the other parts are all zero: the total equals the hidden part, so the total goes too
+    hidden[total] |= exposed & ~ok
     return True
