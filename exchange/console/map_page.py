@@ -42,7 +42,7 @@ def map_page(session: Any, agency_name: str, form: dict[str, Any], answer: dict[
             f'<label>层级 {_select("level", {lv: LEVEL_NAMES[lv] for lv in LEVELS}, form.get("level") or "district")}'
             f'</label> '
             + (f'<input type="hidden" name="inside" value="{e(form["inside"])}">' if form.get("inside") else "")
-            + f'<button class="primary" type="submit">统计</button><p class="muted">{HOW}</p></form>']
+            + f'<button class="primary" type="submit">统计</button><p class="muted">{e(HOW)}</p></form>']
     if message:
         body.append(error_box(message))
     if answer is not None and city is not None:

@@ -122,18 +122,20 @@ def map_svg(city: Any, answer: dict[str, Any], drill: Callable[[str], str]) -> s
     return "".join(out)
 
 
+def _swatch(fill: str) -> str:
+    """A colour sample as SVG (the console's content security policy allows no inline style)."""
+    return (f'<svg class="swatch" width="16" height="11" aria-hidden="true"><rect x=".5" y=".5" width="15" height="10" '
+            f'fill="{fill}" stroke="#888"/></svg>')
+
+
 def legend(answer: dict[str, Any], type_labels: dict[str, str]) -> str:
     """The colour classes (district level) or the point colours."""
     if answer.get("points"):
-        items = "".join(f'<span><i style="background:{c}"></i>{e(type_labels.get(t, t))}</span>'
-                        for t, c in POINT_COLOURS.items())
+        items = "".join(f"<span>{_swatch(c)}{e(type_labels.get(t, t))}</span>" for t, c in POINT_COLOURS.items())
         return f'<div class="legend">{items}</div>'
     if answer["level"] != "district":
         return ""
     bounds = classes([r["rate"] for r in answer["areas"] if r["rate"] is not None])
-    items, low = [], 0.0
-    for i, upper in enumerate(bounds):
-        items.append(f'<span><i style="background:{PALETTE[i]}"></i>{low:g}–{upper:g}</span>')
-        low = upper
-    items.append(f'<span><i style="background:{NO_DATA}"></i>无数据或不足 {answer["min_count"]}</span>')
+    items = [f"<span>{_swatch(PALETTE[i])}≤ {upper:g}</span>" for i, upper in enumerate(bounds)]
+    items.append(f'<span>{_swatch(NO_DATA)}无数据或不足 {answer["min_count"]}</span>')
     return f'<div class="legend">每万人：{"".join(items)}</div>'

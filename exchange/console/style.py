@@ -55,12 +55,13 @@ table.links td:last-child { white-space:nowrap; }
 .mapbox { background:#fff; border:1px solid var(--line); border-radius:6px; padding:.6em; margin:.8em 0;
           max-width:760px; }
 svg.map { width:100%; height:auto; display:block; }
+svg.map text, svg.map circle { pointer-events:none; }
 svg.map a.county path:hover { stroke:#c0392b; stroke-width:2.4; }
 svg.map text.name { font-size:13px; fill:#1d2330; paint-order:stroke; stroke:#fff; stroke-width:3px; }
 svg.map text.count { font-size:12px; font-weight:600; fill:#1d2330; paint-order:stroke; stroke:#fff;
                      stroke-width:3px; }
 svg.map circle.pt { stroke:#fff; stroke-width:.6; opacity:.85; }
 .legend span { display:inline-flex; align-items:center; margin:0 .8em .2em 0; font-size:.85em; }
-.legend i { display:inline-block; width:1.1em; height:.8em; border:1px solid #999; margin-right:.3em; }
+.legend svg.swatch { margin-right:.3em; }
 a.export { margin-left:.6em; }
 """

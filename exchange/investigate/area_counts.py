@@ -290,6 +290,8 @@ def area_map(conn: Connection, lens: Lens, kind_name: str, *, by: str | None, pe
     if level not in areas.LEVELS:
         raise ConfigError(f"map: level {level!r} — one of {', '.join(areas.LEVELS)}")
     sc = scope(lens, kind.entity)
+    if inside is not None and not areas.covers(inside, sc.regions):
+        raise ConfigError(f"map: {inside} is outside the jurisdiction of the grant")
     prev = period.previous()
     types = Types({b: [*labels.get(b, {}), UNKNOWN] for b in kind.by})
     compounds = areas.load_compounds(conn)

@@ -81,7 +81,8 @@ def table(answer: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                f"{answer['previous']['label']} 数量", "变化", "变化率%", *types.values()]
     rows = []
     for r in answer["areas"]:
-        rows.append([r["code"], r["name"] + ("（仅辖区部分）" if r.get("partial") else ""), r["level"], r["residents"],
+        rows.append([r["code"], r["name"] + ("（仅辖区部分）" if r.get("partial") else ""),
+                     LEVEL_NAMES.get(r["level"], r["level"]), r["residents"],
                      shown(r["count"]), r["rate"] if r["rate"] is not None else "", shown(r["previous"]),
                      r["change"] if r["change"] is not None else "", r["change_pct"] if r["change_pct"] is not None
                      else "", *(shown(r["by_type"].get(t)) for t in types)])

@@ -342,3 +342,37 @@ def test_the_mediation_queues_of_the_city_and_of_a_district(browser: Any, server
     rows = city.rows("SELECT status FROM audit.access WHERE user_id IN (:a, :b) AND entity = 'mediation'",
                      a=users["police"], b=users["office"])
     assert len(rows) == 2 and all(r[0] == 200 for r in rows)
+
+
+def test_the_map_of_the_city_and_of_a_district_through_each_grant(browser: Any, server: str, users: dict[str, str],
+                                                                  city: City) -> None:
+    year = str(city.rows("SELECT extract(year FROM coalesce(occurred_at::date, reported_date))::int AS y FROM "
+                         "core.\"case\" GROUP BY y ORDER BY count(*) DESC LIMIT 1")[0][0])
+    page = _sign_in(browser, server, users["police"], "治安形势分析")
+    page.goto(f"{server}/console/map?kind=case&period={year}&level=district")
+    page.wait_for_selector("svg.map")
+    assert page.locator("svg.map a.county").count() == 10  # every county's real outline
+    assert page.locator("#map-table tbody tr").count() == 10
+    _shot(page, "map")
+    page.locator('svg.map a.county[data-code="610902"]').click()
+    page.wait_for_selector("#summary")
+    assert "inside=610902" in page.url and "level=town" in page.url
+    assert page.locator("svg.map circle.pt").count() > 0  # the police see the cases as points
+    _shot(page, "map_district")
+    with page.expect_download() as download:
+        page.locator("a.export", has_text="CSV").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("区划代码,名称,层级") and len(lines) == page.locator("#map-table tbody tr").count() + 1
+    office = _sign_in(browser, server, users["office"], "网格治安形势研判")
+    office.goto(f"{server}/console/map?kind=case&period={year}&level=community&inside=610902")
+    office.wait_for_selector("#summary")
+    assert office.locator("svg.map circle.pt").count() == 0 and "不含案件坐标" in office.content()
+    codes = office.locator("#map-table tbody tr td:first-child").all_inner_texts()
+    assert codes and all(c.startswith("610902") for c in codes)
+    shown = office.locator("#map-table tbody tr td:nth-child(5)").all_inner_texts()
+    assert all(v == "<5" or not 0 < int(v) < 5 for v in shown)
+    office.goto(f"{server}/console/map?kind=case&period={year}&level=town&inside=610921")
+    assert "outside the jurisdiction" in office.content()
+    rows = city.rows("SELECT status FROM audit.access WHERE user_id IN (:a, :b) AND entity = 'map' ORDER BY id",
+                     a=users["police"], b=users["office"])
+    assert [r[0] for r in rows] == [200, 200, 200, 200, 400]
