@@ -252,6 +252,8 @@ def demo(persons: Annotated[int, typer.Option(help="residents in the synthetic c
                       f"{sr['recall']:.3f} ({sr['series']} planted series, {sr['pairs']} pairs; {sr['candidates']} "
                       f"candidate series among {sr['cases']} cases)   exchange series find --since …")
         console.print("  profiles      exchange person <person_uid or ID number>   (API: exchange serve)")
+        console.print("  map           exchange map --period <year> --level town --agency street_office_hanbin   "
+                      "(犯罪制图: counts per area, small counts suppressed)")
         console.print("  console       exchange console user add NAME --agency police, then exchange serve → "
                       "http://127.0.0.1:8000/console")
 

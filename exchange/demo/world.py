@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Geography
+from exchange.demo.geo import CITY_NAME, BirthplaceCodes, Community, Compound, Geography
 from exchange.demo.people import Person, Population
 from exchange.formats import CREDIT_CODE_ALPHABET, DivisionCodes, credit_code_check_char
 
@@ -204,26 +204,24 @@ def build_cases(world: World, rng: random.Random, n: int, series: int = 0) -> li
 
 
 def _at_compounds(world: World, cases: list[Case]) -> None:
-    """Two in five of the ordinary cases of the towns' urban parts happened in a residential compound: the
-    address names it, as a standard address does (the map counts cases per compound by it), and the case
-    moves to the compound's community. A stream of its own: the rest of the city is drawn as before."""
-    from exchange.demo.activity import place_point
-
+    """Two in five of the ordinary cases of a town's urban part happened in one of the town's residential
+    compounds: the address names it, as a standard address does (the map counts cases per compound by
+    it), and the case belongs to the compound's community. Its coordinates stay (the compound is in the
+    same town), so where cases lie — what serial-case linking weighs — is as before. A stream of its own:
+    the rest of the city is drawn as before."""
     rng = world.rng("case_compounds")
-    compounds = world.geo.compounds
-    if not compounds:
-        return
-    weights = [c.households for c in compounds]
+    by_town: dict[str, list[Compound]] = {}
+    for compound in world.geo.compounds:
+        by_town.setdefault(compound.community.town.code, []).append(compound)
     for case in cases:
-        if case.serial or not case.community.urban or rng.random() >= 0.4:
+        here = by_town.get(case.community.town.code)
+        if case.serial or not here or not case.community.urban or rng.random() >= 0.4:
             continue
-        compound = rng.choices(compounds, weights)[0]
+        compound = rng.choices(here, [c.households for c in here])[0]
         old, new = case.community, compound.community
-        case.title = case.title.replace(old.town.name + old.name, new.town.name + new.name).replace(old.name, new.name)
+        case.title = case.title.replace(old.name, new.name)
         case.community, case.unit = new, police_station(new)
         case.address = f"{new.prefix}{compound.name}{rng.randint(1, compound.buildings)}号楼附近"
-        if case.lon is not None:
-            case.lon, case.lat = place_point(new, f"case/{case.number}")
 
 
 def _party_person(world: World, rng: random.Random) -> Person:
