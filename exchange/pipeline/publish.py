@@ -1,5 +1,6 @@
-"""The publish stage: a loaded batch marked published — its rows are what consumers now read — the
-shares that hold copies of filtered rows refreshed (PostgreSQL), and the reports index rewritten."""
+"""The publish stage: the shares that hold copies of filtered rows refreshed (PostgreSQL) and the element
+index brought up to the batch, then the loaded batch marked published — its rows are what consumers now
+read, and find — the reports index rewritten and the watches told."""
 
 from __future__ import annotations
 
@@ -31,13 +32,10 @@ class Publish(Stage):
         self.outcome = outcome
         """How the feed's attempt is recorded: ``published`` (new data), or e.g. ``reprocessed``."""
 
-    def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Any) -> dict[str, Any]:
-        row = ledger.get_batch(conn, batch_id) or {}
-        attempts.record_attempt(conn, feed=run.feed.feed_id, stage=self.name, batch_id=batch_id, outcome=self.outcome,
-                                rows_in=row.get("rows_in"), at=now())
-        return {"finished_at": now()}
-
-    def finish(self, run: BatchRun, batch_id: str, done: Any, outcome: BatchOutcome) -> BatchOutcome:
+    def work(self, run: BatchRun, batch_id: str, progress: Any) -> Any:
+        """What consumers read follows the batch before it is marked published (and the time it takes is
+        the stage's): the shares that hold copies of filtered rows (PostgreSQL) and the element index
+        (never rebuilt on a run). Both are idempotent: a publish that fails is simply run again."""
         from exchange.access.apply import refresh_shares
         from exchange.investigate import elements
 
@@ -45,10 +43,19 @@ class Publish(Stage):
             refreshed = refresh_shares(conn, run.schema.name)
         if refreshed:
             log.info("refreshed %s shared materialized view(s) over core.%s", len(refreshed), run.schema.name)
-        if elements.indexed(run.schema):  # the element index follows the batch (never rebuilt on a run)
+        if elements.indexed(run.schema):
             elements.metadata.create_all(run.engine, checkfirst=True)
             written = elements.refresh_batch(run.engine, run.schema, batch_id)
             log.info("element index: %s value(s) of core.%s from %s", written, run.schema.name, batch_id)
+        return None
+
+    def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Any) -> dict[str, Any]:
+        row = ledger.get_batch(conn, batch_id) or {}
+        attempts.record_attempt(conn, feed=run.feed.feed_id, stage=self.name, batch_id=batch_id, outcome=self.outcome,
+                                rows_in=row.get("rows_in"), at=now())
+        return {"finished_at": now()}
+
+    def finish(self, run: BatchRun, batch_id: str, done: Any, outcome: BatchOutcome) -> BatchOutcome:
         refresh_reports_index(run.engine, run.settings)
         _watches(run, batch_id)
         return outcome
