@@ -174,7 +174,7 @@ def copy_out(raw: Any, sql: str) -> Iterator[pa.Table]:
             return
         tmp.seek(0)
         reader = pacsv.open_csv(
-            tmp, read_options=pacsv.ReadOptions(column_names=names, block_size=32 << 20),
+            tmp, read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=True, quoted_strings_can_be_null=False))
