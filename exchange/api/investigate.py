@@ -227,7 +227,7 @@ class MapTerms:
 
 def _map_routes(app: FastAPI, gated: Callable[..., Any], responses: dict[int | str, dict[str, Any]]) -> None:
     """The crime and dispute map's numbers, as JSON and as a CSV/XLSX download."""
-    from exchange.workspace.area_map import TOOL, described, export_bytes, filename
+    from exchange.workspace.area_map import TOOL, described, download
 
     @app.get("/map", responses=responses, description=MAP_DOC)
     async def area_map(request: Request, terms: Annotated[MapTerms, Depends()]) -> Response:
@@ -244,11 +244,8 @@ def _map_routes(app: FastAPI, gated: Callable[..., Any], responses: dict[int | s
         if status != 200:
             return _json_response((status, text))
         found = json.loads(text)
-        body = await run_in_threadpool(export_bytes, found, format)
-        media = "text/csv; charset=utf-8" if format == "csv" else \
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return Response(body, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{filename(found, format)}"'})
+        body, media, headers = await run_in_threadpool(download, found, format)
+        return Response(body, media_type=media, headers=headers)
 
 
 def _watch_routes(app: FastAPI, answer: Answer, responses: dict[int | str, dict[str, Any]]) -> None:

@@ -430,7 +430,7 @@ def _mediation_routes(app: FastAPI, c: _Console) -> None:
 
 def _map_routes(app: FastAPI, c: _Console) -> None:
     """The crime and dispute map: the page, and its table as a CSV or XLSX download."""
-    from exchange.workspace.area_map import TOOL, city_outlines, described, export_bytes, filename
+    from exchange.workspace.area_map import TOOL, city_outlines, described, download
 
     def terms(request: Request) -> dict[str, Any]:
         q = request.query_params
@@ -464,11 +464,8 @@ def _map_routes(app: FastAPI, c: _Console) -> None:
                                        params)
         if status != 200:
             return c.page(session, "犯罪制图", pages.error_box(pages.gate_error(status, answer)), status)
-        body = await run_in_threadpool(export_bytes, answer, fmt)
-        media = "text/csv; charset=utf-8" if fmt == "csv" else \
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return Response(body, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{filename(answer, fmt)}"'})
+        body, media, headers = await run_in_threadpool(download, answer, fmt)
+        return Response(body, media_type=media, headers=headers)
 
 
 AuditRender = Callable[[Any, str, dict[str, Any]], str]

@@ -23,6 +23,7 @@ it at once, so a suppressed count stays suppressed in every answer and export.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -227,34 +228,51 @@ class Types:
 
     breakdowns: dict[str, list[str]]
 
-    @property
+    @functools.cached_property
     def keys(self) -> list[tuple[str, str]]:
         return [("", "total"), *((by, code) for by, codes in self.breakdowns.items() for code in codes)]
 
+    @functools.cached_property
+    def _slots(self) -> dict[tuple[str, str], int]:
+        return {key: i for i, key in enumerate(self.keys)}
+
     def index(self, by: str, code: Any) -> int:
-        keys = self.keys
-        key = (by, code) if (by, code) in keys else (by, UNKNOWN)
-        return keys.index(key)
+        return self._slots.get((by, code)) or self._slots[(by, UNKNOWN)]
 
     def groups(self) -> list[tuple[int, list[int]]]:
-        keys = self.keys
-        return [(0, [i for i, (b, _) in enumerate(keys) if b == by]) for by in self.breakdowns]
+        return [(0, [i for i, (b, _) in enumerate(self.keys) if b == by]) for by in self.breakdowns]
 
 
-def count_year(rows: list[dict[str, Any]], kind: Kind, types: Types, year: int, compounds: areas.Compounds,
-               city: str, index: AreaIndex, min_count: int) -> Counted:
-    """The year's cube, suppressed. ``index`` grows with the areas met (shared by both years' cubes)."""
-    cells: Counter[tuple[int, int, int]] = Counter()
-    lookup = {(by, code): types.index(by, code) for by, codes in types.breakdowns.items() for code in codes}
+@dataclass(frozen=True)
+class Placed:
+    """A counted row: its day, its areas (indices, city first) and its type slots (the total's first)."""
+
+    day: dt.date
+    areas: list[int]
+    slots: list[int]
+
+
+def place_rows(rows: list[dict[str, Any]], kind: Kind, types: Types, compounds: areas.Compounds, city: str,
+               index: AreaIndex) -> list[Placed]:
+    """Each row dated, placed at the five levels and typed, once (both years' cubes count from this)."""
+    out = []
     for r in rows:
         day = record_date(kind, r)
         where = areas.place(r.get("division_code"), r.get(kind.address) if kind.address else None, compounds, city)
-        if day is None or day.year != year or where is None:
+        if day is not None and where is not None:
+            out.append(Placed(day, index.add(where), [0, *(types.index(by, r.get(by)) for by in types.breakdowns)]))
+    return out
+
+
+def count_year(placed: list[Placed], types: Types, year: int, index: AreaIndex, min_count: int) -> Counted:
+    """The year's cube, suppressed."""
+    cells: Counter[tuple[int, int, int]] = Counter()
+    for p in placed:
+        if p.day.year != year:
             continue
-        month = 4 + day.month
-        slots = [0, *(lookup.get((by, r.get(by))) or lookup[(by, UNKNOWN)] for by in types.breakdowns)]
-        for a in index.add(where):
-            for t in slots:
+        month = 4 + p.day.month
+        for a in p.areas:
+            for t in p.slots:
                 cells[(a, t, month)] += 1
     counts = np.zeros((len(index.keys), len(types.keys), len(PERIODS)), dtype=np.int64)
     for (a, t, m), n in cells.items():
@@ -265,15 +283,6 @@ def count_year(rows: list[dict[str, Any]], kind: Kind, types: Types, year: int, 
     period_groups = [*tree_groups(PERIOD_PARENTS), (0, list(range(5, 17)))]
     return Counted(year, counts, suppress(counts, [tree_groups(index.parent), types.groups(), period_groups],
                                           min_count))
-
-
-def _widen(c: Counted, n: int) -> Counted:
-    """The cube with rows of zeros for areas met after it was made."""
-    extra = n - c.counts.shape[0]
-    if extra <= 0:
-        return c
-    pad = ((0, extra), (0, 0), (0, 0))
-    return Counted(c.year, np.pad(c.counts, pad), np.pad(c.hidden, pad))
 
 
 def area_map(conn: Connection, lens: Lens, kind_name: str, *, by: str | None, period: Period, level: str,
@@ -302,8 +311,8 @@ def area_map(conn: Connection, lens: Lens, kind_name: str, *, by: str | None, pe
     population = residents(conn, compounds, city, index)
     years = sorted({period.year, prev.year})
     rows = _rows(conn, lens, kind, sc, dt.date(years[0], 1, 1), dt.date(years[-1] + 1, 1, 1))
-    cubes = {y: count_year(rows, kind, types, y, compounds, city, index, sc.min_count) for y in years}
-    cubes = {y: _widen(c, len(index.keys)) for y, c in cubes.items()}
+    placed = place_rows(rows, kind, types, compounds, city, index)  # every area met: both cubes are full size
+    cubes = {y: count_year(placed, types, y, index, sc.min_count) for y in years}
     cur, before = cubes[period.year], cubes[prev.year]
 
     def cell(c: Counted, a: int, t: int, p: Period) -> int | None:

@@ -101,8 +101,7 @@ def ensure(engine: Engine) -> list[str]:
 
 def _partial_indexes(engine: Engine) -> None:
     """Before 2026-12-06 the pinyin and reversed-key indexes held every row: replaced by their partial form."""
-    partial = [ix for ix in element.indexes if ix.dialect_options["postgresql"]["where"] is not None
-               and ix.name != "ix_search_element_text_trgm"]
+    partial = [ix for ix in element.indexes if ix.dialect_options["sqlite"]["where"] is not None]
     embedded = dialect_of(engine).embedded
     with engine.begin() as conn:
         for ix in partial:

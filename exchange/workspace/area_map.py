@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from exchange.errors import ConfigError
+from exchange.investigate.areas import LEVELS, REST
 from exchange.spec.settings import Settings
 from exchange.workspace.investigate import operator_tool
 from exchange.workspace.record import _operator_record
 
 TOOL = "map"
 EXPORT_FORMATS = ("csv", "xlsx")
-LEVELS = ("city", "district", "town", "community", "compound")
-"""As :data:`exchange.investigate.areas.LEVELS` (the faces read them here)."""
 LEVEL_NAMES = {"city": "市", "district": "区县", "town": "乡镇街道", "community": "社区村", "compound": "小区"}
-REST = "/-"
-"""The suffix of an area's "not placed further" part (:mod:`exchange.investigate.areas`)."""
+
+
+__all__ = ["LEVELS", "LEVEL_NAMES", "REST"]  # the faces read the levels here (they never import the core)
 
 
 def city_outlines(root: Path) -> Any:
@@ -99,8 +99,13 @@ def write_table(answer: dict[str, Any], out: Path, fmt: str | None = None) -> An
                                source=f"map {answer['kind']} {answer['level']} {answer['period']['label']}")
 
 
-def export_bytes(answer: dict[str, Any], fmt: str) -> bytes:
-    """The table as a file's bytes (the API's and the console's downloads)."""
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def download(answer: dict[str, Any], fmt: str) -> tuple[bytes, str, dict[str, str]]:
+    """The table as a download (the API's and the console's): the file's bytes, its media type and the
+    header that names it."""
     import tempfile
 
     if fmt not in EXPORT_FORMATS:
@@ -108,12 +113,10 @@ def export_bytes(answer: dict[str, Any], fmt: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="exchange-map-") as folder:
         path = Path(folder) / f"map.{fmt}"
         write_table(answer, path, fmt)
-        return path.read_bytes()
-
-
-def filename(answer: dict[str, Any], fmt: str) -> str:
+        body = path.read_bytes()
     inside = f"-{answer['inside']}" if answer.get("inside") else ""
-    return f"map-{answer['kind']}-{answer['level']}{inside}-{answer['period']['label']}.{fmt}"
+    name = f"map-{answer['kind']}-{answer['level']}{inside}-{answer['period']['label']}.{fmt}"
+    return body, MEDIA_TYPES[fmt], {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 def area_map(kind: str = "case", *, period: str | None = None, level: str = "district", by: str | None = None,
