@@ -41,15 +41,17 @@ __all__ = ["BatchOutcome", "ValidationReport", "refresh_reports_index", "run_fee
 
 def run_feed(feed_id: str, *, settings: Settings | None = None, catalog: Catalog | None = None,
              progress: Progress | None = None, today: dt.date | None = None,
-             interval: tuple[dt.datetime, dt.datetime] | None = None) -> BatchOutcome:
+             interval: tuple[dt.datetime, dt.datetime] | None = None, index: bool = True) -> BatchOutcome:
     """Run one batch of ``feed_id`` through every stage; safe to re-run (``exchange.pipeline.driver``).
 
-    ``interval`` is the data interval of the run (Airflow's), for incremental sources.
+    ``interval`` is the data interval of the run (Airflow's), for incremental sources. With ``index``
+    the element index then takes the table's published batches (else Airflow's
+    ``exchange.index_elements`` or ``exchange search-index`` does).
     """
     run = BatchRun(feed_id, settings=settings, catalog=catalog, today=today)
     failed = False
     try:
-        return FEED.run(run, ConnectorSource(interval), progress)
+        return FEED.run(run, ConnectorSource(interval), progress, index=index)
     except BaseException:
         failed = True
         raise

@@ -3,6 +3,9 @@
 - ``exchange.link_persons`` runs when any person-bearing core table (a schema with a resident
   ID field: person, household, case_party, dispute, ...) has an asset event, and links the
   records into the master person index; it emits ``mdm.person``.
+- ``exchange.index_elements`` runs when a core table with searchable fields has an asset event, and
+  brings the element index (``mdm.search_element``) up to every batch in core it lacks — off the
+  feeds' own path, as linking is.
 - ``exchange.publish_shares`` runs when any core table has an asset event, and refreshes what
   consumers and auditors read: the validation reports index and the catalog snapshot (rows and
   last published batch per table), later the grants' ``share_<agency>`` views.
@@ -28,9 +31,10 @@ from exchange_airflow import tasks
 from exchange_airflow.assets import core_asset, mdm_person_asset
 from exchange_airflow.factory import RETRIES, RETRY_DELAY, START_DATE, heavy_pool, task_timeout, timetable
 from exchange_airflow.notify import ExchangeAlertNotifier
-from exchange_airflow.specs import person_bearing
+from exchange_airflow.specs import person_bearing, searchable
 
 LINK_DAG_ID = "exchange.link_persons"
+INDEX_DAG_ID = "exchange.index_elements"
 PUBLISH_DAG_ID = "exchange.publish_shares"
 OWNER = "exchange-platform"
 
@@ -62,6 +66,32 @@ def link_dag(entities: list[str]) -> DAG:
     ) as dag:
         PythonOperator(task_id="link_persons", python_callable=tasks.link_persons, outlets=[mdm_person_asset()],
                        pool=heavy_pool(), doc_md="Link every person-bearing record into the master person index.")
+    return dag
+
+
+def index_dag(entities: list[str]) -> DAG:
+    assets = [core_asset(e) for e in entities]
+    with DAG(
+        dag_id=INDEX_DAG_ID,
+        description="Bring the element search index up to the new batches when a searchable core table changes.",
+        schedule=AssetAny(*assets),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["exchange-downstream", "search"],
+        default_args=_default_args(),
+        doc_md="\n".join([
+            "# Element index",
+            "",
+            "Scheduled on the assets of the core tables with searchable fields: "
+            + ", ".join(f"`core.{e}`" for e in entities) + ".",
+            "Runs `exchange.workspace.investigate.reindex` (`exchange search-index`): every batch in core that "
+            "`mdm.search_indexed` lacks is indexed, several batches of a table at once. The feeds' own runs do "
+            "not wait for it; a search tells how many batches it has yet to take.",
+        ]),
+    ) as dag:
+        PythonOperator(task_id="index_elements", python_callable=tasks.index_elements, pool=heavy_pool(),
+                       doc_md="Index the searchable values of the batches the element index lacks.")
     return dag
 
 
@@ -125,5 +155,6 @@ def build_downstream_dags(catalog: Catalog | None = None) -> dict:
     schemas = (catalog or load_catalog(feeds=False)).schemas
     entities = sorted(schemas)
     people = [e for e in entities if person_bearing(schemas[e])]
-    dags = [link_dag(people), publish_dag(entities), ops_dag()]
+    found = [e for e in entities if searchable(schemas[e])]
+    dags = [link_dag(people), index_dag(found), publish_dag(entities), ops_dag()]
     return {d.dag_id: d for d in dags}

@@ -117,6 +117,12 @@ def _file_feed_id(shown: str) -> str:
     return f"{path.parent.name}.{path.stem}"
 
 
+def searchable(schema: EntitySchema) -> bool:
+    """A table the element index holds: searchable fields, not an event table (events have their own indexes;
+    ``exchange.investigate.elements.indexed``)."""
+    return schema.event is None and bool(schema.search_fields())
+
+
 def person_bearing(schema: EntitySchema) -> bool:
     """A schema naming a person: one of its fields holds a resident ID number."""
     return any(f.format == "resident_id" for f in schema.fields.values())

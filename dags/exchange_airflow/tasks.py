@@ -250,6 +250,21 @@ def link_persons(**context: Any) -> dict[str, Any]:
     return {"triggered_by": [b["batch_id"] for b in batches], **summary}
 
 
+def index_elements(**context: Any) -> dict[str, Any]:
+    """Bring the element index up to every batch in core it lacks (``exchange search-index``)."""
+    batches = triggering_batches(context)
+    log.info("element index triggered by %s asset event(s): %s", len(batches),
+             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    with failing_fast("element index"):
+        from exchange.workspace.investigate import reindex
+        from exchange.workspace.space import Workspace
+
+        settings, catalog = _settings_and_catalog()
+        with Workspace(settings, catalog):
+            counts = reindex(settings, say=log.info)
+    return {"triggered_by": [b["batch_id"] for b in batches], "elements": counts}
+
+
 def publish_catalog(**context: Any) -> dict[str, Any]:
     """Refresh what consumers and auditors read after a core table changed (the reports index and
     the catalog snapshot; the grants' share views join here when they exist)."""

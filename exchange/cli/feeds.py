@@ -45,7 +45,7 @@ def feeds_list(ctx: typer.Context) -> None:
     console.print(t)
 
 
-def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress) -> Any:
+def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress, index: bool = True) -> Any:
     from exchange.workspace.batches import run_feed
     task = progress.add_task(feed_id, total=None)
     current = {"stage": ""}
@@ -57,7 +57,7 @@ def _run_one(feed_id: str, settings: Any, cat: Any, progress: Progress) -> Any:
         progress.advance(task, n)
 
     try:
-        return run_feed(feed_id, settings=settings, catalog=cat, progress=advance)
+        return run_feed(feed_id, settings=settings, catalog=cat, progress=advance, index=index)
     except DataQualityError as exc:
         outcome = getattr(exc, "outcome", None)
         if outcome is None:
@@ -74,19 +74,31 @@ def _print_notes(notes: list[str]) -> None:
 
 
 @app.command("run")
-def run(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")]) -> None:
-    """Run one batch of a feed: extract, validate, stage, load, record."""
+def run(feed: Annotated[str, typer.Argument(help="feed id, <agency>.<feed>")],
+        index: Annotated[bool, typer.Option("--index/--no-index", help="bring the element index up to the published "
+                                            "batch afterwards (else `exchange search-index` or Airflow's "
+                                            "exchange.index_elements does)")] = True) -> None:
+    """Run one batch of a feed: extract, validate, stage, load, publish; then the element index takes it."""
     settings, cat = _catalog()
     with _progress() as progress:
-        outcome = _run_one(feed, settings, cat, progress)
+        outcome = _run_one(feed, settings, cat, progress, index)
     console.print(_outcome_table([outcome], f"batch {outcome.batch_id}"))
     _print_notes(outcome.notes)
+    _print_index(outcome.index)
     if outcome.error:
         err.print(f"[red]{escape(outcome.error)}[/]")
     if outcome.report_path:
         console.print(f"validation report: {outcome.report_path}")
     if not outcome.published:
         raise typer.Exit(EXIT_INVALID_ROWS)
+
+
+def _print_index(index: dict[str, Any]) -> None:
+    """What the element index's catch-up after a run did."""
+    if "error" in index:
+        err.print(f"[yellow]element index behind:[/] {escape(index['error'])}")
+    elif index:
+        console.print(f"element index: {index['elements']:,} elements in {index['seconds']:.1f} s")
 
 
 @app.command("validate")

@@ -78,6 +78,9 @@ def search(text: Annotated[str, typer.Argument(help="a name (汉字 or pinyin), 
         if len(g["hits"]) > 8:
             lines.append(f"… {len(g['hits']) - 8} more")
         t.add_row(g["group"], f"{escape(str(g['label']))}\n{ident}", "\n".join(lines))
+    if found.get("index_behind"):
+        err.print(f"[yellow]note:[/] the element index has yet to take {found['index_behind']} published batch(es); "
+                  f"their records are not searched until it does (`exchange search-index`)")
     console.print(t)
 
 
@@ -137,10 +140,13 @@ def graph(ident: Annotated[str, typer.Argument(help="a person_uid (MP…) or an 
 
 
 @app.command("search-index")
-def search_index() -> None:
-    """Rebuild the element index (mdm.search_element) from every entity table. A normal run never needs
-    this: each batch's publish step keeps the index current."""
+def search_index(rebuild: Annotated[bool, typer.Option("--rebuild", help="index every record of every table again, "
+                                                       "from scratch (a schema gained `search` fields)")] = False
+                 ) -> None:
+    """Bring the element index (mdm.search_element) up to every published batch it lacks: what `exchange
+    run` does after its batch, and Airflow's exchange.index_elements on the core tables' assets."""
     from exchange.workspace.investigate import reindex
 
-    counts = reindex(_catalog()[0], say=lambda m: err.print(m))
-    console.print(f"indexed {sum(counts.values()):,} elements of {len(counts)} tables")
+    counts = reindex(_catalog()[0], say=lambda m: err.print(m), rebuild=rebuild)
+    console.print(f"indexed {sum(counts.values()):,} elements of {len(counts)} tables"
+                  + ("" if rebuild or counts else " (the index already held every published batch)"))

@@ -1,6 +1,14 @@
 """The element index (``mdm.search_element``): every searchable value of every entity table, in the
-forms people search it by — kept current batch by batch by the publish stage, never rebuilt on a
+forms people search it by — kept current batch by batch behind the publish stage, never rebuilt on a
 normal run.
+
+The index follows the batches the way the person index does: as their consumer, not inside their
+load. ``catch_up`` indexes every batch whose rows are in core (loaded or published) that
+``mdm.search_indexed`` (the index's watermark) does not hold yet, several batches of a table at once;
+``exchange run`` calls it once its batch is published, Airflow's ``exchange.index_elements`` DAG on the
+core tables' assets, ``exchange search-index`` by hand. A search tells how many batches the index has
+yet to take (``lag``). Indexing inside the publish stage had cost ten times the load of the table itself (35 of
+48 s for a million persons), on the path of every batch.
 
 One row per (record, field) whose schema field is marked ``search: <kind>`` (``schemas/*.yaml``):
 
@@ -20,20 +28,37 @@ indexes (``exchange.warehouse.tables.event_indexes``), probed with the full valu
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Column, Connection, Engine, Index, MetaData, PrimaryKeyConstraint, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    inspect,
+    text,
+)
 from sqlalchemy.schema import CreateIndex
 
 from exchange.formats.pinyin import name_pinyin, simplified
 from exchange.investigate.query import SUBSTRING_KINDS
 from exchange.spec.schema import EntitySchema
 from exchange.warehouse.dialects import dialect_of
+from exchange.warehouse.locks import feed_lock
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +94,31 @@ element = Table(
 
 SCHEMA = pa.schema([(c.name, pa.string()) for c in element.columns])
 
+
+def now() -> dt.datetime:
+    """UTC, naive, whole seconds (as the ledger records times)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+indexed_batch = Table(
+    "search_indexed", metadata,
+    Column("batch_id", Text(), nullable=False, comment="a batch (loaded or published) whose records the index holds"),
+    Column("entity", Text(), nullable=False),
+    Column("elements", BigInteger(), nullable=False, comment="elements written for the batch's records"),
+    Column("seconds", Float(), comment="time of the indexing run that took it (shared by the batches it took)"),
+    Column("indexed_at", DateTime(), nullable=False),
+    PrimaryKeyConstraint("batch_id", name="pk_mdm_search_indexed"),
+    schema="mdm", comment="The element index's watermark: the batches it holds.",
+)
+IN_CORE = ("loaded", "published")
+"""Ledger states of a batch whose rows are in core (``exchange.pipeline.order.DONE``): what the index takes —
+Airflow's feed DAG tells the core table's asset when its load commits, before the batch is marked published."""
+_IN_CORE_SQL = "(" + ", ".join(f"'{s}'" for s in IN_CORE) + ")"
+LOCK = "mdm.search_element"
+"""The lock (a feed lock's kind) one indexing run holds at a time."""
+GROUP = 500
+"""Batches of one table indexed together, at most."""
+
 LOOKUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "core": (("case_party", "ix_case_party_case_number", "case_number"), ("person", "ix_person_phone", "phone"),
              ("case_party", "ix_case_party_phone", "phone"),
@@ -88,7 +138,15 @@ def ensure(engine: Engine) -> list[str]:
     from exchange.linking import ensure_mdm_tables, ensure_profile_indexes
 
     ensure_mdm_tables(engine)
+    with engine.connect() as conn:
+        had_index = inspect(conn).has_table("search_element", schema="mdm")
+        had_watermark = inspect(conn).has_table("search_indexed", schema="mdm")
     metadata.create_all(engine, checkfirst=True)
+    if had_index and not had_watermark:  # before 2026-12-06 the publish stage indexed every published batch
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO mdm.search_indexed (batch_id, entity, elements, indexed_at) SELECT batch_id, entity, 0, "
+                f":at FROM audit.batch WHERE state IN {_IN_CORE_SQL}"), {"at": now()})
     _partial_indexes(engine)
     if not dialect_of(engine).embedded:
         with engine.begin() as conn:  # before 2026-12-06 every kind was in the trigram index: the text kinds now
@@ -168,22 +226,27 @@ BULK_MIN = 100_000
 """Below this many elements a batch is inserted into the indexes as they are."""
 
 
-def _index(engine: Engine, schema: EntitySchema, batch_id: str | None, chunk: int = 200_000) -> int:
-    """(Re-)index the records ``batch_id`` loaded (None: every record of the table): the elements are built
+def _index(engine: Engine, schema: EntitySchema, batch_ids: list[str] | None, chunk: int = 200_000) -> int:
+    """(Re-)index the records ``batch_ids`` loaded (None: every record of the table): the elements are built
     from the committed rows into a temporary Parquet file (memory stays flat), then swapped in — the old
-    elements of those records deleted, the new ones copied in — in one transaction."""
+    elements of those records deleted, the new ones copied in — in one transaction, with the batches put in
+    the watermark (None: every batch of the table in core)."""
     import tempfile
     from pathlib import Path
 
     import pyarrow.parquet as pq
 
     fields = indexed(schema)
-    if batch_id is not None and not _SAFE_BATCH.match(batch_id):
-        raise ValueError(f"not a batch id: {batch_id!r}")
-    where = f"WHERE _batch_id = '{batch_id}'" if batch_id is not None else ""
+    for batch_id in batch_ids or ():
+        if not _SAFE_BATCH.match(batch_id):
+            raise ValueError(f"not a batch id: {batch_id!r}")
+    among = ", ".join(f"'{b}'" for b in batch_ids or ())
+    where = f"WHERE _batch_id IN ({among})" if batch_ids is not None else ""
     cols = ", ".join(f'"{f}"' for f in fields)
     sql = f'SELECT source_agency, source_record_id, _batch_id, {cols} FROM core."{schema.name}" {where}'
     dialect = dialect_of(engine)
+    started = time.perf_counter()
+    per_batch: dict[str, int] = dict.fromkeys(batch_ids or (), 0)
     with tempfile.TemporaryDirectory(prefix="exchange-elements-") as tmp:
         path = Path(tmp) / "elements.parquet"
         written = 0
@@ -192,21 +255,40 @@ def _index(engine: Engine, schema: EntitySchema, batch_id: str | None, chunk: in
                 # in index order: the key index's B-tree takes sorted inserts faster than random ones
                 table = element_table(schema.name, fields, rows).sort_by([("kind", "ascending"), ("key", "ascending")])
                 written += table.num_rows
+                for counted in pc.value_counts(table.column("batch_id")).to_pylist():
+                    per_batch[counted["values"]] = per_batch.get(counted["values"], 0) + counted["counts"]
                 out.write_table(table)
         with engine.begin() as conn:
-            if batch_id is None:
+            if batch_ids is None:
                 conn.execute(text("DELETE FROM mdm.search_element WHERE entity = :e"), {"e": schema.name})
             else:
                 conn.execute(text(
                     f'DELETE FROM mdm.search_element WHERE entity = :e AND source_record_id IN ('
-                    f'SELECT source_record_id FROM core."{schema.name}" AS c WHERE c._batch_id = :b '
-                    f'AND c.source_agency = mdm.search_element.source_agency)'), {"e": schema.name, "b": batch_id})
+                    f'SELECT source_record_id FROM core."{schema.name}" AS c WHERE c._batch_id IN ({among}) '
+                    f'AND c.source_agency = mdm.search_element.source_agency)'), {"e": schema.name})
             if written:
                 rebuilt = _drop_indexes_for_bulk(conn, written) if not dialect.embedded else []
                 dialect.bulk_insert(conn, element, pq.ParquetFile(path).iter_batches(chunk), {})
                 for ix in rebuilt:
                     conn.execute(CreateIndex(ix))
+            _mark(conn, schema.name, per_batch, batch_ids is None, time.perf_counter() - started)
     return written
+
+
+def _mark(conn: Connection, entity: str, per_batch: dict[str, int], every: bool, seconds: float) -> None:
+    """Put the batches in the watermark (``every``: every batch of the table in core, as a rebuild holds)."""
+    if every:
+        conn.execute(text("DELETE FROM mdm.search_indexed WHERE entity = :e"), {"e": entity})
+        in_core = conn.execute(text(f"SELECT batch_id FROM audit.batch WHERE entity = :e AND state IN {_IN_CORE_SQL}"),
+                               {"e": entity}).scalars().all()
+        per_batch = {b: per_batch.get(b, 0) for b in in_core}
+    else:
+        conn.execute(indexed_batch.delete().where(indexed_batch.c.batch_id.in_(list(per_batch))))
+    if per_batch:
+        at = now()
+        conn.execute(indexed_batch.insert(), [
+            {"batch_id": b, "entity": entity, "elements": n, "seconds": round(seconds, 3), "indexed_at": at}
+            for b, n in per_batch.items()])
 
 
 def _drop_indexes_for_bulk(conn: Connection, adding: int) -> list[Index]:
@@ -229,9 +311,52 @@ def _drop_indexes_for_bulk(conn: Connection, adding: int) -> list[Index]:
 
 
 def refresh_batch(engine: Engine, schema: EntitySchema, batch_id: str) -> int:
-    """Re-index the records the batch loaded (their earlier versions' elements replaced): what the
-    publish stage runs. Returns the elements written."""
-    return _index(engine, schema, batch_id) if indexed(schema) else 0
+    """Re-index the records one batch loaded (their earlier versions' elements replaced) and put it in the
+    watermark. Returns the elements written."""
+    return _index(engine, schema, [batch_id]) if indexed(schema) else 0
+
+
+def pending(conn: Connection, schemas: Iterable[EntitySchema]) -> dict[str, list[str]]:
+    """entity → the batches of its table (rows in core) the index does not hold yet, oldest first."""
+    names = sorted(s.name for s in schemas if indexed(s))
+    if not names:
+        return {}
+    rows = conn.execute(text(
+        f"SELECT b.entity, b.batch_id FROM audit.batch AS b WHERE b.state IN {_IN_CORE_SQL} AND b.entity IN ("
+        + ", ".join(f":e{i}" for i in range(len(names))) + ") AND NOT EXISTS (SELECT 1 FROM mdm.search_indexed "
+        "AS i WHERE i.batch_id = b.batch_id) ORDER BY b.finished_at, b.batch_id"),
+        {f"e{i}": n for i, n in enumerate(names)}).all()
+    found: dict[str, list[str]] = {}
+    for entity, batch_id in rows:
+        found.setdefault(entity, []).append(batch_id)
+    return found
+
+
+def lag(conn: Connection, schemas: Iterable[EntitySchema]) -> int:
+    """Batches (rows in core) the index has yet to take (0: it holds every record in core)."""
+    return sum(len(b) for b in pending(conn, schemas).values())
+
+
+def catch_up(engine: Engine, schemas: Iterable[EntitySchema], *, wait_seconds: float = 600.0,
+             say: Any = log.info) -> dict[str, int]:
+    """Index every batch with rows in core that the watermark does not hold, ``GROUP`` batches of a table at a time
+    (one read of their rows, one swap); one indexing run at a time (a lock: a second waits for the first,
+    then finds what is left). Returns entity → elements written."""
+    by_name = {s.name: s for s in schemas if indexed(s)}
+    counts: dict[str, int] = {}
+    if not by_name:
+        return counts
+    with feed_lock(engine, LOCK, wait_seconds=wait_seconds):
+        with engine.connect() as conn:
+            todo = pending(conn, by_name.values())
+        for entity, batches in todo.items():
+            for i in range(0, len(batches), GROUP):
+                group = batches[i:i + GROUP]
+                t = time.perf_counter()
+                counts[entity] = counts.get(entity, 0) + _index(engine, by_name[entity], group)
+                say(f"element index: {counts[entity]:,} elements of core.{entity} from {len(group)} batch(es) in "
+                    f"{time.perf_counter() - t:.1f} s")
+    return counts
 
 
 def rebuild(engine: Engine, schemas: Iterable[EntitySchema], say: Any = log.info) -> dict[str, int]:
@@ -244,12 +369,11 @@ def rebuild(engine: Engine, schemas: Iterable[EntitySchema], say: Any = log.info
         with engine.connect() as conn:
             if not _has_table(conn, schema.name):
                 continue
-        counts[schema.name] = _index(engine, schema, None)
+        with feed_lock(engine, LOCK, wait_seconds=600.0):
+            counts[schema.name] = _index(engine, schema, None)
         say(f"indexed {counts[schema.name]:,} elements of core.{schema.name}")
     return counts
 
 
 def _has_table(conn: Connection, entity: str) -> bool:
-    from sqlalchemy import inspect
-
     return inspect(conn).has_table(entity, schema="core")

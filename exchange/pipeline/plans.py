@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from exchange.audit import ledger
 from exchange.pipeline import order
@@ -36,9 +38,18 @@ class Pipeline:
                 return s
         raise KeyError(f"no stage {name!r} after extract; the stages are {', '.join(order.NAMES)}")
 
-    def run(self, run: BatchRun, source: Source, progress: Progress | None = None) -> BatchOutcome:
+    def run(self, run: BatchRun, source: Source, progress: Progress | None = None, *,
+            index: bool = True) -> BatchOutcome:
         """Every stage of one batch, under the feed's lock: a batch already loaded is left as it is
-        (published, should an earlier run have stopped between its load and publishing it)."""
+        (published, should an earlier run have stopped between its load and publishing it). Then, with
+        ``index``, the element index takes the published batches it lacks (``catch_up_index``) — what
+        Airflow's ``exchange.index_elements`` DAG does on the table's asset."""
+        outcome = self._stages(run, source, progress)
+        if index and outcome.state == "published":
+            outcome.index = catch_up_index(run)
+        return outcome
+
+    def _stages(self, run: BatchRun, source: Source, progress: Progress | None) -> BatchOutcome:
         with run.lock():
             first = run.begin(source, progress)
             if not first.batch_id:
@@ -55,6 +66,30 @@ class Pipeline:
             for stage in self.stages:
                 outcome = run.step(stage, first.batch_id, progress)
             return outcome
+
+
+INDEX_WAIT = 600.0
+"""Seconds a run's catch-up waits for another indexing run (which may not have seen this batch)."""
+
+
+def catch_up_index(run: BatchRun) -> dict[str, Any]:
+    """The element index brought up to the published batches of the run's table, off the batch's own path:
+    the batch is published whatever happens here (a failure is logged and told in the outcome; the next
+    catch-up takes the batch). Returns ``{"elements", "seconds"}`` or ``{"error"}``."""
+    from exchange.investigate import elements
+
+    if not elements.indexed(run.schema):
+        return {}
+    t = time.perf_counter()
+    try:
+        elements.ensure(run.engine)
+        written = elements.catch_up(run.engine, [run.schema], wait_seconds=max(run.settings.lock_wait, INDEX_WAIT))
+    except Exception as exc:  # the batch stays published; its records wait for the next catch-up
+        log.exception("feed %s: the element index did not take core.%s's new batches", run.feed.feed_id,
+                      run.schema.name)
+        return {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]} — run `exchange search-index` "
+                         f"to take them"}
+    return {"elements": sum(written.values()), "seconds": round(time.perf_counter() - t, 3)}
 
 
 FEED = Pipeline((Validate(), Seal(), Load(), Publish()))

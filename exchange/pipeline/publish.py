@@ -1,6 +1,7 @@
-"""The publish stage: the shares that hold copies of filtered rows refreshed (PostgreSQL) and the element
-index brought up to the batch, then the loaded batch marked published — its rows are what consumers now
-read, and find — the reports index rewritten and the watches told."""
+"""The publish stage: the shares that hold copies of filtered rows refreshed (PostgreSQL), then the loaded
+batch marked published — its rows are what consumers now read — the reports index rewritten and the
+watches told. The element index follows published batches as their consumer
+(:func:`exchange.investigate.elements.catch_up`), off the batch's path."""
 
 from __future__ import annotations
 
@@ -34,19 +35,14 @@ class Publish(Stage):
 
     def work(self, run: BatchRun, batch_id: str, progress: Any) -> Any:
         """What consumers read follows the batch before it is marked published (and the time it takes is
-        the stage's): the shares that hold copies of filtered rows (PostgreSQL) and the element index
-        (never rebuilt on a run). Both are idempotent: a publish that fails is simply run again."""
+        the stage's): the shares that hold copies of filtered rows (PostgreSQL). Idempotent: a publish
+        that fails is simply run again."""
         from exchange.access.apply import refresh_shares
-        from exchange.investigate import elements
 
         with run.engine.begin() as conn:
             refreshed = refresh_shares(conn, run.schema.name)
         if refreshed:
             log.info("refreshed %s shared materialized view(s) over core.%s", len(refreshed), run.schema.name)
-        if elements.indexed(run.schema):
-            elements.metadata.create_all(run.engine, checkfirst=True)
-            written = elements.refresh_batch(run.engine, run.schema, batch_id)
-            log.info("element index: %s value(s) of core.%s from %s", written, run.schema.name, batch_id)
         return None
 
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Any) -> dict[str, Any]:

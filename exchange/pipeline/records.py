@@ -127,6 +127,9 @@ class BatchOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     """What the batch report says about the source as a whole (see :attr:`Validated.notes`)."""
+    index: dict[str, Any] = field(default_factory=dict)
+    """The element index's catch-up after the batch was published (``exchange run``): elements and
+    seconds, or the error that left it behind; empty where none ran."""
 
     @property
     def published(self) -> bool:

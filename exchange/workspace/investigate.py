@@ -61,6 +61,7 @@ def _lens(ws: Any, agency: str | None) -> Any:
 
 def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[str, Any] | None, int, str | None]:
     """(answer or None for "not found", result count, subject) of one request through ``lens``."""
+    from exchange.investigate.elements import lag
     from exchange.investigate.graph import Limits, graph
     from exchange.investigate.persons import subject, timeline
     from exchange.investigate.search import search
@@ -71,7 +72,8 @@ def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[st
     with engine.connect() as conn:
         if req.tool == "search":
             result = search(conn, lens, schemas, req.ident, req.kind, limit=req.limit)
-            return result.as_dict(), result.hits, None
+            # the index follows published batches: a search tells how many it has yet to take
+            return {**result.as_dict(), "index_behind": lag(conn, schemas.values())}, result.hits, None
         who = subject(conn, lens, req.ident)
         if who is None:
             return None, 0, None
@@ -112,14 +114,19 @@ def operator_tool(record: Any, settings: Settings | None, agency: str | None, ru
         return found
 
 
-def reindex(settings: Settings | None = None, say: Any = None) -> dict[str, int]:
-    """``exchange search reindex``: the element index rebuilt from every entity table."""
+def reindex(settings: Settings | None = None, say: Any = None, *, rebuild: bool = False) -> dict[str, int]:
+    """``exchange search-index``: the element index brought up to every published batch (the watermark's
+    missing ones), or with ``rebuild`` built again from every entity table; what Airflow's
+    ``exchange.index_elements`` DAG runs on the core tables' assets."""
     from exchange.investigate import elements
 
     with workspace(settings) as ws:
         engine = ws.migrated(ws.all_schemas())
         elements.ensure(engine)
-        return elements.rebuild(engine, ws.all_schemas(), **({"say": say} if say else {}))
+        said = {"say": say} if say else {}
+        if rebuild:
+            return elements.rebuild(engine, ws.all_schemas(), **said)
+        return elements.catch_up(engine, ws.all_schemas(), wait_seconds=max(ws.settings.lock_wait, 600.0), **said)
 
 
 def recorded_query(text: str) -> str:

@@ -32,7 +32,7 @@ DAGS = REPO / "dags"
 GOLDEN = REPO / "tests" / "golden" / "dags"
 HEAVY = ("pandas", "pyarrow", "great_expectations", "splink", "duckdb", "exchange.runner", "exchange.validation",
          "exchange.warehouse", "connectors.file", "psycopg")
-DOWNSTREAM = {"exchange.link_persons", "exchange.publish_shares", "exchange.ops_check"}
+DOWNSTREAM = {"exchange.link_persons", "exchange.index_elements", "exchange.publish_shares", "exchange.ops_check"}
 
 PROBE = r"""
 import json, os, socket, sys, time
