@@ -36,6 +36,7 @@ from tests.airflow_stack import (
 )
 
 LINK_DAG, PUBLISH_DAG, OPS_DAG = "exchange.link_persons", "exchange.publish_shares", "exchange.ops_check"
+INDEX_DAG = "exchange.index_elements"
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
         assert dag["is_paused"] is True and "police-data-team" in dag["owners"]
         assert (dag["timetable_summary"], dag["timetable_description"]) == ("@daily", "At 00:00"), \
             "the schedule as the spec writes it (exchange_airflow.timetables.WrittenCron, registered by its plugin)"
-        for dag_id in (LINK_DAG, PUBLISH_DAG):
+        for dag_id in (LINK_DAG, PUBLISH_DAG, INDEX_DAG):
             stack.unpause(dag_id)
         start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
         run_id = stack.trigger(FEED_DAG, start, start + dt.timedelta(days=1))
@@ -95,7 +96,8 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
         assert event["extra"]["batch_id"] == batch_id and event["extra"]["inserted"] == expected.expected_loaded
 
         downstream = {}
-        for dag_id, task_id in ((PUBLISH_DAG, "publish_catalog"), (LINK_DAG, "link_persons")):
+        for dag_id, task_id in ((PUBLISH_DAG, "publish_catalog"), (LINK_DAG, "link_persons"),
+                                (INDEX_DAG, "index_elements")):
             runs = stack.wait_until(f"{dag_id} triggered by the asset event", lambda d=dag_id: [
                 r for r in stack.runs(d) if r["state"] in ("success", "failed")], timeout=300)
             assert len(runs) == 1 and runs[0]["state"] == "success", runs
@@ -106,6 +108,11 @@ def test_scheduler_runs_a_feed_dag_and_the_asset_triggered_downstream_dags(airfl
             assert stack.task_instances(dag_id, runs[0]["dag_run_id"])[task_id]["state"] == "success"
             downstream[dag_id] = stack.xcom(dag_id, runs[0]["dag_run_id"], task_id)
         assert downstream[LINK_DAG]["triggered_by"] == [batch_id]
+        # the element index took the batch off the feed's path: its watermark holds it, with its elements
+        assert downstream[INDEX_DAG]["triggered_by"] == [batch_id]
+        assert warehouse_rows(env, "SELECT batch_id, elements FROM mdm.search_indexed") == [
+            (batch_id, downstream[INDEX_DAG]["elements"]["person"])]
+        assert downstream[INDEX_DAG]["elements"]["person"] >= expected.expected_loaded  # a name each at least
         assert downstream[LINK_DAG]["persons"] > 0
         assert warehouse_rows(env, "SELECT count(*) FROM mdm.person")[0][0] == downstream[LINK_DAG]["persons"]
         mdm_events = stack.api("GET", "/assets/events", params={"source_dag_id": LINK_DAG})["asset_events"]
