@@ -6,7 +6,7 @@
    ``core.*``), a master person index written from its truth (what perfect linking gives: one
    person_uid per true person), vehicles for a quarter of the adults, ``--events`` activity events per
    resident (hotel stays, internet-café sessions, checkpoint passes of their cars; partitioned tables),
-   and the element index built once (``exchange search-index``: the publish stage keeps it current);
+   and the element index built once (``exchange search-index --rebuild``; runs keep it current after);
 2. search: ``--queries`` texts drawn from the warehouse — full ID numbers, their last 6 digits, names in
    characters, pinyin and fuzzy pinyin, phones, plates exactly and with one unreadable character,
    address fragments — searched through the police grant by ``--clients`` clients, each with its own

@@ -228,9 +228,14 @@ BULK_MIN = 100_000
 
 def _index(engine: Engine, schema: EntitySchema, batch_ids: list[str] | None, chunk: int = 200_000) -> int:
     """(Re-)index the records ``batch_ids`` loaded (None: every record of the table): the elements are built
-    from the committed rows into a temporary Parquet file (memory stays flat), then swapped in — the old
-    elements of those records deleted, the new ones copied in — in one transaction, with the batches put in
-    the watermark (None: every batch of the table in core)."""
+    from the batches' rows into a temporary Parquet file (memory stays flat), then swapped in — the old
+    elements of those records deleted, the new ones copied in — with the batches put in the watermark
+    (None: every batch of the table in core).
+
+    Reading and swapping are one transaction, on PostgreSQL at REPEATABLE READ: one snapshot. A batch
+    loaded meanwhile may take records from these batches (a newer version); the swap still sees them
+    where the read did, so their elements are replaced, never doubled, and the newer batch, not yet in
+    the watermark, replaces them again when it is taken."""
     import tempfile
     from pathlib import Path
 
@@ -247,18 +252,20 @@ def _index(engine: Engine, schema: EntitySchema, batch_ids: list[str] | None, ch
     dialect = dialect_of(engine)
     started = time.perf_counter()
     per_batch: dict[str, int] = dict.fromkeys(batch_ids or (), 0)
-    with tempfile.TemporaryDirectory(prefix="exchange-elements-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="exchange-elements-") as tmp, engine.connect() as plain:
         path = Path(tmp) / "elements.parquet"
         written = 0
-        with pq.ParquetWriter(path, SCHEMA) as out:
-            for rows in dialect.stream_query(engine, sql, chunk):
-                # in index order: the key index's B-tree takes sorted inserts faster than random ones
-                table = element_table(schema.name, fields, rows).sort_by([("kind", "ascending"), ("key", "ascending")])
-                written += table.num_rows
-                for counted in pc.value_counts(table.column("batch_id")).to_pylist():
-                    per_batch[counted["values"]] = per_batch.get(counted["values"], 0) + counted["counts"]
-                out.write_table(table)
-        with engine.begin() as conn:
+        conn = plain if dialect.embedded else plain.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            with pq.ParquetWriter(path, SCHEMA) as out:
+                for rows in dialect.stream_query_in(conn, sql, chunk):
+                    # in index order: the key index's B-tree takes sorted inserts faster than random ones
+                    table = element_table(schema.name, fields, rows).sort_by([("kind", "ascending"),
+                                                                              ("key", "ascending")])
+                    written += table.num_rows
+                    for counted in pc.value_counts(table.column("batch_id")).to_pylist():
+                        per_batch[counted["values"]] = per_batch.get(counted["values"], 0) + counted["counts"]
+                    out.write_table(table)
             if batch_ids is None:
                 conn.execute(text("DELETE FROM mdm.search_element WHERE entity = :e"), {"e": schema.name})
             else:

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exchange import staging
 from exchange.audit import attempts, ledger
@@ -30,6 +30,9 @@ from exchange.pipeline.checking import FeedChecks, Progress
 from exchange.pipeline.extract import Extract
 from exchange.pipeline.records import BatchOutcome, Validated
 from exchange.pipeline.stage import Source, Stage
+
+if TYPE_CHECKING:
+    from exchange.pipeline.preload import Preload
 from exchange.pipeline.stamps import code_version, now
 from exchange.spec.catalog import Catalog, load_catalog
 from exchange.spec.settings import Settings
@@ -54,6 +57,10 @@ class BatchRun:
         self.feed, self.schema = self.checks.feed, self.checks.schema
         self.engine = make_engine(self.settings.warehouse_url, root=self.settings.root)
         self.held: HeldLock | None = None
+        self.overlap = False
+        """Copy the valid rows into core while validating (``exchange.pipeline.preload``): set by a pipeline
+        that validates and loads in this process, on a server warehouse."""
+        self.preload: Preload | None = None
         with outages_as_transient(self.engine, f"feed {feed_id}: preparing the warehouse tables"):
             ensure_tables(self.engine, [self.schema], audit_tables.metadata)
 
@@ -99,6 +106,28 @@ class BatchRun:
             reject_ratio=row.get("reject_ratio") or 0.0, max_reject_ratio=self.feed.quality.max_reject_ratio,
             report_path=row.get("report_path"), staging_path=row.get("staging_path"), error=row.get("error"),
             timings=json.loads(row.get("timings") or "{}"), notes=json.loads(row.get("notes") or "[]"), **extra)
+
+    def start_preload(self, batch_id: str) -> Preload | None:
+        """The copy of ``batch_id``'s valid rows as they are validated, when this run overlaps them."""
+        self.discard_preload()
+        if self.overlap:
+            from exchange.pipeline.preload import Preload
+
+            self.preload = Preload(self, batch_id)
+        return self.preload
+
+    def take_preload(self, batch_id: str) -> Preload | None:
+        """The load stage takes the copy of its batch's rows, if one was made in this run."""
+        found, self.preload = self.preload, None
+        if found is not None and found.batch_id != batch_id:
+            found.discard()
+            return None
+        return found
+
+    def discard_preload(self) -> None:
+        if self.preload is not None:
+            found, self.preload = self.preload, None
+            found.discard()
 
     def doing(self, batch_id: str | None, stage: str) -> str:
         return f"feed {self.feed.feed_id}" + (f", batch {batch_id}" if batch_id else "") + f": {stage}"
@@ -159,7 +188,7 @@ class BatchRun:
         t = time.perf_counter()
         try:
             done = stage.work(self, batch_id, progress)
-            with self.engine.begin() as conn:
+            with stage.transaction(self, batch_id, done) as conn:
                 fields = stage.commit(self, conn, batch_id, done)
                 state = fields.pop("state", stage.state)
                 ledger.set_state(conn, batch_id, state, **fields,

@@ -5,6 +5,8 @@ arrive here anyway (a batch staged by an older version, resumed), it fails the s
 
 from __future__ import annotations
 
+import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,13 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from exchange.pipeline.driver import BatchRun
+    from exchange.pipeline.preload import Preload
+
+log = logging.getLogger(__name__)
+
+
+class _NotAsSealed(Exception):
+    """What was copied while validating is not what the sealed files hold."""
 
 
 @dataclass
@@ -35,6 +44,8 @@ class Verified:
     validated: Validated
     error: str | None = None
     """Set when the batch is over its reject ratio."""
+    preloaded: Preload | None = None
+    """The valid rows already copied in this run, in the transaction the load then takes over."""
 
     @property
     def reject_ratio(self) -> float:
@@ -47,7 +58,28 @@ class Load(Stage):
 
     def work(self, run: BatchRun, batch_id: str, progress: Progress | None) -> Verified:
         folder = run.folder(batch_id)
-        return Verified(staging.verify(folder), Extracted.read(folder), Validated.read(folder))
+        preloaded = run.take_preload(batch_id)
+        try:
+            done = Verified(staging.verify(folder), Extracted.read(folder), Validated.read(folder))
+            if preloaded is not None:
+                preloaded.end()  # the COPY finished (its error raised here)
+                if done.reject_ratio > run.feed.quality.max_reject_ratio or \
+                        preloaded.upsert.copied != done.manifest.rows_valid:
+                    raise _NotAsSealed(f"batch {batch_id}: copied {preloaded.upsert.copied} rows while validating, "
+                                       f"the sealed valid.parquet holds {done.manifest.rows_valid}")
+        except _NotAsSealed as exc:  # the sealed files decide: loaded from them, as without the overlap
+            log.warning("%s; loading from the sealed files", exc)
+            preloaded.discard()  # type: ignore[union-attr]
+            preloaded = None
+        except BaseException:
+            if preloaded is not None:
+                preloaded.discard()
+            raise
+        done.preloaded = preloaded
+        return done
+
+    def transaction(self, run: BatchRun, batch_id: str, done: Verified) -> AbstractContextManager[Connection]:
+        return done.preloaded.transaction() if done.preloaded is not None else run.engine.begin()
 
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Verified) -> dict[str, Any]:
         folder, feed, manifest = run.folder(batch_id), run.feed, done.manifest
@@ -55,11 +87,13 @@ class Load(Stage):
         tables, at, counts = EntityTables(run.schema), now(), UpsertCounts()
         quarantined = load_quarantine(conn, tables, batch_id=batch_id, agency=feed.agency,
                                       batches=staging.read_batches(folder / staging.REJECTS), now=at)
-        if not over:
+        if not over and done.preloaded is not None:
+            counts = done.preloaded.upsert.finish()
+        elif not over:
             counts = upsert_core(conn, tables, batch_id=batch_id, agency=feed.agency,
                                  batches=staging.read_batches(folder / staging.VALID), now=at, unique_keys=True)
-            if done.extracted.new_state is not None:
-                ledger.save_feed_state(conn, feed.feed_id, done.extracted.new_state, batch_id=batch_id, now=at)
+        if not over and done.extracted.new_state is not None:
+            ledger.save_feed_state(conn, feed.feed_id, done.extracted.new_state, batch_id=batch_id, now=at)
         loaded = counts.total
         if quarantined != manifest.rows_rejected or (not over and loaded != manifest.rows_valid) \
                 or manifest.rows_in != manifest.rows_valid + manifest.rows_rejected:

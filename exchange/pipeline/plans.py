@@ -18,6 +18,7 @@ from exchange.pipeline.records import BatchOutcome
 from exchange.pipeline.seal import Seal
 from exchange.pipeline.stage import Source, Stage
 from exchange.pipeline.validate import Validate
+from exchange.warehouse.dialects import dialect_of
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 class Pipeline:
     stages: tuple[Stage, ...]
     """The stages after extract, one per step of ``order.STEPS``, in that order."""
+    overlap: bool = False
+    """Copy the valid rows into core while validating, on a server warehouse (``exchange.pipeline.preload``)."""
 
     def __post_init__(self) -> None:
         names = tuple(s.name for s in self.stages)
@@ -50,6 +53,13 @@ class Pipeline:
         return outcome
 
     def _stages(self, run: BatchRun, source: Source, progress: Progress | None) -> BatchOutcome:
+        run.overlap = self.overlap and run.settings.overlap_load and not dialect_of(run.engine).embedded
+        try:
+            return self._each_stage(run, source, progress)
+        finally:
+            run.discard_preload()  # a batch that stopped before its load: the copy rolled back
+
+    def _each_stage(self, run: BatchRun, source: Source, progress: Progress | None) -> BatchOutcome:
         with run.lock():
             first = run.begin(source, progress)
             if not first.batch_id:
@@ -92,5 +102,5 @@ def catch_up_index(run: BatchRun) -> dict[str, Any]:
     return {"elements": sum(written.values()), "seconds": round(time.perf_counter() - t, 3)}
 
 
-FEED = Pipeline((Validate(), Seal(), Load(), Publish()))
+FEED = Pipeline((Validate(), Seal(), Load(), Publish()), overlap=True)
 """A feed's batch: its connector's rows validated, sealed, loaded and published."""

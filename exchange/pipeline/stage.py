@@ -9,6 +9,7 @@ the batch (a deterministic id) and writes its raw rows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -41,6 +42,11 @@ class Stage:
 
     def work(self, run: BatchRun, batch_id: str, progress: Progress | None) -> Any:
         return None
+
+    def transaction(self, run: BatchRun, batch_id: str, done: Any) -> AbstractContextManager[Connection]:
+        """The transaction ``commit`` and ``record`` run in (a new one; the load stage may take over the one
+        its rows were copied in while they were validated: ``exchange.pipeline.preload``)."""
+        return run.engine.begin()
 
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Any) -> dict[str, Any]:
         return {}

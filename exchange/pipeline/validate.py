@@ -41,6 +41,8 @@ class RowSinks:
         self.valid_file = staging.ParquetSink(folder / staging.VALID, run.checks.valid_schema)
         self.rejects_file = staging.ParquetSink(folder / staging.REJECTS, staging.REJECT_SCHEMA)
         self.valid = self.rejected = 0
+        self.preload: Any = None
+        """Where valid rows are copied into core as they are written (``exchange.pipeline.preload``), if so."""
 
     def files(self) -> list[staging.ParquetSink]:
         return [self.valid_file, self.rejects_file]
@@ -48,6 +50,8 @@ class RowSinks:
     def on_valid(self, table: pa.Table) -> None:
         self.valid_file.write(table)
         self.valid += table.num_rows
+        if self.preload is not None:
+            self.preload.put(table)
 
     def on_reject(self, table: pa.Table) -> None:
         self.rejects_file.write(table)
@@ -94,6 +98,7 @@ class Validate(Stage):
         self.check_mapping(run, extracted)
         validator = run.checks.validator()
         sinks = self.sinks(run, folder)
+        sinks.preload = run.start_preload(batch_id)
         try:
             seen = staging.SeenKeys(folder)
             try:
@@ -106,6 +111,7 @@ class Validate(Stage):
         except BaseException:
             for sink in sinks.files():
                 sink.abort()
+            run.discard_preload()
             raise
         if split.rows_in != extracted.rows_in or split.rows_in != sinks.valid + sinks.rejected:
             raise TerminalError(f"feed {run.feed.feed_id}, batch {batch_id}: extracted {extracted.rows_in} "

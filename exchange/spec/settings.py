@@ -69,6 +69,9 @@ class Settings:
     batch_rows: int = 50_000
     lock_wait: float = 0.0
     access_log_sync: bool = True
+    overlap_load: bool = True
+    """``exchange run`` on PostgreSQL copies the valid rows into core while it validates the next ones
+    (``exchange.pipeline.preload``); ``EXCHANGE_OVERLAP_LOAD=off``: one stage after the other."""
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> Settings:
@@ -89,4 +92,5 @@ class Settings:
             batch_rows=batch_rows,
             lock_wait=_seconds("EXCHANGE_LOCK_WAIT", "0"),
             access_log_sync=_switch("EXCHANGE_ACCESS_LOG_SYNC", "on"),
+            overlap_load=_switch("EXCHANGE_OVERLAP_LOAD", "on"),
         )

@@ -112,60 +112,91 @@ def _replace_changed(conn: Connection, core: Table, stage: Table, data_cols: lis
     conn.execute(core.insert().from_select(data_cols, select(*[stage.c[c] for c in data_cols]).where(~held)))
 
 
+class CoreUpsert:
+    """An upsert into ``core.<entity>`` in two steps on one connection: ``copy`` the valid rows (one bulk
+    insert, which may run on another thread while the caller validates the next chunk), then ``finish``.
+
+    When the agency has no rows in the table yet (its first load) there is nothing to compare or
+    supersede: rows go straight into core (COPY on PostgreSQL); keys are unique within a batch
+    (duplicates were quarantined), so no conflict is possible. Otherwise they go into a temporary stage
+    table, and ``finish`` counts, keeps the superseded versions in history and upserts."""
+
+    def __init__(self, conn: Connection, tables: EntityTables, *, batch_id: str, agency: str, now: dt.datetime,
+                 unique_keys: bool = False) -> None:
+        self.conn, self.tables, self.batch_id, self.agency, self.now = conn, tables, batch_id, agency, now
+        core = tables.core
+        self.event = tables.schema.event is not None
+        if self.event:
+            from exchange.warehouse.partitions import ensure_partitions
+
+            ensure_partitions(conn, tables.schema.name, now.date())
+        self.direct = unique_keys and conn.execute(
+            select(core.c[SOURCE_AGENCY]).where(core.c[SOURCE_AGENCY] == agency).limit(1)).first() is None
+        self.stage: Table | None = None
+        if not self.direct:
+            self.stage = _stage_table(tables)
+            self.stage.drop(conn, checkfirst=True)
+            self.stage.create(conn)
+        self.copied = 0
+
+    def copy(self, batches: Iterable[pa.RecordBatch]) -> int:
+        """Bulk insert the rows (into core directly, or into the stage table); returns how many."""
+        target = self.tables.core if self.stage is None else self.stage
+        self.copied += _insert(self.conn, target, batches, {SOURCE_AGENCY: self.agency, "_batch_id": self.batch_id,
+                                                            "_loaded_at": self.now})
+        return self.copied
+
+    def finish(self) -> UpsertCounts:
+        if self.stage is None:
+            log.info("core.%s: first load of %s, %s rows inserted", self.tables.schema.name, self.agency, self.copied)
+            return UpsertCounts(inserted=self.copied)
+        try:
+            counts = _merge(self.conn, self.tables, self.stage, self.batch_id, self.now, self.event)
+        finally:
+            self.stage.drop(self.conn, checkfirst=True)
+        log.info("core.%s: %s inserted, %s updated, %s unchanged", self.tables.schema.name,
+                 counts.inserted, counts.updated, counts.unchanged)
+        return counts
+
+
 def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency: str,
                 batches: Iterable[pa.RecordBatch], now: dt.datetime, unique_keys: bool = False) -> UpsertCounts:
-    """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions.
+    """Upsert staged valid rows into ``core.<entity>``, keeping superseded versions (:class:`CoreUpsert`)."""
+    upsert = CoreUpsert(conn, tables, batch_id=batch_id, agency=agency, now=now, unique_keys=unique_keys)
+    upsert.copy(batches)  # a failure rolls the transaction back, and the temporary stage table with it
+    return upsert.finish()
 
-    When the agency has no rows in the table yet (its first load) there is nothing to
-    compare or supersede: rows go straight in (COPY on PostgreSQL). Keys are unique within
-    a batch (duplicates were quarantined), so no conflict is possible.
-    """
+
+def _merge(conn: Connection, tables: EntityTables, stage: Table, batch_id: str, now: dt.datetime,
+           event: bool) -> UpsertCounts:
+    """The staged rows into core: counted against it, the versions they supersede kept in history, then
+    upserted (an event table: the changed versions replaced)."""
     core, hist = tables.core, tables.history
-    event = tables.schema.event is not None
-    if event:
-        from exchange.warehouse.partitions import ensure_partitions
+    on = and_(core.c[SOURCE_AGENCY] == stage.c[SOURCE_AGENCY],
+              core.c[SOURCE_RECORD_ID] == stage.c[SOURCE_RECORD_ID])
+    total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
+    changed = conn.execute(select(func.count()).select_from(stage.join(core, on))
+                           .where(core.c._row_hash != stage.c._row_hash)).scalar_one()
+    matched = conn.execute(select(func.count()).select_from(stage.join(core, on))).scalar_one()
+    counts = UpsertCounts(inserted=total - matched, updated=changed, unchanged=matched - changed)
 
-        ensure_partitions(conn, tables.schema.name, now.date())
-    first = None if not unique_keys else conn.execute(
-        select(core.c[SOURCE_AGENCY]).where(core.c[SOURCE_AGENCY] == agency).limit(1)).first()
-    if unique_keys and first is None:
-        n = _insert(conn, core, batches, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
-        log.info("core.%s: first load of %s, %s rows inserted", tables.schema.name, agency, n)
-        return UpsertCounts(inserted=n)
-    stage = _stage_table(tables)
-    stage.drop(conn, checkfirst=True)
-    stage.create(conn)
-    try:
-        _insert(conn, stage, batches, {SOURCE_AGENCY: agency, "_batch_id": batch_id, "_loaded_at": now})
-        on = and_(core.c[SOURCE_AGENCY] == stage.c[SOURCE_AGENCY],
-                  core.c[SOURCE_RECORD_ID] == stage.c[SOURCE_RECORD_ID])
-        total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
-        changed = conn.execute(select(func.count()).select_from(stage.join(core, on))
-                               .where(core.c._row_hash != stage.c._row_hash)).scalar_one()
-        matched = conn.execute(select(func.count()).select_from(stage.join(core, on))).scalar_one()
-        counts = UpsertCounts(inserted=total - matched, updated=changed, unchanged=matched - changed)
+    data_cols = [c.name for c in core.columns]
+    superseded = (select(*[core.c[c] for c in data_cols],
+                         # a typed literal, not CAST: SQLite's CAST(text AS DATETIME) keeps only the year
+                         literal(now, hist.c._superseded_at.type).label("_superseded_at"),
+                         func.cast(batch_id, hist.c._superseded_by.type).label("_superseded_by"))
+                  .select_from(core.join(stage, on))
+                  .where(core.c._row_hash != stage.c._row_hash))
+    conn.execute(hist.insert().from_select([*data_cols, "_superseded_at", "_superseded_by"], superseded))
 
-        data_cols = [c.name for c in core.columns]
-        superseded = (select(*[core.c[c] for c in data_cols],
-                             # a typed literal, not CAST: SQLite's CAST(text AS DATETIME) keeps only the year
-                             literal(now, hist.c._superseded_at.type).label("_superseded_at"),
-                             func.cast(batch_id, hist.c._superseded_by.type).label("_superseded_by"))
-                      .select_from(core.join(stage, on))
-                      .where(core.c._row_hash != stage.c._row_hash))
-        conn.execute(hist.insert().from_select([*data_cols, "_superseded_at", "_superseded_by"], superseded))
-
-        faults.point("load.upsert")
-        if event:  # partitioned: no unique index on (agency, record id) alone, so no ON CONFLICT
-            _replace_changed(conn, core, stage, data_cols)
-            return counts
-        insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[stage.c[c] for c in data_cols])
-                                                         .where(True))
-        update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}
-        conn.execute(insert.on_conflict_do_update(
-            index_elements=[SOURCE_AGENCY, SOURCE_RECORD_ID], set_=update_cols,
-            where=core.c._row_hash != insert.excluded._row_hash))
-    finally:
-        stage.drop(conn, checkfirst=True)
-    log.info("core.%s: %s inserted, %s updated, %s unchanged", tables.schema.name,
-             counts.inserted, counts.updated, counts.unchanged)
+    faults.point("load.upsert")
+    if event:  # partitioned: no unique index on (agency, record id) alone, so no ON CONFLICT
+        _replace_changed(conn, core, stage, data_cols)
+        return counts
+    insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[stage.c[c] for c in data_cols])
+                                                     .where(True))
+    update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}
+    conn.execute(insert.on_conflict_do_update(
+        index_elements=[SOURCE_AGENCY, SOURCE_RECORD_ID], set_=update_cols,
+        where=core.c._row_hash != insert.excluded._row_hash))
     return counts

@@ -14,7 +14,10 @@ kills the child with SIGKILL — no handler, no cleanup — and runs the feed ag
 
 ``first`` runs load into an empty table (a plain COPY / INSERT into core); ``update`` runs first load
 half of the rows with other names, so the killed run takes the upsert path (stage table, history).
-Both warehouses: PostgreSQL (a fresh database per test) and the embedded SQLite.
+Both warehouses: PostgreSQL (a fresh database per test) and the embedded SQLite. On PostgreSQL
+``exchange run`` copies the valid rows while it validates (``exchange.pipeline.preload``): the
+overlap tests (PostgreSQL only) kill it with that COPY under way in the middle of validation; the
+``load.copy`` cases run with ``EXCHANGE_OVERLAP_LOAD=off``, the COPY in the load stage.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def batch_folder(settings: Settings, skip: set[str]) -> Path:
     return folders[0]
 
 
-def assert_mid_work(point: str, settings: Settings, folder: Path, before: int) -> None:
+def assert_mid_work(point: str, settings: Settings, folder: Path, before: int, overlap: bool = False) -> None:
     """The child stopped in the middle of the work the point names, not before or after it."""
     pg = settings.warehouse_url.startswith("postgresql")
     state = q(settings, f"SELECT state FROM audit.batch WHERE batch_id = '{folder.name}'")
@@ -82,6 +85,10 @@ def assert_mid_work(point: str, settings: Settings, folder: Path, before: int) -
                            "AND pid <> pg_backend_pid() AND state <> 'idle'") if pg else []
     if point == "extract.batch":  # after the first of six source batches, written to the unfinished file
         assert state == [("started",)] and ".raw.parquet" in partial and "raw.parquet" not in present
+    elif overlap:  # the COPY of the first valid chunk under way; validation goes on (it may even be sealed)
+        assert state in ([("extracted",)], [("validated",)], [("staged",)]), state
+        assert q(settings, "SELECT count(*) FROM core.person") == [(before,)]
+        assert [b[:2] for b in backends] == [("active", "COPY")], backends
     elif point == "validate.chunk":
         assert state == [("extracted",)] and {".valid.parquet", ".rejects.parquet"} <= partial
         assert "validation.json" not in present
@@ -102,16 +109,31 @@ def assert_mid_work(point: str, settings: Settings, folder: Path, before: int) -
 @pytest.mark.parametrize(("point", "scenario"), CASES, ids=[f"{p}-{s}" for p, s in CASES])
 def test_sigkill_then_rerun_loses_and_duplicates_nothing(warehouse: Settings, children: Children, tmp_path: Path,
                                                           point: str, scenario: str) -> None:
+    _kill_then_rerun(warehouse, children, tmp_path, point, scenario, overlap=False)
+
+
+@pytest.mark.parametrize("scenario", ["first", "update"])
+def test_sigkill_during_the_copy_overlapping_validation(pg_url: str, project: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, children: Children,
+                                                        scenario: str) -> None:
+    """PostgreSQL only: SQLite loads after validating (one writer), there is no overlap to kill."""
+    warehouse = use_project(project, tmp_path, monkeypatch, pg_url, batch_rows=CHUNK)
+    _kill_then_rerun(warehouse, children, tmp_path, "load.copy", scenario, overlap=True)
+
+
+def _kill_then_rerun(warehouse: Settings, children: Children, tmp_path: Path, point: str, scenario: str, *,
+                     overlap: bool) -> None:
     csv, bad = make_rows(ROWS)
     earlier = {preload(warehouse, csv)} if scenario == "update" else set()
     before = PRELOAD - PRELOAD // 100 if earlier else 0  # rows in core before the killed run
     write(warehouse.landing_dir / "police" / "r.csv", csv)
 
     marker = tmp_path / "reached"
-    proc = children.spawn(FEED_ID, point=point, marker=marker)
+    env = {"EXCHANGE_OVERLAP_LOAD": "off"} if point == "load.copy" and not overlap else {}
+    proc = children.spawn(FEED_ID, point=point, marker=marker, env=env)
     wait_for(marker, proc)
     folder = batch_folder(warehouse, earlier)
-    assert_mid_work(point, warehouse, folder, before)
+    assert_mid_work(point, warehouse, folder, before, overlap)
     sigkill(proc)
 
     out = run_feed(FEED_ID, settings=warehouse)

@@ -117,3 +117,56 @@ def test_a_warehouse_indexed_by_the_publish_stage_is_migrated_and_rebuilds_mark_
         assert _marked(warehouse) == [(out.batch_id, "published")] and _behind(warehouse) == 0
     finally:
         engine.dispose()
+
+
+def test_a_batch_loaded_while_the_index_reads_is_neither_doubled_nor_lost(pg_url: str, project: Path,
+                                                                            tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newer version of a record committed while the index builds the elements of the older batch: the
+    swap sees the snapshot the build read (REPEATABLE READ), so it replaces the record's elements instead
+    of copying in a second set beside them (a primary-key violation that failed the catch-up), and the
+    newer batch, left out of the watermark, is taken next."""
+    from sqlalchemy import create_engine, text
+
+    from exchange.investigate import elements
+
+    settings = use_project(project, tmp_path, monkeypatch, pg_url, batch_rows=500)
+    csv, _bad = make_rows(600)
+    write(settings.landing_dir / "police" / "r.csv", csv)
+    first = run_feed("police.residents", settings=settings, index=False)
+    reindex(settings)
+    write(settings.landing_dir / "police" / "r.csv", csv.replace(",13800000002,", ",13900000002,"))
+    second = run_feed("police.residents", settings=settings, index=False)
+    assert second.updated == 1 and _behind(settings) == 1
+
+    other = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    built = elements.element_table
+    moved: list[str] = []
+
+    def build_while_a_load_commits(*args: Any, **kwargs: Any) -> Any:
+        if not moved:  # a third batch takes R0000002 from the second while its rows are being read
+            with other.connect() as conn:
+                conn.execute(text("INSERT INTO audit.batch (batch_id, feed, agency, entity, schema_version, "
+                                  "fingerprint, state, code_version, started_at, finished_at) SELECT 'b_third', feed, "
+                                  "agency, entity, schema_version, 'x', 'published', code_version, now(), now() "
+                                  "FROM audit.batch WHERE batch_id = :b"), {"b": second.batch_id})
+                conn.execute(text("UPDATE core.person SET phone = '13700000002', _batch_id = 'b_third' "
+                                  "WHERE source_record_id = 'R0000002'"))
+            moved.append("R0000002")
+        return built(*args, **kwargs)
+
+    monkeypatch.setattr(elements, "element_table", build_while_a_load_commits)
+    try:
+        taken = reindex(settings)
+    finally:
+        other.dispose()
+    assert moved and taken["person"] >= 3  # the second batch's record, as its snapshot read it
+    assert [b for b, _ in _marked(settings)] == [first.batch_id, second.batch_id]
+    assert _behind(settings) == 1  # the third batch
+    monkeypatch.undo()
+    reindex(settings)
+    assert _behind(settings) == 0
+    assert _records(settings, "13700000002") == ["R0000002"]
+    assert _records(settings, "13900000002") == [] and _records(settings, "13800000002") == []
+    assert q(settings, "SELECT count(*) FROM mdm.search_element WHERE source_record_id = 'R0000002' "
+                       "AND field = 'phone'") == [(1,)]

@@ -68,5 +68,9 @@ class Dialect:
         """The rows of ``sql`` as Arrow tables of strings, about ``batch_rows`` at a time."""
         raise NotImplementedError
 
+    def stream_query_in(self, conn: Connection, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+        """``stream_query`` inside ``conn``'s open transaction (what it sees; the transaction stays open)."""
+        raise NotImplementedError
+
     def analyze(self, engine: Engine, tables: Iterable[str]) -> None:
         """Fresh planner statistics for tables just rewritten."""

@@ -137,16 +137,19 @@ def _repeat_bytes(value: bytes, n: int) -> pa.Array:
 
 
 
-def copy_out(raw: Any, sql: str) -> Iterator[pa.Table]:
+def copy_out(raw: Any, sql: str, *, in_transaction: bool = False) -> Iterator[pa.Table]:
     """COPY the query out as CSV into a temporary file (libpq's copy loop: psycopg's row iterator
-    costs microseconds per row), then stream the file back through Arrow's CSV reader."""
+    costs microseconds per row), then stream the file back through Arrow's CSV reader. With
+    ``in_transaction`` the query runs in the connection's open transaction (its snapshot), which is
+    left open."""
     from psycopg import pq
 
     driver = raw.driver_connection
     with driver.cursor() as cur:
         cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
         names = [d.name for d in cur.description]
-    driver.rollback()
+    if not in_transaction:
+        driver.rollback()
     pgconn = driver.pgconn
     with tempfile.TemporaryFile() as tmp:
         res = pgconn.exec_(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)".encode())

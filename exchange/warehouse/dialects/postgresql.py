@@ -100,6 +100,11 @@ class PostgreSQL(Dialect):
         finally:
             raw.close()
 
+    def stream_query_in(self, conn: Connection, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+        from exchange.warehouse.dialects.pg_copy import copy_out
+
+        yield from copy_out(conn.connection, sql, in_transaction=True)
+
     def analyze(self, engine: Engine, tables: Iterable[str]) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")

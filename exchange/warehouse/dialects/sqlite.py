@@ -142,17 +142,27 @@ class SQLite(Dialect):
         return n
 
     def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
-        import pyarrow as pa
-
         raw = engine.raw_connection()
         try:
-            cur = raw.cursor()
-            cur.execute(sql)
-            names = [d[0] for d in cur.description]
-            while rows := cur.fetchmany(batch_rows):
-                columns = list(zip(*rows, strict=True))
-                yield pa.table({n: pa.array([None if v is None else str(v) for v in c], pa.string())
-                                for n, c in zip(names, columns, strict=True)})
-            cur.close()
+            yield from _fetched(raw, sql, batch_rows)
         finally:
             raw.close()
+
+    def stream_query_in(self, conn: Connection, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+        yield from _fetched(conn.connection, sql, batch_rows)
+
+
+def _fetched(raw: Any, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+    """The rows of ``sql`` on a DB-API connection as Arrow tables of strings."""
+    import pyarrow as pa
+
+    cur = raw.cursor()
+    try:
+        cur.execute(sql)
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch_rows):
+            columns = list(zip(*rows, strict=True))
+            yield pa.table({n: pa.array([None if v is None else str(v) for v in c], pa.string())
+                            for n, c in zip(names, columns, strict=True)})
+    finally:
+        cur.close()
