@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _END = object()
-AHEAD = 2
+AHEAD = 1
 """Validated chunks waiting for the COPY at most (memory stays bounded; validation waits for a slow server)."""
+PIECE = 50_000
+"""Rows encoded for the COPY at a time (the binary encoding holds a few copies of what it encodes)."""
 
 
 class Preload:
@@ -71,9 +73,9 @@ class Preload:
             while self._chunks.get() is not _END:  # let the producer go on to its end
                 pass
 
-    def _stream(self) -> Iterator[pa.Table]:
+    def _stream(self) -> Iterator[pa.RecordBatch]:
         while (item := self._chunks.get()) is not _END:
-            yield item  # type: ignore[misc]
+            yield from item.to_batches(max_chunksize=PIECE)  # type: ignore[attr-defined]
 
     def put(self, table: pa.Table) -> None:
         """A chunk of valid rows, as the sink wrote it (raises the COPY's error, if it failed)."""
