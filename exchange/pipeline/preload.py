@@ -61,6 +61,7 @@ class Preload:
         self._chunks: queue.Queue[object] = queue.Queue(maxsize=AHEAD)
         self._error: BaseException | None = None
         self._ended = False
+        self._taken_end = False
         self._thread = threading.Thread(target=self._copy, name=f"exchange-preload-{batch_id}", daemon=True)
         self._thread.start()
 
@@ -70,12 +71,13 @@ class Preload:
         except BaseException as exc:  # noqa: BLE001 - told to the validate stage at its next chunk, or to the load
             # stage
             self._error = exc
-            while self._chunks.get() is not _END:  # let the producer go on to its end
-                pass
+            while not self._taken_end:  # let the producer go on to its end (it may have been taken already:
+                self._taken_end = self._chunks.get() is _END  # a COPY that fails as it ends)
 
     def _stream(self) -> Iterator[pa.RecordBatch]:
         while (item := self._chunks.get()) is not _END:
             yield from item.to_batches(max_chunksize=PIECE)  # type: ignore[attr-defined]
+        self._taken_end = True
 
     def put(self, table: pa.Table) -> None:
         """A chunk of valid rows, as the sink wrote it (raises the COPY's error, if it failed)."""
@@ -114,11 +116,17 @@ class Preload:
         self._close(commit=False)
 
     def _close(self, *, commit: bool) -> None:
+        """Commit (its error raised) or roll back (never raising: the copy is thrown away because of another
+        error, which stands — a connection the server lost rolls back by itself) and close."""
         try:
-            if self._tx.is_active:
-                if commit:
-                    self._tx.commit()
-                else:
-                    self._tx.rollback()
+            if commit:
+                self._tx.commit()
+            elif self._tx.is_active:
+                self._tx.rollback()
+        except Exception:
+            if commit:
+                raise
+            log.debug("batch %s: rolling the overlapped copy back failed", self.batch_id, exc_info=True)
         finally:
-            self._conn.close()
+            with contextlib.suppress(Exception):
+                self._conn.close()
