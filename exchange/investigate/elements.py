@@ -134,8 +134,20 @@ person's records by ID number, the other parties of a case, the holders of a pho
 
 
 def ensure(engine: Engine) -> list[str]:
-    """The element index table and the lookups' indexes, created where missing; returns what was made."""
-    from exchange.linking import ensure_mdm_tables, ensure_profile_indexes
+    """The element index's tables and the lookups' indexes on the core tables, created where missing; returns
+    the lookups made. (Creating an index on a core table waits for any load into it to commit: what indexes
+    a batch behind its load calls ``ensure_tables`` only.)"""
+    from exchange.linking import ensure_profile_indexes
+
+    ensure_tables(engine)
+    return [made for schema, indexes in LOOKUPS.items()
+            for made in ensure_profile_indexes(engine, schema, indexes)]
+
+
+def ensure_tables(engine: Engine) -> None:
+    """The element index (``mdm.search_element``, its indexes) and its watermark, created where missing; a
+    warehouse indexed by the publish stage (before 2026-12-06) has every batch in core put in the watermark."""
+    from exchange.linking import ensure_mdm_tables
 
     ensure_mdm_tables(engine)
     with engine.connect() as conn:
@@ -153,8 +165,6 @@ def ensure(engine: Engine) -> list[str]:
             conn.exec_driver_sql("DROP INDEX IF EXISTS mdm.ix_search_element_trgm")
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_search_element_text_trgm ON mdm.search_element "
                                  f"USING gin (key gin_trgm_ops) WHERE {TRGM_WHERE}")
-    return [made for schema, indexes in LOOKUPS.items()
-            for made in ensure_profile_indexes(engine, schema, indexes)]
 
 
 def _partial_indexes(engine: Engine) -> None:

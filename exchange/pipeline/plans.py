@@ -92,7 +92,7 @@ def catch_up_index(run: BatchRun) -> dict[str, Any]:
         return {}
     t = time.perf_counter()
     try:
-        elements.ensure(run.engine)
+        elements.ensure_tables(run.engine)  # not the core tables' lookups: that would wait for their loads
         written = elements.catch_up(run.engine, [run.schema], wait_seconds=max(run.settings.lock_wait, INDEX_WAIT))
     except Exception as exc:  # the batch stays published; its records wait for the next catch-up
         log.exception("feed %s: the element index did not take core.%s's new batches", run.feed.feed_id,

@@ -122,10 +122,11 @@ def reindex(settings: Settings | None = None, say: Any = None, *, rebuild: bool 
 
     with workspace(settings) as ws:
         engine = ws.migrated(ws.all_schemas())
-        elements.ensure(engine)
         said = {"say": say} if say else {}
         if rebuild:
+            elements.ensure(engine)
             return elements.rebuild(engine, ws.all_schemas(), **said)
+        elements.ensure_tables(engine)  # an index on a core table would wait for the loads under way
         return elements.catch_up(engine, ws.all_schemas(), wait_seconds=max(ws.settings.lock_wait, 600.0), **said)
 
 
