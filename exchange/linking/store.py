@@ -70,7 +70,9 @@ def _bulk_into_empty(conn: Connection, target: Table, batches: Iterable[pa.Recor
     conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
     n = _insert(conn, target, batches)
     if pk is not None and pk.name:
-        conn.execute(AddConstraint(pk))
+        # isolate_from_table (the default) marks the shared Table: its next CREATE TABLE, in any database this
+        # process creates, would lack the key
+        conn.execute(AddConstraint(pk, isolate_from_table=False))
     for index in target.indexes:
         index.create(conn)
     return n
