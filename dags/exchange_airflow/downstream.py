@@ -44,25 +44,30 @@ def _default_args() -> dict:
             "on_failure_callback": [ExchangeAlertNotifier()]}
 
 
-def link_dag(entities: list[str]) -> DAG:
-    assets = [core_asset(e) for e in entities]
-    with DAG(
-        dag_id=LINK_DAG_ID,
-        description="Link person records across agencies into mdm.person when a person-bearing core table changes.",
-        schedule=AssetAny(*assets),
+def _on_core_assets(dag_id: str, entities: list[str], *, description: str, tags: list[str], title: str,
+                    scheduled_on: str, runs: str) -> DAG:
+    """A downstream DAG scheduled on the assets of ``entities``' core tables (its task added by the caller
+    inside ``with``): one run at a time, several events consumed by one run."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        schedule=AssetAny(*[core_asset(e) for e in entities]),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        tags=["exchange-downstream", "linking", "person"],
+        tags=["exchange-downstream", *tags],
         default_args=_default_args(),
-        doc_md="\n".join([
-            "# Person linking",
-            "",
-            "Scheduled on the assets of the person-bearing core tables: "
-            + ", ".join(f"`core.{e}`" for e in entities) + ".",
-            "Runs `exchange.workspace.persons.link_persons` (deterministic rules on validated ID numbers, then the "
-            "Splink model) and emits `mdm.person`.",
-        ]),
+        doc_md="\n".join([f"# {title}", "", scheduled_on + ", ".join(f"`core.{e}`" for e in entities) + ".", runs]),
+    )
+
+
+def link_dag(entities: list[str]) -> DAG:
+    with _on_core_assets(
+        LINK_DAG_ID, entities, tags=["linking", "person"], title="Person linking",
+        description="Link person records across agencies into mdm.person when a person-bearing core table changes.",
+        scheduled_on="Scheduled on the assets of the person-bearing core tables: ",
+        runs="Runs `exchange.workspace.persons.link_persons` (deterministic rules on validated ID numbers, then the "
+             "Splink model) and emits `mdm.person`.",
     ) as dag:
         PythonOperator(task_id="link_persons", python_callable=tasks.link_persons, outlets=[mdm_person_asset()],
                        pool=heavy_pool(), doc_md="Link every person-bearing record into the master person index.")
@@ -70,25 +75,13 @@ def link_dag(entities: list[str]) -> DAG:
 
 
 def index_dag(entities: list[str]) -> DAG:
-    assets = [core_asset(e) for e in entities]
-    with DAG(
-        dag_id=INDEX_DAG_ID,
+    with _on_core_assets(
+        INDEX_DAG_ID, entities, tags=["search"], title="Element index",
         description="Bring the element search index up to the new batches when a searchable core table changes.",
-        schedule=AssetAny(*assets),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        tags=["exchange-downstream", "search"],
-        default_args=_default_args(),
-        doc_md="\n".join([
-            "# Element index",
-            "",
-            "Scheduled on the assets of the core tables with searchable fields: "
-            + ", ".join(f"`core.{e}`" for e in entities) + ".",
-            "Runs `exchange.workspace.investigate.reindex` (`exchange search-index`): every batch in core that "
-            "`mdm.search_indexed` lacks is indexed, several batches of a table at once. The feeds' own runs do "
-            "not wait for it; a search tells how many batches it has yet to take.",
-        ]),
+        scheduled_on="Scheduled on the assets of the core tables with searchable fields: ",
+        runs="Runs `exchange.workspace.investigate.reindex` (`exchange search-index`): every batch in core that "
+             "`mdm.search_indexed` lacks is indexed, several batches of a table at once. The feeds' own runs do "
+             "not wait for it; a search tells how many batches it has yet to take.",
     ) as dag:
         PythonOperator(task_id="index_elements", python_callable=tasks.index_elements, pool=heavy_pool(),
                        doc_md="Index the searchable values of the batches the element index lacks.")
@@ -96,23 +89,12 @@ def index_dag(entities: list[str]) -> DAG:
 
 
 def publish_dag(entities: list[str]) -> DAG:
-    assets = [core_asset(e) for e in entities]
-    with DAG(
-        dag_id=PUBLISH_DAG_ID,
+    with _on_core_assets(
+        PUBLISH_DAG_ID, entities, tags=["publishing"], title="Publish shares",
         description="Refresh what consumers and auditors read when any core table changes.",
-        schedule=AssetAny(*assets),
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        tags=["exchange-downstream", "publishing"],
-        default_args=_default_args(),
-        doc_md="\n".join([
-            "# Publish shares",
-            "",
-            "Scheduled on every core table's asset: " + ", ".join(f"`core.{e}`" for e in entities) + ".",
-            "Runs `exchange.workspace.batches.publish_catalog`: rewrites the validation reports index and "
-            "`<reports>/catalog.json` (per table: schema version, rows, last published batch).",
-        ]),
+        scheduled_on="Scheduled on every core table's asset: ",
+        runs="Runs `exchange.workspace.batches.publish_catalog`: rewrites the validation reports index and "
+             "`<reports>/catalog.json` (per table: schema version, rows, last published batch).",
     ) as dag:
         PythonOperator(task_id="publish_catalog", python_callable=tasks.publish_catalog,
                        doc_md="Reports index and catalog snapshot (ids and counts only).")

@@ -224,6 +224,14 @@ def triggering_batches(context: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _triggered(context: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
+    """The batches that started this downstream run, logged as ``what`` triggered by them."""
+    batches = triggering_batches(context)
+    log.info("%s triggered by %s asset event(s): %s", what, len(batches),
+             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    return batches
+
+
 def _settings_and_catalog() -> tuple[Any, Any]:
     from exchange.spec.settings import Settings
     from exchange_airflow.specs import load_specs
@@ -235,9 +243,7 @@ def _settings_and_catalog() -> tuple[Any, Any]:
 
 def link_persons(**context: Any) -> dict[str, Any]:
     """Link the person records of the warehouse into the master person index (``mdm.person``)."""
-    batches = triggering_batches(context)
-    log.info("person linking triggered by %s asset event(s): %s", len(batches),
-             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    batches = _triggered(context, "person linking")
     with failing_fast("person linking"):
         from exchange.workspace.persons import link_persons as linker
         from exchange.workspace.space import Workspace
@@ -252,9 +258,7 @@ def link_persons(**context: Any) -> dict[str, Any]:
 
 def index_elements(**context: Any) -> dict[str, Any]:
     """Bring the element index up to every batch in core it lacks (``exchange search-index``)."""
-    batches = triggering_batches(context)
-    log.info("element index triggered by %s asset event(s): %s", len(batches),
-             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    batches = _triggered(context, "element index")
     with failing_fast("element index"):
         from exchange.workspace.investigate import reindex
         from exchange.workspace.space import Workspace
@@ -268,9 +272,7 @@ def index_elements(**context: Any) -> dict[str, Any]:
 def publish_catalog(**context: Any) -> dict[str, Any]:
     """Refresh what consumers and auditors read after a core table changed (the reports index and
     the catalog snapshot; the grants' share views join here when they exist)."""
-    batches = triggering_batches(context)
-    log.info("publishing triggered by %s asset event(s): %s", len(batches),
-             ", ".join(f"{b['asset']} ← {b['feed']} batch {b['batch_id']}" for b in batches) or "(manual run)")
+    batches = _triggered(context, "publishing")
     with failing_fast("publish shares"):
         from exchange.workspace.batches import publish_catalog as publish
         from exchange.workspace.space import Workspace

@@ -116,6 +116,8 @@ Airflow's feed DAG tells the core table's asset when its load commits, before th
 _IN_CORE_SQL = "(" + ", ".join(f"'{s}'" for s in IN_CORE) + ")"
 LOCK = "mdm.search_element"
 """The lock (a feed lock's kind) one indexing run holds at a time."""
+WAIT = 600.0
+"""Seconds an indexing run waits for another (which may not have seen the batches this one was asked for)."""
 GROUP = 500
 """Batches of one table indexed together, at most."""
 
@@ -354,7 +356,7 @@ def lag(conn: Connection, schemas: Iterable[EntitySchema]) -> int:
     return sum(len(b) for b in pending(conn, schemas).values())
 
 
-def catch_up(engine: Engine, schemas: Iterable[EntitySchema], *, wait_seconds: float = 600.0,
+def catch_up(engine: Engine, schemas: Iterable[EntitySchema], *, wait_seconds: float = WAIT,
              say: Any = log.info) -> dict[str, int]:
     """Index every batch with rows in core that the watermark does not hold, ``GROUP`` batches of a table at a time
     (one read of their rows, one swap); one indexing run at a time (a lock: a second waits for the first,
@@ -386,7 +388,7 @@ def rebuild(engine: Engine, schemas: Iterable[EntitySchema], say: Any = log.info
         with engine.connect() as conn:
             if not _has_table(conn, schema.name):
                 continue
-        with feed_lock(engine, LOCK, wait_seconds=600.0):
+        with feed_lock(engine, LOCK, wait_seconds=WAIT):
             counts[schema.name] = _index(engine, schema, None)
         say(f"indexed {counts[schema.name]:,} elements of core.{schema.name}")
     return counts

@@ -78,10 +78,6 @@ class Pipeline:
             return outcome
 
 
-INDEX_WAIT = 600.0
-"""Seconds a run's catch-up waits for another indexing run (which may not have seen this batch)."""
-
-
 def catch_up_index(run: BatchRun) -> dict[str, Any]:
     """The element index brought up to the published batches of the run's table, off the batch's own path:
     the batch is published whatever happens here (a failure is logged and told in the outcome; the next
@@ -93,7 +89,7 @@ def catch_up_index(run: BatchRun) -> dict[str, Any]:
     t = time.perf_counter()
     try:
         elements.ensure_tables(run.engine)  # not the core tables' lookups: that would wait for their loads
-        written = elements.catch_up(run.engine, [run.schema], wait_seconds=max(run.settings.lock_wait, INDEX_WAIT))
+        written = elements.catch_up(run.engine, [run.schema], wait_seconds=max(run.settings.lock_wait, elements.WAIT))
     except Exception as exc:  # the batch stays published; its records wait for the next catch-up
         log.exception("feed %s: the element index did not take core.%s's new batches", run.feed.feed_id,
                       run.schema.name)

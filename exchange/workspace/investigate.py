@@ -127,7 +127,8 @@ def reindex(settings: Settings | None = None, say: Any = None, *, rebuild: bool 
             elements.ensure(engine)
             return elements.rebuild(engine, ws.all_schemas(), **said)
         elements.ensure_tables(engine)  # an index on a core table would wait for the loads under way
-        return elements.catch_up(engine, ws.all_schemas(), wait_seconds=max(ws.settings.lock_wait, 600.0), **said)
+        wait = max(ws.settings.lock_wait, elements.WAIT)
+        return elements.catch_up(engine, ws.all_schemas(), wait_seconds=wait, **said)
 
 
 def recorded_query(text: str) -> str:
