@@ -72,8 +72,10 @@ def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[st
     with engine.connect() as conn:
         if req.tool == "search":
             result = search(conn, lens, schemas, req.ident, req.kind, limit=req.limit)
-            # the index follows published batches: a search tells how many it has yet to take
-            return {**result.as_dict(), "index_behind": lag(conn, schemas.values())}, result.hits, None
+            # the index follows published batches: a search tells how many it has yet to take, of the
+            # tables the caller may see (another agency's table's loads are none of its business)
+            behind = lag(conn, [s for s in schemas.values() if lens.allows(s.name)])
+            return {**result.as_dict(), "index_behind": behind}, result.hits, None
         who = subject(conn, lens, req.ident)
         if who is None:
             return None, 0, None

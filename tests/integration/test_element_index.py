@@ -170,3 +170,27 @@ def test_a_batch_loaded_while_the_index_reads_is_neither_doubled_nor_lost(pg_url
     assert _records(settings, "13900000002") == [] and _records(settings, "13800000002") == []
     assert q(settings, "SELECT count(*) FROM mdm.search_element WHERE source_record_id = 'R0000002' "
                        "AND field = 'phone'") == [(1,)]
+
+
+def test_the_lag_a_search_reports_counts_only_the_tables_the_caller_may_see(warehouse: Settings) -> None:
+    import shutil
+
+    from tests.conftest import REPO
+
+    csv, _bad = make_rows(300)
+    write(warehouse.landing_dir / "police" / "r.csv", csv)
+    run_feed("police.residents", settings=warehouse, index=False)
+    (warehouse.root / "grants").mkdir(exist_ok=True)
+    shutil.copy(REPO / "grants" / "health.yaml", warehouse.root / "grants" / "health.yaml")
+
+    def behind(agency: str | None) -> int:
+        found = investigate(ToolRequest("search", "13800000001", kind="phone"), settings=warehouse,
+                            agency=agency, purpose="index test")
+        assert found is not None
+        return found["index_behind"]
+
+    # the operator is told of the person batch; the health commission, whose grant has no person table, is not
+    # (a count of another agency's loads would tell it when that agency loaded)
+    assert behind(None) == 1 and behind("health") == 0
+    reindex(warehouse)
+    assert behind(None) == 0 and behind("health") == 0
