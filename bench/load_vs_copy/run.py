@@ -10,7 +10,9 @@ exchange.index_elements DAG runs it) timed apart; `psql \\copy` of the rows it
 loaded into an empty copy of core.person (typed columns, primary key: the bound of any pipeline into that
 table); and dlt 1.31 loading the file through its Arrow path with COPY, no validation, in a virtualenv
 of its own (requirements-dlt.txt). Prints each one's rows/s and the ratios against the targets (≥ 0.6×
-the core.person copy, ≥ 2.5× dlt; peak memory < 1.5 GB whatever N).
+the core.person copy, ≥ 2.5× dlt; peak memory < 1.5 GB whatever N). Then the steady state: the agency's
+next full export with one row in ``--update-every`` (10) changed, through ``exchange run`` (the upsert path)
+and, as its reference, psql's own upsert of the same snapshot into the copy of core.person.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ quality: {max_reject_ratio: 0.05}
 """
 
 
-def generate(path: Path, n: int, seed: int = 1) -> int:
+def generate(path: Path, n: int, seed: int = 1, changed_every: int = 0) -> int:
+    """The file of ``n`` rows (the same rows for the same seed); with ``changed_every`` = k, every k-th row's
+    phone number differs from the first file's (the agency's next full export: a tenth changed for k = 10)."""
     rng = np.random.default_rng(seed)
     chunk = 200_000
     bad = 0
@@ -77,8 +81,10 @@ def generate(path: Path, n: int, seed: int = 1) -> int:
                     check = "0" if check != "0" else "1"
                     bad += 1
                 gender = "男" if int(first17[j][16]) % 2 else "女"
+                carrier = 58 if changed_every and i % changed_every == 0 else 38
                 lines.append(f"B{i:09d},居民{i},{first17[j]}{check},{gender},{births[j]},汉族,"
-                             f"1{38 + i % 2}{i % 100_000_000:08d},陕西省安康市汉滨区{i % 999}号,610902,H{i // 4:08d}")
+                             f"1{carrier + i % 2}{i % 100_000_000:08d},陕西省安康市汉滨区{i % 999}号,610902,"
+                             f"H{i // 4:08d}")
             fh.write("\n".join(lines) + "\n")
     return bad
 
@@ -139,12 +145,50 @@ def run_pipeline(project: Path, work: Path, url: str, *command: str) -> tuple[fl
     return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def steady_state(args: argparse.Namespace, project: Path, work: Path, url: str, csv: Path) -> None:
+    """The agency's next full export (every ``--update-every``-th row changed) through ``exchange run``: the
+    upsert path (a stage table, unchanged rows found by their hashes, superseded versions kept in history);
+    reference in the same run: the table's own upsert of the same snapshot in psql — ``\\copy`` into a
+    temporary table, then one ``INSERT … ON CONFLICT DO UPDATE`` of the changed rows into the copy of
+    core.person the first reference filled (no history kept: a lower bound)."""
+    from sqlalchemy import create_engine, text
+
+    generate(csv, args.rows, changed_every=args.update_every)
+    seconds, peak_mb = run_pipeline(project, work, url, "run", "bench.residents", "--no-index")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        timings, updated, unchanged, inserted = conn.execute(text(
+            "SELECT timings, rows_updated, rows_unchanged, rows_inserted FROM audit.batch "
+            "ORDER BY started_at DESC LIMIT 1")).one()
+        columns = [r[0] for r in conn.execute(text(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' "
+            "AND table_name = 'person' ORDER BY ordinal_position"))]
+    engine.dispose()
+    expected = len(range(0, args.rows, args.update_every))
+    assert (updated, inserted, updated + unchanged) == (expected, 0, args.rows), (updated, unchanged, inserted)
+    snapshot = work / "core_person_next.csv"
+    timed_psql(url, f"\\copy core.person TO '{snapshot}' WITH (FORMAT csv)")
+    keys = ("source_agency", "source_record_id")
+    sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+    upsert_s = timed_psql(url, "CREATE TEMP TABLE snapshot (LIKE core.person)",
+                          f"\\copy snapshot FROM '{snapshot}' WITH (FORMAT csv)",
+                          f"INSERT INTO person_like SELECT * FROM snapshot ON CONFLICT ({', '.join(keys)}) DO UPDATE "
+                          f"SET {sets} WHERE person_like._row_hash IS DISTINCT FROM EXCLUDED._row_hash")
+    print(f"next export, 1 in {args.update_every} rows changed: exchange run --no-index {seconds:7.2f} s "
+          f"{args.rows / seconds:12,.0f} rows/s  (stages: {timings}; {updated:,} updated, {unchanged:,} unchanged)")
+    print(f"psql upsert of the snapshot: {upsert_s:7.2f} s  {args.rows / upsert_s:12,.0f} rows/s  (\\copy into a "
+          f"temporary table + INSERT … ON CONFLICT DO UPDATE of the changed rows): {upsert_s / seconds:.2f}×; "
+          f"peak memory of every run so far {peak_mb:,.0f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--no-dlt", action="store_true", help="skip the dlt reference")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder and database")
+    ap.add_argument("--update-every", type=int, default=10, metavar="K",
+                    help="then the next full export with every K-th row changed (0: skip the steady state)")
     args = ap.parse_args()
 
     from sqlalchemy import create_engine, text
@@ -210,6 +254,8 @@ def main() -> None:
               f"the index's run: {peak_all_mb:,.0f} MB" + (" or less" if peak_all_mb == peak_mb else ""))
         print(f"rows                    : {loaded:,} loaded ({flagged:,} with a flagged field) + {quarantined:,} "
               f"quarantined = {args.rows:,}")
+        if args.update_every:
+            steady_state(args, project, work, url, csv)
     finally:
         admin.dispose()
         if not args.keep:

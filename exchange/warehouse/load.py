@@ -16,14 +16,17 @@ from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
     MetaData,
     Table,
     and_,
+    case,
     func,
     literal,
+    or_,
     select,
 )
 
@@ -92,9 +95,13 @@ def load_quarantine(conn: Connection, tables: EntityTables, *, batch_id: str, ag
     return staged
 
 
-def _stage_table(tables: EntityTables) -> Table:
+def _stage_table(tables: EntityTables, prefix: str = "_stage", *extra: Column) -> Table:
     cols = [Column(c.name, c.type) for c in tables.core.columns]
-    return Table(f"_stage_{tables.schema.name}", MetaData(), *cols, prefixes=["TEMPORARY"])
+    return Table(f"{prefix}_{tables.schema.name}", MetaData(), *cols, *extra, prefixes=["TEMPORARY"])
+
+
+HELD = "_held"
+"""The column of the delta table (:func:`_merge`) that says core holds an earlier version of the row."""
 
 
 def _dialect_insert(conn: Connection) -> Any:
@@ -150,10 +157,9 @@ class CoreUpsert:
         if self.stage is None:
             log.info("core.%s: first load of %s, %s rows inserted", self.tables.schema.name, self.agency, self.copied)
             return UpsertCounts(inserted=self.copied)
-        try:
-            counts = _merge(self.conn, self.tables, self.stage, self.batch_id, self.now, self.event)
-        finally:
-            self.stage.drop(self.conn, checkfirst=True)
+        counts = _merge(self.conn, self.tables, self.stage, self.batch_id, self.now, self.event)
+        # on failure the transaction's rollback takes it; dropping it there would hide the error on PostgreSQL
+        self.stage.drop(self.conn)
         log.info("core.%s: %s inserted, %s updated, %s unchanged", self.tables.schema.name,
                  counts.inserted, counts.updated, counts.unchanged)
         return counts
@@ -169,34 +175,44 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
 
 def _merge(conn: Connection, tables: EntityTables, stage: Table, batch_id: str, now: dt.datetime,
            event: bool) -> UpsertCounts:
-    """The staged rows into core: counted against it, the versions they supersede kept in history, then
-    upserted (an event table: the changed versions replaced)."""
+    """The staged rows into core. One join of the stage table with core sets the new and the changed rows
+    apart (a temporary delta table; an agency's next full export is mostly unchanged rows, which are only
+    counted); the versions the changed ones supersede are kept in history, then the delta is upserted (an
+    event table: the changed versions replaced)."""
     core, hist = tables.core, tables.history
+    data_cols = [c.name for c in core.columns]
+    delta = _stage_table(tables, "_delta", Column(HELD, Boolean()))
+    delta.drop(conn, checkfirst=True)
+    delta.create(conn)
     on = and_(core.c[SOURCE_AGENCY] == stage.c[SOURCE_AGENCY],
               core.c[SOURCE_RECORD_ID] == stage.c[SOURCE_RECORD_ID])
+    held = core.c[SOURCE_RECORD_ID].is_not(None)
+    conn.execute(delta.insert().from_select(
+        [*data_cols, HELD], select(*[stage.c[c] for c in data_cols], held).select_from(stage.outerjoin(core, on))
+        .where(or_(~held, core.c._row_hash != stage.c._row_hash))))
     total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
-    changed = conn.execute(select(func.count()).select_from(stage.join(core, on))
-                           .where(core.c._row_hash != stage.c._row_hash)).scalar_one()
-    matched = conn.execute(select(func.count()).select_from(stage.join(core, on))).scalar_one()
-    counts = UpsertCounts(inserted=total - matched, updated=changed, unchanged=matched - changed)
+    moved, changed = conn.execute(select(func.count(), func.coalesce(func.sum(
+        case((delta.c[HELD], 1), else_=0)), 0)).select_from(delta)).one()
+    counts = UpsertCounts(inserted=moved - changed, updated=changed, unchanged=total - moved)
 
-    data_cols = [c.name for c in core.columns]
+    on = and_(core.c[SOURCE_AGENCY] == delta.c[SOURCE_AGENCY],
+              core.c[SOURCE_RECORD_ID] == delta.c[SOURCE_RECORD_ID])
     superseded = (select(*[core.c[c] for c in data_cols],
                          # a typed literal, not CAST: SQLite's CAST(text AS DATETIME) keeps only the year
                          literal(now, hist.c._superseded_at.type).label("_superseded_at"),
                          func.cast(batch_id, hist.c._superseded_by.type).label("_superseded_by"))
-                  .select_from(core.join(stage, on))
-                  .where(core.c._row_hash != stage.c._row_hash))
+                  .select_from(core.join(delta, on)))  # the new rows have no version in core
     conn.execute(hist.insert().from_select([*data_cols, "_superseded_at", "_superseded_by"], superseded))
 
     faults.point("load.upsert")
     if event:  # partitioned: no unique index on (agency, record id) alone, so no ON CONFLICT
-        _replace_changed(conn, core, stage, data_cols)
-        return counts
-    insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[stage.c[c] for c in data_cols])
-                                                     .where(True))
-    update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}
-    conn.execute(insert.on_conflict_do_update(
-        index_elements=[SOURCE_AGENCY, SOURCE_RECORD_ID], set_=update_cols,
-        where=core.c._row_hash != insert.excluded._row_hash))
+        _replace_changed(conn, core, delta, data_cols)
+    else:
+        insert = _dialect_insert(conn)(core).from_select(data_cols, select(*[delta.c[c] for c in data_cols])
+                                                         .where(True))
+        update_cols = {c: insert.excluded[c] for c in data_cols if c not in (SOURCE_AGENCY, SOURCE_RECORD_ID)}
+        conn.execute(insert.on_conflict_do_update(
+            index_elements=[SOURCE_AGENCY, SOURCE_RECORD_ID], set_=update_cols,
+            where=core.c._row_hash != insert.excluded._row_hash))
+    delta.drop(conn)  # on failure the transaction's rollback takes it (it was created in it)
     return counts

@@ -28,9 +28,11 @@ def test_load_reload_and_history_on_postgres(pg_project: Settings) -> None:
     lines = csv.splitlines()
     for i in (1, 2, 3):
         lines[i] = lines[i].replace(f"居民{i - 1},", f"居民{i - 1}改,")
+    lines.append(lines[4].replace("R0000003,", "R9000000,", 1))  # and one record the first export lacked
     write(pg_project.landing_dir / "police" / "r.csv", "\n".join(lines) + "\n")
     changed = run_feed("police.residents", settings=pg_project)
-    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 3, 4947)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (1, 3, 4947)
+    assert q(pg_project, "SELECT count(*) FROM core.person") == [(4951,)]
     assert q(pg_project, "SELECT count(*) FROM core.person_history") == [(3,)]
     assert q(pg_project, "SELECT name FROM core.person_history ORDER BY source_record_id") == [
         ("居民0",), ("居民1",), ("居民2",)]

@@ -106,11 +106,14 @@ def test_rerun_of_a_loaded_batch_is_a_no_op(project: Path, settings) -> None:
 def test_changed_rows_make_new_versions_and_keep_history(project: Path, settings) -> None:
     _setup(project, settings, GOOD_ROWS)
     run_feed("police.residents", settings=settings, today=TODAY)
-    changed = [GOOD_ROWS[0], GOOD_ROWS[1].replace("李四", "李思"), GOOD_ROWS[2]]
+    new = next(iter(FLAGGED_ROWS))  # a record the first export did not have (loaded, its ID number flagged)
+    changed = [GOOD_ROWS[0], GOOD_ROWS[1].replace("李四", "李思"), GOOD_ROWS[2], new]
     _setup(project, settings, changed)
     out = run_feed("police.residents", settings=settings, today=TODAY)
-    assert (out.inserted, out.updated, out.unchanged) == (0, 1, 2)
+    assert (out.inserted, out.updated, out.unchanged) == (1, 1, 2)
     assert _sql(settings, "SELECT name FROM core.person WHERE source_record_id='P2'") == [("李思",)]
+    assert _sql(settings, f"SELECT source_record_id, name, _batch_id = '{out.batch_id}' FROM core.person ORDER BY 1"
+                ) == [("F1", "赵六", 1), ("P1", "张三", 0), ("P2", "李思", 1), ("P3", "王五", 0)]
     hist = _sql(settings, "SELECT name, _superseded_by FROM core.person_history")
     assert hist == [("李四", out.batch_id)]
 
