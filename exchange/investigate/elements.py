@@ -28,7 +28,6 @@ indexes (``exchange.warehouse.tables.event_indexes``), probed with the full valu
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import time
@@ -56,6 +55,7 @@ from sqlalchemy.schema import CreateIndex
 
 from exchange.formats.pinyin import name_pinyin, simplified
 from exchange.investigate.query import SUBSTRING_KINDS
+from exchange.spec.clock import now
 from exchange.spec.schema import EntitySchema
 from exchange.warehouse.dialects import dialect_of
 from exchange.warehouse.locks import feed_lock
@@ -94,10 +94,6 @@ element = Table(
 
 SCHEMA = pa.schema([(c.name, pa.string()) for c in element.columns])
 
-
-def now() -> dt.datetime:
-    """UTC, naive, whole seconds (as the ledger records times)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 indexed_batch = Table(

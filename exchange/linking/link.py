@@ -47,6 +47,7 @@ from exchange.linking.records import (
 )
 from exchange.linking.stable import UID_DIGITS, UID_PREFIX, describe_changes, greedy_assign, uid_number
 from exchange.linking.store import delete_keys, replace_rows, stream_query
+from exchange.spec.clock import now as _now
 from exchange.warehouse.dialects import dialect_of
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,6 @@ class LinkResult:
 def _one(con: Any, sql: str) -> Any:
     return con.execute(sql).fetchall()[0][0]
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _rss_mb() -> tuple[float, float]:

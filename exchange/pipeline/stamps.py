@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import subprocess
 from pathlib import Path
 
 import exchange
+from exchange.spec.clock import now
 from exchange.spec.feed import FeedSpec
 from exchange.spec.schema import EntitySchema
 
-
-def now() -> dt.datetime:
-    """UTC, naive, whole seconds: how the ledger records times."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+__all__ = ["batch_id_for", "code_version", "now"]
 
 
 def code_version(root: Path) -> str:
