@@ -31,7 +31,6 @@ from exchange.spec.settings import Settings
 if TYPE_CHECKING:  # Great Expectations takes a second or two to import: only where validation runs
     from exchange.validation.engine import BatchValidator
     from exchange.validation.suites import CompiledSuite
-    from exchange.validation.worker import ValidatorProcess
 
 Progress = Callable[[str, int], None]
 """Called with (stage, rows done) as rows go by."""
@@ -114,75 +113,53 @@ class FeedChecks:
                 self._compiled = compile_suite(self.schema, self.catalog)
             return self._compiled
 
-    def validator(self, *, process: bool = False) -> BatchValidator | ValidatorProcess:
-        """A fresh validator of this feed's suite (one per batch: it accumulates the batch's report); with
-        ``process``, in a worker process of its own (``exchange.validation.worker``: GX is then imported
-        there, not here). Either is closed after use."""
-        if process:
-            from exchange.validation.worker import ValidatorProcess
-
-            return ValidatorProcess(self.settings.root, self.feed.feed_id, self.today)
+    def validator(self) -> BatchValidator:
+        """A fresh validator of this feed's suite (one per batch: it accumulates the batch's report)."""
         from exchange.validation.engine import BatchValidator
 
         return BatchValidator(self.compiled, feed_id=self.feed.feed_id, today=self.today)
 
-    def stream(self, batches: Iterator[pa.RecordBatch], validator: BatchValidator | ValidatorProcess,
+    def stream(self, batches: Iterator[pa.RecordBatch], validator: BatchValidator,
                on_valid: Callable[[pa.Table], None], on_reject: Callable[[pa.Table], None],
                progress: Progress | None = None, keys: Any = None, *, prefetch: bool = False,
                notes: Callable[[], list[str]] = list) -> Split:
         """Map, validate and split every batch; ``keys`` tracks natural keys for duplicates
         (``staging.SeenKeys`` on disk for a batch; in memory by default). ``prefetch``: see ``_prepared``;
-        ``notes``: what the source noticed about itself, said with a missing mapped column. Each chunk is
-        submitted to the validator before the one before it is split, so that a validator in a worker
-        process checks it meanwhile (one in this process has checked it already)."""
+        ``notes``: what the source noticed about itself, said with a missing mapped column."""
         split = Split()
         keys = keys if keys is not None else MemoryKeys()
         source_columns: list[str] | None = None
         signs = ColumnSigns.of({column: m.field for column, m in self.mapper.columns.items()}, self.schema)
-        waiting: tuple[pa.RecordBatch, MappedChunk, pa.Array, Any] | None = None
         for rb, mapped, hashes in self._prepared(batches, prefetch, notes):
             signs.add(rb)
             if source_columns is None:
                 source_columns = source_columns_of(rb.schema.names)
             rows = mapped.table.column("_source_row").to_pylist()
-            job = validator.submit(mapped.table.select(list(self.schema.fields)), rows)
-            if waiting is not None:
-                self._split_chunk(split, *waiting, validator, on_valid, on_reject, keys, source_columns, progress)
-            waiting = (rb, mapped, hashes, job)
-        if waiting is not None:
-            self._split_chunk(split, *waiting, validator, on_valid, on_reject, keys, source_columns or [], progress)
+            found = validator.validate(mapped.table.select(list(self.schema.fields)), rows)
+            flagged = apply_severity(self.schema, mapped.table, _merge(mapped.reasons, found))
+            table, reasons = flagged.table, flagged.reasons
+            self._flag_duplicates(table, reasons, keys)
+            bad = sorted(reasons)
+            good_mask = pa.array([True] * rb.num_rows)
+            if bad:
+                good_mask = pc.invert(pc.is_in(pa.array(range(rb.num_rows)), pa.array(bad)))
+            valid = table.filter(good_mask)
+            on_valid(self._typed(valid, hashes.filter(good_mask)))
+            on_reject(self._rejects(rb, table, reasons, bad, source_columns))
+            split.rows_in += rb.num_rows
+            split.rows_valid += valid.num_rows
+            split.rows_rejected += len(bad)
+            for rs in reasons.values():
+                for r in rs:
+                    split.reasons[(r.rule, r.field or "")] += 1
+            n_flagged, flags = flagged.counts(reasons)
+            split.rows_flagged += n_flagged
+            split.flags.update(flags)
+            if progress:
+                progress("validate", rb.num_rows)
+            faults.point("validate.chunk")
         split.notes = signs.notes()
         return split
-
-    def _split_chunk(self, split: Split, rb: pa.RecordBatch, mapped: MappedChunk, hashes: pa.Array, job: Any,
-                     validator: BatchValidator | ValidatorProcess, on_valid: Callable[[pa.Table], None],
-                     on_reject: Callable[[pa.Table], None], keys: Any, source_columns: list[str],
-                     progress: Progress | None) -> None:
-        """One chunk's validation reasons taken, the fields' severity applied, duplicate keys caught; its
-        valid rows (typed) and rejects handed on and counted in ``split``."""
-        found = validator.result(job)
-        flagged = apply_severity(self.schema, mapped.table, _merge(mapped.reasons, found))
-        table, reasons = flagged.table, flagged.reasons
-        self._flag_duplicates(table, reasons, keys)
-        bad = sorted(reasons)
-        good_mask = pa.array([True] * rb.num_rows)
-        if bad:
-            good_mask = pc.invert(pc.is_in(pa.array(range(rb.num_rows)), pa.array(bad)))
-        valid = table.filter(good_mask)
-        on_valid(self._typed(valid, hashes.filter(good_mask)))
-        on_reject(self._rejects(rb, table, reasons, bad, source_columns))
-        split.rows_in += rb.num_rows
-        split.rows_valid += valid.num_rows
-        split.rows_rejected += len(bad)
-        for rs in reasons.values():
-            for r in rs:
-                split.reasons[(r.rule, r.field or "")] += 1
-        n_flagged, flags = flagged.counts(reasons)
-        split.rows_flagged += n_flagged
-        split.flags.update(flags)
-        if progress:
-            progress("validate", rb.num_rows)
-        faults.point("validate.chunk")
 
     def _prepared(self, batches: Iterator[pa.RecordBatch], prefetch: bool,
                   notes: Callable[[], list[str]] = list) -> Iterator[tuple[pa.RecordBatch, MappedChunk, pa.Array]]:

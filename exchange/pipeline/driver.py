@@ -61,18 +61,10 @@ class BatchRun:
         """Copy the valid rows into core while validating (``exchange.pipeline.preload``): set by a pipeline
         that validates and loads in this process, on a server warehouse."""
         self.preload: Preload | None = None
-        self.worker = False
-        """Validate big batches in a worker process (``validates_apart``): set by a pipeline that runs every
-        stage in this process (``exchange run``; never in Airflow's tasks, whose Celery workers may not
-        have children)."""
         with outages_as_transient(self.engine, f"feed {feed_id}: preparing the warehouse tables"):
             ensure_tables(self.engine, [self.schema], audit_tables.metadata)
 
     # --- what stages share ----------------------------------------------------------------------
-
-    def validates_apart(self, rows: int) -> bool:
-        """Whether a batch of ``rows`` rows is validated in a worker process (``exchange.validation.worker``)."""
-        return self.worker and 0 < self.settings.validate_worker_rows <= rows
 
     @property
     def validate_rows(self) -> int:

@@ -29,8 +29,6 @@ class Pipeline:
     """The stages after extract, one per step of ``order.STEPS``, in that order."""
     overlap: bool = False
     """Copy the valid rows into core while validating, on a server warehouse (``exchange.pipeline.preload``)."""
-    worker: bool = False
-    """Validate big batches in a worker process (``BatchRun.validates_apart``)."""
 
     def __post_init__(self) -> None:
         names = tuple(s.name for s in self.stages)
@@ -56,7 +54,6 @@ class Pipeline:
 
     def _stages(self, run: BatchRun, source: Source, progress: Progress | None) -> BatchOutcome:
         run.overlap = self.overlap and run.settings.overlap_load and not dialect_of(run.engine).embedded
-        run.worker = self.worker
         try:
             return self._each_stage(run, source, progress)
         finally:
@@ -101,5 +98,5 @@ def catch_up_index(run: BatchRun) -> dict[str, Any]:
     return {"elements": sum(written.values()), "seconds": round(time.perf_counter() - t, 3)}
 
 
-FEED = Pipeline((Validate(), Seal(), Load(), Publish()), overlap=True, worker=True)
+FEED = Pipeline((Validate(), Seal(), Load(), Publish()), overlap=True)
 """A feed's batch: its connector's rows validated, sealed, loaded and published."""

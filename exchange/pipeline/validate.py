@@ -24,6 +24,7 @@ from exchange.pipeline.checking import Progress
 from exchange.pipeline.records import BatchOutcome, Extracted, Split, Validated, top
 from exchange.pipeline.stage import Stage
 from exchange.pipeline.stamps import now
+from exchange.validation.docs import DataDocs
 from exchange.warehouse.load import load_quarantine
 from exchange.warehouse.tables import EntityTables
 
@@ -95,29 +96,7 @@ class Validate(Stage):
         folder = run.folder(batch_id)
         extracted = Extracted.read(folder)
         self.check_mapping(run, extracted)
-        validator = run.checks.validator(process=run.validates_apart(extracted.rows_in))
-        try:
-            split, noted = self._split(run, batch_id, folder, extracted, validator, progress)
-            started = (run.ledger_row(batch_id) or {}).get("started_at")
-            report, expectations = validator.finish(run.settings.reports_dir, batch_id=batch_id,
-                                                    run_time=started or now())
-            suite = validator.suite_name
-        finally:
-            validator.close()
-        validated = Validated(
-            batch_id=batch_id, suite=suite, rows_in=split.rows_in, rows_valid=split.rows_valid,
-            rows_rejected=split.rows_rejected,
-            reject_ratio=split.rows_rejected / split.rows_in if split.rows_in else 0.0,
-            rows_flagged=split.rows_flagged, top_flags=top(split.flags), top_reasons=top(split.reasons),
-            report=str(report) if report else None, expectations=expectations,
-            notes=[*extracted.notes, *split.notes], **noted)
-        validated.write(folder)
-        return validated
-
-    def _split(self, run: BatchRun, batch_id: str, folder: Path, extracted: Extracted, validator: Any,
-               progress: Progress | None) -> tuple[Split, dict[str, Any]]:
-        """The batch's rows checked and written to the row sinks (valid rows copied into core meanwhile when
-        the run overlaps its load); the split, counted as written, and the fields the sinks add."""
+        validator = run.checks.validator()
         sinks = self.sinks(run, folder)
         sinks.preload = run.start_preload(batch_id)
         try:
@@ -138,8 +117,23 @@ class Validate(Stage):
             raise TerminalError(f"feed {run.feed.feed_id}, batch {batch_id}: extracted {extracted.rows_in} "
                                 f"rows, validated {split.rows_in} = {sinks.valid} valid + {sinks.rejected} "
                                 f"rejected; nothing was loaded")
-        split.rows_valid, split.rows_rejected = sinks.valid, sinks.rejected
-        return split, sinks.noted(split)
+        noted = sinks.noted(split)
+        report = None
+        merged = validator.merged_result(batch_id=batch_id)
+        if merged is not None:
+            started = (run.ledger_row(batch_id) or {}).get("started_at")
+            report = DataDocs(run.settings.reports_dir).publish(
+                run.checks.compiled.suite, merged, batch_id=batch_id, feed_id=run.feed.feed_id,
+                run_time=started or now())
+        validated = Validated(
+            batch_id=batch_id, suite=run.checks.compiled.suite.name, rows_in=split.rows_in,
+            rows_valid=sinks.valid, rows_rejected=sinks.rejected,
+            reject_ratio=sinks.rejected / split.rows_in if split.rows_in else 0.0,
+            rows_flagged=split.rows_flagged, top_flags=top(split.flags), top_reasons=top(split.reasons),
+            report=str(report) if report else None, expectations=validator.summary(),
+            notes=[*extracted.notes, *split.notes], **noted)
+        validated.write(folder)
+        return validated
 
     def commit(self, run: BatchRun, conn: Connection, batch_id: str, done: Validated) -> dict[str, Any]:
         ledger.record_validation(conn, batch_id=batch_id, suite=done.suite, rows=done.expectations, now=now())

@@ -72,9 +72,6 @@ class Settings:
     overlap_load: bool = True
     """``exchange run`` on PostgreSQL copies the valid rows into core while it validates the next ones
     (``exchange.pipeline.preload``); ``EXCHANGE_OVERLAP_LOAD=off``: one stage after the other."""
-    validate_worker_rows: int = 200_000
-    """``exchange run`` validates a batch of at least this many rows in a worker process
-    (``exchange.validation.worker``: the checks on a second core); ``EXCHANGE_VALIDATE_WORKER_ROWS=0``: never."""
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> Settings:
@@ -86,14 +83,6 @@ class Settings:
                 raise ValueError
         except ValueError:
             raise ConfigError(f"EXCHANGE_BATCH_ROWS: expected a positive integer, got {raw_rows!r}") from None
-        raw_worker = os.environ.get("EXCHANGE_VALIDATE_WORKER_ROWS", "200000")
-        try:
-            worker_rows = int(raw_worker)
-            if worker_rows < 0:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"EXCHANGE_VALIDATE_WORKER_ROWS: expected a whole number of rows (0: never), got "
-                              f"{raw_worker!r}") from None
         return cls(
             root=root,
             warehouse_url=os.environ.get("EXCHANGE_WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL,
@@ -104,5 +93,4 @@ class Settings:
             lock_wait=_seconds("EXCHANGE_LOCK_WAIT", "0"),
             access_log_sync=_switch("EXCHANGE_ACCESS_LOG_SYNC", "on"),
             overlap_load=_switch("EXCHANGE_OVERLAP_LOAD", "on"),
-            validate_worker_rows=worker_rows,
         )

@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -110,33 +109,6 @@ class BatchValidator:
         if f.pii in ("sensitive", "quasi_identifier"):
             return "generic"
         return "none"
-
-    @property
-    def suite_name(self) -> str:
-        return self.compiled.suite.name
-
-    def submit(self, table: pa.Table, row_numbers: list[int]) -> dict[int, list[Reason]]:
-        """Validate one chunk now; its reasons are the job ``result`` returns (as a
-        :class:`~exchange.validation.worker.ValidatorProcess` would give them later)."""
-        return self.validate(table, row_numbers)
-
-    @staticmethod
-    def result(job: dict[int, list[Reason]]) -> dict[int, list[Reason]]:
-        return job
-
-    def finish(self, reports_dir: Path, *, batch_id: str, run_time: dt.datetime) -> tuple[Path | None,
-                                                                                          list[dict[str, Any]]]:
-        """The batch's Data Docs published (none before its first chunk); (report path or None, one row per
-        expectation for ``audit.validation``)."""
-        from exchange.validation.docs import DataDocs
-
-        merged = self.merged_result(batch_id=batch_id)
-        report = None if merged is None else DataDocs(reports_dir).publish(
-            self.compiled.suite, merged, batch_id=batch_id, feed_id=self.feed_id, run_time=run_time)
-        return report, self.summary()
-
-    def close(self) -> None:
-        """Nothing to stop (the worker's validator has a process to stop)."""
 
     def validate(self, table: pa.Table, row_numbers: list[int] | None = None) -> dict[int, list[Reason]]:
         """Validate one chunk of canonical string columns; return row index → reasons."""
