@@ -27,7 +27,6 @@ def quiet_gx() -> None:
         logging.getLogger(name).setLevel(level or logging.WARNING)
 
 
-
 DEFERRED = ("scipy.stats", "altair")
 """Modules GX imports at its own import only for expectations the exchange never compiles (KL divergence
 and KS tests, their charts): about a third of GX's import time, spent at the start of every validate stage
