@@ -95,7 +95,6 @@ element = Table(
 SCHEMA = pa.schema([(c.name, pa.string()) for c in element.columns])
 
 
-
 indexed_batch = Table(
     "search_indexed", metadata,
     Column("batch_id", Text(), nullable=False, comment="a batch (loaded or published) whose records the index holds"),

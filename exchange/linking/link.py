@@ -96,7 +96,6 @@ def _one(con: Any, sql: str) -> Any:
     return con.execute(sql).fetchall()[0][0]
 
 
-
 def _rss_mb() -> tuple[float, float]:
     """(current, peak) resident memory of this process in MB (Linux; zeros elsewhere)."""
     try:

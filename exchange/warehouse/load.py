@@ -157,7 +157,7 @@ class CoreUpsert:
         if self.stage is None:
             log.info("core.%s: first load of %s, %s rows inserted", self.tables.schema.name, self.agency, self.copied)
             return UpsertCounts(inserted=self.copied)
-        counts = _merge(self.conn, self.tables, self.stage, self.batch_id, self.now, self.event)
+        counts = _merge(self.conn, self.tables, self.stage, self.copied, self.batch_id, self.now, self.event)
         # on failure the transaction's rollback takes it; dropping it there would hide the error on PostgreSQL
         self.stage.drop(self.conn)
         log.info("core.%s: %s inserted, %s updated, %s unchanged", self.tables.schema.name,
@@ -173,9 +173,9 @@ def upsert_core(conn: Connection, tables: EntityTables, *, batch_id: str, agency
     return upsert.finish()
 
 
-def _merge(conn: Connection, tables: EntityTables, stage: Table, batch_id: str, now: dt.datetime,
+def _merge(conn: Connection, tables: EntityTables, stage: Table, total: int, batch_id: str, now: dt.datetime,
            event: bool) -> UpsertCounts:
-    """The staged rows into core. One join of the stage table with core sets the new and the changed rows
+    """The ``total`` staged rows into core. One join of the stage table with core sets the new and the changed rows
     apart (a temporary delta table; an agency's next full export is mostly unchanged rows, which are only
     counted); the versions the changed ones supersede are kept in history, then the delta is upserted (an
     event table: the changed versions replaced)."""
@@ -190,7 +190,6 @@ def _merge(conn: Connection, tables: EntityTables, stage: Table, batch_id: str, 
     conn.execute(delta.insert().from_select(
         [*data_cols, HELD], select(*[stage.c[c] for c in data_cols], held).select_from(stage.outerjoin(core, on))
         .where(or_(~held, core.c._row_hash != stage.c._row_hash))))
-    total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
     moved, changed = conn.execute(select(func.count(), func.coalesce(func.sum(
         case((delta.c[HELD], 1), else_=0)), 0)).select_from(delta)).one()
     counts = UpsertCounts(inserted=moved - changed, updated=changed, unchanged=total - moved)

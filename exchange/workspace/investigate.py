@@ -74,7 +74,7 @@ def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[st
             result = search(conn, lens, schemas, req.ident, req.kind, limit=req.limit)
             # the index follows published batches: a search tells how many it has yet to take, of the
             # tables the caller may see (another agency's table's loads are none of its business)
-            behind = lag(conn, [s for s in schemas.values() if lens.allows(s.name)])
+            behind = lag(conn, [schemas[name] for name in lens.entities(schemas)])
             return {**result.as_dict(), "index_behind": behind}, result.hits, None
         who = subject(conn, lens, req.ident)
         if who is None:
