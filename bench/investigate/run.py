@@ -14,7 +14,8 @@
    (as the workers of ``exchange serve --workers N`` are, which is what the target is read on).
    Reference measured in the same run: a B-tree lookup of ``mdm.person`` by ID number (the
    profile's first step) under the same concurrency. Prints p50/p95/p99 per kind and overall, and the
-   ratio to the reference;
+   ratio to the reference; and, for one client, the CPU a search costs this process and the server's
+   backend (what concurrent clients queue for on few cores);
 3. technology check: the address fragments through the pg_trgm GIN index, then with bitmap scans off
    (what a B-tree-only or scan-only index would do);
 4. graph: depth 2 around sampled persons (households, cases, phones, co-presence...), single client
@@ -384,6 +385,37 @@ def _say_cases(found: list[tuple[Any, float]], suffix: str = "") -> None:
         _say(_line(f"search {case}{suffix}", ts))
 
 
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) the server's backend ``pid`` has used, when it runs on this machine."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_per_request(engine: Any, label: str, items: list[Any], work: Any) -> None:
+    """One client, one request after another: wall time, this process's CPU and the server backend's CPU per
+    request. On a machine of few cores, concurrent clients queue for that CPU: it is what bounds their p99."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        for item in items[:20]:
+            work(conn, item)
+        server, client, wall = _backend_cpu(pid), time.process_time(), time.perf_counter()
+        for item in items:
+            work(conn, item)
+        wall, client = time.perf_counter() - wall, time.process_time() - client
+        after = _backend_cpu(pid)
+    n = len(items)
+    served = f"{(after - server) * 1000 / n:.2f} ms" if server is not None and after is not None else "not here"
+    _say(f"{label}, 1 client, per request: wall {wall * 1000 / n:.2f} ms, client CPU {client * 1000 / n:.2f} ms, "
+         f"server CPU {served}")
+
+
 def _measure_search(engine: Any, url: str, clients: int, items: list[Any]) -> list[float]:
     """Search under ``clients`` threads, then processes, against the reference; the threads' times."""
     from sqlalchemy import text
@@ -397,6 +429,7 @@ def _measure_search(engine: Any, url: str, clients: int, items: list[Any]) -> li
                            lambda conn, item: conn.execute(text(  # the profile's own first step
                                "SELECT * FROM mdm.person WHERE id_number = :v"), {"v": item[0]}).all())
     ref_times = [t for _i, t in ref]
+    _cpu_per_request(engine, "search", items, search)
     found, wall = _concurrently(engine, clients, items, search)
     times = [t for _i, t in found]
     _say(_line("reference: mdm.person by ID", ref_times))
@@ -438,6 +471,7 @@ def _measure_graph(engine: Any, url: str, clients: int, graphs: int) -> None:
             "SELECT l.person_uid FROM mdm.person_link l TABLESAMPLE SYSTEM (1) WHERE l.entity = 'person' LIMIT :n"),
             {"n": graphs})]
     depth2 = _work("graph", 2)
+    _cpu_per_request(engine, "graph depth 2", uids, depth2)
     one, _ = _concurrently(engine, 1, uids, depth2)
     many, _ = _concurrently(engine, clients, uids, depth2)
     _say(_line("graph depth 2, 1 client", [t for _i, t in one]))

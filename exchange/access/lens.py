@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
 from exchange.access.profile import DISCLOSING, row_allowed, treat
 from exchange.access.spec import EntityShare, Grant
@@ -160,12 +160,8 @@ def read_rows(conn: Connection, lens: Lens, entity: str, where: str, params: dic
         sql += f" ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    stmt = text(sql)
-    for name, value in params.items():  # a list after IN expands; elsewhere it is one array parameter
-        if isinstance(value, (list, tuple, set, frozenset)) and f"IN :{name}" in where:
-            stmt = stmt.bindparams(bindparam(name, expanding=True))
-    raw = [dict(r._mapping) for r in conn.execute(stmt, {k: list(v) if isinstance(v, (set, frozenset)) else v
-                                                           for k, v in params.items()})]
+    raw = dialect_of(conn).select_rows(conn, sql, {k: list(v) if isinstance(v, (set, frozenset)) else v
+                                                    for k, v in params.items()}, as_dicts=True)
     return visible_rows(conn, lens, entity, raw)
 
 
@@ -191,24 +187,28 @@ def _related_divisions(conn: Connection, lens: Lens, entity: str, rows: list[dic
     if not keys:
         return {}
     dialect = dialect_of(conn)
-    stmt = text(f"SELECT {ident(via_column)} AS k, {ident(division)} AS d FROM {core_table(via_entity)} "
-                f"WHERE {dialect.one_of(ident(via_column), 'keys')}")
+    sql = (f"SELECT {ident(via_column)} AS k, {ident(division)} AS d FROM {core_table(via_entity)} "
+           f"WHERE {dialect.one_of(ident(via_column), 'keys')}")
     out: dict[Any, list[Any]] = {}
-    for k, d in conn.execute(stmt, {"keys": dialect.values(keys)}):
+    for k, d in dialect.select_rows(conn, sql, {"keys": dialect.values(keys)}):
         out.setdefault(k, []).append(d)
     return out
 
 
 def rows_by_key(conn: Connection, lens: Lens, entity: str,
                 keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
-    """The visible rows among ``keys`` (source_agency, source_record_id)."""
-    by_agency: dict[str, list[str]] = {}
+    """The visible rows among ``keys`` (source_agency, source_record_id): one statement, a part per agency
+    (an index range on the primary key, in every partition of an event table), its text the same for any
+    number of records (the server keeps its plan)."""
+    by_agency: dict[str, set[str]] = {}
     for agency, record in keys:
-        by_agency.setdefault(agency, []).append(record)
-    out: dict[tuple[str, str], Row] = {}
-    dialect = dialect_of(conn)
-    for agency, records in by_agency.items():
-        for row in read_rows(conn, lens, entity, f"source_agency = :a AND {dialect.one_of('source_record_id', 'r')}",
-                             {"a": agency, "r": dialect.values(records)}):
-            out[row.key] = row
-    return out
+        by_agency.setdefault(str(agency), set()).add(str(record))
+    if not by_agency or not lens.allows(entity):
+        return {}
+    dialect, parts, params = dialect_of(conn), [], {}
+    for n, (agency, records) in enumerate(sorted(by_agency.items())):
+        parts.append(f"SELECT * FROM {core_table(entity)} WHERE source_agency = :a{n} "
+                     f"AND {dialect.one_of('source_record_id', f'r{n}')}")
+        params |= {f"a{n}": agency, f"r{n}": dialect.values(sorted(records))}
+    raw = dialect.select_rows(conn, " UNION ALL ".join(parts), params, as_dicts=True)
+    return {row.key: row for row in visible_rows(conn, lens, entity, raw)}

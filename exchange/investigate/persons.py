@@ -104,8 +104,8 @@ def links_of(conn: Connection, uids: Iterable[str]) -> list[tuple[str, str, str,
     if not wanted:
         return []
     dialect = dialect_of(conn)
-    stmt = text(f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE {dialect.one_of('person_uid', 'u')}")
-    return [tuple(r) for r in conn.execute(stmt, {"u": dialect.values(wanted)})]  # type: ignore[misc]
+    sql = f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE {dialect.one_of('person_uid', 'u')}"
+    return dialect.select_rows(conn, sql, {"u": dialect.values(wanted)})
 
 
 def links_of_records(conn: Connection, entity: str, keys: Iterable[tuple[str, str]]
@@ -115,10 +115,10 @@ def links_of_records(conn: Connection, entity: str, keys: Iterable[tuple[str, st
     for agency, record in keys:
         by_agency.setdefault(agency, []).append(record)
     dialect = dialect_of(conn)
-    stmt = text(f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE source_agency = :a AND entity = :e "
-                f"AND {dialect.one_of('source_record_id', 'r')}")
-    return [tuple(r) for agency, records in sorted(by_agency.items())  # type: ignore[misc]
-            for r in conn.execute(stmt, {"a": agency, "e": entity, "r": dialect.values(records)})]
+    sql = (f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE source_agency = :a AND entity = :e "
+           f"AND {dialect.one_of('source_record_id', 'r')}")
+    return [r for agency, records in sorted(by_agency.items())
+            for r in dialect.select_rows(conn, sql, {"a": agency, "e": entity, "r": dialect.values(records)})]
 
 
 def tied_records(conn: Connection, lens: Lens, links: Iterable[tuple[str, str, str, str, Any, str]]
@@ -175,10 +175,10 @@ def records_where(conn: Connection, lens: Lens, entity: str, column: str,
     if not wanted or not lens.allows(entity):
         return {}
     dialect, quoted = dialect_of(conn), f'c."{column}"'
-    stmt = text(f'SELECT l.source_agency, l.entity, l.source_record_id, l.role, l.id_number, l.person_uid '
-                f'FROM core."{entity}" AS c JOIN mdm.person_link AS l ON l.source_agency = c.source_agency '
-                f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE {dialect.one_of(quoted, "v")}')
-    links = [tuple(r) for r in conn.execute(stmt, {"e": entity, "v": dialect.values(wanted)})]
+    sql = (f'SELECT l.source_agency, l.entity, l.source_record_id, l.role, l.id_number, l.person_uid '
+           f'FROM core."{entity}" AS c JOIN mdm.person_link AS l ON l.source_agency = c.source_agency '
+           f'AND l.entity = :e AND l.source_record_id = c.source_record_id WHERE {dialect.one_of(quoted, "v")}')
+    links = dialect.select_rows(conn, sql, {"e": entity, "v": dialect.values(wanted)})
     return tied_records(conn, lens, links)  # type: ignore[arg-type]
 
 
@@ -187,9 +187,9 @@ def active_uids(conn: Connection, uids: set[str]) -> dict[str, str]:
     if not uids:
         return {}
     dialect = dialect_of(conn)
-    stmt = text("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person "
-                f"WHERE {dialect.one_of('person_uid', 'u')}")
-    return dict(conn.execute(stmt, {"u": dialect.values(sorted(uids))}).all())
+    sql = ("SELECT person_uid, COALESCE(merged_into, person_uid) FROM mdm.person "
+           f"WHERE {dialect.one_of('person_uid', 'u')}")
+    return dict(dialect.select_rows(conn, sql, {"u": dialect.values(sorted(uids))}))
 
 
 def plate_owners(conn: Connection, lens: Lens, plates: Iterable[str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection
 
 from exchange.access.lens import Lens, Row, read_rows, rows_by_key
 from exchange.investigate.persons import plate_owners
@@ -147,11 +147,10 @@ def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: lis
         f"FROM mdm.search_element WHERE {where} AND entity IN :ents "
         f"LIMIT {caps[n] + 1}) AS p{n}"  # one more than read: whether the part was cut
         for n, where in enumerate(parts))
-    stmt = text(sql).bindparams(bindparam("ents", expanding=True))
     hits: dict[tuple[str, str, str, str], Hit] = {}
     seen = [0] * len(parts)
     cut = False
-    for n, kind, entity, agency, record, fld, batch in conn.execute(stmt, params):
+    for n, kind, entity, agency, record, fld, batch in dialect_of(conn).select_rows(conn, sql, params):
         seen[n] += 1
         if seen[n] > caps[n]:
             cut = True
@@ -198,15 +197,14 @@ def _persons(conn: Connection, lens: Lens, hits: list[Hit]) -> dict[tuple[str, s
     out: dict[tuple[str, str, str, str], str] = {}
     if not wanted:
         return out
-    dialect, parts, params = dialect_of(conn), [], {}
-    for n, (agency, entity, role) in enumerate(sorted(wanted)):  # one statement: a part per record kind
-        parts.append(f"SELECT l.source_agency, l.entity, l.role, l.source_record_id, "
-                     f"COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l JOIN mdm.person AS p "
-                     f"ON p.person_uid = l.person_uid WHERE l.source_agency = :a{n} AND l.entity = :e{n} "
-                     f"AND l.role = :r{n} AND {dialect.one_of('l.source_record_id', f'ids{n}')}")
-        params.update({f"a{n}": agency, f"e{n}": entity, f"r{n}": role,
-                       f"ids{n}": dialect.values(sorted({h.record for h in wanted[(agency, entity, role)]}))})
-    found = {tuple(r[:4]): r[4] for r in conn.execute(text(" UNION ALL ".join(parts)), params)}
+    wanted_rows = sorted({(agency, entity, role, h.record) for (agency, entity, role), group in wanted.items()
+                          for h in group})
+    dialect = dialect_of(conn)
+    rows, params = dialect.rows_of("w", ("a", "e", "r", "id"), wanted_rows)
+    sql = ("SELECT l.source_agency, l.entity, l.role, l.source_record_id, COALESCE(p.merged_into, l.person_uid) "
+           f"FROM {rows} JOIN mdm.person_link AS l ON l.source_agency = w.a AND l.entity = w.e AND l.role = w.r "
+           "AND l.source_record_id = w.id JOIN mdm.person AS p ON p.person_uid = l.person_uid")
+    found = {tuple(r[:4]): r[4] for r in dialect.select_rows(conn, sql, params)}
     for (agency, entity, role), group in wanted.items():
         for h in group:
             uid = found.get((agency, entity, role, h.record))
@@ -222,10 +220,10 @@ def id_holders(conn: Connection, numbers: Iterable[str]) -> dict[str, str]:
     if not wanted:
         return {}
     dialect = dialect_of(conn)
-    stmt = text("SELECT l.id_number, COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l "
-                f"JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE {dialect.one_of('l.id_number', 'ids')}")
+    sql = ("SELECT l.id_number, COALESCE(p.merged_into, l.person_uid) FROM mdm.person_link AS l "
+           f"JOIN mdm.person AS p ON p.person_uid = l.person_uid WHERE {dialect.one_of('l.id_number', 'ids')}")
     found: dict[str, set[str]] = {}
-    for number, uid in conn.execute(stmt, {"ids": dialect.values(wanted)}):
+    for number, uid in dialect.select_rows(conn, sql, {"ids": dialect.values(wanted)}):
         found.setdefault(number, set()).add(uid)
     return {n: next(iter(u)) for n, u in found.items() if len(u) == 1}
 

@@ -4,7 +4,8 @@ comparing dialect names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,6 +65,23 @@ class Dialect:
         """The parameter :meth:`one_of` reads."""
         raise NotImplementedError
 
+    def select_rows(self, conn: Connection, sql: str, params: dict[str, Any], *,
+                    as_dicts: bool = False) -> list[Any]:
+        """The rows of ``sql`` (``:name`` parameters; a list after ``IN`` expands) as tuples (as dicts:
+        ``as_dicts``), in ``conn``'s transaction. The hot reads of the investigation tools: a dialect may
+        skip SQLAlchemy's result machinery (about two thirds of a small read's client time)."""
+        from sqlalchemy import text
+
+        sql, params = expand_in(sql, params)
+        result = conn.execute(text(sql), params)
+        return [dict(r._mapping) for r in result] if as_dicts else [tuple(r) for r in result]
+
+    def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
+        """A FROM item ``alias`` with the text ``columns``, one row per tuple of ``rows``, and the parameters
+        it binds: SQL whose text is the same however many rows (the server plans it once and keeps the
+        plan), where a ``UNION`` of a part per kind of row, or an expanded list, is planned anew each time."""
+        raise NotImplementedError
+
     def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
         """The rows of ``sql`` as Arrow tables of strings, about ``batch_rows`` at a time."""
         raise NotImplementedError
@@ -74,3 +92,27 @@ class Dialect:
 
     def analyze(self, engine: Engine, tables: Iterable[str]) -> None:
         """Fresh planner statistics for tables just rewritten."""
+
+
+_IN_PARAM = re.compile(r"\bIN :(\w+)")
+
+
+def expand_in(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``IN :name`` with a list bound to ``name`` as ``IN (:name_0, :name_1, ...)`` (``IN (NULL)``, which
+    holds for no row, for an empty list); other list parameters stay one (array) parameter."""
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        values = params.get(name)
+        if not isinstance(values, (list, tuple, set, frozenset)):
+            return m.group(0)
+        items = sorted(values) if isinstance(values, (set, frozenset)) else list(values)
+        expanded.update({f"{name}_{i}": v for i, v in enumerate(items)})
+        dropped.add(name)
+        return "IN (" + (", ".join(f":{name}_{i}" for i in range(len(items))) or "NULL") + ")"
+
+    expanded: dict[str, Any] = {}
+    dropped: set[str] = set()
+    sql = _IN_PARAM.sub(one, sql)
+    if not dropped:
+        return sql, params
+    return sql, {**{k: v for k, v in params.items() if k not in dropped}, **expanded}

@@ -5,9 +5,11 @@ shares, profiles built as JSON by the database, ANALYZE after bulk rewrites."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 
-from exchange.warehouse.dialects.base import Dialect
+from exchange.warehouse.dialects.base import Dialect, expand_in
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -24,6 +26,15 @@ if TYPE_CHECKING:
     from exchange.warehouse.locks import HeldLock
 
 log = logging.getLogger(__name__)
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _pyformat(sql: str) -> str:
+    """``:name`` parameters as psycopg's ``%(name)s`` (a literal ``%`` doubled; ``::`` casts untouched)."""
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
 
 
 class PostgreSQL(Dialect):
@@ -39,6 +50,29 @@ class PostgreSQL(Dialect):
 
     def values(self, items: Iterable[Any]) -> Any:
         return [str(v) for v in items]  # psycopg sends a list as one array
+
+    def select_rows(self, conn: Connection, sql: str, params: dict[str, Any], *,
+                    as_dicts: bool = False) -> list[Any]:
+        """Through psycopg's own cursor on ``conn``'s connection (its transaction): no SQLAlchemy result
+        objects. A driver error is raised as SQLAlchemy's (its parameters hidden), as ``conn.execute``
+        would raise it, so outage handling sees the same exceptions."""
+        import psycopg
+        from psycopg.rows import dict_row, tuple_row
+
+        sql, params = expand_in(sql, params)
+        try:
+            with conn.connection.driver_connection.cursor(row_factory=dict_row if as_dicts else tuple_row) as cur:
+                cur.execute(_pyformat(sql), params)
+                return cur.fetchall()
+        except psycopg.Error as exc:
+            raise sa_exc.DBAPIError.instance(sql, params, exc, psycopg.Error, hide_parameters=True,
+                                             dialect=conn.dialect) from exc
+
+    def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
+        rows = list(rows)  # an array per column, unnested side by side
+        params = {f"{alias}_{c}": [str(r[i]) for r in rows] for i, c in enumerate(columns)}
+        arrays = ", ".join(f"CAST(:{name} AS text[])" for name in params)
+        return f"unnest({arrays}) AS {alias}({', '.join(columns)})", params
     insert = staticmethod(postgresql.insert)
 
     def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:

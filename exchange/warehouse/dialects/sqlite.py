@@ -8,7 +8,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,13 @@ class SQLite(Dialect):
         import json
 
         return json.dumps([str(v) for v in items], ensure_ascii=False)  # one text: json_each reads it
+
+    def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
+        import json
+
+        picked = ", ".join(f"json_extract(value, '$[{i}]') AS {c}" for i, c in enumerate(columns))
+        return (f"(SELECT {picked} FROM json_each(:{alias})) AS {alias}",
+                {alias: json.dumps([[str(v) for v in r] for r in rows], ensure_ascii=False)})
     insert = staticmethod(sqlite.insert)
 
     def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
