@@ -195,20 +195,28 @@ def _related_divisions(conn: Connection, lens: Lens, entity: str, rows: list[dic
     return out
 
 
-def rows_by_key(conn: Connection, lens: Lens, entity: str,
-                keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
-    """The visible rows among ``keys`` (source_agency, source_record_id): one statement, a part per agency
-    (an index range on the primary key, in every partition of an event table), its text the same for any
-    number of records (the server keeps its plan)."""
+def per_agency(conn: Connection, head: str, keys: Iterable[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+    """``head`` (a ``SELECT … WHERE`` up to its condition) for the records ``keys`` (source_agency,
+    source_record_id) as one statement: a ``UNION ALL`` part per agency, each an index range on the primary
+    key (in every partition of an event table), its text the same for any number of records (the server
+    keeps its plan). ("", {}) for no keys."""
     by_agency: dict[str, set[str]] = {}
     for agency, record in keys:
         by_agency.setdefault(str(agency), set()).add(str(record))
-    if not by_agency or not lens.allows(entity):
-        return {}
     dialect, parts, params = dialect_of(conn), [], {}
     for n, (agency, records) in enumerate(sorted(by_agency.items())):
-        parts.append(f"SELECT * FROM {core_table(entity)} WHERE source_agency = :a{n} "
-                     f"AND {dialect.one_of('source_record_id', f'r{n}')}")
+        parts.append(f"{head} source_agency = :a{n} AND {dialect.one_of('source_record_id', f'r{n}')}")
         params |= {f"a{n}": agency, f"r{n}": dialect.values(sorted(records))}
-    raw = dialect.select_rows(conn, " UNION ALL ".join(parts), params, as_dicts=True)
+    return " UNION ALL ".join(parts), params
+
+
+def rows_by_key(conn: Connection, lens: Lens, entity: str,
+                keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
+    """The visible rows among ``keys`` (source_agency, source_record_id), in one statement."""
+    if not lens.allows(entity):
+        return {}
+    sql, params = per_agency(conn, f"SELECT * FROM {core_table(entity)} WHERE", keys)
+    if not sql:
+        return {}
+    raw = dialect_of(conn).select_rows(conn, sql, params, as_dicts=True)
     return {row.key: row for row in visible_rows(conn, lens, entity, raw)}

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from exchange.access.lens import Lens, Row, plain, read_rows, rows_by_key
+from exchange.access.lens import Lens, Row, per_agency, plain, read_rows, rows_by_key
 from exchange.errors import ConfigError
 from exchange.linking.records import PERSON_SOURCES, RecordSource
 from exchange.spec.schema import EntitySchema
@@ -110,15 +110,9 @@ def links_of(conn: Connection, uids: Iterable[str]) -> list[tuple[str, str, str,
 
 def links_of_records(conn: Connection, entity: str, keys: Iterable[tuple[str, str]]
                      ) -> list[tuple[str, str, str, str, str | None, str]]:
-    """The same, of the records ``keys`` (agency, record) of ``entity``: who each is linked to."""
-    by_agency: dict[str, list[str]] = {}
-    for agency, record in keys:
-        by_agency.setdefault(agency, []).append(record)
-    dialect = dialect_of(conn)
-    sql = (f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE source_agency = :a AND entity = :e "
-           f"AND {dialect.one_of('source_record_id', 'r')}")
-    return [r for agency, records in sorted(by_agency.items())
-            for r in dialect.select_rows(conn, sql, {"a": agency, "e": entity, "r": dialect.values(records)})]
+    """The same, of the records ``keys`` (agency, record) of ``entity``: who each is linked to (one statement)."""
+    sql, params = per_agency(conn, f"SELECT {LINK_COLUMNS} FROM mdm.person_link WHERE entity = :e AND", keys)
+    return dialect_of(conn).select_rows(conn, sql, {**params, "e": entity}) if sql else []
 
 
 def tied_records(conn: Connection, lens: Lens, links: Iterable[tuple[str, str, str, str, Any, str]]

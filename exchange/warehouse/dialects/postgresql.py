@@ -50,6 +50,7 @@ class PostgreSQL(Dialect):
 
     def values(self, items: Iterable[Any]) -> Any:
         return [str(v) for v in items]  # psycopg sends a list as one array
+    insert = staticmethod(postgresql.insert)
 
     def select_rows(self, conn: Connection, sql: str, params: dict[str, Any], *,
                     as_dicts: bool = False) -> list[Any]:
@@ -73,7 +74,6 @@ class PostgreSQL(Dialect):
         params = {f"{alias}_{c}": [str(r[i]) for r in rows] for i, c in enumerate(columns)}
         arrays = ", ".join(f"CAST(:{name} AS text[])" for name in params)
         return f"unnest({arrays}) AS {alias}({', '.join(columns)})", params
-    insert = staticmethod(postgresql.insert)
 
     def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
         return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)

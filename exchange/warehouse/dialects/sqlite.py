@@ -44,6 +44,7 @@ class SQLite(Dialect):
         import json
 
         return json.dumps([str(v) for v in items], ensure_ascii=False)  # one text: json_each reads it
+    insert = staticmethod(sqlite.insert)
 
     def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
         import json
@@ -51,7 +52,6 @@ class SQLite(Dialect):
         picked = ", ".join(f"json_extract(value, '$[{i}]') AS {c}" for i, c in enumerate(columns))
         return (f"(SELECT {picked} FROM json_each(:{alias})) AS {alias}",
                 {alias: json.dumps([[str(v) for v in r] for r in rows], ensure_ascii=False)})
-    insert = staticmethod(sqlite.insert)
 
     def make_engine(self, url: URL, *, root: Path | None, echo: bool) -> Engine:
         from exchange.warehouse.engine import NAMESPACES, namespace_file
