@@ -206,13 +206,13 @@ class City:
 
 def as_cases(city: City) -> list[Any]:
     """The city's cases as the scorer takes them (what ``read_cases`` makes of warehouse rows)."""
-    from exchange.access.lens import Row
+    from exchange.access.lens import Lens, Row
     from exchange.investigate import series
 
     out = []
     for c in city.cases:
-        row = Row("case", {"source_agency": "police", "source_record_id": c.number, "_batch_id": "b"},
-                  {"case_number": c.number, "offence": c.offence})
+        row = Row("case", {"source_agency": "police", "source_record_id": c.number, "_batch_id": "b",
+                           "case_number": c.number, "offence": c.offence}, Lens(None))
         out.append(series.Case(row=row, number=c.number, offence=c.offence, entry=c.entry, target=c.target,
                                tools=series.tool_set(c.tools), at=c.at,
                                point=(c.lon, c.lat) if c.lon is not None and c.lat is not None else None,

@@ -480,6 +480,11 @@ def _measure_graph(engine: Any, url: str, clients: int, graphs: int) -> None:
     _say(_line(f"graph depth 2, {clients} client processes", [t for _i, t in procs]))
 
 
+SERVER_SETTINGS = ("shared_buffers", "effective_cache_size", "work_mem", "jit")
+"""Printed with the results: the server's memory decides how much of a warehouse's indexes a search finds
+in its own buffers (PostgreSQL's default of 128 MB holds little of a million persons' 9 GB)."""
+
+
 def measure(url: str, clients: int, queries: int, graphs: int, seed: int) -> None:
     from sqlalchemy import text
 
@@ -490,7 +495,10 @@ def measure(url: str, clients: int, queries: int, graphs: int, seed: int) -> Non
         persons = conn.execute(text("SELECT count(*) FROM mdm.person")).scalar()
         events = sum(conn.execute(text(f'SELECT count(*) FROM core."{e}"')).scalar()
                      for e in ("hotel_stay", "internet_session", "checkpoint_pass"))
+        server = ", ".join(f"{name} {conn.exec_driver_sql(f'SHOW {name}').scalar()}" for name in SERVER_SETTINGS)
+        version = conn.exec_driver_sql("SHOW server_version").scalar()
     _say(f"warehouse: {persons:,} persons, {events:,} events; {clients} clients")
+    _say(f"server: PostgreSQL {version}, {server}")
     items = _queries(engine, queries, seed)
     times = _measure_search(engine, url, clients, items)
     addresses = [q for q in items if q[0] == "address"][:100]

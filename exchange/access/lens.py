@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection
@@ -44,8 +45,23 @@ class Row:
     entity: str
     raw: dict[str, Any]
     """Every column as stored: for joins inside the tool only."""
-    shown: dict[str, Any]
-    """What the caller may see: granted columns, masked as its views mask them."""
+    lens: Lens = field(repr=False, compare=False)
+
+    @cached_property
+    def shown(self) -> dict[str, Any]:
+        """What the caller may see: granted columns, masked as its views mask them. Worked out when first
+        asked: a search reads up to a few hundred rows and shows one value of most of them."""
+        return self.lens.show(self.entity, self.raw)
+
+    def show(self, column: str) -> Any:
+        """One column as the caller sees it (None when hidden or not granted), without working out the
+        others."""
+        if "shown" in self.__dict__:
+            return self.shown.get(column)
+        if column.startswith("_") or column == "source_agency" or column not in self.raw:
+            return None
+        seen, value = self.lens.shown_value(self.entity, column, self.raw[column])
+        return plain(value) if seen else None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -174,7 +190,7 @@ def visible_rows(conn: Connection, lens: Lens, entity: str, raw: list[dict[str, 
     for row in raw:
         divisions = (related.get(row.get(via[1])) or []) if via else []
         if lens.visible(entity, row, divisions):
-            out.append(Row(entity, row, lens.show(entity, row)))
+            out.append(Row(entity, row, lens))
     return out
 
 

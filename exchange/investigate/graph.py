@@ -77,18 +77,27 @@ class Edge:
     b: str
     kind: str
     weight: float = 0.0
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[tuple[tuple[Row, ...], dict[str, Any]]] = field(default_factory=list)
     count: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
 
     def add(self, *rows: Row, **detail: Any) -> None:
         self.count += 1
-        if len(self.evidence) < MAX_EVIDENCE:
-            self.evidence.append({"records": [r.provenance for r in rows], **{k: plain(v) for k, v in detail.items()}})
+        self.evidence.append((rows, detail))
 
     def as_dict(self) -> dict[str, Any]:
+        """The edge with its first :data:`MAX_EVIDENCE` pieces of evidence in a fixed order (by time, then by
+        record), not in the order the database returned them: the same request gives the same answer."""
+        first = sorted(self.evidence, key=_evidence_order)[:MAX_EVIDENCE]
         return {"source": self.a, "target": self.b, "kind": self.kind, "weight": round(self.weight, 2),
-                "count": self.count, **self.detail, "evidence": self.evidence}
+                "count": self.count, **self.detail,
+                "evidence": [{"records": [r.provenance for r in rows], **{k: plain(v) for k, v in detail.items()}}
+                             for rows, detail in first]}
+
+
+def _evidence_order(evidence: tuple[tuple[Row, ...], dict[str, Any]]) -> tuple[str, list[tuple[str, ...]]]:
+    rows, detail = evidence
+    return (str(plain(detail.get("at") or detail.get("night") or "")), [(r.entity, *r.key) for r in rows])
 
 
 class _Edges:

@@ -54,7 +54,7 @@ class Subject:
     @property
     def label(self) -> Any:
         for linked in self.records:
-            name = linked.row.shown.get(linked.source.columns.get("name", ""))
+            name = linked.row.show(linked.source.columns.get("name", ""))
             if name:
                 return name
         return None

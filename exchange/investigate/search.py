@@ -30,7 +30,8 @@ PER_PROBE = 150
 PER_TEXT_PROBE = 120
 """A common name (王伟, its pinyin) or a few characters of an address can match thousands of records: a
 probe reads the first 150 (120 for substrings; about 50 persons, the groups an answer shows) and the
-answer says it was cut (``truncated``)."""
+answer says it was cut (``truncated``). Hits of a weaker probe than a cut one are left out: they would rank
+after matches the answer already cannot all show."""
 EVENTS_PER_TABLE = 20
 
 
@@ -149,11 +150,12 @@ def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: lis
         for n, where in enumerate(parts))
     hits: dict[tuple[str, str, str, str], Hit] = {}
     seen = [0] * len(parts)
-    cut = False
+    floor: int | None = None  # the best rank among the probes that had more rows than they read
     for n, kind, entity, agency, record, fld, batch in dialect_of(conn).select_rows(conn, sql, params):
         seen[n] += 1
         if seen[n] > caps[n]:
-            cut = True
+            rank = min(p.rank for p in by_part[n].values())
+            floor = rank if floor is None else min(floor, rank)
             continue
         probe = by_part[n].get(kind)
         if probe is None or not lens.searchable(entity, fld):
@@ -161,7 +163,12 @@ def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: lis
         key = (entity, agency, record, fld)
         if key not in hits or hits[key].rank > probe.rank:
             hits[key] = Hit(agency, entity, record, batch, fld, probe.kind, probe.mode, probe.rank, None)
-    return list(hits.values()), cut
+    if floor is None:
+        return list(hits.values()), False
+    # A cut probe already has more matches than the answer shows, and groups are ordered by rank: a weaker
+    # probe's hits (a homophone when the name itself overflows) would only fill the places after them. They
+    # are not read; the answer says it was cut.
+    return [h for h in hits.values() if h.rank <= floor], True
 
 
 def _event_hits(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema],
@@ -179,7 +186,7 @@ def _event_hits(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema],
                              limit=EVENTS_PER_TABLE * max(1, len(wanted)), order=f'"{schema.event.start}" DESC')
             for row in rows:
                 out.append(Hit(row.key[0], schema.name, row.key[1], row.raw.get("_batch_id"), column, kind, "exact", 0,
-                               row.shown.get(column), row, event=True))
+                               row.show(column), row, event=True))
     return out
 
 
@@ -243,7 +250,7 @@ def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_
             row = rows.get((h.agency, h.record))
             if row is None:
                 continue  # outside the caller's rows (jurisdiction, filters) or gone
-            h.row, h.value = row, row.shown.get(h.field)
+            h.row, h.value = row, row.show(h.field)
             visible.append(h)
     exact = {p.kind: {p.value} for p in probes if p.mode == "exact" and p.kind in ("id", "plate")}
     for h in visible:  # the full values a last-digits or wildcard search resolved to
@@ -286,14 +293,14 @@ def _label(group: str, h: Hit) -> Any:
     grant masks it), the plate, the organization's name."""
     if h.row is None:
         return h.value
-    shown = h.row.shown
+    row = h.row
     if group == "person":
         source = _ROLE_OF_FIELD.get((h.entity, h.field))
         if source is not None:
-            return shown.get(source.columns["name"])
-        return next((v for k, v in shown.items() if k.endswith("name") and v), h.value)
+            return row.show(source.columns["name"])
+        return next((v for k, v in row.shown.items() if k.endswith("name") and v), h.value)
     if group == "vehicle":
-        return shown.get("plate") or h.value
+        return row.show("plate") or h.value
     if group == "organization":
-        return shown.get("name") or h.value
+        return row.show("name") or h.value
     return h.value

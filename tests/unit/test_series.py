@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from exchange.access.lens import Row
+from exchange.access.lens import Lens, Row
 from exchange.errors import ConfigError
 from exchange.investigate import series, series_read
 from tests.series_cases import TAGS, City, as_cases, score
@@ -20,8 +20,8 @@ T0 = dt.datetime(2026, 3, 1, 2, 0)
 def _case(n: int, *, offence: str = "burglary", entry: str | None = "pry", target: str | None = "cash",
           tools: str = "撬棍", at: dt.datetime = T0, point: tuple[float, float] | None = (109.0, 32.7),
           division: str = "610902001001", **extra: Any) -> series.Case:
-    row = Row("case", {"source_agency": "police", "source_record_id": f"R{n}", "_batch_id": "b1"},
-              {"case_number": f"C{n}", "offence": offence})
+    row = Row("case", {"source_agency": "police", "source_record_id": f"R{n}", "_batch_id": "b1",
+                       "case_number": f"C{n}", "offence": offence}, Lens(None))
     return series.Case(row=row, number=f"C{n}", offence=offence, entry=entry, target=target,
                        tools=series.tool_set(tools), at=at, point=point, division=division, **extra)
 
