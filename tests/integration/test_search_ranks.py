@@ -37,8 +37,8 @@ def _names(conn: Connection, name: str, n: int, start: int) -> None:
 @pytest.mark.parametrize(("exact", "cut"), [(PER_PROBE + 30, True), (12, False)])
 def test_weaker_probes_wait_for_a_best_probe_that_is_not_cut(engine: Engine, exact: int, cut: bool) -> None:
     with engine.begin() as conn:
+        _names(conn, "汪伟", 5, 90_000)  # the same pinyin: found by the pinyin probe only (first in its index)
         _names(conn, "王伟", exact, 0)
-        _names(conn, "汪伟", 5, 90_000)  # the same pinyin: found by the pinyin probe only
         hits, truncated = _index_hits(conn, Lens(None), plan("王伟"), ["person"])
     found = {h.record for h in hits}
     homophones = {f"R{90_000 + i:05d}" for i in range(5)}
