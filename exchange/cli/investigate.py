@@ -78,6 +78,9 @@ def search(text: Annotated[str, typer.Argument(help="a name (汉字 or pinyin), 
         if len(g["hits"]) > 8:
             lines.append(f"… {len(g['hits']) - 8} more")
         t.add_row(g["group"], f"{escape(str(g['label']))}\n{ident}", "\n".join(lines))
+    if found.get("too_common"):
+        err.print(f"[yellow]note:[/] {escape(text)!r} is in too many {', '.join(found['too_common'])} value(s) to "
+                  "search them all in time: those kinds were left out; give more of the text")
     if found.get("index_behind"):
         err.print(f"[yellow]note:[/] the element index has yet to take {found['index_behind']} published batch(es); "
                   f"their records are not searched until it does (`exchange search-index`)")

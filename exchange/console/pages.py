@@ -151,6 +151,10 @@ def search_page(session: Any, agency_name: str, q: str = "", kind: str = "", ans
         body.append(f'<p class="muted" id="summary">“{e(answer.get("query"))}” 按 {e(kinds)} 查询：'
                     f'{len(groups)} 组，{e(answer.get("hits"))} 条命中'
                     f'{"（结果过多，只显示前面部分）" if answer.get("truncated") else ""}</p>')
+        if answer.get("too_common"):
+            body.append(f'<p class="muted" id="too-common">“{e(answer.get("query"))}”在'
+                        f'{e("、".join(KINDS.get(k, k) for k in answer["too_common"]))}中过于常见，未能全部查找：'
+                        f'请输入更完整的内容。</p>')
         if answer.get("index_behind"):
             body.append(f'<p class="muted" id="index-behind">索引尚有 {e(answer["index_behind"])} 个已发布批次未收录，'
                         f'其中记录暂不能查到。</p>')

@@ -24,6 +24,7 @@ from exchange.investigate.query import KINDS, SUBSTRING_KINDS, Probe, plan
 from exchange.linking.records import PERSON_SOURCES
 from exchange.spec.schema import EntitySchema
 from exchange.warehouse.dialects import dialect_of
+from exchange.warehouse.dialects.base import OverBudget
 
 MAX_GROUPS = 50
 PER_PROBE = 150
@@ -33,6 +34,8 @@ probe reads the first 150 (120 for substrings; about 50 persons, the groups an a
 answer says it was cut (``truncated``). Hits of a weaker probe than a cut one are left out: they would rank
 after matches the answer already cannot all show."""
 EVENTS_PER_TABLE = 20
+SUBSTRING_BUDGET_MS = 300
+"""Wall time on the server a search's substring probes may take (with the others, one statement)."""
 
 
 @dataclass
@@ -79,10 +82,12 @@ class SearchResult:
     groups: list[Group]
     hits: int
     truncated: bool
+    too_common: list[str] = field(default_factory=list)
+    """Kinds searched by substring whose search ran out of time (the text is in too many of them)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "kinds": self.kinds, "hits": self.hits, "truncated": self.truncated,
-                "groups": [g.as_dict() for g in self.groups]}
+                "too_common": self.too_common, "groups": [g.as_dict() for g in self.groups]}
 
 
 _ROLE_OF_FIELD = {(s.entity, column): s for s in PERSON_SOURCES for column in s.columns.values()}
@@ -123,7 +128,26 @@ def _probe_sql(probe: Probe, n: int = 0, kinds: tuple[str, ...] = ()) -> tuple[s
     raise ValueError(f"unknown probe mode {probe.mode!r}")
 
 
-def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list[str]) -> tuple[list[Hit], bool]:
+def _index_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list[str]
+                ) -> tuple[list[Hit], bool, list[str]]:
+    """(hits, whether a probe had more rows than it reads, the kinds whose substring search ran out of
+    time). A substring search of a text made of the city's commonest stretches (号楼2单元) makes the trigram
+    index collect every match before the first is read: seconds at a few million persons. It gets
+    ``SUBSTRING_BUDGET_MS``; past that the other probes answer alone and the answer says which kinds were
+    too common to search in full."""
+    texts = [p for p in probes if p.mode == "substring"]
+    if not texts:
+        return (*_read_hits(conn, lens, probes, entities), [])
+    try:
+        with dialect_of(conn).time_budget(conn, SUBSTRING_BUDGET_MS):
+            return (*_read_hits(conn, lens, probes, entities), [])
+    except OverBudget:
+        others = [p for p in probes if p.mode != "substring"]
+        hits = _read_hits(conn, lens, others, entities)[0] if others else []
+        return hits, True, sorted({p.kind for p in texts})
+
+
+def _read_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list[str]) -> tuple[list[Hit], bool]:
     """(hits, whether a probe had more rows than it reads): every probe in one statement (one round trip),
     each at most ``PER_PROBE`` rows (``PER_TEXT_PROBE`` for substrings). The substring probes of one text
     (an address, an organization, a case title) are one scan of the trigram index."""
@@ -239,7 +263,7 @@ def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_
            *, limit: int = MAX_GROUPS) -> SearchResult:
     probes = plan(text_, kind)
     indexed = lens.entities(sorted(n for n, s in schemas.items() if s.event is None and s.search_fields()))
-    hits, cut = _index_hits(conn, lens, probes, indexed) if indexed else ([], False)
+    hits, cut, too_common = _index_hits(conn, lens, probes, indexed) if indexed else ([], False, [])
     by_entity: dict[str, list[Hit]] = {}
     for h in hits:
         by_entity.setdefault(h.entity, []).append(h)
@@ -285,7 +309,7 @@ def search(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], text_
             g.label = _label(g.group, h)
     ordered = sorted(groups.values(), key=lambda g: (g.rank, -len(g.hits), g.key))
     return SearchResult(query=text_, kinds=sorted({p.kind for p in probes}), groups=ordered[:limit],
-                        hits=len(visible), truncated=cut or len(ordered) > limit)
+                        hits=len(visible), truncated=cut or len(ordered) > limit, too_common=too_common)
 
 
 def _label(group: str, h: Hit) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
     from exchange.warehouse.locks import HeldLock
+
+
+class OverBudget(Exception):
+    """A read given a time budget (:meth:`Dialect.time_budget`) ran out of it; the transaction goes on."""
 
 
 class Dialect:
@@ -81,6 +85,13 @@ class Dialect:
         it binds: SQL whose text is the same however many rows (the server plans it once and keeps the
         plan), where a ``UNION`` of a part per kind of row, or an expanded list, is planned anew each time."""
         raise NotImplementedError
+
+    @contextmanager
+    def time_budget(self, conn: Connection, milliseconds: int) -> Iterator[None]:
+        """Reads inside run for at most ``milliseconds`` (wall time, on the server), else :class:`OverBudget`
+        is raised and ``conn``'s transaction carries on as before the block. Only reads belong inside: what
+        they changed is undone. The embedded SQLite has no such limit: its reads run to the end."""
+        yield
 
     def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
         """The rows of ``sql`` as Arrow tables of strings, about ``batch_rows`` at a time."""

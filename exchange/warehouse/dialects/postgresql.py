@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 
-from exchange.warehouse.dialects.base import Dialect, expand_in
+from exchange.warehouse.dialects.base import Dialect, OverBudget, expand_in
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -68,6 +68,25 @@ class PostgreSQL(Dialect):
         except psycopg.Error as exc:
             raise sa_exc.DBAPIError.instance(sql, params, exc, psycopg.Error, hide_parameters=True,
                                              dialect=conn.dialect) from exc
+
+    @contextlib.contextmanager
+    def time_budget(self, conn: Connection, milliseconds: int) -> Iterator[None]:
+        """A savepoint with the statement timeout set inside it; rolled back to afterwards, which restores
+        the timeout the session had (a role's own, say) and recovers the transaction when a read was
+        cancelled. On a connection in autocommit there is no transaction to scope it to: no budget."""
+        raw = conn.connection.driver_connection
+        if raw.autocommit:
+            yield
+            return
+        raw.execute(f"SAVEPOINT exchange_budget; SET LOCAL statement_timeout = {int(milliseconds)}", prepare=False)
+        try:
+            yield
+        except sa_exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "57014":  # not the budget: the transaction has failed
+                raise
+            raw.execute("ROLLBACK TO SAVEPOINT exchange_budget; RELEASE SAVEPOINT exchange_budget", prepare=False)
+            raise OverBudget(f"over its budget of {int(milliseconds)} ms") from exc
+        raw.execute("ROLLBACK TO SAVEPOINT exchange_budget; RELEASE SAVEPOINT exchange_budget", prepare=False)
 
     def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
         rows = list(rows)  # an array per column, unnested side by side
