@@ -88,9 +88,9 @@ class Dialect:
 
     @contextmanager
     def time_budget(self, conn: Connection, milliseconds: int) -> Iterator[None]:
-        """Reads inside run for at most ``milliseconds`` (wall time, on the server), else :class:`OverBudget`
-        is raised and ``conn``'s transaction carries on as before the block. Only reads belong inside: what
-        they changed is undone. The embedded SQLite has no such limit: its reads run to the end."""
+        """Reads inside run for at most ``milliseconds`` (wall time, in the database), else
+        :class:`OverBudget` is raised and ``conn``'s transaction carries on as before the block. Only reads
+        belong inside: what they changed may be undone. Without a dialect's own, no limit."""
         yield
 
     def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Date, DateTime, Engine, Table, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import sqlite
 
 from exchange.errors import ConfigError
-from exchange.warehouse.dialects.base import Dialect
+from exchange.warehouse.dialects.base import Dialect, OverBudget
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -45,6 +46,22 @@ class SQLite(Dialect):
 
         return json.dumps([str(v) for v in items], ensure_ascii=False)  # one text: json_each reads it
     insert = staticmethod(sqlite.insert)
+
+    @contextlib.contextmanager
+    def time_budget(self, conn: Connection, milliseconds: int) -> Iterator[None]:
+        """A progress handler that interrupts the statement running past the deadline (SQLite then keeps
+        the transaction: an interrupted read changes nothing)."""
+        raw = conn.connection.driver_connection
+        deadline = time.monotonic() + milliseconds / 1000
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        except sa_exc.OperationalError as exc:
+            if "interrupted" not in str(exc.orig):
+                raise
+            raise OverBudget(f"over its budget of {int(milliseconds)} ms") from exc
+        finally:
+            raw.set_progress_handler(None, 0)
 
     def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
         import json
