@@ -58,7 +58,7 @@ class Row:
         others."""
         if "shown" in self.__dict__:
             return self.shown.get(column)
-        if column.startswith("_") or column == "source_agency" or column not in self.raw:
+        if withheld(column) or column not in self.raw:
             return None
         seen, value = self.lens.shown_value(self.entity, column, self.raw[column])
         return plain(value) if seen else None
@@ -121,7 +121,7 @@ class Lens:
         share = self.share(entity)
         out: dict[str, Any] = {}
         for column, value in row.items():
-            if column.startswith("_") or column == "source_agency":
+            if withheld(column):
                 continue
             if share is None:
                 if self.grant is None:
@@ -146,6 +146,12 @@ class Lens:
             return None
         rows = share.rows
         return rows.via_entity, str(rows.via_column), str(rows.via_division_column)
+
+
+def withheld(column: str) -> bool:
+    """Columns no caller is shown: the lineage columns (``_batch_id``…) and the source agency (each hit names
+    its agency on its own)."""
+    return column.startswith("_") or column == "source_agency"
 
 
 def plain(value: Any) -> Any:

@@ -24,7 +24,6 @@ import pwd
 import re
 import secrets
 import socket
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from sqlalchemy import Engine, text
 from exchange.errors import ConfigError
 from exchange.spec.settings import env_seconds
 from exchange.warehouse.dialects import dialect_of
+from exchange.warehouse.dialects.sqlite import interrupted_after
 
 GROUP = "operator_read"
 MARK = "exchange-operator read-only"
@@ -232,21 +232,19 @@ def _pg_read(engine: Engine, query: str, *, prefix: str, timeout_s: float, chunk
 def _sqlite_read(engine: Engine, query: str, *, timeout_s: float, chunk: int) -> Iterator[ReadResult]:
     raw = engine.raw_connection()
     dbapi = raw.driver_connection
-    deadline = time.monotonic() + timeout_s
     try:
         dbapi.execute("PRAGMA query_only = ON")
-        dbapi.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-        cur = dbapi.cursor()
-        cur.execute(query)  # the driver runs one statement only
-        columns = [d[0] for d in cur.description or []]
+        with interrupted_after(dbapi, timeout_s):
+            cur = dbapi.cursor()
+            cur.execute(query)  # the driver runs one statement only
+            columns = [d[0] for d in cur.description or []]
 
-        def rows() -> Iterator[tuple[Any, ...]]:
-            while batch := cur.fetchmany(chunk):
-                yield from batch
+            def rows() -> Iterator[tuple[Any, ...]]:
+                while batch := cur.fetchmany(chunk):
+                    yield from batch
 
-        yield ReadResult(columns, rows(), SQLITE_ROLE)
-        cur.close()
+            yield ReadResult(columns, rows(), SQLITE_ROLE)
+            cur.close()
     finally:
-        dbapi.set_progress_handler(None, 0)
         dbapi.execute("PRAGMA query_only = OFF")
         raw.close()

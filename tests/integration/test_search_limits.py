@@ -74,6 +74,8 @@ def test_a_read_over_its_budget_leaves_the_transaction_as_it_was(engine: Engine)
             assert dialect.select_rows(conn, "SELECT k FROM t", {}) == [(1,)]
         with pytest.raises(OverBudget), dialect.time_budget(conn, 50):
             dialect.select_rows(conn, SLOW[dialect.name], {})
+        with pytest.raises(ValueError), dialect.time_budget(conn, 50):
+            raise ValueError("the caller's own error inside the block")
         # the transaction goes on: its uncommitted row, the session's timeout
         assert conn.execute(text("SELECT k FROM t")).scalar() == 1
         if dialect.name == "postgresql":

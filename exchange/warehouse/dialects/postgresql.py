@@ -78,15 +78,18 @@ class PostgreSQL(Dialect):
         if raw.autocommit:
             yield
             return
+        from psycopg.pq import TransactionStatus
+
         raw.execute(f"SAVEPOINT exchange_budget; SET LOCAL statement_timeout = {int(milliseconds)}", prepare=False)
         try:
             yield
         except sa_exc.DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "57014":  # not the budget: the transaction has failed
-                raise
-            raw.execute("ROLLBACK TO SAVEPOINT exchange_budget; RELEASE SAVEPOINT exchange_budget", prepare=False)
-            raise OverBudget(f"over its budget of {int(milliseconds)} ms") from exc
-        raw.execute("ROLLBACK TO SAVEPOINT exchange_budget; RELEASE SAVEPOINT exchange_budget", prepare=False)
+            if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled: the budget ran out
+                raise OverBudget(f"over its budget of {int(milliseconds)} ms") from exc
+            raise
+        finally:  # whatever leaves the block, unless the connection itself is gone (an outage stays one)
+            if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                raw.execute("ROLLBACK TO SAVEPOINT exchange_budget; RELEASE SAVEPOINT exchange_budget", prepare=False)
 
     def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
         rows = list(rows)  # an array per column, unnested side by side

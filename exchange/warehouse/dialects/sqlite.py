@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 INSERT_CHUNK = 5_000
 
 
+@contextlib.contextmanager
+def interrupted_after(dbapi: Any, seconds: float) -> Iterator[None]:
+    """Statements of the sqlite3 connection ``dbapi`` run inside are interrupted (``OperationalError:
+    interrupted``) once ``seconds`` have passed: a progress handler checks the clock every 10,000 steps."""
+    deadline = time.monotonic() + seconds
+    dbapi.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        yield
+    finally:
+        dbapi.set_progress_handler(None, 0)
+
+
 class SQLite(Dialect):
     name = "sqlite"
     embedded = True
@@ -51,17 +63,13 @@ class SQLite(Dialect):
     def time_budget(self, conn: Connection, milliseconds: int) -> Iterator[None]:
         """A progress handler that interrupts the statement running past the deadline (SQLite then keeps
         the transaction: an interrupted read changes nothing)."""
-        raw = conn.connection.driver_connection
-        deadline = time.monotonic() + milliseconds / 1000
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
-            yield
+            with interrupted_after(conn.connection.driver_connection, milliseconds / 1000):
+                yield
         except sa_exc.OperationalError as exc:
             if "interrupted" not in str(exc.orig):
                 raise
             raise OverBudget(f"over its budget of {int(milliseconds)} ms") from exc
-        finally:
-            raw.set_progress_handler(None, 0)
 
     def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
         import json
