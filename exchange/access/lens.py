@@ -174,16 +174,19 @@ def core_table(entity: str) -> str:
 def read_rows(conn: Connection, lens: Lens, entity: str, where: str, params: dict[str, Any],
               *, limit: int | None = None, order: str | None = None) -> list[Row]:
     """Rows of ``core.<entity>`` matching ``where`` (SQL over its columns; list parameters expand), the
-    visible ones only. Nothing is read from an entity the lens does not allow."""
+    visible ones only. Nothing is read from an entity the lens does not allow. The limit is a parameter:
+    the statement's text stays the same whatever it is, so the driver prepares it once it repeats (see
+    ``Dialect.one_of``)."""
     if not lens.allows(entity):
         return []
     sql = f"SELECT * FROM {core_table(entity)} WHERE {where}"
+    params = {k: list(v) if isinstance(v, (set, frozenset)) else v for k, v in params.items()}
     if order:
         sql += f" ORDER BY {order}"
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    raw = dialect_of(conn).select_rows(conn, sql, {k: list(v) if isinstance(v, (set, frozenset)) else v
-                                                    for k, v in params.items()}, as_dicts=True)
+        sql += " LIMIT :read_limit"
+        params["read_limit"] = int(limit)
+    raw = dialect_of(conn).select_rows(conn, sql, params, as_dicts=True)
     return visible_rows(conn, lens, entity, raw)
 
 

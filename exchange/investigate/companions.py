@@ -27,6 +27,7 @@ from exchange.investigate.persons import Subject, as_datetime, plate_owners, sub
 from exchange.investigate.presence import Seen, at_places, events_of
 from exchange.investigate.search import id_holders
 from exchange.spec.schema import EntitySchema
+from exchange.warehouse.dialects import dialect_of
 
 MAX_WINDOW = dt.timedelta(days=31)
 MAX_OWN_EVENTS = 2000
@@ -72,14 +73,15 @@ class _Companion:
 def _own_events(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema], ids: set[str], plates: set[str],
                 terms: Terms) -> list[Seen]:
     mine: list[Seen] = []
-    for schema in schemas.values():
-        if schema.event is None:
-            continue
-        for column, kind in schema.search_fields("id", "plate").items():
-            owners = {n: "subject" for n in (ids if kind == "id" else plates)}
-            if kind == "plate" and not lens.searchable(schema.name, column):
+    with dialect_of(conn).generic_plans(conn):  # lookups of one text each: planned once per connection
+        for schema in schemas.values():
+            if schema.event is None:
                 continue
-            mine += events_of(conn, lens, schema, column, kind, owners, terms.start, terms.end)
+            for column, kind in schema.search_fields("id", "plate").items():
+                owners = {n: "subject" for n in (ids if kind == "id" else plates)}
+                if kind == "plate" and not lens.searchable(schema.name, column):
+                    continue
+                mine += events_of(conn, lens, schema, column, kind, owners, terms.start, terms.end)
     return mine
 
 

@@ -47,6 +47,7 @@ from exchange.investigate.persons import (
 from exchange.investigate.presence import Seen, at_places, events_of
 from exchange.investigate.search import id_holders
 from exchange.spec.schema import EntitySchema
+from exchange.warehouse.dialects import dialect_of
 
 WEIGHTS = {"household": 5.0, "case": 4.0, "dispute": 4.0, "vehicle": 3.0, "hotel_room": 3.0, "phone": 2.0,
            "address": 1.0, "co_presence": 1.0}
@@ -207,35 +208,38 @@ def _event_edges(conn: Connection, lens: Lens, schemas: dict[str, EntitySchema],
     plates = {p: uid for uid, s in persons.items() for p in s.plates}
     window = dt.timedelta(minutes=limits.window_minutes)
     co: dict[tuple[str, str], list[tuple[Seen, Row]]] = {}
-    for schema in schemas.values():
+    lookups = [(schema, column, kind) for schema in schemas.values() if schema.event is not None
+               for column, kind in schema.search_fields("id", "plate").items()]
+    # the subjects' own events: one text per table, planned once per connection; the reads of who else was
+    # at those places (ranges of times, a text per number of ranges) are planned with their values
+    with dialect_of(conn).generic_plans(conn):
+        own = [events_of(conn, lens, schema, column, kind, ids if kind == "id" else plates, None)
+               for schema, column, kind in lookups]
+    for (schema, column, kind), mine in zip(lookups, own, strict=True):
         ev = schema.event
-        if ev is None:
+        assert ev is not None
+        if not mine:
             continue
-        for column, kind in schema.search_fields("id", "plate").items():
-            owners = ids if kind == "id" else plates
-            mine = events_of(conn, lens, schema, column, kind, owners, None)
-            if not mine:
-                continue
-            newest = max(s.at for s in mine)
-            mine = [s for s in mine if s.at >= newest - dt.timedelta(days=limits.days)]
-            others = at_places(conn, lens, schema, mine, window)
-            numbers = {str(r.raw.get(column)) for r in others if r.raw.get(column)}
-            holders = id_holders(conn, numbers) if kind == "id" else plate_owners(conn, lens, numbers)
-            by_place: dict[str, list[Row]] = {}
-            for r in others:
-                by_place.setdefault(str(r.raw.get(ev.place)), []).append(r)
-            for s in mine:
-                for r in by_place.get(s.place, []):
-                    other = holders.get(str(r.raw.get(column)))
-                    at = as_datetime(r.raw.get(ev.start))
-                    if other is None or other == s.uid or at is None:
-                        continue
-                    if schema.name == "hotel_stay" and _same_room(s, r, ev.end):
-                        hotel = s.row.shown.get(ev.place_name or ev.place)
-                        edges.add(s.uid, other, "hotel_room", s.row, r, hotel=hotel, room=r.shown.get("room"),
-                                  night=str(s.at.date()))
-                    if abs(at - s.at) <= window:
-                        co.setdefault(tuple(sorted((s.uid, other))), []).append((s, r))  # type: ignore[arg-type]
+        newest = max(s.at for s in mine)
+        mine = [s for s in mine if s.at >= newest - dt.timedelta(days=limits.days)]
+        others = at_places(conn, lens, schema, mine, window)
+        numbers = {str(r.raw.get(column)) for r in others if r.raw.get(column)}
+        holders = id_holders(conn, numbers) if kind == "id" else plate_owners(conn, lens, numbers)
+        by_place: dict[str, list[Row]] = {}
+        for r in others:
+            by_place.setdefault(str(r.raw.get(ev.place)), []).append(r)
+        for s in mine:
+            for r in by_place.get(s.place, []):
+                other = holders.get(str(r.raw.get(column)))
+                at = as_datetime(r.raw.get(ev.start))
+                if other is None or other == s.uid or at is None:
+                    continue
+                if schema.name == "hotel_stay" and _same_room(s, r, ev.end):
+                    hotel = s.row.shown.get(ev.place_name or ev.place)
+                    edges.add(s.uid, other, "hotel_room", s.row, r, hotel=hotel, room=r.shown.get("room"),
+                              night=str(s.at.date()))
+                if abs(at - s.at) <= window:
+                    co.setdefault(tuple(sorted((s.uid, other))), []).append((s, r))  # type: ignore[arg-type]
     for (a, b), pairs in co.items():
         occasions = {(p.row.entity, p.place, p.at.replace(second=0, microsecond=0)) for p, _ in pairs}
         places = {(p.row.entity, p.place) for p, _ in pairs}

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from exchange.access.lens import Lens, Row, read_rows
 from exchange.investigate.persons import as_datetime
 from exchange.spec.schema import EntitySchema
+from exchange.warehouse.dialects import dialect_of
 
 
 @dataclass
@@ -29,12 +30,14 @@ class Seen:
 def events_of(conn: Connection, lens: Lens, schema: EntitySchema, column: str, kind: str,
               owners: dict[str, str], since: dt.datetime | None, until: dt.datetime | None = None) -> list[Seen]:
     """The events of ``schema`` naming one of ``owners`` (ID number or plate → the subject it stands for),
-    from ``since`` to ``until`` when given, for the caller."""
+    from ``since`` to ``until`` when given, for the caller. One text whatever the owners (an array
+    parameter): callers that look up several tables do it under ``Dialect.generic_plans``."""
     ev = schema.event
     assert ev is not None
     if not owners or not lens.allows(schema.name) or not lens.discloses(schema.name, column):
         return []
-    where, params = f'"{column}" IN :v', {"v": sorted(owners)}
+    dialect = dialect_of(conn)
+    where, params = dialect.one_of(f'"{column}"', "v"), {"v": dialect.values(sorted(owners))}
     if since is not None:
         where += f' AND "{ev.start}" >= :since'
         params["since"] = since

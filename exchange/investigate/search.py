@@ -197,16 +197,20 @@ def _read_hits(conn: Connection, lens: Lens, probes: list[Probe], entities: list
 
 def _event_hits(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema],
                 values: dict[str, set[str]]) -> list[Hit]:
-    """Events naming one of ``values`` (kind → full values) in a column the caller sees in full."""
-    out = []
-    for schema in schemas:
-        if schema.event is None or not lens.allows(schema.name):
-            continue
-        for column, kind in schema.search_fields("id", "plate").items():
-            wanted = sorted(values.get(kind, ()))
-            if not wanted or not lens.searchable(schema.name, column):
-                continue
-            rows = read_rows(conn, lens, schema.name, f'"{column}" IN :v', {"v": wanted},
+    """Events naming one of ``values`` (kind → full values) in a column the caller sees in full: one statement
+    per table and column, its text the same whatever the values (one array parameter, the limit a
+    parameter), planned once per connection (``Dialect.generic_plans``)."""
+    out, dialect = [], dialect_of(conn)
+    wanted_in = [(schema, column, kind, sorted(values.get(kind, ()))) for schema in schemas
+                 if schema.event is not None and lens.allows(schema.name)
+                 for column, kind in schema.search_fields("id", "plate").items()]
+    wanted_in = [w for w in wanted_in if w[3] and lens.searchable(w[0].name, w[1])]
+    if not wanted_in:
+        return out
+    with dialect.generic_plans(conn):
+        for schema, column, kind, wanted in wanted_in:
+            rows = read_rows(conn, lens, schema.name, dialect.one_of(f'"{column}"', "v"),
+                             {"v": dialect.values(wanted)},
                              limit=EVENTS_PER_TABLE * max(1, len(wanted)), order=f'"{schema.event.start}" DESC')
             for row in rows:
                 out.append(Hit(row.key[0], schema.name, row.key[1], row.raw.get("_batch_id"), column, kind, "exact", 0,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from exchange.errors import ConfigError
@@ -40,3 +42,14 @@ def describe(engine: Engine) -> str:
     from exchange.warehouse.dialects import dialect_of
 
     return dialect_of(engine).describe(engine)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for a request that only reads (a search, a graph, a map), its transaction ended with a
+    commit: the pooled connection keeps the statements the driver prepared on it for the next request.
+    Closing a connection with its transaction open rolls it back, and on a rollback psycopg drops every
+    statement it prepared — each request then planned its lookups anew. An error inside rolls back."""
+    with engine.connect() as conn:
+        yield conn
+        conn.commit()

@@ -11,6 +11,7 @@ from typing import Any
 from exchange.errors import ConfigError
 from exchange.investigate.areas import LEVELS, REST
 from exchange.spec.settings import Settings
+from exchange.warehouse.engine import reading
 from exchange.workspace.investigate import operator_tool
 from exchange.workspace.record import _operator_record
 
@@ -59,7 +60,7 @@ def run_map(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> tuple[di
     if inside is not None and not (inside.isdigit() and len(inside) in (6, 9, 12) and inside.startswith(city.prefix)):
         raise ConfigError(f"map: inside {inside!r} — a district (6 digits), town (9) or community (12) of "
                           f"{city.city}")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         out = area_counts.area_map(conn, lens, kind, by=by, period=period, level=params.get("level") or "district",
                                    inside=inside, divisions=load_division_codes(), labels=labels,
                                    city=city.prefix, districts=tuple(a.code for a in city.counties))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.spec.settings import Settings
+from exchange.warehouse.engine import reading
 from exchange.workspace.investigate import operator_tool
 from exchange.workspace.record import _operator_record
 
@@ -53,7 +54,7 @@ def run_collide(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> tupl
     if not all(isinstance(p, Point) for p in points):
         points = points_of(points)
     k = params.get("min_points") or len(points)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         out = collide(conn, lens, ws.catalog.schemas, points, k)
     return out, out["total"], None
 
@@ -94,7 +95,7 @@ def run_companions(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> t
     terms.check()
     ident = str(params["ident"]).strip()
     plate = _plate(ident)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         who = None if plate else subject(conn, lens, ident)
         if plate is None and who is None:
             return None, 0, None

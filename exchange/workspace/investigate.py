@@ -15,6 +15,7 @@ from typing import Any
 
 from exchange.errors import ConfigError
 from exchange.spec.settings import Settings
+from exchange.warehouse.engine import reading
 from exchange.workspace.record import _on_record, _operator_record
 from exchange.workspace.space import workspace
 
@@ -69,7 +70,8 @@ def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[st
     if req.tool not in TOOLS:
         raise ConfigError(f"unknown tool {req.tool!r} (known: {', '.join(TOOLS)})")
     schemas = ws.catalog.schemas
-    with engine.connect() as conn:
+
+    def answer(conn: Any) -> tuple[dict[str, Any] | None, int, str | None]:
         if req.tool == "search":
             result = search(conn, lens, schemas, req.ident, req.kind, limit=req.limit)
             # the index follows published batches: a search tells how many it has yet to take, of the
@@ -86,6 +88,9 @@ def run_tool(engine: Any, ws: Any, lens: Any, req: ToolRequest) -> tuple[dict[st
         limits = Limits(depth=req.depth, fan_out=req.fan_out)
         out = graph(conn, lens, schemas, who, limits)
         return out, len(out["edges"]), who.person_uid
+
+    with reading(engine) as conn:
+        return answer(conn)
 
 
 def investigate(req: ToolRequest, *, agency: str | None = None, settings: Settings | None = None,

@@ -10,6 +10,7 @@ from typing import Any
 
 from exchange.errors import ConfigError
 from exchange.spec.settings import Settings
+from exchange.warehouse.engine import reading
 from exchange.workspace.investigate import operator_tool
 from exchange.workspace.record import _operator_record
 
@@ -44,7 +45,7 @@ def run_mediation(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> tu
         raise ConfigError(f"window {window!r}: one of {', '.join(windows)}")
     limits = ws.cached("mediation.limits", lambda: mediation.load_limits(ws.settings.root, windows))
     as_of = _as_of(params.get("as_of"))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         found = mediation.flows(conn, lens, as_of, window)
     out = mediation.queues(found, limits, as_of, [window] if window else windows)
     out["labels"] = {name: dict(ws.catalog.codes[name].values) for name in ("dispute_category", "mediation_step")}

@@ -15,6 +15,7 @@ from typing import Any
 
 from exchange.errors import ConfigError
 from exchange.spec.settings import Settings
+from exchange.warehouse.engine import reading
 from exchange.workspace.investigate import operator_tool
 from exchange.workspace.record import _operator_record
 
@@ -62,7 +63,7 @@ def run_series(engine: Any, ws: Any, lens: Any, params: dict[str, Any]) -> tuple
 
     window = window_of(params)
     series_decisions.ensure(engine)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         cases, cut = series_read.read_cases(conn, lens, window)
         links, pairs, weights = series.score_pairs(cases, series_decisions.decided(conn))
     out = series_read.answer(cases, cut, links, pairs, window)

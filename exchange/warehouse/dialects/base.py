@@ -93,6 +93,14 @@ class Dialect:
         belong inside: what they changed may be undone. Without a dialect's own, no limit."""
         yield
 
+    @contextmanager
+    def generic_plans(self, conn: Connection) -> Iterator[None]:
+        """Statements inside are planned once per connection and the plan kept (a server's generic plan),
+        not planned again at every execution. For lookups on tables partitioned by month, whose planning
+        (every partition's indexes) costs several times their execution. Without a dialect's own, as
+        the database plans them."""
+        yield
+
     def stream_query(self, engine: Engine, sql: str, batch_rows: int) -> Iterator[pa.Table]:
         """The rows of ``sql`` as Arrow tables of strings, about ``batch_rows`` at a time."""
         raise NotImplementedError

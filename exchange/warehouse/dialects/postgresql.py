@@ -31,6 +31,39 @@ log = logging.getLogger(__name__)
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
+@contextlib.contextmanager
+def _set_locally(conn: Connection, name: str, value: str) -> Iterator[None]:
+    """The setting ``name`` = ``value`` for the block, in a savepoint; afterwards the setting is what it was
+    (a role's own timeout, say). Leaving with the transaction in error (a cancelled read) rolls back to the
+    savepoint, which recovers it; otherwise the old value is set again and the savepoint released — not
+    rolled back to, since a ``ROLLBACK`` makes psycopg forget every statement it has prepared on the
+    connection. Nothing is done on a connection that is gone (an outage stays one). Only reads belong
+    inside. On a connection in autocommit there is no transaction to scope it to: nothing is set."""
+    raw = conn.connection.driver_connection
+    if raw.autocommit:
+        yield
+        return
+    from psycopg.pq import TransactionStatus
+
+    # one round trip: the statements' results in turn (the savepoint's, then the old value)
+    cur = raw.execute(f"SAVEPOINT exchange_local; SELECT current_setting({_quoted(name)}); "
+                      f"SET LOCAL {name} = {_quoted(value)}", prepare=False)
+    cur.nextset()
+    was = cur.fetchone()[0]
+    try:
+        yield
+    finally:
+        status = raw.info.transaction_status
+        if status == TransactionStatus.INERROR:
+            raw.execute("ROLLBACK TO SAVEPOINT exchange_local; RELEASE SAVEPOINT exchange_local", prepare=False)
+        elif status == TransactionStatus.INTRANS:
+            raw.execute(f"SET LOCAL {name} = {_quoted(was)}; RELEASE SAVEPOINT exchange_local", prepare=False)
+
+
+def _quoted(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 @functools.lru_cache(maxsize=1024)
 def _pyformat(sql: str) -> str:
     """``:name`` parameters as psycopg's ``%(name)s`` (a literal ``%`` doubled; ``::`` casts untouched)."""
@@ -71,25 +104,25 @@ class PostgreSQL(Dialect):
 
     @contextlib.contextmanager
     def time_budget(self, conn: Connection, milliseconds: int) -> Iterator[None]:
-        """A savepoint with the statement timeout set inside it; rolled back to afterwards, which restores
-        the timeout the session had (a role's own, say) and recovers the transaction when a read was
-        cancelled. On a connection in autocommit there is no transaction to scope it to: no budget."""
-        raw = conn.connection.driver_connection
-        if raw.autocommit:
-            yield
-            return
-        from psycopg.pq import TransactionStatus
-
-        raw.execute(f"SAVEPOINT exchange_budget; SET LOCAL statement_timeout = {int(milliseconds)}", prepare=False)
+        """The statement timeout set for the block (``_set_locally``), which also recovers the transaction
+        when a read was cancelled. On a connection in autocommit: no budget."""
         try:
-            yield
+            with _set_locally(conn, "statement_timeout", str(int(milliseconds))):
+                yield
         except sa_exc.DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled: the budget ran out
                 raise OverBudget(f"over its budget of {int(milliseconds)} ms") from exc
             raise
-        finally:  # whatever leaves the block, unless the connection itself is gone (an outage stays one)
-            if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                raw.execute("ROLLBACK TO SAVEPOINT exchange_budget; RELEASE SAVEPOINT exchange_budget", prepare=False)
+
+    @contextlib.contextmanager
+    def generic_plans(self, conn: Connection) -> Iterator[None]:
+        """``plan_cache_mode = force_generic_plan`` for the block (``_set_locally``). psycopg prepares a
+        statement once its text has run a few times on a connection; the server would still plan it again
+        at each execution (a custom plan) when it expects ``= ANY($1)`` of a few values to cost less so.
+        On an event table that planning is what the lookup costs: 0.9 ms over 41 monthly partitions, against
+        0.2 ms of execution (measured at a million persons)."""
+        with _set_locally(conn, "plan_cache_mode", "force_generic_plan"):
+            yield
 
     def rows_of(self, alias: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, dict[str, Any]]:
         rows = list(rows)  # an array per column, unnested side by side
