@@ -323,13 +323,15 @@ def _work(job: str, depth: int = 2) -> Any:
     lens = Lens(load_grants().get("police"))
 
     def run(conn: Any, item: Any) -> None:
-        if job == "search":
-            search(conn, lens, schemas, item[1], item[2])
-        else:
-            who = subject(conn, lens, item)
-            if who is not None:
-                graph(conn, lens, schemas, who, Limits(depth=depth))
-        conn.commit()  # each request its own transaction, ended as `exchange serve` ends it (run_tool)
+        if conn.in_transaction():  # what the caller read before (the backend's pid)
+            conn.commit()
+        with conn.begin():  # each request its own transaction, committed as `exchange serve` ends it (reading)
+            if job == "search":
+                search(conn, lens, schemas, item[1], item[2])
+            else:
+                who = subject(conn, lens, item)
+                if who is not None:
+                    graph(conn, lens, schemas, who, Limits(depth=depth))
 
     return run
 

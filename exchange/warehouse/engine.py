@@ -49,7 +49,10 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for a request that only reads (a search, a graph, a map), its transaction ended with a
     commit: the pooled connection keeps the statements the driver prepared on it for the next request.
     Closing a connection with its transaction open rolls it back, and on a rollback psycopg drops every
-    statement it prepared — each request then planned its lookups anew. An error inside rolls back."""
-    with engine.connect() as conn:
+    statement it prepared — each request then planned its lookups anew. An error inside rolls back.
+
+    The transaction is begun here, not on the first statement: reads that go through the driver's own
+    cursor (``Dialect.select_rows``) start the driver's transaction without SQLAlchemy's, and
+    ``Connection.commit`` alone would then leave it open."""
+    with engine.connect() as conn, conn.begin():
         yield conn
-        conn.commit()

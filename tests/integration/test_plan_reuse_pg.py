@@ -123,3 +123,21 @@ def test_a_served_request_leaves_its_prepared_statements_to_the_next(pg_url: str
         assert any('core."hotel_stay"' in s for s in held), sorted(held)
     finally:
         pooled.dispose()
+
+
+def test_reading_commits_reads_made_through_the_driver_alone(pg_url: str) -> None:
+    """The investigation tools read through psycopg's own cursor (``select_rows``), which starts the driver's
+    transaction without SQLAlchemy knowing: ``reading`` begins the transaction itself so that its commit
+    reaches the driver, and the next request on the pooled connection finds the statement prepared."""
+    from exchange.warehouse.engine import reading
+
+    pooled = create_engine(pg_url, pool_size=1, max_overflow=0)
+    try:
+        for x in range(2):
+            with reading(pooled) as conn:
+                for _ in range(3):  # 6 runs in all: prepared only if the first request's survive
+                    dialect_of(conn).select_rows(conn, "SELECT 2 + :x", {"x": x})
+        with reading(pooled) as conn:
+            assert "SELECT 2 + $1" in _prepared(conn)
+    finally:
+        pooled.dispose()
