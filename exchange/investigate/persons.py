@@ -262,8 +262,8 @@ def events_of(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema], who
     dialect = dialect_of(conn)
     lookups = [(schema, schema.event, column, kind, sorted(who.ids) if kind == "id" else sorted(who.plates))
                for schema in schemas if schema.event is not None and lens.allows(schema.name)
-               for column, kind in schema.search_fields("id", "plate").items()]
-    lookups = [lk for lk in lookups if lk[4] and lens.discloses(lk[0].name, lk[2])]
+               for column, kind in schema.search_fields("id", "plate").items()
+               if (who.ids if kind == "id" else who.plates) and lens.discloses(schema.name, column)]
     if not lookups:
         return out
     with dialect.generic_plans(conn):

@@ -201,10 +201,10 @@ def _event_hits(conn: Connection, lens: Lens, schemas: Iterable[EntitySchema],
     per table and column, its text the same whatever the values (one array parameter, the limit a
     parameter), planned once per connection (``Dialect.generic_plans``)."""
     out, dialect = [], dialect_of(conn)
-    wanted_in = [(schema, column, kind, sorted(values.get(kind, ()))) for schema in schemas
+    wanted_in = [(schema, column, kind, sorted(values[kind])) for schema in schemas
                  if schema.event is not None and lens.allows(schema.name)
-                 for column, kind in schema.search_fields("id", "plate").items()]
-    wanted_in = [w for w in wanted_in if w[3] and lens.searchable(w[0].name, w[1])]
+                 for column, kind in schema.search_fields("id", "plate").items()
+                 if values.get(kind) and lens.searchable(schema.name, column)]
     if not wanted_in:
         return out
     with dialect.generic_plans(conn):

@@ -51,8 +51,8 @@ def reading(engine: Engine) -> Iterator[Connection]:
     Closing a connection with its transaction open rolls it back, and on a rollback psycopg drops every
     statement it prepared — each request then planned its lookups anew. An error inside rolls back.
 
-    The transaction is begun here, not on the first statement: reads that go through the driver's own
-    cursor (``Dialect.select_rows``) start the driver's transaction without SQLAlchemy's, and
-    ``Connection.commit`` alone would then leave it open."""
-    with engine.connect() as conn, conn.begin():
+    SQLAlchemy's ``Engine.begin``: the transaction is begun before the first statement. Reads that go through
+    the driver's own cursor (``Dialect.select_rows``) start the driver's transaction without SQLAlchemy's,
+    and ``Connection.commit`` alone would then leave it open."""
+    with engine.begin() as conn:
         yield conn
