@@ -88,7 +88,10 @@ def assert_mid_work(point: str, settings: Settings, folder: Path, before: int, o
     elif overlap:  # the COPY of the first valid chunk under way; validation goes on (it may even be sealed)
         assert state in ([("extracted",)], [("validated",)], [("staged",)]), state
         assert q(settings, "SELECT count(*) FROM core.person") == [(before,)]
-        assert [b[:2] for b in backends] == [("active", "COPY")], backends
+        # the preload's COPY is the one the point names; beside it validation goes on, and its stage may be
+        # committing its ledger state on a connection of its own at this moment ("idle in transaction" between
+        # two statements), which is not the load's work
+        assert [b[:2] for b in backends if b[1] == "COPY"] == [("active", "COPY")], backends
     elif point == "validate.chunk":
         assert state == [("extracted",)] and {".valid.parquet", ".rejects.parquet"} <= partial
         assert "validation.json" not in present
