@@ -21,8 +21,8 @@
 4. graph: depth 2 around sampled persons (households, cases, phones, co-presence...), single client
    and ``--clients`` clients; p50/p95/p99.
 
-Targets (issue 18): search p99 < 50 ms with 8 clients over 10 M persons plus events; graph depth 2 p99 <
-200 ms at 4.3 M persons.
+Targets (issue 18): search p99 < 50 ms with 8 clients over 10 M person records plus their events (the
+4.3 M-resident city holds 10.2 M); graph depth 2 p99 < 200 ms at 4.3 M persons.
 """
 
 from __future__ import annotations
