@@ -18,7 +18,7 @@ from sqlalchemy import make_url, text
 
 from exchange.investigate.series_read import against_truth
 from exchange.spec.settings import Settings
-from exchange.warehouse.engine import make_engine
+from exchange.warehouse.engine import NAMESPACES, make_engine, namespace_file
 from exchange.workspace.series import decide_link, find_series
 from tests.conftest import REPO
 from tests.e2e.test_investigate import ADMIN_KEY
@@ -61,9 +61,9 @@ def own_city(city: tuple[Settings, Any], tmp_path: Path, monkeypatch: pytest.Mon
     the shared city and expects only the planted series there, whichever runs first)."""
     settings, truth = city
     shared = Path(make_url(settings.warehouse_url).database or "")
-    for part in shared.parent.glob(f"{shared.stem}.*db"):  # the main file and one per schema (ex.core.db…)
+    for part in (shared, *(namespace_file(shared, ns) for ns in NAMESPACES)):  # the main file, one per namespace
         with closing(sqlite3.connect(part)) as source, closing(sqlite3.connect(tmp_path / part.name)) as target:
-            source.backup(target)  # with what its write-ahead log holds
+            source.backup(target)  # a consistent copy, whatever a journal still holds
     url = f"sqlite:///{tmp_path / shared.name}"
     monkeypatch.setenv("EXCHANGE_WAREHOUSE_URL", url)
     return dataclasses.replace(settings, warehouse_url=url), truth
